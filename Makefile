@@ -1,0 +1,145 @@
+# byzgd — one non-recursive Makefile.
+#
+#   make            release build into build/bin/
+#   make test       installs missing packages, builds with ASan+UBSan, runs every test
+#   make demo       the README's main job: a local cluster with attackers on Fashion-MNIST
+#   make bench      benchmarks (figures on stdout)
+#   make lint       cppcheck + clang-tidy
+#   make format-check / format
+#   make fuzz       clang libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Mandatory flags live in BYZGD_CFLAGS, so `make CFLAGS=...` only changes optimisation.
+# WERROR=1 (or CI=true in the environment) turns warnings into errors.
+# Never add -ffast-math or -Ofast: they make isfinite(NaN) true (DESIGN.md §4).
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CFLAGS  ?= -O3 -g -march=native
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+BUILD   := build
+
+MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+PKGS       := libzmq libczmq $(MSGPACK_PC) libsodium openblas zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+            -Wformat=2 -Wvla -Wundef -Wwrite-strings -Wold-style-definition
+ifneq ($(filter 1 true,$(WERROR) $(CI)),)
+WARNINGS += -Werror
+endif
+BYZGD_CFLAGS := -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(PKG_CFLAGS) -MMD -MP
+SANITIZE     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+# Library: everything with logic. Actors live in server/ and worker/ but are archived too,
+# so the Byzantine worker and the tests link the same actor code as the real executables.
+LIB_SRC := $(sort $(wildcard common/*.c) \
+             $(filter-out %/main.c,$(wildcard server/*.c worker/*.c byzantine/*.c)))
+MAIN_SRC := $(wildcard server/main.c worker/main.c byzantine/main.c tools/*.c)
+prog_name = $(if $(filter tools/%,$1),byzgd-$(basename $(notdir $1)),byzgd-$(patsubst %/,%,$(dir $1)))
+PROGRAMS := $(foreach s,$(MAIN_SRC),$(call prog_name,$s))
+
+TEST_SRC    := $(wildcard tests/test_*.c)
+TEST_SUPPORT:= $(wildcard tests/support/*.c)
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC   := $(wildcard bench/bench_*.c)
+
+REL  := $(BUILD)/rel
+ASAN := $(BUILD)/asan
+FUZZ := $(BUILD)/fuzz
+
+# Keep objects that pattern chains would otherwise delete as intermediates.
+.SECONDARY:
+
+.PHONY: all test check demo bench lint format format-check fuzz install clean deps
+all: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+
+# ---- release flavour
+$(REL)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BYZGD_CFLAGS) -fopenmp $(CFLAGS) -c $< -o $@
+$(REL)/libbyzgd.a: $(LIB_SRC:%.c=$(REL)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+define program_rule
+$(BUILD)/bin/$(call prog_name,$1): $(REL)/$(1:.c=.o) $(REL)/libbyzgd.a
+	@mkdir -p $$(@D)
+	$$(CC) -fopenmp $$(CFLAGS) $$^ -o $$@ $$(PKG_LIBS) $$(LDFLAGS)
+$(ASAN)/bin/$(call prog_name,$1): $(ASAN)/$(1:.c=.o) $(ASAN)/libbyzgd.a
+	@mkdir -p $$(@D)
+	$$(CC) -fopenmp $$(SANITIZE) -g $$^ -o $$@ $$(PKG_LIBS) $$(LDFLAGS)
+endef
+$(foreach s,$(MAIN_SRC),$(eval $(call program_rule,$s)))
+
+# ---- sanitizer flavour (tests)
+$(ASAN)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BYZGD_CFLAGS) -fopenmp -O1 -g $(SANITIZE) -Itests -c $< -o $@
+$(ASAN)/libbyzgd.a: $(LIB_SRC:%.c=$(ASAN)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+$(ASAN)/tests/test_%: $(ASAN)/tests/test_%.o $(TEST_SUPPORT:%.c=$(ASAN)/%.o) $(ASAN)/libbyzgd.a
+	$(CC) -fopenmp $(SANITIZE) -g $^ -o $@ $(PKG_LIBS)
+# Fuzz targets are replayed over their corpora by the tests, with a plain main().
+$(ASAN)/tests/fuzz/replay_%: $(ASAN)/tests/fuzz/fuzz_%.o $(ASAN)/tests/fuzz/replay_main.o $(ASAN)/libbyzgd.a
+	$(CC) -fopenmp $(SANITIZE) -g $^ -o $@ $(PKG_LIBS)
+
+TEST_BINS   := $(patsubst tests/%.c,$(ASAN)/tests/%,$(TEST_SRC))
+REPLAY_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(ASAN)/tests/fuzz/replay_%,$(FUZZ_SRC))
+ASAN_PROGS  := $(addprefix $(ASAN)/bin/,$(PROGRAMS))
+
+deps:
+	@deploy/install-deps.sh
+
+# `make test` first installs what is missing, then re-reads this Makefile so pkg-config
+# answers with the packages present.
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: $(TEST_BINS) $(REPLAY_BINS) $(ASAN_PROGS) all
+	@tests/run-tests.sh $(ASAN)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/demo.sh
+
+# ---- benchmarks (release flags)
+$(REL)/bench/bench_%: $(REL)/bench/bench_%.o $(REL)/libbyzgd.a
+	$(CC) -fopenmp $(CFLAGS) $^ -o $@ $(PKG_LIBS)
+bench: all $(patsubst bench/%.c,$(REL)/bench/%,$(BENCH_SRC))
+	@bench/run-bench.sh $(REL)/bench
+
+# ---- fuzzing with clang libFuzzer (not part of `make test`)
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) -Wno-unknown-pragmas -g -O1 \
+              -fsanitize=address,undefined -fno-sanitize-recover=undefined
+$(FUZZ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ)/fuzz_%: $(FUZZ)/tests/fuzz/fuzz_%.o $(LIB_SRC:%.c=$(FUZZ)/%.o)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ $(PKG_LIBS)
+fuzz: deps
+	@$(MAKE) --no-print-directory $(patsubst tests/fuzz/%.c,$(FUZZ)/%,$(FUZZ_SRC))
+	@tests/fuzz/run-fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
+
+# ---- hygiene
+C_FILES := $(wildcard common/*.[ch] server/*.[ch] worker/*.[ch] byzantine/*.[ch] tools/*.[ch] \
+             tests/*.[ch] tests/support/*.[ch] tests/fuzz/*.[ch] bench/*.[ch])
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon -Itests $(LIB_SRC) $(MAIN_SRC)
+	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) -- -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS)
+format:
+	clang-format -i $(C_FILES)
+format-check:
+	clang-format --dry-run --Werror $(C_FILES)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(addprefix $(BUILD)/bin/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,109 @@
+/*  test_util.c — the seeded generator and the JSON writer. */
+#include "json.h"
+#include "rng.h"
+#include "test.h"
+
+TEST(rng_same_seed_same_sequence)
+{
+    byzgd_rng_t a, b;
+    byzgd_rng_seed(&a, 42, 3);
+    byzgd_rng_seed(&b, 42, 3);
+    for (int i = 0; i < 1000; i++)
+        ASSERT_EQ_INT(byzgd_rng_next(&a), byzgd_rng_next(&b));
+}
+
+TEST(rng_streams_differ)
+{
+    byzgd_rng_t a, b;
+    byzgd_rng_seed(&a, 42, 0);
+    byzgd_rng_seed(&b, 42, 1);
+    int equal = 0;
+    for (int i = 0; i < 100; i++)
+        equal += byzgd_rng_next(&a) == byzgd_rng_next(&b);
+    ASSERT_EQ_INT(equal, 0);
+}
+
+TEST(rng_gaussian_moments)
+{
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 7, 0);
+    double sum = 0, sum_sq = 0;
+    int count = 200000;
+    for (int i = 0; i < count; i++) {
+        double x = byzgd_rng_gaussian(&rng);
+        sum += x;
+        sum_sq += x * x;
+    }
+    ASSERT_NEAR(sum / count, 0.0, 0.01);
+    ASSERT_NEAR(sum_sq / count, 1.0, 0.02);
+}
+
+TEST(rng_gamma_mean)
+{
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 9, 0);
+    const double shapes[] = {0.3, 1.0, 4.5};
+    for (int s = 0; s < 3; s++) {
+        double sum = 0;
+        for (int i = 0; i < 100000; i++)
+            sum += byzgd_rng_gamma(&rng, shapes[s]);
+        ASSERT_NEAR(sum / 100000, shapes[s], 0.05 * shapes[s] + 0.01);
+    }
+}
+
+TEST(rng_below_and_shuffle)
+{
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 1, 0);
+    int histogram[5] = {0};
+    for (int i = 0; i < 50000; i++)
+        histogram[byzgd_rng_below(&rng, 5)]++;
+    for (int k = 0; k < 5; k++)
+        ASSERT_NEAR(histogram[k], 10000, 400);
+    size_t values[100];
+    for (size_t i = 0; i < 100; i++)
+        values[i] = i;
+    byzgd_rng_shuffle(&rng, values, 100);
+    int seen[100] = {0}, moved = 0;
+    for (size_t i = 0; i < 100; i++) {
+        seen[values[i]]++;
+        moved += values[i] != i;
+    }
+    for (int i = 0; i < 100; i++)
+        ASSERT_EQ_INT(seen[i], 1);
+    ASSERT(moved > 50);
+}
+
+TEST(json_nesting_commas_and_escapes)
+{
+    byzgd_json_t *json = byzgd_json_new();
+    byzgd_json_object_begin(json);
+    byzgd_json_key_int(json, "round", 3);
+    byzgd_json_key_array_begin(json, "selected");
+    byzgd_json_int(json, 4);
+    byzgd_json_int(json, 7);
+    byzgd_json_array_end(json);
+    byzgd_json_key_object_begin(json, "rejected");
+    byzgd_json_key_int(json, "stale", 1);
+    byzgd_json_object_end(json);
+    byzgd_json_key_double(json, "loss", NAN);
+    byzgd_json_key_string(json, "rule", "a\"b\\c\n");
+    byzgd_json_key_bool(json, "ok", true);
+    byzgd_json_object_end(json);
+    ASSERT_STR_EQ(byzgd_json_text(json), "{\"round\":3,\"selected\":[4,7],\"rejected\":{\"stale\":1},"
+                                         "\"loss\":null,\"rule\":\"a\\\"b\\\\c\\u000a\",\"ok\":true}");
+    byzgd_json_reset(json);
+    byzgd_json_array_begin(json);
+    byzgd_json_double(json, 0.5);
+    byzgd_json_array_end(json);
+    ASSERT_STR_EQ(byzgd_json_text(json), "[0.5]");
+    byzgd_json_destroy(&json);
+    ASSERT(json == NULL);
+}
+
+static const byzgd_test_case_t cases[] = {
+    TEST_CASE(rng_same_seed_same_sequence), TEST_CASE(rng_streams_differ),
+    TEST_CASE(rng_gaussian_moments),        TEST_CASE(rng_gamma_mean),
+    TEST_CASE(rng_below_and_shuffle),       TEST_CASE(json_nesting_commas_and_escapes),
+};
+BYZGD_TEST_MAIN(cases)
