@@ -89,7 +89,7 @@ typedef struct {
     const char *keys_dir;       // server.cert(_secret) and allowed/ (ignored if insecure)
     const char *deny_list_path; // NULL: keys_dir/denied.txt (insecure: no deny-list)
     size_t max_frame_bytes;     // ZMQ_MAXMSGSIZE; byzgd_security_max_frame_bytes(d)
-    size_t max_frames;          // frames per message after the routing id (default 4)
+    size_t max_frames;          // body frames per message (default 1, PROTOCOL.md §1)
     int high_water_mark;        // SNDHWM and RCVHWM (default 4)
     double message_rate;        // messages per second per identity (default 1000)
     double message_burst;       // bucket size (default 2000)
@@ -103,7 +103,7 @@ typedef struct {
 void byzgd_security_options_defaults(byzgd_security_options_t *options, size_t dimension);
 
 // Largest frame a message for dimension d may need: 4·d bytes of float32 tensor plus
-// 64 KiB of headers.
+// 1 KiB (msgpack header; also the cap of every message without a tensor).
 size_t byzgd_security_max_frame_bytes(size_t dimension);
 
 // Memory bound of a server for n workers and dimension d, used by the supervisor's cap:
@@ -147,8 +147,8 @@ void byzgd_security_destroy(byzgd_security_t **self_p);
 
 // Hardens a ROUTER before bind: CURVE server with ZAP domain "byzgd" and
 // ZMQ_ZAP_ENFORCE_DOMAIN (via zmq_setsockopt), MAXMSGSIZE, small HWMs, no handover,
-// non-mandatory routing (sends to a full or gone peer are dropped, never block), linger 0,
-// heartbeats. Returns 0, or -1 with a message.
+// ROUTER_MANDATORY with SNDTIMEO 0 (a send to a full or gone peer fails at once with
+// EAGAIN / EHOSTUNREACH, never blocks), linger 0, heartbeats. Returns 0, or -1.
 int byzgd_security_server_setup(byzgd_security_t *self, zsock_t *router, char *error,
                                 size_t error_size);
 
