@@ -56,28 +56,23 @@ byzgd_denylist_parse(byzgd_denylist_t *self, const char *text, size_t text_size)
         size_t end = position;
         while (end < text_size && text[end] != '\n')
             end++;
-        // The line is [position, end); a `#` starts a comment (Z85 itself contains `#`, so a
-        // comment must be separated from the key by white space or start the line).
+        // The line is [position, end). Its first word is a key, or the line is a comment
+        // (starts with `#`), or garbage. Z85 keys may themselves start with `#`, so a key
+        // is recognised before a comment; whatever follows the key is a comment.
         size_t start = position, stop = end;
         while (start < stop && (text[start] == ' ' || text[start] == '\t'))
             start++;
-        size_t cut = start;
-        while (cut < stop && !(text[cut] == '#' &&
-                               (cut == start || text[cut - 1] == ' ' || text[cut - 1] == '\t')))
-            cut++;
-        stop = cut;
-        while (stop > start &&
-               (text[stop - 1] == ' ' || text[stop - 1] == '\t' || text[stop - 1] == '\r'))
-            stop--;
-        if (stop > start) {
-            if (s_is_z85_key(text + start, stop - start)) {
-                char key[S_KEY_LENGTH + 1];
-                memcpy(key, text + start, S_KEY_LENGTH);
-                key[S_KEY_LENGTH] = '\0';
-                zhashx_update(self->keys, key, (void *)1);
-            } else
-                skipped++;
-        }
+        size_t word_end = start;
+        while (word_end < stop && text[word_end] != ' ' && text[word_end] != '\t' &&
+               text[word_end] != '\r')
+            word_end++;
+        if (s_is_z85_key(text + start, word_end - start)) {
+            char key[S_KEY_LENGTH + 1];
+            memcpy(key, text + start, S_KEY_LENGTH);
+            key[S_KEY_LENGTH] = '\0';
+            zhashx_update(self->keys, key, (void *)1);
+        } else if (word_end > start && text[start] != '#')
+            skipped++;
         position = end + 1;
     }
     return skipped;
@@ -88,6 +83,8 @@ byzgd_denylist_parse(byzgd_denylist_t *self, const char *text, size_t text_size)
 static void
 s_refresh(byzgd_denylist_t *self)
 {
+    if (!self->path[0])
+        return; // in memory only
     struct stat info;
     if (stat(self->path, &info) != 0) {
         if (errno == ENOENT && (self->present || !self->loaded)) {
@@ -140,7 +137,7 @@ byzgd_denylist_new(const char *path, char *error, size_t error_size)
     self->session = zhashx_new();
     assert(self->path && self->keys && self->session);
     struct stat info;
-    if (stat(path, &info) == 0 && access(path, R_OK) != 0) {
+    if (path[0] && stat(path, &info) == 0 && access(path, R_OK) != 0) {
         byzgd_set_error(error, error_size, "deny-list %s: %s", path, strerror(errno));
         byzgd_denylist_destroy(&self);
         return NULL;
@@ -186,7 +183,7 @@ byzgd_denylist_add(byzgd_denylist_t *self, const char *identity, const char *rea
 {
     assert(self && identity);
     s_refresh(self);
-    if (!s_is_z85_key(identity, strlen(identity))) {
+    if (!self->path[0] || !s_is_z85_key(identity, strlen(identity))) {
         // Insecure-mode identities are not keys: banned for this process only.
         zhashx_update(self->session, identity, (void *)1);
         return 0;

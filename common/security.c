@@ -426,6 +426,15 @@ byzgd_security_new(const byzgd_security_options_t *options, char *error, size_t 
     self->peers = zhashx_new();
     assert(self->peers);
     zhashx_set_destructor(self->peers, s_peer_free);
+    // libzmq starts a ROUTER's auto-generated routing ids (0x00 + counter) at rand(): seed
+    // it secretly, before the server creates its socket, so nobody can predict which id an
+    // anonymous connection will get (SECURITY.md, routing ids). byzgd itself never uses
+    // rand() (byzgd_rng_t), so this changes nothing else.
+    if (sodium_init() < 0) {
+        byzgd_set_error(error, error_size, "libsodium initialisation failed");
+        goto failed;
+    }
+    srand(randombytes_random());
 
     if (options->insecure) {
         byzgd_warn("INSECURE MODE: no encryption, no authentication; a worker's identity is "
@@ -433,7 +442,6 @@ byzgd_security_new(const byzgd_security_options_t *options, char *error, size_t 
         self->options.keys_dir = NULL;
         self->options.deny_list_path = NULL;
         // An in-memory deny-list still lets the server ban a routing id for this run.
-        snprintf(self->deny_list_path, sizeof self->deny_list_path, "/dev/null");
         self->denylist = byzgd_denylist_new(self->deny_list_path, error, error_size);
         return self;
     }

@@ -61,7 +61,8 @@ int byzgd_keys_worker_cert_path(char *path, size_t path_size, const char *dir, s
 
 typedef struct byzgd_denylist_t byzgd_denylist_t;
 
-// Opens (or prepares to create) the deny-list at `path`. A missing file is an empty list.
+// Opens (or prepares to create) the deny-list at `path`. A missing file is an empty list;
+// an empty path keeps the list in memory only (insecure mode).
 // Returns NULL with a message when the file exists but cannot be read.
 byzgd_denylist_t *byzgd_denylist_new(const char *path, char *error, size_t error_size);
 void byzgd_denylist_destroy(byzgd_denylist_t **self_p);
