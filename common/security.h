@@ -204,6 +204,7 @@ int byzgd_security_client_setup(zsock_t *dealer, bool insecure, const char *work
 typedef struct {
     size_t memory_limit_bytes;   // 0: no cap
     const char *resume_argument; // NULL: restart with the same arguments
+    const char *checkpoint_path; // if set, resume only once this file exists
     unsigned max_restarts;       // give up after this many restarts
     int poll_interval_ms;        // RSS polling interval (default 20)
 } byzgd_supervisor_options_t;

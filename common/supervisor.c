@@ -75,7 +75,11 @@ byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *optio
     int result = -1;
     bool stopping = false;
     for (unsigned start = 0;; start++) {
-        char *const *child_argv = start == 0 ? argv : resumed;
+        // A server that died before its first checkpoint starts afresh: `--resume` would
+        // only fail for want of a file.
+        bool resume =
+            start > 0 && (!options->checkpoint_path || access(options->checkpoint_path, R_OK) == 0);
+        char *const *child_argv = resume ? resumed : argv;
         pid_t pid = fork();
         if (pid < 0) {
             byzgd_error("fork: %s", strerror(errno));

@@ -1,8 +1,8 @@
 /*  byzgd-supervise — runs a server under a memory cap and restarts it after an abnormal
     end (a libzmq assertion, the cap), adding a resume flag (docs/SECURITY.md).
 
-    byzgd-supervise [--memory-mb M | --bound N,D] [--resume-flag F] [--max-restarts K]
-                    -- COMMAND [ARGS...]
+    byzgd-supervise [--memory-mb M | --bound N,D] [--resume-flag F] [--checkpoint FILE]
+                    [--max-restarts K] -- COMMAND [ARGS...]
 
     --bound N,D sets the cap to byzgd_security_memory_bound(N, D, 4): the memory a server
     for N workers and dimension D needs with the default high-water marks. */
@@ -17,7 +17,9 @@ static void
 s_usage(FILE *out)
 {
     fprintf(out, "usage: byzgd-supervise [--memory-mb M | --bound N,D] [--resume-flag F]\n"
-                 "                       [--max-restarts K] -- COMMAND [ARGS...]\n");
+                 "                       [--checkpoint FILE] [--max-restarts K] -- COMMAND...\n"
+                 "  Restarts COMMAND after a crash or when its RSS exceeds the cap, adding F\n"
+                 "  (default --resume) once FILE exists (always, without --checkpoint).\n");
 }
 
 static int
