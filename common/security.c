@@ -377,7 +377,7 @@ byzgd_security_options_defaults(byzgd_security_options_t *options, size_t dimens
         .message_rate = 1000,
         .message_burst = 2000,
         .strikes_to_ban = 1000,
-        .handshake_rate = 0.1,
+        .handshake_rate = 1.0 / 60,
         .handshake_burst = 16,
         .heartbeat_ivl_ms = 1000,
     };

@@ -95,7 +95,7 @@ typedef struct {
     double message_rate;        // messages per second per identity (default 1000)
     double message_burst;       // bucket size (default 2000)
     unsigned strikes_to_ban;    // rate violations before a ban (default 1000; 0: never)
-    double handshake_rate;      // CURVE handshakes per second per key (default 0.1)
+    double handshake_rate;      // CURVE handshakes per second per key (default 1/60)
     double handshake_burst;     // (default 16)
     int heartbeat_ivl_ms;       // ZMTP heartbeats (default 1000; timeout 5×)
 } byzgd_security_options_t;
