@@ -77,8 +77,9 @@ s_pack_begin(s_pack_t *pack, uint32_t count, uint64_t type, uint64_t epoch, uint
 static void
 s_send_bytes(s_hammer_t *self, zsock_t *sock, const void *data, size_t size)
 {
+    // Blocking up to SNDTIMEO: with a high-water mark of 4 a burst would otherwise fail.
     zframe_t *frame = zframe_new(data, size);
-    if (zframe_send(&frame, sock, ZFRAME_DONTWAIT) == 0)
+    if (zframe_send(&frame, sock, 0) == 0)
         self->sent++;
     else {
         zframe_destroy(&frame);
@@ -553,6 +554,8 @@ main(int argc, char **argv)
                 printf("hammer %s: sent %llu, received %llu, errors %llu, joined 0\n", mode,
                        (unsigned long long)self.sent, (unsigned long long)self.received,
                        (unsigned long long)self.errors);
+                for (int j = 0; j < self.socket_count; j++)
+                    zsock_destroy(&self.sockets[j]);
                 return 3;
             }
     if (streq(mode, "garbage"))
