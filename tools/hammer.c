@@ -18,6 +18,7 @@
       stall        join, then never read for T seconds
       multipart    a multipart message of N frames of 64 KiB (N = 0: endless, until killed)
       nonfinite    join, then each round a PROPOSAL of NaN/±Inf/huge/denormal values
+      proposals    join, then each round a plausible PROPOSAL on every connection
       oversize     join, then a frame one byte over the server's frame cap
 
     Messages are packed by hand (msgpack-c's packer, raw bytes for the malformed ones), not
@@ -390,6 +391,32 @@ s_mode_multipart(s_hammer_t *self, long frames)
     free(chunk);
 }
 
+// Plausible proposals (small random gradients) on every connection, every round: with
+// several connections of one key, a Sybil.
+static void
+s_mode_proposals(s_hammer_t *self, double seconds)
+{
+    size_t d = (size_t)self->dimension;
+    float *gradient = malloc(d * sizeof *gradient);
+    assert(gradient);
+    uint64_t last_round = 0;
+    int64_t until = zclock_mono() + (int64_t)(seconds * 1000);
+    while (zclock_mono() < until && !zsys_interrupted) {
+        if (self->round != last_round) {
+            last_round = self->round;
+            for (int c = 0; c < self->socket_count; c++) {
+                for (size_t i = 0; i < d; i++)
+                    gradient[i] = (float)(0.01 * byzgd_rng_gaussian(&self->rng));
+                s_send_proposal(self, self->sockets[c], 0.5, gradient);
+            }
+        }
+        for (int c = 0; c < self->socket_count; c++)
+            while (s_receive(self, self->sockets[c], c == 0 ? 50 : 0))
+                ;
+    }
+    free(gradient);
+}
+
 static void
 s_mode_nonfinite(s_hammer_t *self, double seconds)
 {
@@ -471,9 +498,10 @@ s_connect(const s_options_t *options, size_t max_frame, char *error, size_t erro
             zmq_setsockopt(zsock_resolve(sock), ZMQ_ROUTING_ID, id, id_size);
     }
     // Outsiders' handshakes never complete, so IMMEDIATE would make every send fail; queue.
+    // Their sends only fill the queue: do not wait for room long.
     if (rc == 0 && (options->plaintext || options->random_key))
         zsock_set_immediate(sock, 0);
-    zsock_set_sndtimeo(sock, 2000);
+    zsock_set_sndtimeo(sock, options->plaintext || options->random_key ? 50 : 2000);
     if (rc == 0 && zsock_connect(sock, "%s", options->endpoint) != 0)
         rc = byzgd_set_error(error, error_size, "cannot connect to %s", options->endpoint);
     if (rc != 0)
@@ -484,10 +512,12 @@ s_connect(const s_options_t *options, size_t max_frame, char *error, size_t erro
 static void
 s_usage(FILE *out)
 {
-    fprintf(out, "usage: byzgd-hammer --endpoint EP [--plaintext | --random-key | --cert F]\n"
-                 "         [--server-cert F] [--routing-id HEX] [--connections K]\n"
-                 "         [--seconds T] [--count N] [--seed S]\n"
-                 "         garbage|bombs|malformed|flood|stall|multipart|nonfinite|oversize\n");
+    fprintf(
+        out,
+        "usage: byzgd-hammer --endpoint EP [--plaintext | --random-key | --cert F]\n"
+        "         [--server-cert F] [--routing-id HEX] [--connections K]\n"
+        "         [--seconds T] [--count N] [--seed S]\n"
+        "         garbage|bombs|malformed|flood|stall|multipart|nonfinite|proposals|oversize\n");
 }
 
 int
@@ -546,7 +576,8 @@ main(int argc, char **argv)
     }
     const char *mode = options.mode;
     bool needs_join = streq(mode, "malformed") || streq(mode, "flood") || streq(mode, "stall") ||
-                      streq(mode, "nonfinite") || streq(mode, "oversize");
+                      streq(mode, "nonfinite") || streq(mode, "oversize") ||
+                      streq(mode, "proposals");
     if (needs_join)
         for (int i = 0; i < self.socket_count; i++)
             if (s_join(&self, self.sockets[i]) != 0) {
@@ -572,6 +603,8 @@ main(int argc, char **argv)
         s_mode_multipart(&self, options.count);
     else if (streq(mode, "nonfinite"))
         s_mode_nonfinite(&self, options.seconds);
+    else if (streq(mode, "proposals"))
+        s_mode_proposals(&self, options.seconds);
     else if (streq(mode, "oversize")) {
         size_t size = byzgd_security_max_frame_bytes((size_t)self.dimension) + 1;
         uint8_t *big = calloc(1, size);
