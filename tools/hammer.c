@@ -16,9 +16,11 @@
       malformed    join, then a table of malformed messages (prints how many)
       flood        join, then HEARTBEATs as fast as possible for T seconds
       stall        join, then never read for T seconds
-      multipart    a multipart message of N frames of 64 KiB (N = 0: endless, until killed)
+      multipart    a multipart message of N frames of 1 KiB (N = 0: endless, until killed)
       nonfinite    join, then each round a PROPOSAL of NaN/±Inf/huge/denormal values
       proposals    join, then each round a plausible PROPOSAL on every connection
+      rawmultipart an endless multipart message over raw ZMTP/NULL (needs --plaintext and
+                   an --insecure server; runs until the connection breaks)
       oversize     join, then a frame one byte over the server's frame cap
 
     Messages are packed by hand (msgpack-c's packer, raw bytes for the malformed ones), not
@@ -28,8 +30,12 @@
 #include "rng.h"
 #include "security.h"
 
+#include <arpa/inet.h>
 #include <czmq.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <float.h>
 #include <math.h>
 #include <msgpack.h>
@@ -373,7 +379,9 @@ s_mode_flood(s_hammer_t *self, double seconds)
 static void
 s_mode_multipart(s_hammer_t *self, long frames)
 {
-    size_t size = 64 * 1024;
+    // 1 KiB frames: under the server's frame cap whatever d is (4·d + 1024 bytes), so the
+    // connection stays up while the message never ends.
+    size_t size = 1024;
     uint8_t *chunk = calloc(1, size);
     assert(chunk);
     zsock_set_sndtimeo(self->sockets[0], -1);
@@ -389,6 +397,54 @@ s_mode_multipart(s_hammer_t *self, long frames)
     if (frames > 0)
         s_send_bytes(self, self->sockets[0], chunk, size);
     free(chunk);
+}
+
+// An endless multipart message written as raw ZMTP 3.0 (NULL mechanism) on a TCP socket.
+// A libzmq DEALER cannot do this: it keeps the frames of an unfinished message in its own
+// pipe, so they never leave the attacker. A hand-written peer streams them to the server,
+// whose libzmq keeps them all until the (never sent) last frame (docs/SECURITY.md §5).
+// Against a CURVE server the same needs a hand-written CurveZMQ client; where libzmq
+// stores the frames does not depend on the mechanism, so the insecure server shows it.
+static int
+s_mode_raw_multipart(s_hammer_t *self, const char *endpoint)
+{
+    char host[256];
+    int port = 0;
+    if (sscanf(endpoint, "tcp://%255[^:]:%d", host, &port) != 2)
+        return byzgd_set_error(NULL, 0, "bad endpoint");
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (fd < 0 || inet_pton(AF_INET, host, &address.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        byzgd_error("cannot connect to %s: %s", endpoint, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    uint8_t greeting[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0, 'N', 'U', 'L', 'L'};
+    uint8_t peer[64];
+    // READY with Socket-Type DEALER.
+    static const uint8_t ready[] = {0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y', 11,  'S',
+                                    'o',  'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e',
+                                    0,    0,   0,   6,   'D', 'E', 'A', 'L', 'E', 'R'};
+    if (write(fd, greeting, sizeof greeting) != (ssize_t)sizeof greeting ||
+        recv(fd, peer, sizeof peer, MSG_WAITALL) != (ssize_t)sizeof peer ||
+        write(fd, ready, sizeof ready) != (ssize_t)sizeof ready) {
+        byzgd_error("ZMTP handshake failed");
+        close(fd);
+        return -1;
+    }
+    uint8_t frame[2 + 255];
+    frame[0] = 0x01; // MORE, short frame
+    frame[1] = 255;
+    memset(frame + 2, 0x5a, 255);
+    while (!zsys_interrupted) {
+        if (write(fd, frame, sizeof frame) != (ssize_t)sizeof frame)
+            break; // the server went away (killed at its memory cap)
+        self->sent++;
+    }
+    close(fd);
+    return 0;
 }
 
 // Plausible proposals (small random gradients) on every connection, every round: with
@@ -517,7 +573,8 @@ s_usage(FILE *out)
         "usage: byzgd-hammer --endpoint EP [--plaintext | --random-key | --cert F]\n"
         "         [--server-cert F] [--routing-id HEX] [--connections K]\n"
         "         [--seconds T] [--count N] [--seed S]\n"
-        "         garbage|bombs|malformed|flood|stall|multipart|nonfinite|proposals|oversize\n");
+        "         garbage|bombs|malformed|flood|stall|multipart|rawmultipart|nonfinite|proposals|\n"
+        "         oversize\n");
 }
 
 int
@@ -605,6 +662,8 @@ main(int argc, char **argv)
         s_mode_nonfinite(&self, options.seconds);
     else if (streq(mode, "proposals"))
         s_mode_proposals(&self, options.seconds);
+    else if (streq(mode, "rawmultipart"))
+        s_mode_raw_multipart(&self, options.endpoint);
     else if (streq(mode, "oversize")) {
         size_t size = byzgd_security_max_frame_bytes((size_t)self.dimension) + 1;
         uint8_t *big = calloc(1, size);
