@@ -65,16 +65,18 @@ typedef enum {
 typedef enum {
     BYZGD_MISBEHAVE_NONE = 0,
     BYZGD_MISBEHAVE_DUPLICATE,       // sends its proposal twice in the same round
-    BYZGD_MISBEHAVE_STALE,           // labels its proposal with round − stale_rounds
+    BYZGD_MISBEHAVE_STALE,           // labels its proposal round − stale_rounds (if ≥ 0)
     BYZGD_MISBEHAVE_WRONG_DIMENSION, // sends d + 1 floats instead of d
     BYZGD_MISBEHAVE_OVERSIZED,       // sends one frame of oversized_bytes bytes
     BYZGD_MISBEHAVE_GARBAGE,         // sends garbage_bytes random bytes (byzgd_attack_garbage)
-    BYZGD_MISBEHAVE_SILENCE,         // never replies
+    BYZGD_MISBEHAVE_SILENCE,         // stays connected, never proposes
     BYZGD_MISBEHAVE_SLOW,            // replies slow_ms milliseconds late
     BYZGD_MISBEHAVE_KIND_COUNT
 } byzgd_misbehaviour_t;
 
-// Inputs an attack needs; byzgd_attack_needs() returns an OR of these.
+/* Inputs an attack needs; byzgd_attack_needs() returns an OR of these. Each is computed by
+   the worker on minibatches of the run's batch size drawn with byzgd_attack_sampling_rng()
+   from the whole training set (docs/ATTACKS.md); for NONE it is the honest gradient. */
 enum {
     BYZGD_ATTACK_NEEDS_OWN_GRADIENT = 1u << 0,  // gradient on one minibatch (batch size as honest)
     BYZGD_ATTACK_NEEDS_FULL_GRADIENT = 1u << 1, // mean gradient over the training set
