@@ -170,7 +170,7 @@ s_parse_unsigned(const char *name, const char *value, uint64_t minimum, uint64_t
 static int
 s_parse_positive(const char *name, const char *value, double *out, char *error, size_t error_size)
 {
-    double x;
+    double x = 0; // set on success; the analyser cannot see byzgd_set_error returns -1
     if (s_parse_double(name, value, &x, error, error_size))
         return -1;
     if (!(x > 0))
@@ -204,8 +204,8 @@ byzgd_attack_config_parse_option(byzgd_attack_config_t *config, const char *name
     assert(config && name);
     while (*name == '-')
         name++;
-    uint64_t u;
-    double x;
+    uint64_t u = 0;
+    double x = 0; // set on success; the analyser cannot see byzgd_set_error returns -1
 
     if (strcmp(name, "attack") == 0) {
         if (byzgd_attack_kind_from_name(value, &config->kind))
