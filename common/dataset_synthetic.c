@@ -48,9 +48,10 @@ byzgd_dataset_load_synthetic(const byzgd_dataset_options_t *options, char *error
                         separation);
         return NULL;
     }
+    size_t most = count > class_count ? count : class_count;
     if (channels > S_MAX_VALUES || height > S_MAX_VALUES || width > S_MAX_VALUES ||
         channels * height > S_MAX_VALUES / width ||
-        channels * height * width * (count > class_count ? count : class_count) > S_MAX_VALUES) {
+        most > S_MAX_VALUES / (channels * height * width)) {
         byzgd_set_error(error, error_size,
                         "synthetic: %zu examples of %zu×%zu×%zu floats is more than %zu values",
                         count, channels, height, width, S_MAX_VALUES);
