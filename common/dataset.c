@@ -239,6 +239,14 @@ byzgd_dataset_partition(size_t *shard_of_out, const byzgd_dataset_t *full, size_
         return byzgd_set_error(error, error_size,
                                "Dirichlet alpha must be 0 (iid) or in (0, 1e6], got %g",
                                dirichlet_alpha);
+    for (size_t i = 0; i < full->count; i++)
+        if (full->labels[i] >= full->class_count)
+            return byzgd_set_error(error, error_size,
+                                   "%s: label %u of example %zu is not below %zu", full->name,
+                                   full->labels[i], i, full->class_count);
+    // Every entry is overwritten below; SIZE_MAX makes a missed one visible (no shard).
+    for (size_t i = 0; i < full->count; i++)
+        shard_of_out[i] = SIZE_MAX;
     size_t *order = malloc(full->count * sizeof *order);
     if (!order)
         return byzgd_set_error(error, error_size, "out of memory for %zu shard indices",
@@ -287,7 +295,8 @@ byzgd_dataset_shard(const byzgd_dataset_t *full, size_t index, size_t count, dou
         return NULL;
     }
     byzgd_dataset_t *shard = NULL;
-    size_t *shard_of = malloc((full->count ? full->count : 1) * sizeof *shard_of);
+    size_t total = full->count;
+    size_t *shard_of = calloc(total ? total : 1, sizeof *shard_of);
     if (!shard_of) {
         byzgd_set_error(error, error_size, "out of memory for %zu shard indices", full->count);
         return NULL;
@@ -297,7 +306,7 @@ byzgd_dataset_shard(const byzgd_dataset_t *full, size_t index, size_t count, dou
         goto cleanup;
     // Keep the shard's examples in their original order (reuse shard_of as the index list).
     size_t mine = 0;
-    for (size_t i = 0; i < full->count; i++)
+    for (size_t i = 0; i < total; i++)
         if (shard_of[i] == index)
             shard_of[mine++] = i;
     shard = byzgd_dataset_select(full, shard_of, mine);

@@ -820,6 +820,8 @@ s_list_json(char ***names_out, const char *directory, char *error, size_t error_
 static void
 s_free_names(char **names, long count)
 {
+    if (!names)
+        return;
     for (long i = 0; i < count; i++)
         free(names[i]);
     free(names);
