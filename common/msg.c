@@ -416,7 +416,7 @@ s_read_int(s_reader_t *r, uint64_t *value, bool *negative)
         return BYZGD_MSG_REJECT_TRUNCATED;
     uint64_t raw = s_be(r, width);
     r->position += width;
-    if (byte >= 0xd0) { // signed formats: negative when the top bit of the width is set
+    if (byte >= 0xd0 && width > 0) { // signed formats: negative when the top bit of the width is set
         uint64_t sign = (uint64_t)1 << (8 * width - 1);
         if (raw & sign) {
             *negative = true;
@@ -869,7 +869,7 @@ byzgd_msg_encode_new(const byzgd_msg_t *msg, size_t *size_out, char *error, size
     if (s_check_encodable(msg, error, error_size) != 0)
         return NULL;
     size_t size = byzgd_msg_encoded_size(msg);
-    void *buffer = malloc(size);
+    void *buffer = size ? malloc(size) : NULL;
     if (!buffer) {
         byzgd_set_error(error, error_size, "msg: out of memory for %zu bytes", size);
         return NULL;
