@@ -60,7 +60,8 @@ s_prune(uint16_t *pairs, size_t count, unsigned char *needed)
         pairs[2 * (count - kept)] = a;
         pairs[2 * (count - kept) + 1] = b;
     }
-    memmove(pairs, pairs + 2 * (count - kept), 2 * kept * sizeof *pairs);
+    if (kept)
+        memmove(pairs, pairs + 2 * (count - kept), 2 * kept * sizeof *pairs);
     return kept;
 }
 
