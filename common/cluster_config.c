@@ -52,6 +52,10 @@ static const byzgd_cluster_option_t s_options[] = {
      "round deadline in milliseconds"},
     {"eval-every", BYZGD_CLUSTER_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_SERVER,
      "evaluate on the test split every K rounds (and after the last)"},
+    {"eval-examples", BYZGD_CLUSTER_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "test examples each evaluation uses (0: the whole test split)"},
+    {"max-wait-ms", BYZGD_CLUSTER_INT, 1, 86400000, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "how long past the deadline a round may wait for the rule's minimum"},
     {"checkpoint-every", BYZGD_CLUSTER_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_SERVER,
      "write RUN_DIR/checkpoint every K rounds (0: at the end only)"},
     // Rule options (as byzgd-aggregate).
