@@ -6,8 +6,8 @@
                   --model mlp --dataset fashion-mnist --rounds 150 --run-dir runs/demo
 
     Exit status: 0 the server finished every round and wrote metrics; 1 the run failed
-    (server error, all workers gone, timeout, no metrics); 2 bad flags or configuration;
-    128 + signal when interrupted. */
+    (server error, all workers gone, timeout, no metrics); 2 bad flags or configuration,
+    or a run directory already holding a run; 128 + signal when interrupted. */
 #include "cluster_config.h"
 #include "launcher.h"
 #include "log.h"
@@ -617,7 +617,9 @@ s_supervise(s_run_t *run)
         if (event == BYZGD_LAUNCHER_SIGNALED) {
             fprintf(stderr, "byzgd-cluster: %s: stopping every process\n",
                     strsignal(signal_number));
-            byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+            int killed = byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+            if (killed)
+                byzgd_warn("%d process(es) had to be killed", killed);
             return 128 + signal_number;
         }
         if (event == BYZGD_LAUNCHER_CHILD_ENDED) {
@@ -699,7 +701,7 @@ s_prepare_run_dir(s_run_t *run, char *error, size_t error_size)
     snprintf(logs, sizeof logs, "%s/logs", run->run_dir);
     if (s_mkdir_p(logs, error, error_size) != 0)
         return -1;
-    static const char *const omit[] = {"run-dir", "resume", "bin-dir", NULL};
+    static const char *const omit[] = {"run-dir", "resume", "bin-dir", "quiet", NULL};
     char *body = byzgd_cluster_config_format(run->config, omit);
     char *text = NULL;
     if (asprintf(&text,
@@ -735,7 +737,7 @@ s_run(s_run_t *run)
     run->last_print_s = run->started_s;
     if (s_prepare_run_dir(run, error, sizeof error) != 0) {
         byzgd_error("%s", error);
-        return 1;
+        return 2; // a run directory that cannot be used is a usage error
     }
     run->launcher = byzgd_launcher_new(error, sizeof error);
     if (!run->launcher) {
