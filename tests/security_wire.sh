@@ -18,7 +18,10 @@ cleanup() {
     [[ $BASHPID == "$main_shell" ]] || return 0
     local pids
     pids=$(jobs -pr)
+    # Background hammers are the jobs themselves (no graceful exit needed); workers and the
+    # server run under `timeout` or directly and stop on SIGTERM.
     [[ -n "$pids" ]] && kill $pids 2>/dev/null
+    [[ -n "$pids" ]] && kill -KILL $pids 2>/dev/null
     wait 2>/dev/null
     [[ -n "${KEEP:-}" ]] || rm -rf "$tmp"
 }
@@ -35,7 +38,7 @@ cert() { printf '%s/workers/worker-%03d.cert' "$keys" "$1"; }
 # fewer honest proposals (and be seen in `accepted`); Krum with f = 1 (2f + 2 < 6).
 "$bin/byzgd-server" --endpoint 'tcp://127.0.0.1:*' --endpoint-file "$tmp/endpoint" \
     --workers $n -f 1 --quorum $((honest + 1)) --rule krum --model logreg --dataset synthetic \
-    --rounds $rounds --eval-every 10 --seed 7 --deadline-ms 3000 --keys "$keys" \
+    --rounds $rounds --eval-every 10 --seed 7 --deadline-ms 500 --keys "$keys" \
     --metrics "$tmp/metrics.jsonl" --quiet >"$tmp/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do [[ -s "$tmp/endpoint" ]] && break; sleep 0.1; done
@@ -52,12 +55,12 @@ hammer() { # log-name args...
 hammer_bg() {
     local name=$1
     shift
-    exec timeout 300 "$bin/byzgd-hammer" --endpoint "$endpoint" "$@" >"$tmp/hammer-$name.log" 2>&1
+    exec "$bin/byzgd-hammer" --endpoint "$endpoint" "$@" >"$tmp/hammer-$name.log" 2>&1
 }
 # Outsiders first, so that they hit the server while honest workers are joining.
 hammer_bg plaintext --plaintext --count 200 garbage &
 hammer_bg random-key --random-key --server-cert "$keys/server.cert" bombs &
-hammer_bg wrong-server-key --cert "$(cert $n)" --server-cert "$(cert 0)" --count 50 garbage &
+hammer_bg wrong-server-key --cert "$(cert $n)" --server-cert "$(cert 0)" --count 5 garbage &
 
 for i in $(seq 0 $((honest - 1))); do
     timeout 300 "$bin/byzgd-worker" --endpoint "$endpoint" --cert "$(cert "$i")" \
@@ -93,6 +96,19 @@ for i in 1 2 3 4 5 6; do
         --count 5 garbage
 done
 
+# Revocation of an open connection: once 80 rounds are done (observed in the metrics), the
+# operator appends the Sybil's key to the deny-list. Its three connections stay open, but
+# from the next message on nothing of it may be counted (checked below: no duplicate, and
+# `denied` rejections instead).
+for _ in $(seq 600); do
+    (($(wc -l <"$tmp/metrics.jsonl" 2>/dev/null || echo 0) >= 80)) && break
+    kill -0 $server 2>/dev/null || break
+    sleep 0.05
+done
+revoked_after=$(wc -l <"$tmp/metrics.jsonl")
+sybil_key=$(sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$sybil")
+echo "$sybil_key # revoked by security_wire.sh" >>"$keys/denied.txt"
+
 wait $server
 status=$?
 kill $sybil_pid $nonfinite_pid 2>/dev/null
@@ -100,9 +116,11 @@ wait $sybil_pid $nonfinite_pid 2>/dev/null
 ((status == 0)) || fail "the server exited with status $status"
 grep -q 'ERROR: AddressSanitizer\|runtime error' "$tmp/server.log" && fail "sanitizer report"
 
-python3 - "$tmp/metrics.jsonl" $rounds $n $honest "$tmp/hammer-malformed.log" <<'EOF' || fail "metrics"
+python3 - "$tmp/metrics.jsonl" $rounds $n $honest "$tmp/hammer-malformed.log" "$revoked_after" \
+    <<'EOF' || fail "metrics"
 import json, math, re, sys
 path, rounds, n, honest, malformed_log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+revoked_after = int(sys.argv[6])
 lines = [json.loads(line) for line in open(path)]
 assert len(lines) == rounds, f"{len(lines)} rounds of {rounds}"
 assert [l["round"] for l in lines] == list(range(1, rounds + 1)), "rounds out of order"
@@ -127,6 +145,18 @@ assert last["test_accuracy"] > 0.75, f"accuracy {last['test_accuracy']}"
 assert reasons.get("non_finite", 0) >= 10, f"too few non-finite proposals reached the server: {reasons}"
 duplicates = reasons.get("duplicate", 0)
 assert duplicates > 0, "the Sybil's extra connections never sent a duplicate (did it join?)"
+# The revocation lands during round revoked_after + 1; from the round after, the Sybil's
+# proposals are denied, never decoded: no duplicate, no stale round from it, `denied` > 0.
+later = [l for l in lines if l["round"] > revoked_after + 1]
+assert later, f"no round after the revocation ({revoked_after})"
+later_reasons = {}
+for l in later:
+    for k, v in l["rejected_by_reason"].items():
+        later_reasons[k] = later_reasons.get(k, 0) + v
+assert later_reasons.get("duplicate", 0) == 0, f"revoked key still counted: {later_reasons}"
+assert later_reasons.get("denied", 0) > 0, f"no denied message after revocation: {later_reasons}"
+assert all(l["accepted"] <= honest + 1 for l in later), "a revoked key's proposal was accepted?"
+print(f"revoked the Sybil after round {revoked_after}: later rejections {later_reasons}")
 print(f"rounds {len(lines)} in {lines[-1]['elapsed_s']:.1f} s, rejections {total} {reasons}, max accepted "
       f"{max(l['accepted'] for l in lines)}, final accuracy {last['test_accuracy']:.3f}, "
       f"test loss {last['test_loss']:.4f}")

@@ -181,7 +181,7 @@ static void
 s_mode_garbage(s_hammer_t *self, long count)
 {
     uint8_t buffer[2048];
-    for (long i = 0; i < count; i++) {
+    for (long i = 0; i < count && !zsys_interrupted; i++) {
         size_t size = (size_t)byzgd_rng_below(&self->rng, sizeof buffer + 1);
         for (size_t j = 0; j < size; j++)
             buffer[j] = (uint8_t)byzgd_rng_next(&self->rng);
@@ -675,9 +675,12 @@ main(int argc, char **argv)
         s_mode_malformed(&self, self.sockets[0]);
     else if (streq(mode, "flood"))
         s_mode_flood(&self, options.seconds);
-    else if (streq(mode, "stall"))
-        zclock_sleep((int)(options.seconds * 1000));
-    else if (streq(mode, "multipart"))
+    else if (streq(mode, "stall")) {
+        // Never reads; wakes up only to notice a termination request.
+        int64_t until = zclock_mono() + (int64_t)(options.seconds * 1000);
+        while (zclock_mono() < until && !zsys_interrupted)
+            zclock_sleep(100);
+    } else if (streq(mode, "multipart"))
         s_mode_multipart(&self, options.count);
     else if (streq(mode, "nonfinite"))
         s_mode_nonfinite(&self, options.seconds);
