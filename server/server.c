@@ -587,7 +587,11 @@ s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zfram
                                      "send HELLO first");
         return;
     }
+    bool was_alive = peer->alive;
     s_bind_routing_id(peer, routing_id);
+    if (!was_alive && peer->proposed_round != self->round &&
+        (self->phase == S_JOINING || self->phase == S_COLLECTING))
+        s_send_params(self, peer); // it came back after being counted as gone
     switch (msg.type) {
     case BYZGD_MSG_PROPOSAL:
         s_on_proposal(self, peer, &msg);
@@ -607,19 +611,59 @@ s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zfram
     }
 }
 
+// Receives one message from the ROUTER as [routing id, body]: a body frame with more
+// frames behind it is drained frame by frame (never accumulated) and reported through
+// *extra_frames_out. Returns NULL when nothing is waiting.
+static zmsg_t *
+s_receive(s_server_t *self, size_t *extra_frames_out)
+{
+    *extra_frames_out = 0;
+    zframe_t *routing_id = zframe_recv(self->router);
+    if (!routing_id)
+        return NULL;
+    zmsg_t *message = zmsg_new();
+    bool more = zframe_more(routing_id);
+    zmsg_append(message, &routing_id);
+    if (more) {
+        // libzmq hands over whole messages: the remaining frames are already here.
+        zframe_t *body = zframe_recv(self->router);
+        more = body && zframe_more(body);
+        if (body)
+            zmsg_append(message, &body);
+    }
+    while (more) {
+        zframe_t *extra = zframe_recv(self->router);
+        if (!extra)
+            break;
+        more = zframe_more(extra);
+        zframe_destroy(&extra);
+        (*extra_frames_out)++;
+    }
+    return message;
+}
+
+// The one place where a received message becomes (identity, body) or a rejection: the
+// security layer names the identity (CURVE key, or the routing id in insecure mode) and
+// applies the deny-list and rate limits on every message.
 static void
 s_on_router(s_server_t *self)
 {
     for (int budget = 0; budget < S_RECV_BUDGET && !self->terminated; budget++) {
-        zmsg_t *message = NULL;
-        char identity[BYZGD_IDENTITY_SIZE] = "";
-        byzgd_admit_t verdict =
-            byzgd_security_recv(self->security, self->router, &message, identity);
-        switch (verdict) {
-        case BYZGD_ADMIT_NOTHING:
-            zmsg_destroy(&message);
+        size_t extra_frames = 0;
+        zmsg_t *message = s_receive(self, &extra_frames);
+        if (!message)
             return;
+        char identity[BYZGD_IDENTITY_SIZE] = "";
+        byzgd_admit_t verdict = byzgd_security_check(self->security, message, identity);
+        switch (verdict) {
         case BYZGD_ADMIT_OK:
+            if (extra_frames > 0)
+                s_reject(self, BYZGD_MSG_REJECT_EXTRA_FRAMES, identity, NULL);
+            else {
+                zframe_t *routing_id = zmsg_first(message);
+                zframe_t *body = zmsg_next(message);
+                s_on_message(self, identity, routing_id, body);
+            }
             break;
         case BYZGD_ADMIT_NO_IDENTITY:
             s_reject(self, BYZGD_MSG_REJECT_UNAUTHENTICATED, NULL, NULL);
@@ -633,18 +677,9 @@ s_on_router(s_server_t *self)
         case BYZGD_ADMIT_TOO_MANY_FRAMES:
             s_reject(self, BYZGD_MSG_REJECT_EXTRA_FRAMES, identity, NULL);
             break;
-        case BYZGD_ADMIT_EMPTY:
         default:
             s_reject(self, BYZGD_MSG_REJECT_MALFORMED, identity, "empty message");
             break;
-        }
-        if (verdict == BYZGD_ADMIT_OK) {
-            zframe_t *routing_id = zmsg_first(message);
-            zframe_t *body = zmsg_next(message);
-            if (!routing_id || !body || zmsg_size(message) != 2)
-                s_reject(self, BYZGD_MSG_REJECT_EXTRA_FRAMES, identity, NULL);
-            else
-                s_on_message(self, identity, routing_id, body);
         }
         zmsg_destroy(&message);
     }

@@ -29,7 +29,7 @@ byzgd_server_config_init(byzgd_server_config_t *config)
     config->seed = 1;
     config->deadline_ms = 10000;
     config->heartbeat_interval_ms = 1000;
-    config->heartbeat_timeout_ms = 10000;
+    config->heartbeat_timeout_ms = 30000;
     config->eval_every = 10;
 }
 
@@ -53,7 +53,7 @@ byzgd_server_usage(void)
            "  --quorum Q             proposals that close a round (default n)\n"
            "  --deadline-ms MS       round deadline (default 10000)\n"
            "  --max-wait-ms MS       extra wait when the rule's precondition fails (default 10x)\n"
-           "  --heartbeat-ms MS  --heartbeat-timeout-ms MS   (defaults 1000, 10000)\n"
+           "  --heartbeat-ms MS  --heartbeat-timeout-ms MS   (defaults 1000, 30000)\n"
            "  --eval-every K         test-set evaluation every K rounds (default 10, 0 = never)\n"
            "  --eval-examples N      evaluate on the first N test examples (default all)\n"
            "  --metrics FILE         one JSON object per round\n"

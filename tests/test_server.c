@@ -13,6 +13,7 @@
 #include "attack.h"
 #include "model.h"
 #include "msg.h"
+#include "security.h"
 #include "test.h"
 
 #define D 42 // logreg on the default synthetic mixture: 20 features × 2 classes + 2 biases
@@ -705,6 +706,90 @@ TEST(workers_train_and_stop_on_bye)
 // Runs 2 honest workers and one Byzantine worker for 4 rounds (q = n = 3) and checks that the
 // run completes and that the server counted at least one rejection for one of `reasons`
 // (BYZGD_MSG_OK-terminated; an empty list: any reason).
+TEST(secure_workers_train_with_curve_identities)
+{
+    char keys[512], cert[1024], server_cert[1024], error[512];
+    snprintf(keys, sizeof keys, "%s/keys", byzgd_test_tmpdir());
+    ASSERT_MSG(byzgd_keys_generate(keys, 2, false, error, sizeof error) == 0, "%s", error);
+    byzgd_server_config_t config;
+    s_config(&config, 2);
+    config.insecure = false;
+    snprintf(config.keys_dir, sizeof config.keys_dir, "%s", keys);
+    config.rounds = 3;
+    byzgd_server_t *server = s_server(&config);
+    byzgd_worker_t *workers[2];
+    for (size_t i = 0; i < 2; i++) {
+        byzgd_worker_config_t worker_config;
+        byzgd_worker_config_init(&worker_config);
+        snprintf(worker_config.endpoint, sizeof worker_config.endpoint, "%s",
+                 byzgd_server_endpoint(server));
+        ASSERT_EQ_INT(byzgd_keys_worker_cert_path(cert, sizeof cert, keys, i), 0);
+        snprintf(server_cert, sizeof server_cert, "%s/%s", keys, BYZGD_KEYS_SERVER_CERT);
+        snprintf(worker_config.cert, sizeof worker_config.cert, "%s", cert);
+        snprintf(worker_config.server_cert, sizeof worker_config.server_cert, "%s", server_cert);
+        worker_config.hello_interval_ms = 100;
+        workers[i] = byzgd_worker_new(&worker_config, error, sizeof error);
+        ASSERT_MSG(workers[i], "%s", error);
+    }
+    ASSERT_EQ_INT(byzgd_server_wait(server, 30000), 0);
+    byzgd_server_stats_t stats = s_stats(server);
+    ASSERT_EQ_INT(stats.rounds_done, 3);
+    ASSERT_EQ_INT(stats.accepted, 6);
+    ASSERT_EQ_INT(stats.rejected[BYZGD_MSG_REJECT_UNAUTHENTICATED], 0);
+    // An anonymous plaintext peer never gets a message through.
+    fake_t *intruder = s_fake_new(server);
+    s_fake_hello(intruder);
+    zsock_set_rcvtimeo(intruder->dealer, 300);
+    zframe_t *frame = zframe_recv(intruder->dealer);
+    ASSERT(!frame);
+    s_fake_destroy(&intruder);
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ_INT(byzgd_worker_wait(workers[i], 10000), 0);
+        byzgd_worker_destroy(&workers[i]);
+    }
+    byzgd_server_destroy(&server);
+}
+
+TEST(worker_survives_a_server_restart)
+{
+    char checkpoint[512];
+    snprintf(checkpoint, sizeof checkpoint, "%s/restart.ckpt", byzgd_test_tmpdir());
+    byzgd_server_config_t config;
+    s_config(&config, 1);
+    config.rounds = 1000000;
+    config.heartbeat_interval_ms = 100;
+    config.heartbeat_timeout_ms = 1000;
+    snprintf(config.checkpoint, sizeof config.checkpoint, "%s", checkpoint);
+    byzgd_server_t *server = s_server(&config);
+    uint64_t first_epoch = byzgd_server_epoch(server);
+    // The second server binds the very endpoint the first one got.
+    snprintf(config.endpoint, sizeof config.endpoint, "%s", byzgd_server_endpoint(server));
+    byzgd_worker_t *worker = s_worker(server, NULL);
+    while (s_stats(server).rounds_done < 3)
+        zclock_sleep(10);          // polling a counter
+    byzgd_server_destroy(&server); // killed: no BYE, the worker keeps running
+    config.rounds = 1000000;
+    config.resume = false;
+    server = s_server(&config);
+    ASSERT(byzgd_server_epoch(server) != first_epoch);
+    int64_t end = zclock_mono() + 20000;
+    while (s_stats(server).rounds_done < 3) {
+        ASSERT_MSG(zclock_mono() < end, "the worker did not come back to the new server");
+        zclock_sleep(10);
+    }
+    byzgd_worker_stats_t stats;
+    ASSERT_EQ_INT(byzgd_worker_stats(worker, &stats), 0);
+    ASSERT_EQ_INT(stats.epochs, 2);
+    // Nothing written for the first server was accepted by the second.
+    byzgd_server_stats_t server_stats = s_stats(server);
+    ASSERT_EQ_INT(server_stats.rejected[BYZGD_MSG_REJECT_EPOCH], 0);
+    ASSERT_EQ_INT(server_stats.accepted, server_stats.rounds_done);
+    byzgd_server_stop(server);
+    ASSERT_EQ_INT(byzgd_worker_wait(worker, 10000), 0); // BYE(shutdown)
+    byzgd_worker_destroy(&worker);
+    byzgd_server_destroy(&server);
+}
+
 static void
 s_byzantine_run(const char *attack_name, const char *misbehaviour,
                 const byzgd_msg_reject_t *reasons)
@@ -795,6 +880,8 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(metrics_lines_wait_for_their_evaluation),
     TEST_CASE(checkpoint_round_trip_and_refusals),
     TEST_CASE(workers_train_and_stop_on_bye),
+    TEST_CASE(secure_workers_train_with_curve_identities),
+    TEST_CASE(worker_survives_a_server_restart),
     TEST_CASE(byzantine_nan_vectors_are_rejected_as_non_finite),
     TEST_CASE(byzantine_duplicates_are_rejected),
     TEST_CASE(byzantine_wrong_dimension_is_rejected),

@@ -355,6 +355,8 @@ s_on_config(s_worker_t *self, const byzgd_msg_t *msg)
     self->heartbeat_timeout_ms = (int)msg->config.heartbeat_timeout_ms;
     self->phase = S_JOINED;
     self->stats.joined = true;
+    // Loading the shard may have taken seconds: the silence clock starts now.
+    self->last_heard_ms = self->last_server_ms = zclock_mono();
     self->stats.slot = msg->config.slot;
 }
 
