@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server.h"
@@ -47,6 +48,9 @@ main(int argc, char **argv)
             status = 0;
         }
     }
+    // Everything is on disk and the workers were told BYE: a teardown that hangs (a peer
+    // library waiting on a thread) must not keep the process, so a watchdog ends it.
+    alarm(30);
     byzgd_server_destroy(&server);
     return status;
 }

@@ -1086,10 +1086,11 @@ byzgd_server_epoch(const byzgd_server_t *self)
 static zmsg_t *
 s_recv_reply(byzgd_server_t *self, const char *expected, int timeout_ms)
 {
-    int64_t end = timeout_ms < 0 ? INT64_MAX : zclock_mono() + timeout_ms;
+    bool forever = timeout_ms < 0;
+    int64_t end = forever ? INT64_MAX : zclock_mono() + timeout_ms;
     while (true) {
-        int64_t left = end == INT64_MAX ? -1 : end - zclock_mono();
-        if (left != -1 && left < 0)
+        int64_t left = forever ? -1 : end - zclock_mono();
+        if (!forever && left < 0)
             return NULL;
         zsock_set_rcvtimeo(self->actor, (int)(left > INT32_MAX ? INT32_MAX : left));
         zmsg_t *reply = zmsg_recv(self->actor);
