@@ -57,7 +57,8 @@ static const char s_usage[] =
     "                           (auto: yes for alie, ipm, mimic; no otherwise)\n"
     "  --attack-seed N          seed of the attack streams (default: the run seed)\n"
     "  --misbehave MODE         none|duplicate|stale|wrong-dimension|oversized|garbage|\n"
-    "                           silence|slow (protocol misbehaviour, default none)\n"
+    "                           silence|slow (protocol misbehaviour, default none;\n"
+    "                           aliases wrong-dim, silent)\n"
     "  --misbehave-every R      misbehave only in rounds divisible by R (default 1)\n"
     "  --stale-rounds R         stale: label proposals R rounds old (default 1)\n"
     "  --slow-ms MS             slow: reply MS milliseconds late (default 1000)\n"
@@ -114,6 +115,11 @@ byzgd_attack_kind_from_name(const char *name, byzgd_attack_kind_t *kind_out)
 int
 byzgd_misbehaviour_from_name(const char *name, byzgd_misbehaviour_t *misbehaviour_out)
 {
+    // Short spellings used by launcher configurations.
+    if (name && strcmp(name, "wrong-dim") == 0)
+        name = s_misbehaviour_names[BYZGD_MISBEHAVE_WRONG_DIMENSION];
+    else if (name && strcmp(name, "silent") == 0)
+        name = s_misbehaviour_names[BYZGD_MISBEHAVE_SILENCE];
     for (int k = 0; name && k < BYZGD_MISBEHAVE_KIND_COUNT; k++)
         if (strcmp(name, s_misbehaviour_names[k]) == 0) {
             *misbehaviour_out = (byzgd_misbehaviour_t)k;

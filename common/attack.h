@@ -28,6 +28,7 @@
     Data access (the paper's omniscient assumption, supplementary §"experiments"): the
     Byzantine worker may read the whole training set, so every estimate below is computed
     from minibatches the attacker draws itself — it never sees other workers' messages.
+    Colluders draw from the whole training set, independent attackers from their shard.
 
     Collusion: with `collude` on, byzgd_attack_sampling_rng() and the noise of
     byzgd_attack_apply() use a stream derived from (seed, round) only, so colluders that run
@@ -65,7 +66,7 @@ typedef enum {
 typedef enum {
     BYZGD_MISBEHAVE_NONE = 0,
     BYZGD_MISBEHAVE_DUPLICATE,       // sends its proposal twice in the same round
-    BYZGD_MISBEHAVE_STALE,           // labels its proposal round − stale_rounds (if ≥ 0)
+    BYZGD_MISBEHAVE_STALE,           // labels it round − stale_rounds (rounds > R)
     BYZGD_MISBEHAVE_WRONG_DIMENSION, // sends d + 1 floats instead of d
     BYZGD_MISBEHAVE_OVERSIZED,       // sends one frame of oversized_bytes bytes
     BYZGD_MISBEHAVE_GARBAGE,         // sends garbage_bytes random bytes (byzgd_attack_garbage)
@@ -76,7 +77,8 @@ typedef enum {
 
 /* Inputs an attack needs; byzgd_attack_needs() returns an OR of these. Each is computed by
    the worker on minibatches of the run's batch size drawn with byzgd_attack_sampling_rng()
-   from the whole training set (docs/ATTACKS.md); for NONE it is the honest gradient. */
+   (from the whole training set when colluding, docs/ATTACKS.md); for NONE it is the honest
+   gradient. */
 enum {
     BYZGD_ATTACK_NEEDS_OWN_GRADIENT = 1u << 0,  // gradient on one minibatch (batch size as honest)
     BYZGD_ATTACK_NEEDS_FULL_GRADIENT = 1u << 1, // mean gradient over the training set
@@ -149,7 +151,8 @@ const char *byzgd_attack_usage(void);
 // Names ("gaussian", "stale", …). Return NULL for an out-of-range value.
 const char *byzgd_attack_kind_name(byzgd_attack_kind_t kind);
 const char *byzgd_misbehaviour_name(byzgd_misbehaviour_t misbehaviour);
-// Parses a name. Returns 0, or −1 if unknown.
+// Parses a name. Returns 0, or −1 if unknown. Misbehaviours also accept the aliases
+// "wrong-dim" and "silent".
 int byzgd_attack_kind_from_name(const char *name, byzgd_attack_kind_t *kind_out);
 int byzgd_misbehaviour_from_name(const char *name, byzgd_misbehaviour_t *misbehaviour_out);
 

@@ -58,6 +58,12 @@ TEST(names_round_trip)
         ASSERT_EQ_INT(byzgd_misbehaviour_from_name(name, &mode), 0);
         ASSERT_EQ_INT(mode, k);
     }
+    byzgd_misbehaviour_t alias = BYZGD_MISBEHAVE_NONE;
+    ASSERT_EQ_INT(byzgd_misbehaviour_from_name("wrong-dim", &alias), 0);
+    ASSERT_EQ_INT(alias, BYZGD_MISBEHAVE_WRONG_DIMENSION);
+    ASSERT_EQ_INT(byzgd_misbehaviour_from_name("silent", &alias), 0);
+    ASSERT_EQ_INT(alias, BYZGD_MISBEHAVE_SILENCE);
+    ASSERT_EQ_INT(byzgd_misbehaviour_from_name("wrong", &alias), -1);
     byzgd_attack_kind_t kind;
     ASSERT_EQ_INT(byzgd_attack_kind_from_name("krum", &kind), -1);
     ASSERT_EQ_INT(byzgd_attack_kind_from_name(NULL, &kind), -1);

@@ -775,6 +775,20 @@ TEST(version_reported)
     free(bytes);
 }
 
+TEST(invalid_sender)
+{
+    size_t size;
+    uint8_t *bytes = s_hex("94 01 05 01 01", &size);
+    byzgd_msg_t msg;
+    ASSERT_EQ_INT(byzgd_msg_decode(&msg, bytes, size, W, 0), BYZGD_MSG_OK);
+    ASSERT_EQ_INT(byzgd_msg_decode(&msg, bytes, size, (byzgd_msg_sender_t)0, 0),
+                  BYZGD_MSG_REJECT_TYPE);
+    ASSERT_EQ_INT(byzgd_msg_decode(&msg, bytes, size, (byzgd_msg_sender_t)9, 0),
+                  BYZGD_MSG_REJECT_TYPE);
+    ASSERT_STR_EQ(msg.reject_field, "sender");
+    free(bytes);
+}
+
 TEST(random_mutations_never_crash)
 {
     // Byte flips of valid messages: the decoder returns a reason or a message that
@@ -928,6 +942,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(truncation_at_every_prefix),
     TEST_CASE(size_cap),
     TEST_CASE(version_reported),
+    TEST_CASE(invalid_sender),
     TEST_CASE(random_mutations_never_crash),
     TEST_CASE(encoder_refuses_invalid_messages),
     TEST_CASE(encoder_sends_non_finite_tensors),
