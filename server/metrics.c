@@ -79,6 +79,7 @@ s_format(byzgd_json_t *json, const byzgd_round_record_t *record)
     byzgd_json_key_double(json, "train_loss", record->train_loss);
     byzgd_json_key_bool(json, "deadline", record->deadline);
     byzgd_json_key_int(json, "non_finite", (int64_t)record->non_finite);
+    byzgd_json_key_int(json, "disconnects", (int64_t)record->disconnects);
     if (record->evaluated) {
         byzgd_json_key_double(json, "test_loss", record->test_loss);
         byzgd_json_key_double(json, "test_accuracy", record->test_accuracy);

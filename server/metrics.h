@@ -9,7 +9,9 @@
     byzgd_msg_reject_name), selected
     (worker ids the rule kept, when it selects), train_loss (mean over accepted proposals),
     deadline (true when the round closed on its deadline), non_finite (rows the rule
-    dropped), test_accuracy and test_loss on evaluated rounds. */
+    dropped), disconnects (connections the transport closed during the round: a frame over
+    ZMQ_MAXMSGSIZE never reaches the server, libzmq drops the connection instead), test_accuracy and
+   test_loss on evaluated rounds. */
 #ifndef BYZGD_METRICS_H
 #define BYZGD_METRICS_H
 
@@ -31,7 +33,8 @@ typedef struct {
     double train_loss; // NaN when no accepted proposal reported a finite loss
     bool deadline;
     size_t non_finite;
-    bool evaluated; // set by byzgd_metrics_set_evaluation, not by the caller
+    uint64_t disconnects; // connections libzmq closed, e.g. for a frame over ZMQ_MAXMSGSIZE
+    bool evaluated;       // set by byzgd_metrics_set_evaluation, not by the caller
     double test_loss, test_accuracy;
 } byzgd_round_record_t;
 

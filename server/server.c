@@ -65,6 +65,7 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *router;
     void *router_handle;
+    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED of the ROUTER (e.g. frames over MAXMSGSIZE)
     zpoller_t *poller;
     byzgd_security_t *security;
     byzgd_evaluator_t *evaluator; // NULL when eval_every = 0
@@ -98,6 +99,7 @@ typedef struct {
     int64_t last_tick_ms;
 
     uint64_t rejected_round[BYZGD_MSG_REJECT_COUNT];
+    uint64_t disconnects_round;
     bool reason_logged[BYZGD_MSG_REJECT_COUNT];
     byzgd_server_stats_t stats;
 
@@ -293,6 +295,7 @@ s_publish(s_server_t *self)
     self->published_ms = now;
     self->received = 0;
     memset(self->rejected_round, 0, sizeof self->rejected_round);
+    self->disconnects_round = 0;
     self->waiting_logged = false;
     self->phase = self->joined >= self->quorum ? S_COLLECTING : S_JOINING;
     self->deadline_at_ms = self->phase == S_COLLECTING ? now + self->config.deadline_ms : 0;
@@ -368,6 +371,7 @@ s_close_round(s_server_t *self, bool by_deadline)
     record.accepted = self->received;
     record.deadline = by_deadline;
     memcpy(record.rejected, self->rejected_round, sizeof record.rejected);
+    record.disconnects = self->disconnects_round;
 
     self->config.gar.round = self->round;
     char error[512];
@@ -744,6 +748,23 @@ s_timeout_ms(const s_server_t *self)
 // ---------------------------------------------------------------------------------------
 // Evaluation results and pipe commands
 
+// libzmq closes a connection that sends a frame over ZMQ_MAXMSGSIZE before the
+// application sees any byte of it: such frames are counted here, as disconnects.
+static void
+s_on_monitor(s_server_t *self)
+{
+    zmsg_t *event = zmsg_recv(self->monitor);
+    zframe_t *head = event ? zmsg_first(event) : NULL;
+    if (head && zframe_size(head) >= 2) {
+        uint16_t type = (uint16_t)(zframe_data(head)[0] | zframe_data(head)[1] << 8);
+        if (type == ZMQ_EVENT_DISCONNECTED) {
+            self->disconnects_round++;
+            self->stats.disconnects++;
+        }
+    }
+    zmsg_destroy(&event);
+}
+
 static void
 s_on_evaluation(s_server_t *self)
 {
@@ -814,6 +835,10 @@ s_state_destroy(s_server_t **self_p)
     if (self->params_ready)
         zmq_msg_close(&self->params_msg);
     zpoller_destroy(&self->poller);
+    if (self->monitor) {
+        zmq_socket_monitor(self->router_handle, NULL, 0);
+        zsock_destroy(&self->monitor);
+    }
     if (self->router)
         zsock_set_linger(self->router, 500); // let BYE reach the workers
     zsock_destroy(&self->router);
@@ -958,6 +983,12 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
     if (byzgd_security_server_setup(self->security, self->router, error, error_size) != 0)
         goto failed;
     zsock_set_rcvtimeo(self->router, 0);
+    self->router_handle = zsock_resolve(self->router);
+    char monitor_endpoint[64];
+    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://byzgd-server-monitor-%p",
+             (void *)self);
+    if (zmq_socket_monitor(self->router_handle, monitor_endpoint, ZMQ_EVENT_DISCONNECTED) == 0)
+        self->monitor = zsock_new_pair(monitor_endpoint);
     if (zsock_bind(self->router, "%s", config->endpoint) < 0) {
         byzgd_set_error(error, error_size, "cannot bind %s: %s", config->endpoint,
                         zmq_strerror(zmq_errno()));
@@ -984,6 +1015,8 @@ s_actor(zsock_t *pipe, void *arg)
     s_server_t *self = arg;
     self->pipe = pipe;
     self->poller = zpoller_new(pipe, self->router, NULL);
+    if (self->monitor)
+        zpoller_add(self->poller, self->monitor);
     if (self->evaluator)
         zpoller_add(self->poller, byzgd_evaluator_socket(self->evaluator));
     zpoller_set_nonstop(self->poller, true); // the caller decides what a signal means
@@ -1007,6 +1040,8 @@ s_actor(zsock_t *pipe, void *arg)
             s_on_router(self);
         else if (self->evaluator && which == byzgd_evaluator_socket(self->evaluator))
             s_on_evaluation(self);
+        else if (self->monitor && which == self->monitor)
+            s_on_monitor(self);
         else if (zpoller_terminated(self->poller))
             break;
         if (!self->terminated)

@@ -79,6 +79,7 @@ typedef struct {
     uint64_t rejected[32];    // by byzgd_msg_reject_t, all rounds
     uint64_t deadline_rounds; // rounds closed by their deadline with fewer than q proposals
     uint64_t waited_rounds;   // rounds whose deadline passed without the rule's precondition
+    uint64_t disconnects;     // connections libzmq closed (frames over ZMQ_MAXMSGSIZE, peers gone)
     size_t last_accepted;     // proposals in the last aggregated round
     double last_train_loss;
     bool finished; // all rounds done

@@ -314,6 +314,19 @@ TEST(hostile_proposals_are_rejected_and_counted_per_reason)
     stats = s_stats(server);
     ASSERT_EQ_INT(stats.rounds_done, 2);
     ASSERT_EQ_INT(stats.accepted, 4);
+    // A frame over ZMQ_MAXMSGSIZE never reaches the server: libzmq drops the connection,
+    // which the server counts as a disconnect.
+    fake_t *big = s_fake_new(server);
+    size_t big_size = byzgd_security_max_frame_bytes(D) + 1;
+    zframe_t *oversized = zframe_new(NULL, big_size);
+    memset(zframe_data(oversized), 0x42, big_size);
+    zframe_send(&oversized, big->dealer, 0);
+    int64_t end = zclock_mono() + 10000;
+    while (s_stats(server).disconnects < 1) {
+        ASSERT_MSG(zclock_mono() < end, "the oversized frame was not noticed");
+        zclock_sleep(5);
+    }
+    s_fake_destroy(&big);
     s_fake_destroy(&stranger);
     s_fake_destroy(&a);
     s_fake_destroy(&b);
