@@ -103,10 +103,12 @@ s_median(double *values, size_t count)
     return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
 }
 
-// Median of "aggregate_s" over the metrics lines of rounds > skip.
+// Median of a numeric field ("aggregate_s", …) over the metrics lines of rounds > skip.
 static double
-s_median_aggregate(const char *path, uint64_t skip)
+s_median_field(const char *path, const char *name, uint64_t skip)
 {
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", name);
     FILE *file = fopen(path, "r");
     if (!file)
         return NAN;
@@ -115,9 +117,9 @@ s_median_aggregate(const char *path, uint64_t skip)
     char line[8192];
     while (fgets(line, sizeof line, file) && count < 4096) {
         unsigned long long round = 0;
-        const char *field = strstr(line, "\"aggregate_s\":");
+        const char *field = strstr(line, key);
         if (sscanf(line, "{\"round\":%llu", &round) == 1 && round > skip && field)
-            values[count++] = strtod(field + strlen("\"aggregate_s\":"), NULL);
+            values[count++] = strtod(field + strlen(key), NULL);
     }
     fclose(file);
     return count ? s_median(values, count) : NAN;
@@ -184,7 +186,13 @@ s_run(const char *rule, size_t n, uint64_t rounds, double *aggregate_s_out)
                 times[count++] = (double)(arrivals[r + 1] - arrivals[r]) / 1e6;
         if (count)
             median = s_median(times, count);
-        *aggregate_s_out = s_median_aggregate(config.metrics, 1);
+        *aggregate_s_out = s_median_field(config.metrics, "aggregate_s", 1);
+        printf("round_%s_collect_median_ms %.2f\n", rule,
+               s_median_field(config.metrics, "collect_s", 1) * 1e3);
+        printf("round_%s_publish_median_ms %.2f\n", rule,
+               s_median_field(config.metrics, "publish_s", 1) * 1e3);
+        printf("round_%s_update_median_ms %.2f\n", rule,
+               s_median_field(config.metrics, "update_s", 1) * 1e3);
     }
     unlink(config.metrics);
     printf("round_%s_n%zu_d%zu_median_ms %.2f\n", rule, n, d, median * 1e3);
@@ -211,7 +219,7 @@ main(int argc, char **argv)
     const char **rules = argc > 3 ? (const char **)argv + 3 : defaults;
     int rule_count = argc > 3 ? argc - 3 : 3;
     zsys_init();
-    zsys_set_io_threads(1);
+    zsys_set_io_threads(2);
     double average = NAN;
     for (int i = 0; i < rule_count; i++) {
         double aggregate = NAN;

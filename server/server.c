@@ -106,6 +106,7 @@ typedef struct {
     // progress line
     bool progress_tty;
     double last_accuracy, last_test_loss;
+    bool evaluated;
     int64_t progress_ms;
     uint64_t progress_round;
     double rounds_per_s;
@@ -338,13 +339,14 @@ s_progress(s_server_t *self, bool final)
         self->progress_round = done;
     } else if (!self->progress_tty)
         return;
+    char evaluation[96] = "no evaluation yet";
+    if (self->evaluated)
+        snprintf(evaluation, sizeof evaluation, "accuracy %.4f  test loss %.4f",
+                 self->last_accuracy, self->last_test_loss);
     char line[256];
-    snprintf(line, sizeof line,
-             "round %" PRIu64 "/%" PRIu64 "  accuracy %.4f  test loss %.4f  train loss %.4f  "
-             "%.2f rounds/s",
+    snprintf(line, sizeof line, "round %" PRIu64 "/%" PRIu64 "  %s  train loss %.4f  %.2f rounds/s",
              self->round - (self->phase == S_DRAINING || self->phase == S_FINISHED ? 1 : 0),
-             self->config.rounds, self->last_accuracy, self->last_test_loss,
-             self->stats.last_train_loss, self->rounds_per_s);
+             self->config.rounds, evaluation, self->stats.last_train_loss, self->rounds_per_s);
     if (self->progress_tty)
         fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
     else if (final || s_evaluation_due(self, done))
@@ -774,6 +776,7 @@ s_on_evaluation(s_server_t *self)
         return;
     self->last_accuracy = accuracy;
     self->last_test_loss = loss;
+    self->evaluated = true;
     if (byzgd_metrics_set_evaluation(self->metrics, round, loss, accuracy) != 0)
         byzgd_error("cannot write the metrics file %s", self->config.metrics);
     s_progress(self, false);
