@@ -162,7 +162,7 @@ s_run(const char *rule, size_t n, uint64_t rounds, double *aggregate_s_out)
         gradient[j] = (float)((j % 97) * 1e-3);
     int64_t *arrivals = calloc(rounds + 2, sizeof *arrivals);
     s_client_args_t *args = calloc(n, sizeof *args);
-    zactor_t **clients = calloc(n, sizeof *clients);
+    zactor_t **clients = calloc(n, sizeof(zactor_t *));
     for (size_t i = 0; i < n; i++) {
         snprintf(args[i].endpoint, sizeof args[i].endpoint, "%s", byzgd_server_endpoint(server));
         args[i].d = d;

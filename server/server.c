@@ -70,7 +70,6 @@ typedef struct {
     byzgd_security_t *security;
     byzgd_evaluator_t *evaluator; // NULL when eval_every = 0
     byzgd_metrics_t *metrics;
-    char description[256];
     byzgd_msg_config_t session; // CONFIG template (slot and shard filled per worker)
 
     float *params;    // x_t, d floats
@@ -84,35 +83,36 @@ typedef struct {
     size_t joined;
     s_stranger_t strangers[S_UNKNOWN_ERRORS];
 
-    s_phase_t phase;
     uint64_t epoch, round, first_round;
     zmq_msg_t params_msg; // PARAMS of the current round, shared by every send
-    bool params_ready;
 
     int64_t start_ms;
     int64_t published_ms;   // when the current round's PARAMS went out
     int64_t deadline_at_ms; // 0: no deadline armed (fewer than q joined)
     int64_t give_up_at_ms;  // deadline + max wait
     int64_t resend_at_ms;   // next PARAMS re-send while waiting past the deadline
-    bool waiting_logged;
-    double publish_s; // time to publish the current round
     int64_t last_tick_ms;
+    double publish_s; // time to publish the current round
 
     uint64_t rejected_round[BYZGD_MSG_REJECT_COUNT];
     uint64_t disconnects_round;
-    bool reason_logged[BYZGD_MSG_REJECT_COUNT];
     byzgd_server_stats_t stats;
 
     // progress line
-    bool progress_tty;
     double last_accuracy, last_test_loss;
-    bool evaluated;
     int64_t progress_ms;
     uint64_t progress_round;
     double rounds_per_s;
 
-    bool terminated;
+    s_phase_t phase;
     int exit_status;
+    char description[256];
+    bool reason_logged[BYZGD_MSG_REJECT_COUNT];
+    bool params_ready;
+    bool waiting_logged;
+    bool progress_tty;
+    bool evaluated;
+    bool terminated;
 } s_server_t;
 
 struct byzgd_server_t {
@@ -353,12 +353,10 @@ s_progress(s_server_t *self, bool final)
         fprintf(stderr, "%s\n", line);
 }
 
+// Training is over: wait for the last evaluations (s_on_timers), then BYE and DONE.
 static void
 s_finish(s_server_t *self)
 {
-    for (size_t slot = 0; slot < self->n; slot++)
-        if (self->peers[slot].identity[0])
-            s_send_bye(self, &self->peers[slot], BYZGD_MSG_BYE_DONE);
     self->phase = S_DRAINING;
 }
 
@@ -529,10 +527,10 @@ s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
         self->stats.joined = self->joined;
     }
     s_bind_routing_id(peer, routing_id);
-    if (self->phase == S_DRAINING || self->phase == S_FINISHED) {
+    if (self->phase == S_FINISHED)
         s_send_bye(self, peer, BYZGD_MSG_BYE_DONE);
+    if (self->phase == S_DRAINING || self->phase == S_FINISHED)
         return;
-    }
     s_send_config(self, peer);
     s_send_params(self, peer);
     if (self->phase == S_JOINING && self->joined >= self->quorum) {
@@ -605,7 +603,7 @@ s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zfram
     case BYZGD_MSG_HEARTBEAT:
         if (msg.epoch != self->epoch)
             s_reject(self, BYZGD_MSG_REJECT_EPOCH, identity, "heartbeat");
-        else if (self->phase == S_DRAINING || self->phase == S_FINISHED)
+        else if (self->phase == S_FINISHED)
             s_send_bye(self, peer, BYZGD_MSG_BYE_DONE);
         break;
     case BYZGD_MSG_BYE:
@@ -722,6 +720,11 @@ s_on_timers(s_server_t *self)
         (!self->evaluator || byzgd_evaluator_outstanding(self->evaluator) == 0)) {
         byzgd_metrics_flush(self->metrics);
         s_progress(self, true);
+        // BYE goes last, so workers end after everything is on disk, shortly before the
+        // server process itself.
+        for (size_t slot = 0; slot < self->n; slot++)
+            if (self->peers[slot].identity[0])
+                s_send_bye(self, &self->peers[slot], BYZGD_MSG_BYE_DONE);
         self->phase = S_FINISHED;
         self->stats.finished = self->exit_status == 0;
         zsock_send(self->pipe, "si", "DONE", self->exit_status);

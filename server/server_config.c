@@ -244,7 +244,7 @@ byzgd_server_config_parse(byzgd_server_config_t *config, int argc, char **argv, 
     const char *schedule = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (arg[0] != '-' || arg[1] == '\0')
+        if (!arg || arg[0] != '-' || arg[1] == '\0')
             return byzgd_set_error(error, error_size, "unexpected argument \"%s\"", arg);
         char name[64];
         const char *value = NULL;

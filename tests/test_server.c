@@ -701,19 +701,20 @@ TEST(workers_train_and_stop_on_bye)
     for (int i = 0; i < 3; i++)
         workers[i] = s_worker(server, NULL);
     ASSERT_EQ_INT(byzgd_server_wait(server, 30000), 0);
-    for (int i = 0; i < 3; i++) {
-        ASSERT_EQ_INT(byzgd_worker_wait(workers[i], 10000), 0);
-        byzgd_worker_stats_t stats;
-        ASSERT_EQ_INT(byzgd_worker_stats(workers[i], &stats), 0);
-        ASSERT_EQ_INT(stats.last_round, 5);
-        ASSERT(stats.proposals_sent >= 5);
-        byzgd_worker_destroy(&workers[i]);
-    }
     byzgd_server_stats_t stats = s_stats(server);
     ASSERT_EQ_INT(stats.rounds_done, 5);
     ASSERT_EQ_INT(stats.accepted, 15);
     ASSERT(isfinite(stats.last_train_loss) && stats.last_train_loss > 0);
+    // Told BYE, the workers wait for the server to close its connection, then end.
     byzgd_server_destroy(&server);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ_INT(byzgd_worker_wait(workers[i], 10000), 0);
+        byzgd_worker_stats_t worker_stats;
+        ASSERT_EQ_INT(byzgd_worker_stats(workers[i], &worker_stats), 0);
+        ASSERT_EQ_INT(worker_stats.last_round, 5);
+        ASSERT(worker_stats.proposals_sent >= 5);
+        byzgd_worker_destroy(&workers[i]);
+    }
 }
 
 // Runs 2 honest workers and one Byzantine worker for 4 rounds (q = n = 3) and checks that the
@@ -756,11 +757,11 @@ TEST(secure_workers_train_with_curve_identities)
     zframe_t *frame = zframe_recv(intruder->dealer);
     ASSERT(!frame);
     s_fake_destroy(&intruder);
+    byzgd_server_destroy(&server);
     for (int i = 0; i < 2; i++) {
         ASSERT_EQ_INT(byzgd_worker_wait(workers[i], 10000), 0);
         byzgd_worker_destroy(&workers[i]);
     }
-    byzgd_server_destroy(&server);
 }
 
 TEST(worker_survives_a_server_restart)
@@ -838,13 +839,13 @@ s_byzantine_run(const char *attack_name, const char *misbehaviour,
         counted += stats.rejected[reasons[i]];
     ASSERT_MSG(counted >= 1, "%s: no rejection of the expected kind counted",
                misbehaviour ? misbehaviour : attack_name);
+    byzgd_server_destroy(&server);
     for (int i = 0; i < 2; i++) {
         ASSERT_EQ_INT(byzgd_worker_wait(honest[i], 10000), 0);
         byzgd_worker_destroy(&honest[i]);
     }
     byzgd_worker_wait(byzantine, 10000);
     byzgd_worker_destroy(&byzantine);
-    byzgd_server_destroy(&server);
 }
 
 TEST(byzantine_nan_vectors_are_rejected_as_non_finite)

@@ -24,7 +24,11 @@
 #define S_SOFTWARE   "byzgd-worker/1"
 #define S_FULL_CHUNK 256 // examples per gradient call over the whole training set
 
-typedef enum { S_CONNECTING, S_JOINED, S_DONE } s_phase_t;
+#define S_LEAVE_GRACE_MS 2000 // after BYE: wait this long for the server to close first
+
+// LEAVING: told BYE; the worker stays until the server's connection closes (or the grace
+// period ends), so that it never ends before the server process that stopped it.
+typedef enum { S_CONNECTING, S_JOINED, S_LEAVING, S_DONE } s_phase_t;
 
 struct byzgd_worker_context_t {
     byzgd_msg_config_t session;
@@ -52,6 +56,8 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *dealer;
     void *dealer_handle;
+    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED of the DEALER
+    int64_t bye_at_ms;
     zpoller_t *poller;
     s_phase_t phase;
     uint64_t epoch;
@@ -453,8 +459,10 @@ s_on_dealer(s_worker_t *self)
         self->last_heard_ms = now;
         if (msg.type == BYZGD_MSG_PARAMS)
             s_on_params(self, &msg);
-        else if (msg.type == BYZGD_MSG_BYE)
-            s_finish(self, 0);
+        else if (msg.type == BYZGD_MSG_BYE) {
+            self->phase = S_LEAVING;
+            self->bye_at_ms = now;
+        }
     }
     zmsg_destroy(&message);
 }
@@ -468,6 +476,11 @@ s_on_timers(s_worker_t *self)
     int64_t now = zclock_mono();
     if (self->phase == S_DONE)
         return;
+    if (self->phase == S_LEAVING) {
+        if (now - self->bye_at_ms >= S_LEAVE_GRACE_MS)
+            s_finish(self, 0);
+        return;
+    }
     if (now - self->last_server_ms > self->config.give_up_ms) {
         byzgd_error("no server for %d ms; giving up", self->config.give_up_ms);
         s_finish(self, 1);
@@ -501,6 +514,8 @@ s_timeout_ms(const s_worker_t *self)
     int64_t wake = now + 1000;
     if (self->phase == S_CONNECTING)
         wake = self->last_hello_ms + self->config.hello_interval_ms;
+    else if (self->phase == S_LEAVING)
+        wake = self->bye_at_ms + S_LEAVE_GRACE_MS;
     else if (self->phase == S_JOINED) {
         int64_t heartbeat = self->last_sent_ms + self->heartbeat_interval_ms;
         if (heartbeat < wake)
@@ -510,6 +525,20 @@ s_timeout_ms(const s_worker_t *self)
     }
     int64_t timeout = wake - now;
     return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
+}
+
+// The connection to the server closed: after BYE this is the moment to end.
+static void
+s_on_monitor(s_worker_t *self)
+{
+    zmsg_t *event = zmsg_recv(self->monitor);
+    zframe_t *head = event ? zmsg_first(event) : NULL;
+    if (head && zframe_size(head) >= 2 && self->phase == S_LEAVING) {
+        uint16_t type = (uint16_t)(zframe_data(head)[0] | zframe_data(head)[1] << 8);
+        if (type == ZMQ_EVENT_DISCONNECTED)
+            s_finish(self, 0);
+    }
+    zmsg_destroy(&event);
 }
 
 static void
@@ -530,6 +559,10 @@ s_state_destroy(s_worker_t **self_p)
         return;
     s_worker_t *self = *self_p;
     zpoller_destroy(&self->poller);
+    if (self->monitor) {
+        zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
+        zsock_destroy(&self->monitor);
+    }
     zsock_destroy(&self->dealer);
     s_context_clear(&self->context);
     free(self->proposal);
@@ -545,6 +578,8 @@ s_actor(zsock_t *pipe, void *arg)
     s_worker_t *self = arg;
     self->pipe = pipe;
     self->poller = zpoller_new(pipe, self->dealer, NULL);
+    if (self->monitor)
+        zpoller_add(self->poller, self->monitor);
     zpoller_set_nonstop(self->poller, true);
     int64_t now = zclock_mono();
     self->last_server_ms = now;
@@ -557,7 +592,9 @@ s_actor(zsock_t *pipe, void *arg)
         void *which = zpoller_wait(self->poller, s_timeout_ms(self));
         if (which == pipe)
             s_on_pipe(self);
-        else if (which == self->dealer && self->phase != S_DONE)
+        else if (self->monitor && which == self->monitor)
+            s_on_monitor(self);
+        else if (which == self->dealer && self->phase != S_DONE && self->phase != S_LEAVING)
             s_on_dealer(self);
         else if (which == self->dealer)
             zmsg_destroy(&(zmsg_t *){zmsg_recv(self->dealer)});
@@ -634,7 +671,7 @@ byzgd_worker_config_parse(byzgd_worker_config_t *config, int argc, char **argv,
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (arg[0] != '-' || arg[1] == '\0')
+        if (!arg || arg[0] != '-' || arg[1] == '\0')
             return byzgd_set_error(error, error_size, "unexpected argument \"%s\"", arg);
         const char *body = arg[1] == '-' ? arg + 2 : arg + 1;
         char name[64];
@@ -710,6 +747,12 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
             config->server_cert[0] ? config->server_cert : NULL,
             byzgd_msg_max_size(BYZGD_MSG_DIMENSION_MAX), error, error_size) != 0)
         goto failed;
+    char monitor_endpoint[64];
+    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://byzgd-worker-monitor-%p",
+             (void *)state);
+    if (zmq_socket_monitor(zsock_resolve(state->dealer), monitor_endpoint,
+                           ZMQ_EVENT_DISCONNECTED) == 0)
+        state->monitor = zsock_new_pair(monitor_endpoint);
     if (zsock_connect(state->dealer, "%s", config->endpoint) != 0) {
         byzgd_set_error(error, error_size, "cannot connect to %s: %s", config->endpoint,
                         zmq_strerror(zmq_errno()));
