@@ -51,6 +51,7 @@ typedef struct {
     int64_t last_heard_ms;
     int64_t last_sent_ms;
     int64_t last_error_ms;
+    int64_t last_hello_ms;
     uint64_t proposed_round; // last round this identity proposed in (0: none)
 } s_peer_t;
 
@@ -502,6 +503,13 @@ static void
 s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
 {
     s_peer_t *peer = s_peer_find(self, identity);
+    int64_t now = zclock_mono();
+    if (peer && now - peer->last_hello_ms < self->config.heartbeat_interval_ms / 2) {
+        // Each HELLO costs a PARAMS send: a flood of them must not turn the server into
+        // an amplifier. Honest workers repeat HELLO once per heartbeat interval at most.
+        s_reject(self, BYZGD_MSG_REJECT_RATE_LIMITED, identity, "HELLO too often");
+        return;
+    }
     if (!peer) {
         for (size_t slot = 0; slot < self->n && !peer; slot++)
             if (!self->peers[slot].identity[0])
@@ -527,6 +535,7 @@ s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
         self->stats.joined = self->joined;
     }
     s_bind_routing_id(peer, routing_id);
+    peer->last_hello_ms = now;
     if (self->phase == S_FINISHED)
         s_send_bye(self, peer, BYZGD_MSG_BYE_DONE);
     if (self->phase == S_DRAINING || self->phase == S_FINISHED)

@@ -516,6 +516,7 @@ TEST(server_full_and_rejoin_keep_slots)
 {
     byzgd_server_config_t config;
     s_config(&config, 1);
+    config.heartbeat_interval_ms = 2000; // HELLOs closer than 1 s are refused
     byzgd_server_t *server = s_server(&config);
     fake_t *a = s_fake_join(server, 1);
     uint32_t slot = a->slot;
@@ -527,7 +528,12 @@ TEST(server_full_and_rejoin_keep_slots)
     zframe_destroy(&frame);
     ASSERT_EQ_INT(msg.type, BYZGD_MSG_ERROR);
     ASSERT_EQ_INT(msg.error.code, BYZGD_MSG_ERROR_SERVER_FULL);
-    // The first worker says HELLO again (it restarted): same slot, CONFIG and PARAMS again.
+    // A HELLO right after the last one costs the server a PARAMS send: refused, counted.
+    s_fake_hello(a);
+    s_wait_rejected(server, BYZGD_MSG_REJECT_RATE_LIMITED, 1);
+    // Half a heartbeat interval later the worker may say HELLO again (it restarted): same
+    // slot, CONFIG and PARAMS again.
+    zclock_sleep(config.heartbeat_interval_ms / 2 + 10); // the rule is about elapsed time
     s_fake_hello(a);
     s_expect_params(a, 1);
     ASSERT_EQ_INT(a->slot, slot);
