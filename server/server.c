@@ -134,6 +134,30 @@ s_seconds(int64_t ms)
     return (double)ms / 1000.0;
 }
 
+// Rejections only a misbehaving peer causes count towards a ban (security.h strikes).
+// Stale rounds, other epochs, non-finite gradients (a diverging model) and the like also
+// happen to honest workers, so they are only counted.
+static bool
+s_is_strike(byzgd_msg_reject_t reason)
+{
+    switch (reason) {
+    case BYZGD_MSG_REJECT_MALFORMED:
+    case BYZGD_MSG_REJECT_TRUNCATED:
+    case BYZGD_MSG_REJECT_TRAILING_BYTES:
+    case BYZGD_MSG_REJECT_TOO_LARGE:
+    case BYZGD_MSG_REJECT_TYPE:
+    case BYZGD_MSG_REJECT_SCHEMA:
+    case BYZGD_MSG_REJECT_VALUE:
+    case BYZGD_MSG_REJECT_DIMENSION:
+    case BYZGD_MSG_REJECT_EXTRA_FRAMES:
+    case BYZGD_MSG_REJECT_DUPLICATE:
+    case BYZGD_MSG_REJECT_FUTURE_ROUND:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void
 s_reject(s_server_t *self, byzgd_msg_reject_t reason, const char *identity, const char *detail)
 {
@@ -146,8 +170,7 @@ s_reject(s_server_t *self, byzgd_msg_reject_t reason, const char *identity, cons
                    self->round, byzgd_msg_reject_name(reason), detail ? ": " : "",
                    detail ? detail : "", identity && *identity ? identity : "an unknown peer");
     }
-    if (identity && *identity && reason != BYZGD_MSG_REJECT_RATE_LIMITED &&
-        reason != BYZGD_MSG_REJECT_DENIED && reason != BYZGD_MSG_REJECT_UNAUTHENTICATED)
+    if (identity && *identity && s_is_strike(reason))
         byzgd_security_strike(self->security, identity, byzgd_msg_reject_name(reason));
 }
 
