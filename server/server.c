@@ -42,6 +42,7 @@ _Static_assert(BYZGD_MSG_REJECT_COUNT <= 32, "byzgd_server_stats_t.rejected is t
 #define S_RECV_BUDGET    256
 
 typedef enum { S_JOINING, S_COLLECTING, S_DRAINING, S_FINISHED } s_phase_t;
+typedef enum { S_PROGRESS_ROUND, S_PROGRESS_EVALUATION, S_PROGRESS_FINAL } s_progress_t;
 
 typedef struct {
     char identity[BYZGD_IDENTITY_SIZE]; // "" = free slot
@@ -101,7 +102,9 @@ typedef struct {
 
     // progress line
     double last_accuracy, last_test_loss;
-    int64_t progress_ms;
+    uint64_t evaluated_round;
+    int64_t progress_ms; // start of the rounds/s window
+    int64_t progress_shown_ms;
     uint64_t progress_round;
     double rounds_per_s;
 
@@ -348,32 +351,40 @@ s_save_checkpoint(s_server_t *self, uint64_t rounds_done)
         byzgd_error("checkpoint: %s", error);
 }
 
+// The one-line progress display. On a terminal it is rewritten in place after every round
+// (at most 5 times a second); in a log file a line is added per evaluation and at the end.
 static void
-s_progress(s_server_t *self, bool final)
+s_progress(s_server_t *self, s_progress_t kind)
 {
     if (self->config.quiet)
         return;
     int64_t now = zclock_mono();
     uint64_t done = self->stats.rounds_done;
-    if (now - self->progress_ms >= 1000 || final) {
-        if (self->progress_ms && done > self->progress_round)
-            self->rounds_per_s =
-                (double)(done - self->progress_round) / s_seconds(now - self->progress_ms);
+    // rounds/s over a window of 0.1 to 2 s that restarts every 2 s
+    if (now - self->progress_ms >= 100)
+        self->rounds_per_s =
+            (double)(done - self->progress_round) / s_seconds(now - self->progress_ms);
+    if (now - self->progress_ms >= 2000) {
         self->progress_ms = now;
         self->progress_round = done;
-    } else if (!self->progress_tty)
+    }
+    if (self->progress_tty && kind == S_PROGRESS_ROUND && now - self->progress_shown_ms < 200)
         return;
+    if (!self->progress_tty && kind == S_PROGRESS_ROUND)
+        return;
+    self->progress_shown_ms = now;
     char evaluation[96] = "no evaluation yet";
     if (self->evaluated)
-        snprintf(evaluation, sizeof evaluation, "accuracy %.4f  test loss %.4f",
-                 self->last_accuracy, self->last_test_loss);
+        snprintf(evaluation, sizeof evaluation,
+                 "test accuracy %.4f  test loss %.4f (round %" PRIu64 ")", self->last_accuracy,
+                 self->last_test_loss, self->evaluated_round);
     char line[256];
     snprintf(line, sizeof line, "round %" PRIu64 "/%" PRIu64 "  %s  train loss %.4f  %.2f rounds/s",
-             self->round - (self->phase == S_DRAINING || self->phase == S_FINISHED ? 1 : 0),
-             self->config.rounds, evaluation, self->stats.last_train_loss, self->rounds_per_s);
+             done + self->first_round - 1, self->config.rounds, evaluation,
+             self->stats.last_train_loss, self->rounds_per_s);
     if (self->progress_tty)
-        fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
-    else if (final || s_evaluation_due(self, done))
+        fprintf(stderr, "\r%s\033[K%s", line, kind == S_PROGRESS_FINAL ? "\n" : "");
+    else
         fprintf(stderr, "%s\n", line);
 }
 
@@ -456,12 +467,12 @@ s_close_round(s_server_t *self, bool by_deadline)
 
     if (self->round >= self->config.rounds) {
         s_save_checkpoint(self, self->round);
-        s_progress(self, false);
+        s_progress(self, S_PROGRESS_ROUND);
         self->round++;
         s_finish(self);
         return;
     }
-    s_progress(self, false);
+    s_progress(self, S_PROGRESS_ROUND);
     self->round++;
     self->stats.round = self->round;
     s_publish(self);
@@ -751,7 +762,7 @@ s_on_timers(s_server_t *self)
     if (self->phase == S_DRAINING &&
         (!self->evaluator || byzgd_evaluator_outstanding(self->evaluator) == 0)) {
         byzgd_metrics_flush(self->metrics);
-        s_progress(self, true);
+        s_progress(self, S_PROGRESS_FINAL);
         // BYE goes last, so workers end after everything is on disk, shortly before the
         // server process itself.
         for (size_t slot = 0; slot < self->n; slot++)
@@ -812,9 +823,10 @@ s_on_evaluation(s_server_t *self)
     self->last_accuracy = accuracy;
     self->last_test_loss = loss;
     self->evaluated = true;
+    self->evaluated_round = round;
     if (byzgd_metrics_set_evaluation(self->metrics, round, loss, accuracy) != 0)
         byzgd_error("cannot write the metrics file %s", self->config.metrics);
-    s_progress(self, false);
+    s_progress(self, S_PROGRESS_EVALUATION);
 }
 
 // Stops on request: BYE(shutdown) to the workers, final checkpoint, metrics flushed.
@@ -831,7 +843,7 @@ s_stop(s_server_t *self)
         while (self->evaluator && byzgd_evaluator_outstanding(self->evaluator) > 0)
             s_on_evaluation(self);
         byzgd_metrics_flush(self->metrics);
-        s_progress(self, true);
+        s_progress(self, S_PROGRESS_FINAL);
         self->phase = S_FINISHED;
     }
     zsock_send(self->pipe, "s", "STOPPED");
