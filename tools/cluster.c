@@ -46,10 +46,10 @@ typedef struct {
     char *pending; // bytes of an unfinished line
     size_t pending_size;
     long long rounds_target;
-    double last_round, first_round;
+    double last_round, last_print_round;
     double final_accuracy, best_accuracy, last_train_loss, last_rejected_total;
     size_t lines;
-    double started_s, last_print_s, first_line_s;
+    double started_s, last_print_s;
 } s_run_t;
 
 static double
@@ -309,9 +309,10 @@ s_wait_for(s_run_t *run, int index)
 static void
 s_print_progress(s_run_t *run, const byzgd_metrics_line_t *line, bool evaluated)
 {
+    // The rate over the rounds since the previous line (start-up excluded after the first).
     double now = s_now_s();
-    double seconds = now - run->first_line_s;
-    double done = line->round - run->first_round;
+    double seconds = now - run->last_print_s;
+    double done = line->round - run->last_print_round;
     double rate = seconds > 0 && done > 0 ? done / seconds : NAN;
     char accuracy[64] = "";
     if (evaluated)
@@ -321,6 +322,7 @@ s_print_progress(s_run_t *run, const byzgd_metrics_line_t *line, bool evaluated)
            run->rounds_target, accuracy, line->train_loss, rate, run->last_rejected_total);
     fflush(stdout);
     run->last_print_s = now;
+    run->last_print_round = line->round;
 }
 
 static void
@@ -334,7 +336,7 @@ s_consume_line(s_run_t *run, const char *text, size_t length)
         return;
     }
     if (run->lines++ == 0)
-        run->first_round = line.round - 1;
+        run->last_print_round = line.round - 1;
     run->last_round = line.round;
     run->last_train_loss = line.train_loss;
     run->last_rejected_total += line.rejected;
@@ -609,6 +611,7 @@ s_supervise(s_run_t *run)
 {
     double timeout = byzgd_cluster_config_get_number(run->config, "timeout");
     size_t worker_count = byzgd_launcher_count(run->launcher) - (size_t)run->server - 1;
+    double workers_gone_s = 0; // when the last worker ended (0: some still run)
     for (;;) {
         int ended = -1, signal_number = 0;
         byzgd_launcher_event_t event =
@@ -634,13 +637,19 @@ s_supervise(s_run_t *run)
                 s_print_tail(log, 10);
                 return -1;
             }
-            byzgd_warn("%s %s", byzgd_launcher_name(run->launcher, ended), status);
+            // A worker leaves with status 0 when the server said BYE: the normal end.
+            if (!byzgd_launcher_succeeded(run->launcher, ended))
+                byzgd_warn("%s %s", byzgd_launcher_name(run->launcher, ended), status);
             size_t running_workers = byzgd_launcher_running_count(run->launcher) -
                                      (byzgd_launcher_running(run->launcher, run->server) ? 1 : 0);
-            if (worker_count > 0 && running_workers == 0) {
-                byzgd_error("every worker has ended before the server finished");
-                return -1;
-            }
+            if (worker_count > 0 && running_workers == 0 && workers_gone_s == 0)
+                workers_gone_s = s_now_s();
+        }
+        // With every worker gone the server cannot go on; it may still be finishing (the
+        // workers leave as soon as it says BYE), so give it a grace period first.
+        if (workers_gone_s > 0 && (s_now_s() - workers_gone_s) * 1000 > S_WORKER_GRACE_MS) {
+            byzgd_error("every worker has ended and the server did not finish");
+            return -1;
         }
         if (timeout > 0 && s_now_s() - run->started_s > timeout) {
             byzgd_error("timed out after %g s", timeout);
@@ -757,7 +766,7 @@ s_run(s_run_t *run)
                    run->endpoint, byzgd_cluster_config_get(run->config, "workers"),
                    byzgd_cluster_config_get(run->config, "byzantine"));
         fflush(stdout);
-        run->first_line_s = s_now_s();
+        run->last_print_s = s_now_s();
         status = s_start_workers(run);
     }
     s_write_pids(run);
