@@ -107,3 +107,12 @@ rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 print(eval(sys.argv[2]))
 EOF
 }
+
+# Runs byzgd-cluster into RUN_DIR, its output in RUN_DIR.out; returns its exit status.
+# E2E_CLUSTER_FLAGS (e.g. --insecure) is appended, for debugging a failing test by hand.
+e2e_cluster() { # run_dir flags...
+    local run=$1
+    shift
+    # shellcheck disable=SC2086
+    "$BYZGD_BIN/byzgd-cluster" --run-dir "$run" "$@" ${E2E_CLUSTER_FLAGS:-} >"$run.out" 2>&1
+}
