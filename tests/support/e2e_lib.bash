@@ -14,7 +14,7 @@ e2e_cleanup() {
     local status=$?
     # Whatever happened, nothing of this test may keep running.
     pkill -KILL -f -- "$E2E_DIR/" 2>/dev/null
-    if ((status == 0)); then rm -rf "$E2E_DIR"; else echo "kept $E2E_DIR for inspection"; fi
+    if ((status == 0 || status == 77)); then rm -rf "$E2E_DIR"; else echo "kept $E2E_DIR for inspection"; fi
 }
 
 e2e_fail() { # message [file to show]
