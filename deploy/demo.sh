@@ -6,6 +6,7 @@
 # best test accuracies ends the demo. Run directories: runs/demo-<time>/{multi-krum,average}.
 #   BYZGD_BIN   executables to use (default build/bin)
 #   DEMO_DIR    where the two run directories go (default runs/demo-<time>)
+#   DEMO_FLAGS  more byzgd-cluster flags for both runs (e.g. --insecure, --eval-every 5)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${BYZGD_BIN:-$root/build/bin}
@@ -19,7 +20,8 @@ rules=(multi-krum average)
 status=0
 for rule in "${rules[@]}"; do
     echo "== demo: $rule, 20 workers of which 6 send Gaussian vectors"
-    "$bin/byzgd-cluster" "${settings[@]}" --rule "$rule" --run-dir "$demo_dir/$rule" |
+    # shellcheck disable=SC2086
+    "$bin/byzgd-cluster" "${settings[@]}" --rule "$rule" --run-dir "$demo_dir/$rule" ${DEMO_FLAGS:-} |
         tee "$demo_dir/$rule.out"
     ((PIPESTATUS[0] == 0)) || { echo "demo: the $rule run failed (see $demo_dir/$rule/logs)"; status=1; }
 done
