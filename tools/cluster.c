@@ -30,7 +30,7 @@
 #define S_WORKER_GRACE_MS      10000  // workers leave by themselves once told to stop
 #define S_STOP_GRACE_MS        3000   // after SIGTERM, before SIGKILL
 #define S_PROGRESS_INTERVAL_MS 5000   // a progress line at least this often
-#define S_METRICS_LINE_MAX     (1 << 20)
+#define S_METRICS_LINE_MAX     65536  // longer metrics lines are skipped
 
 // Everything one run needs; lives in main's frame.
 typedef struct {
@@ -43,8 +43,9 @@ typedef struct {
     bool quiet;
     // metrics.jsonl follower
     FILE *metrics;
-    char *pending; // bytes of an unfinished line
+    char pending[S_METRICS_LINE_MAX]; // the beginning of a line not yet complete
     size_t pending_size;
+    bool overlong; // the pending line outgrew `pending`: skip it
     long long rounds_target;
     double last_round, last_print_round;
     double final_accuracy, best_accuracy, last_train_loss, last_rejected_total;
@@ -351,6 +352,18 @@ s_consume_line(s_run_t *run, const char *text, size_t length)
         s_print_progress(run, &line, evaluated);
 }
 
+// Keeps the beginning of a line whose end has not been written yet.
+static void
+s_pending_append(s_run_t *run, const char *data, size_t size)
+{
+    if (run->overlong || run->pending_size + size > sizeof run->pending) {
+        run->overlong = true;
+        return;
+    }
+    memcpy(run->pending + run->pending_size, data, size);
+    run->pending_size += size;
+}
+
 // Reads the complete lines appended to metrics.jsonl since the last call.
 static void
 s_follow_metrics(s_run_t *run)
@@ -371,29 +384,23 @@ s_follow_metrics(s_run_t *run)
             if (buffer[i] != '\n')
                 continue;
             size_t piece = i - start;
-            if (run->pending_size) {
+            if (run->pending_size || run->overlong) {
                 // A line split across reads: join it with the kept beginning.
-                if (run->pending_size + piece <= S_METRICS_LINE_MAX) {
-                    run->pending = realloc(run->pending, run->pending_size + piece);
-                    if (!run->pending)
-                        abort();
-                    memcpy(run->pending + run->pending_size, buffer + start, piece);
-                    s_consume_line(run, run->pending, run->pending_size + piece);
-                }
+                s_pending_append(run, buffer + start, piece);
+                if (run->overlong)
+                    byzgd_warn("metrics.jsonl: skipping a line longer than %d bytes",
+                               S_METRICS_LINE_MAX);
+                else
+                    s_consume_line(run, run->pending, run->pending_size);
                 run->pending_size = 0;
+                run->overlong = false;
             } else {
                 s_consume_line(run, buffer + start, piece);
             }
             start = i + 1;
         }
-        size_t rest = got - start;
-        if (rest && run->pending_size + rest <= S_METRICS_LINE_MAX) {
-            run->pending = realloc(run->pending, run->pending_size + rest);
-            if (!run->pending)
-                abort();
-            memcpy(run->pending + run->pending_size, buffer + start, rest);
-            run->pending_size += rest;
-        }
+        if (got > start)
+            s_pending_append(run, buffer + start, got - start);
     }
 }
 
@@ -755,6 +762,14 @@ s_run(s_run_t *run)
     }
     if (!run->quiet)
         printf("byzgd-cluster: run directory %s\n", run->run_dir);
+    if (byzgd_cluster_config_get_flag(run->config, "resume")) {
+        // Follow only what the resumed server appends.
+        char path[S_PATH_MAX];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", run->run_dir);
+        run->metrics = fopen(path, "r");
+        if (run->metrics)
+            fseek(run->metrics, 0, SEEK_END);
+    }
     int status = s_make_keys(run);
     if (status == 0)
         status = s_start_server(run);
@@ -832,7 +847,6 @@ main(int argc, char **argv)
 cleanup:
     if (run.metrics)
         fclose(run.metrics);
-    free(run.pending);
     byzgd_cluster_config_destroy(&run.config);
     return exit_code;
 }
