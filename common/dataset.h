@@ -64,7 +64,8 @@ byzgd_dataset_t *byzgd_dataset_load(const char *name, const byzgd_dataset_option
                                     char *error, size_t error_size);
 
 // An empty dataset of the given shape with zeroed features and labels (for builders and
-// tests). Returns NULL if the sizes overflow or name does not fit.
+// tests). Returns NULL if a dimension is 0, sizes overflow, class_count is not in 1..256
+// or name does not fit in 31 bytes.
 byzgd_dataset_t *byzgd_dataset_new(size_t count, size_t channels, size_t height, size_t width,
                                    size_t class_count, const char *name);
 

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 // ---- helpers
@@ -562,6 +564,46 @@ TEST(spam_fixture_corpus_and_cache)
     byzgd_dataset_destroy(&again);
 }
 
+TEST(spam_cache_concurrent_builders)
+{
+    // Four processes start on an empty cache directory at once (as 20 workers do): each
+    // builds, writes its own temporary file and renames it; all succeed, no temporary file
+    // is left and the cache that remains is sound.
+    const char *directory = byzgd_test_tmpdir(); // created before forking, shared by all
+    pid_t children[4];
+    for (int c = 0; c < 4; c++) {
+        children[c] = fork();
+        ASSERT(children[c] >= 0);
+        if (children[c] == 0) {
+            char error[512];
+            byzgd_dataset_options_t options = {
+                .data_dir = s_fixture("spam"), .cache_dir = directory, .spam_feature_count = 32};
+            byzgd_dataset_t *data = byzgd_dataset_load("spam", &options, error, sizeof error);
+            int ok = data && data->count == 8;
+            byzgd_dataset_destroy(&data);
+            _exit(ok ? 0 : 1);
+        }
+    }
+    for (int c = 0; c < 4; c++) {
+        int status;
+        ASSERT(waitpid(children[c], &status, 0) == children[c]);
+        ASSERT_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "builder %d failed", c);
+    }
+    char command[700];
+    snprintf(command, sizeof command, "test $(ls -A '%s' | wc -l) -eq 1", directory);
+    ASSERT_MSG(system(command) == 0, "temporary files left in the cache directory");
+    char cache[600];
+    snprintf(cache, sizeof cache, "%s/cache-D32.bin", directory);
+    size_t size;
+    uint8_t *data = s_read(cache, &size);
+    char error[256];
+    byzgd_dataset_t *corpus = byzgd_spam_cache_parse(data, size, 1, error, sizeof error);
+    ASSERT_MSG(corpus, "%s", error);
+    ASSERT_EQ_INT(corpus->count, 10);
+    byzgd_dataset_destroy(&corpus);
+    free(data);
+}
+
 TEST(spam_missing_corpus_says_run_install_deps)
 {
     char error[512];
@@ -923,6 +965,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(spam_json_fixture_mails),
     TEST_CASE(spam_features_follow_the_recipe),
     TEST_CASE(spam_fixture_corpus_and_cache),
+    TEST_CASE(spam_cache_concurrent_builders),
     TEST_CASE(spam_missing_corpus_says_run_install_deps),
     TEST_CASE(spam_cache_round_trip_and_corruption),
     TEST_CASE(spam_split_is_stratified_and_seeded),
