@@ -619,6 +619,7 @@ s_supervise(s_run_t *run)
     double timeout = byzgd_cluster_config_get_number(run->config, "timeout");
     size_t worker_count = byzgd_launcher_count(run->launcher) - (size_t)run->server - 1;
     double workers_gone_s = 0; // when the last worker ended (0: some still run)
+    size_t workers_done = 0;   // workers that left with status 0 (told BYE by the server)
     for (;;) {
         int ended = -1, signal_number = 0;
         byzgd_launcher_event_t event =
@@ -645,16 +646,19 @@ s_supervise(s_run_t *run)
                 return -1;
             }
             // A worker leaves with status 0 when the server said BYE: the normal end.
-            if (!byzgd_launcher_succeeded(run->launcher, ended))
+            if (byzgd_launcher_succeeded(run->launcher, ended))
+                workers_done++;
+            else
                 byzgd_warn("%s %s", byzgd_launcher_name(run->launcher, ended), status);
             size_t running_workers = byzgd_launcher_running_count(run->launcher) -
                                      (byzgd_launcher_running(run->launcher, run->server) ? 1 : 0);
             if (worker_count > 0 && running_workers == 0 && workers_gone_s == 0)
                 workers_gone_s = s_now_s();
         }
-        // With every worker gone the server cannot go on; it may still be finishing (the
-        // workers leave as soon as it says BYE), so give it a grace period first.
-        if (workers_gone_s > 0 && (s_now_s() - workers_gone_s) * 1000 > S_WORKER_GRACE_MS) {
+        // With every worker gone the server cannot go on. If some left because the server
+        // said BYE it is finishing: give it a grace period; if all failed, stop now.
+        if (workers_gone_s > 0 &&
+            (workers_done == 0 || (s_now_s() - workers_gone_s) * 1000 > S_WORKER_GRACE_MS)) {
             byzgd_error("every worker has ended and the server did not finish");
             return -1;
         }
