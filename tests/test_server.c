@@ -810,6 +810,93 @@ TEST(worker_survives_a_server_restart)
     byzgd_server_destroy(&server);
 }
 
+static int
+s_slow_propose(void *state, byzgd_worker_context_t *context, float *proposal_out, double *loss_out)
+{
+    (void)state;
+    zclock_sleep(200); // a slow model: the server's next PARAMS queue up meanwhile
+    *loss_out = byzgd_worker_context_gradient(context, proposal_out, NULL, false, false);
+    return 0;
+}
+
+TEST(worker_skips_to_the_newest_queued_params)
+{
+    // A scripted server: CONFIG and four PARAMS back to back.
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    ASSERT(router);
+    int port = zsock_bind(router, "tcp://127.0.0.1:*");
+    ASSERT(port > 0);
+    byzgd_worker_config_t config;
+    byzgd_worker_config_init(&config);
+    snprintf(config.endpoint, sizeof config.endpoint, "tcp://127.0.0.1:%d", port);
+    config.insecure = true;
+    config.hooks.propose = s_slow_propose;
+    char error[512];
+    byzgd_worker_t *worker = byzgd_worker_new(&config, error, sizeof error);
+    ASSERT_MSG(worker, "%s", error);
+    zsock_set_rcvtimeo(router, 10000);
+    zmsg_t *hello = zmsg_recv(router);
+    ASSERT(hello);
+    zframe_t *routing_id = zmsg_pop(hello);
+    zmsg_destroy(&hello);
+    const uint64_t epoch = 77;
+    byzgd_msg_t msg = {.type = BYZGD_MSG_CONFIG, .epoch = epoch, .round = 1};
+    msg.config = (byzgd_msg_config_t){.worker_count = 1,
+                                      .dimension = D,
+                                      .architecture = "logreg",
+                                      .channels = 1,
+                                      .height = 1,
+                                      .width = 20,
+                                      .class_count = 2,
+                                      .dataset = "synthetic",
+                                      .shard_count = 1,
+                                      .batch_size = 4,
+                                      .seed = 1,
+                                      .heartbeat_interval_ms = 1000,
+                                      .heartbeat_timeout_ms = 10000};
+    float params[D] = {0};
+    for (uint64_t round = 0; round <= 4; round++) {
+        if (round > 0) {
+            msg = (byzgd_msg_t){.type = BYZGD_MSG_PARAMS, .epoch = epoch, .round = round};
+            msg.params.parameters = params;
+            msg.params.dimension = D;
+        }
+        size_t size = 0;
+        void *buffer = byzgd_msg_encode_new(&msg, &size, error, sizeof error);
+        ASSERT_MSG(buffer, "%s", error);
+        zframe_t *address = zframe_dup(routing_id);
+        zframe_send(&address, router, ZFRAME_MORE);
+        zframe_t *body = zframe_new(buffer, size);
+        free(buffer);
+        zframe_send(&body, router, 0);
+    }
+    // Proposals come back for at most two rounds, the last one for round 4.
+    uint64_t last = 0;
+    int proposals = 0;
+    while (last != 4) {
+        zmsg_t *reply = zmsg_recv(router);
+        ASSERT_MSG(reply, "no proposal for round 4 (last %d)", (int)last);
+        zframe_t *body = zmsg_last(reply);
+        byzgd_msg_t decoded;
+        ASSERT_EQ_INT(byzgd_msg_decode(&decoded, zframe_data(body), zframe_size(body),
+                                       BYZGD_MSG_FROM_WORKER, D),
+                      BYZGD_MSG_OK);
+        if (decoded.type == BYZGD_MSG_PROPOSAL) {
+            ASSERT(decoded.round > last);
+            last = decoded.round;
+            proposals++;
+        }
+        zmsg_destroy(&reply);
+    }
+    ASSERT(proposals <= 2);
+    byzgd_worker_stats_t stats;
+    ASSERT_EQ_INT(byzgd_worker_stats(worker, &stats), 0);
+    ASSERT_EQ_INT(stats.skipped, 4 - proposals);
+    byzgd_worker_destroy(&worker);
+    zframe_destroy(&routing_id);
+    zsock_destroy(&router);
+}
+
 static void
 s_byzantine_run(const char *attack_name, const char *misbehaviour,
                 const byzgd_msg_reject_t *reasons)
@@ -902,6 +989,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(workers_train_and_stop_on_bye),
     TEST_CASE(secure_workers_train_with_curve_identities),
     TEST_CASE(worker_survives_a_server_restart),
+    TEST_CASE(worker_skips_to_the_newest_queued_params),
     TEST_CASE(byzantine_nan_vectors_are_rejected_as_non_finite),
     TEST_CASE(byzantine_duplicates_are_rejected),
     TEST_CASE(byzantine_wrong_dimension_is_rejected),

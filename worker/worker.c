@@ -425,46 +425,69 @@ s_drop(s_worker_t *self, const char *why)
     }
 }
 
+// Receives what the server sent (up to a budget of queued messages). Of several queued
+// PARAMS only the newest is computed (docs/PROTOCOL.md §4): a worker that fell behind
+// skips straight to the current round instead of answering rounds already closed.
 static void
 s_on_dealer(s_worker_t *self)
 {
-    zmsg_t *message = zmsg_recv(self->dealer);
-    if (!message)
-        return;
-    if (zmsg_size(message) != 1) {
-        zmsg_destroy(&message);
-        return s_drop(self, "extra_frames");
-    }
-    zframe_t *frame = zmsg_first(message);
-    byzgd_msg_t msg;
-    size_t d = self->context_ready ? self->context.d : 0;
-    byzgd_msg_reject_t reason =
-        byzgd_msg_decode(&msg, zframe_data(frame), zframe_size(frame), BYZGD_MSG_FROM_SERVER, d);
-    if (reason != BYZGD_MSG_OK) {
-        zmsg_destroy(&message);
-        return s_drop(self, byzgd_msg_reject_name(reason));
-    }
-    int64_t now = zclock_mono();
-    self->last_server_ms = now;
-    if (msg.type == BYZGD_MSG_CONFIG) {
-        self->last_heard_ms = now;
-        s_on_config(self, &msg);
-    } else if (msg.type == BYZGD_MSG_ERROR) {
-        s_on_error(self, &msg);
-    } else if (self->phase != S_JOINED) {
-        s_drop(self, "unexpected");
-    } else if (msg.epoch != self->epoch) {
-        s_drop(self, "epoch");
-    } else {
-        self->last_heard_ms = now;
-        if (msg.type == BYZGD_MSG_PARAMS)
-            s_on_params(self, &msg);
-        else if (msg.type == BYZGD_MSG_BYE) {
-            self->phase = S_LEAVING;
-            self->bye_at_ms = now;
+    zmsg_t *newest = NULL; // the newest PARAMS seen in this batch, computed at the end
+    byzgd_msg_t newest_msg = {0};
+    for (int budget = 0; budget < 64; budget++) {
+        if (budget > 0 && !(zsock_events(self->dealer) & ZMQ_POLLIN))
+            break;
+        zmsg_t *message = zmsg_recv(self->dealer);
+        if (!message)
+            break;
+        if (zmsg_size(message) != 1) {
+            zmsg_destroy(&message);
+            s_drop(self, "extra_frames");
+            continue;
         }
+        zframe_t *frame = zmsg_first(message);
+        byzgd_msg_t msg;
+        size_t d = self->context_ready ? self->context.d : 0;
+        byzgd_msg_reject_t reason = byzgd_msg_decode(&msg, zframe_data(frame), zframe_size(frame),
+                                                     BYZGD_MSG_FROM_SERVER, d);
+        if (reason != BYZGD_MSG_OK) {
+            zmsg_destroy(&message);
+            s_drop(self, byzgd_msg_reject_name(reason));
+            continue;
+        }
+        int64_t now = zclock_mono();
+        self->last_server_ms = now;
+        if (msg.type == BYZGD_MSG_CONFIG) {
+            self->last_heard_ms = now;
+            s_on_config(self, &msg);
+        } else if (msg.type == BYZGD_MSG_ERROR) {
+            s_on_error(self, &msg);
+        } else if (self->phase != S_JOINED) {
+            s_drop(self, "unexpected");
+        } else if (msg.epoch != self->epoch) {
+            s_drop(self, "epoch");
+        } else {
+            self->last_heard_ms = now;
+            if (msg.type == BYZGD_MSG_PARAMS && msg.round > self->last_round) {
+                if (newest)
+                    self->stats.skipped++;
+                zmsg_destroy(&newest);
+                newest = message; // newest_msg points into this frame
+                newest_msg = msg;
+                message = NULL;
+            } else if (msg.type == BYZGD_MSG_PARAMS)
+                self->stats.dropped++; // a round already computed
+            else if (msg.type == BYZGD_MSG_BYE) {
+                self->phase = S_LEAVING;
+                self->bye_at_ms = now;
+            }
+        }
+        zmsg_destroy(&message);
     }
-    zmsg_destroy(&message);
+    // A CONFIG, ERROR or BYE after the PARAMS may have changed the session meanwhile.
+    if (newest && self->phase == S_JOINED && newest_msg.epoch == self->epoch &&
+        newest_msg.round > self->last_round)
+        s_on_params(self, &newest_msg);
+    zmsg_destroy(&newest);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -96,6 +96,7 @@ typedef struct {
     uint64_t configs;    // CONFIG messages received
     uint64_t epochs;     // distinct server epochs joined
     uint64_t dropped;    // messages from the server dropped (stale, wrong epoch, malformed)
+    uint64_t skipped;    // PARAMS passed over because a newer one was already queued
     uint64_t last_round; // last PARAMS round computed
     uint32_t slot;
     bool joined;
