@@ -8,6 +8,8 @@
     spent aggregating (from its metrics), and the round throughput relative to `average`.
 
     The model is an MLP 784-1200-64-10 (d = 1 019 514 ≈ 10⁶); only its size matters here.
+    Also: the process's CPU time per round (server, clients and the kernel's TCP work
+    together), which does not depend on the machine's load as the round time does.
     Insecure transport (CURVE costs ~0.7 GB/s on this machine kind, DESIGN.md §5).
 
     bench_round [n] [rounds] [rules...]     defaults: 20 30 average krum multi-krum */
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "../server/server.h"
 #include "log.h"
@@ -172,7 +175,10 @@ s_run(const char *rule, size_t n, uint64_t rounds, double *aggregate_s_out)
         args[i].rounds = rounds;
         clients[i] = zactor_new(s_client, &args[i]);
     }
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
     int status = byzgd_server_wait(server, 600000);
+    getrusage(RUSAGE_SELF, &after);
     for (size_t i = 0; i < n; i++)
         zactor_destroy(&clients[i]);
     byzgd_server_destroy(&server);
@@ -199,6 +205,14 @@ s_run(const char *rule, size_t n, uint64_t rounds, double *aggregate_s_out)
     printf("round_%s_payload_gb_per_s %.2f\n", rule,
            2.0 * (double)n * 4.0 * (double)d / median / 1e9);
     printf("round_%s_aggregate_median_ms %.2f\n", rule, *aggregate_s_out * 1e3);
+    // CPU time of the whole process (server, clients, kernel TCP work) per round: on a
+    // shared machine the round time depends on the load, this figure does not; on an idle
+    // 2-core machine the round takes at least half of it.
+    double cpu_s = (double)(after.ru_utime.tv_sec - before.ru_utime.tv_sec) +
+                   (double)(after.ru_stime.tv_sec - before.ru_stime.tv_sec) +
+                   1e-6 * (double)(after.ru_utime.tv_usec - before.ru_utime.tv_usec +
+                                   after.ru_stime.tv_usec - before.ru_stime.tv_usec);
+    printf("round_%s_cpu_ms_per_round %.2f\n", rule, cpu_s * 1e3 / (double)(rounds + 1));
     fflush(stdout);
     free(gradient);
     free(arrivals);
