@@ -250,6 +250,71 @@ TEST(round_completes_with_quorum_and_updates_parameters)
     byzgd_server_destroy(&server);
 }
 
+// Waits until the server has accepted `count` proposals in total.
+static void
+s_wait_accepted(byzgd_server_t *server, uint64_t count)
+{
+    int64_t end = zclock_mono() + 10000;
+    while (s_stats(server).accepted < count) {
+        ASSERT_MSG(zclock_mono() < end, "fewer than %d proposals accepted", (int)count);
+        zclock_sleep(2); // polling a counter
+    }
+}
+
+TEST(krum_selection_is_reported_by_slot_and_lr_schedule_applies)
+{
+    char metrics[512];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", byzgd_test_tmpdir());
+    byzgd_server_config_t config;
+    s_config(&config, 3);
+    char error[256];
+    ASSERT_EQ_INT(byzgd_gar_config_parse_option(&config.gar, "rule", "krum", error, sizeof error),
+                  0);
+    ASSERT_EQ_INT(
+        byzgd_lr_schedule_parse(&config.learning_rate, "inv-sqrt", 0.5, error, sizeof error), 0);
+    snprintf(config.metrics, sizeof config.metrics, "%s", metrics);
+    config.rounds = 2;
+    byzgd_server_t *server = s_server(&config);
+    fake_t *fakes[3];
+    for (int i = 0; i < 3; i++)
+        fakes[i] = s_fake_join(server, 1);
+    float x1[D], outlier[D], good[D];
+    memcpy(x1, fakes[0]->params, sizeof x1);
+    s_fill(outlier, D, 100.0f);
+    s_fill(good, D, 1.0f);
+    // Arrival order (outlier from worker 2 first) differs from the slot order: the rule
+    // picks row 1 (the first of the two equal vectors), reported as worker 0's slot.
+    s_propose(fakes[2], 1, outlier, D, 1);
+    s_wait_accepted(server, 1);
+    s_propose(fakes[0], 1, good, D, 1);
+    s_wait_accepted(server, 2);
+    s_propose(fakes[1], 1, good, D, 1);
+    s_expect_params(fakes[0], 2);
+    for (size_t j = 0; j < D; j++)
+        ASSERT_NEAR(fakes[0]->params[j], x1[j] - 0.5f, 1e-5); // γ_1 = 0.5
+    float x2[D];
+    memcpy(x2, fakes[0]->params, sizeof x2);
+    for (int i = 0; i < 3; i++)
+        s_propose(fakes[i], 2, good, D, 1);
+    ASSERT_EQ_INT(byzgd_server_wait(server, 10000), 0);
+    float x3[D];
+    ASSERT_EQ_INT(byzgd_server_params(server, x3), 0);
+    for (size_t j = 0; j < D; j++)
+        ASSERT_NEAR(x3[j], x2[j] - 0.5f / sqrtf(2.0f), 1e-5); // γ_2 = 0.5 / √2
+    byzgd_server_destroy(&server);
+    FILE *file = fopen(metrics, "r");
+    ASSERT(file);
+    char line[4096];
+    ASSERT(fgets(line, sizeof line, file));
+    char expected[64];
+    snprintf(expected, sizeof expected, "\"selected\":[%u]", (unsigned)fakes[0]->slot);
+    ASSERT_STR_CONTAINS(line, expected);
+    ASSERT_STR_CONTAINS(line, "\"learning_rate\":0.5");
+    fclose(file);
+    for (int i = 0; i < 3; i++)
+        s_fake_destroy(&fakes[i]);
+}
+
 TEST(hostile_proposals_are_rejected_and_counted_per_reason)
 {
     byzgd_server_config_t config;
@@ -975,6 +1040,7 @@ TEST(byzantine_stale_rounds_are_rejected)
 
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(round_completes_with_quorum_and_updates_parameters),
+    TEST_CASE(krum_selection_is_reported_by_slot_and_lr_schedule_applies),
     TEST_CASE(hostile_proposals_are_rejected_and_counted_per_reason),
     TEST_CASE(deadline_closes_a_round_with_fewer_proposals),
     TEST_CASE(deadline_waits_while_the_rule_precondition_fails),
