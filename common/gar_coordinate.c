@@ -84,9 +84,12 @@ s_sorted_median(const float *sorted, size_t stride, size_t n)
     return ((double)sorted[(n / 2 - 1) * stride] + (double)sorted[(n / 2) * stride]) / 2;
 }
 
-// One coordinate's result from its sorted values sorted[i * stride], i < n.
+// One coordinate's result from its sorted values sorted[i * stride], i < n. For the
+// closest-to-median mean, `rows` and `column` give the unsorted values, used only to break
+// ties by row index.
 static float
-s_reduce_sorted(const float *sorted, size_t stride, byzgd_gar_coord_t mode, size_t k, size_t n)
+s_reduce_sorted(const float *sorted, size_t stride, const float *const *rows, size_t column,
+                byzgd_gar_coord_t mode, size_t k, size_t n)
 {
     if (mode == BYZGD_GAR_COORD_MEDIAN)
         return (float)s_sorted_median(sorted, stride, n);
@@ -96,7 +99,8 @@ s_reduce_sorted(const float *sorted, size_t stride, byzgd_gar_coord_t mode, size
         last = n - k;
     } else {
         // The k values closest to the median form a window of the sorted values; grow it
-        // from the middle, taking the nearer side, the lower one on ties.
+        // from the middle, taking the nearer side. When the two sides are equally near and
+        // not all of the tied values fit, the rows with the smallest indices are taken.
         double median = s_sorted_median(sorted, stride, n);
         size_t left = n / 2, right = n / 2; // window [left, right)
         if (n % 2 && k > 0)
@@ -110,12 +114,34 @@ s_reduce_sorted(const float *sorted, size_t stride, byzgd_gar_coord_t mode, size
                 right++;
                 continue;
             }
-            double below = median - (double)sorted[(left - 1) * stride];
-            double above = (double)sorted[right * stride] - median;
-            if (below <= above)
+            float low = sorted[(left - 1) * stride], high = sorted[right * stride];
+            double below = median - (double)low, above = (double)high - median;
+            if (below < above || low == high) {
                 left--;
-            else
+                continue;
+            }
+            if (above < below) {
                 right++;
+                continue;
+            }
+            size_t low_count = 0, high_count = 0, wanted = k - (right - left);
+            while (left - low_count > 0 && sorted[(left - low_count - 1) * stride] == low)
+                low_count++;
+            while (right + high_count < n && sorted[(right + high_count) * stride] == high)
+                high_count++;
+            if (wanted >= low_count + high_count) {
+                left -= low_count;
+                right += high_count;
+                continue;
+            }
+            size_t taken_low = 0, taken_high = 0;
+            for (size_t i = 0; i < n && taken_low + taken_high < wanted; i++) {
+                float value = rows[i][column];
+                taken_low += value == low;
+                taken_high += value == high;
+            }
+            left -= taken_low;
+            right += taken_high;
         }
         first = left;
         last = right;
@@ -148,7 +174,7 @@ s_coordinate_sort(float *out, const float *const *rows, byzgd_gar_coord_t mode, 
             for (size_t i = 0; i < n; i++)
                 column[i] = rows[i][j];
             qsort(column, n, sizeof *column, s_compare_float);
-            out[j] = s_reduce_sorted(column, 1, mode, k, n);
+            out[j] = s_reduce_sorted(column, 1, rows, j, mode, k, n);
         }
         free(column);
     }
@@ -213,7 +239,7 @@ byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *const *
                 out[j0 + l] = (float)(total[l] / (double)(n - 2 * k));
         } else {
             for (size_t l = 0; l < width; l++)
-                out[j0 + l] = s_reduce_sorted(tile + l, WIDTH, mode, k, n);
+                out[j0 + l] = s_reduce_sorted(tile + l, WIDTH, rows, j0 + l, mode, k, n);
         }
     }
 }

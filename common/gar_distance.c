@@ -232,7 +232,7 @@ s_pair(const float *a, const float *b, size_t len)
 
 // Pairs (a, b), a < b, with a in [a_first, a_last) and b in [b_first, b_last) (b > a when
 // the ranges are the same), over the values [j0, j0 + len).
-static void
+S_CONTRACT static void
 s_group_block(double *distances, const float *const *rows, size_t n, size_t a_first, size_t a_last,
               size_t b_first, size_t b_last, size_t j0, size_t len)
 {

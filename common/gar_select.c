@@ -181,8 +181,17 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
                     (remaining - best - 1) * sizeof(size_t));
             remaining--;
         }
+        // The coordinate-wise stage sees the picks in index order, so that its ties go
+        // to the smallest row index like every other tie.
+        memcpy(ws->order, ws->picked, theta * sizeof(size_t));
+        for (size_t q = 1; q < theta; q++)
+            for (size_t p = q; p > 0 && ws->order[p - 1] > ws->order[p]; p--) {
+                size_t swap = ws->order[p];
+                ws->order[p] = ws->order[p - 1];
+                ws->order[p - 1] = swap;
+            }
         for (size_t q = 0; q < theta; q++)
-            ws->subset[q] = ws->rows[ws->picked[q]];
+            ws->subset[q] = ws->rows[ws->order[q]];
         byzgd_gar_coordinate(result->aggregate, ws, ws->subset, BYZGD_GAR_COORD_CLOSEST,
                              theta - 2 * f, theta, d);
         *picked_count = theta;

@@ -93,19 +93,8 @@ s_ref_mean(double *out, const float *x, size_t d, const size_t *list, size_t cou
     }
 }
 
-static double s_sort_median;
-static int
-s_cmp_closest(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    double dx = fabs(x - s_sort_median), dy = fabs(y - s_sort_median);
-    if (dx != dy)
-        return (dx > dy) - (dx < dy);
-    return (x > y) - (x < y);
-}
-
 // Column statistic by full sort: mode 0 median, 1 trimmed mean (k each side), 2 mean of the
-// k closest to the median (ties: smaller value first).
+// k closest to the median (ties: smaller row index first).
 static double
 s_ref_column(const double *column_in, size_t n, int mode, size_t k)
 {
@@ -121,10 +110,18 @@ s_ref_column(const double *column_in, size_t n, int mode, size_t k)
             total += column[i];
         return total / (double)(n - 2 * k);
     }
-    s_sort_median = median;
-    qsort(column, n, sizeof *column, s_cmp_closest);
-    for (size_t i = 0; i < k; i++)
-        total += column[i];
+    // The k values nearest the median; equal distances go to the smaller position (row
+    // index), by repeated selection.
+    bool used[512] = {false};
+    for (size_t t = 0; t < k; t++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < n; i++)
+            if (!used[i] &&
+                (best == SIZE_MAX || fabs(column_in[i] - median) < fabs(column_in[best] - median)))
+                best = i;
+        used[best] = true;
+        total += column_in[best];
+    }
     return total / (double)k;
 }
 
@@ -213,7 +210,15 @@ s_ref_apply(const byzgd_gar_config_t *config, double *out, size_t *selected, con
             memmove(remaining + best, remaining + best + 1, (count - best - 1) * sizeof(size_t));
             count--;
         }
-        s_ref_coordinate(out, x, d, selected, theta, 2, theta - 2 * f);
+        size_t ascending[MAX_N]; // ties of the second stage go to the smaller row index
+        memcpy(ascending, selected, theta * sizeof *ascending);
+        for (size_t q = 1; q < theta; q++)
+            for (size_t p = q; p > 0 && ascending[p - 1] > ascending[p]; p--) {
+                size_t swap = ascending[p];
+                ascending[p] = ascending[p - 1];
+                ascending[p - 1] = swap;
+            }
+        s_ref_coordinate(out, x, d, ascending, theta, 2, theta - 2 * f);
         return theta;
     }
     case BYZGD_GAR_MDA: {
@@ -386,11 +391,23 @@ TEST(golden_average_median_trimmed_meamed)
     byzgd_gar_result_t *result = s_apply(&config, s_line, 4, 1);
     ASSERT_NEAR(result->aggregate[0], 1.5, 1e-7);
     byzgd_gar_result_destroy(&result);
-    // meamed f=2 on 0,1,2,3 (median 1.5): the 2 closest are 1 and 2 -> 1.5;
-    // n=4 f=1 takes 3: 1, 2 then 0 vs 3 tie at 1.5 -> lower value 0: (0+1+2)/3 = 1.
+    // meamed n=4 f=1 on 0,1,2,3 (median 1.5) takes 3 values: 1, 2, then 0 and 3 tie at
+    // distance 1.5 -> the smaller row index, row 0 (value 0): (0+1+2)/3 = 1. Reversed rows
+    // 3,2,1,0: the tie now goes to row 0 holding 3: (3+2+1)/3 = 2.
     config = s_config("meamed", 1);
     result = s_apply(&config, s_line, 4, 1);
     ASSERT_NEAR(result->aggregate[0], 1.0, 1e-7);
+    byzgd_gar_result_destroy(&result);
+    const float reversed[4] = {3, 2, 1, 0};
+    result = s_apply(&config, reversed, 4, 1);
+    ASSERT_NEAR(result->aggregate[0], 2.0, 1e-7);
+    byzgd_gar_result_destroy(&result);
+    // Ties among repeated values: 5, 1, 1, 3, 3 (median 3) with f = 1 takes 4: 3, 3, then
+    // 1, 1 at distance 2 and 5 at distance 2 -> two of rows 0, 1, 2 by index: rows 0 (5)
+    // and 1 (1): (3+3+5+1)/4 = 3.
+    const float repeated[5] = {5, 1, 1, 3, 3};
+    result = s_apply(&config, repeated, 5, 1);
+    ASSERT_NEAR(result->aggregate[0], 3.0, 1e-7);
     byzgd_gar_result_destroy(&result);
 }
 
@@ -849,6 +866,31 @@ TEST(distances_near_identical_rows_are_accurate)
     free(x);
 }
 
+TEST(duplicate_rows_tie_exactly)
+{
+    // Row 17 copies row 3 (they sit in different halves of the distance kernel's groups
+    // and tiles): their Krum and Medoid scores must be bit-equal, so the tie goes to 3.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 15, 0);
+    size_t n = 24, d = 3001;
+    float *x = s_random_rows(&rng, n, d, 1);
+    for (size_t j = 0; j < d; j++)
+        x[3 * d + j] = 0.01f * x[3 * d + j];
+    memcpy(x + 17 * d, x + 3 * d, d * sizeof *x);
+    const char *rules[] = {"krum", "medoid", "multi-krum"};
+    for (int r = 0; r < 3; r++) {
+        byzgd_gar_config_t config = s_config(rules[r], 5);
+        byzgd_gar_result_t *result = s_apply(&config, x, n, d);
+        ASSERT_MSG(result->scores[3] == result->scores[17], "%s: %.17g vs %.17g", rules[r],
+                   result->scores[3], result->scores[17]);
+        ASSERT_EQ_INT(result->selected[0], 3);
+        if (config.rule == BYZGD_GAR_MULTI_KRUM)
+            ASSERT_EQ_INT(result->selected[1], 17);
+        byzgd_gar_result_destroy(&result);
+    }
+    free(x);
+}
+
 TEST(deterministic_and_reusable)
 {
     byzgd_rng_t rng;
@@ -1087,6 +1129,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(non_finite_rows_every_rule),
     TEST_CASE(huge_finite_values_stay_finite),
     TEST_CASE(distances_near_identical_rows_are_accurate),
+    TEST_CASE(duplicate_rows_tie_exactly),
     TEST_CASE(deterministic_and_reusable),
     TEST_CASE(one_p_krum_choice),
     TEST_CASE(pre_aggregators),
