@@ -11,6 +11,7 @@
     is used instead. */
 #include "gar_internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,9 +103,8 @@ s_reduce_sorted(const float *sorted, size_t stride, const float *const *rows, si
         // from the middle, taking the nearer side. When the two sides are equally near and
         // not all of the tied values fit, the rows with the smallest indices are taken.
         double median = s_sorted_median(sorted, stride, n);
-        size_t left = n / 2, right = n / 2; // window [left, right)
-        if (n % 2 && k > 0)
-            right = left + 1;
+        size_t left = n / 2; // window [left, right), starting empty or at the middle value
+        size_t right = n % 2 && k > 0 ? left + 1 : left;
         while (right - left < k) {
             if (right >= n) {
                 left--;
@@ -184,6 +184,7 @@ void
 byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *const *rows,
                      byzgd_gar_coord_t mode, size_t k, size_t n, size_t d)
 {
+    assert(n >= 1);
     if (n > TILE_MAX_N) {
         s_coordinate_sort(out, rows, mode, k, n, d);
         return;
