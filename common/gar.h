@@ -74,8 +74,9 @@ typedef struct {
 typedef struct byzgd_gar_workspace_t byzgd_gar_workspace_t;
 
 // The outcome of one aggregation. Create once for the largest n and d expected and reuse:
-// byzgd_gar_apply() allocates nothing while n and d stay within the capacities (and the
-// pre-aggregators' buffer, allocated on first use, stays within the largest size seen).
+// byzgd_gar_apply() allocates nothing while n and d stay within the capacities (buffers for
+// the pre-aggregators and the sorting network are allocated on first use and kept;
+// coordinate-wise rules above 256 rows allocate a column buffer per thread per call).
 typedef struct {
     float *aggregate; // d floats
     size_t n;         // rows given
