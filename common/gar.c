@@ -350,7 +350,6 @@ s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
     ws->members = malloc(max_n * sizeof(size_t));
     ws->member_start2 = malloc((max_n + 1) * sizeof(size_t));
     ws->members2 = malloc(max_n * sizeof(size_t));
-    ws->distances = malloc(max_n * max_n * sizeof(double));
     ws->scores = malloc(max_n * sizeof(double));
     ws->values = malloc(max_n * sizeof(double));
     ws->order = malloc(max_n * sizeof(size_t));
@@ -359,7 +358,7 @@ s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
     ws->sum = malloc(max_d * sizeof(double));
     ws->sum2 = malloc(max_d * sizeof(double));
     if (!ws->rows || !ws->subset || !ws->member_start || !ws->members || !ws->member_start2 ||
-        !ws->members2 || !ws->distances || !ws->scores || !ws->values || !ws->order ||
+        !ws->members2 || !ws->scores || !ws->values || !ws->order ||
         !ws->picked || !ws->flags || !ws->sum || !ws->sum2)
         goto failure;
     free(self->aggregate);
@@ -464,6 +463,19 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
         return byzgd_set_error(error, error_size, "%s: no finite row among n=%zu", name, n);
     if (s_check(config, count, result->dropped, error, error_size) != 0)
         return -1;
+    // The n x n distance matrix is allocated on first use, so that rules without
+    // distances can aggregate very many rows.
+    bool distances = config->nnm || config->rule == BYZGD_GAR_KRUM ||
+                     config->rule == BYZGD_GAR_MULTI_KRUM || config->rule == BYZGD_GAR_MEDOID ||
+                     config->rule == BYZGD_GAR_ONE_P_KRUM || config->rule == BYZGD_GAR_BULYAN ||
+                     config->rule == BYZGD_GAR_MDA;
+    if (distances && !ws->distances) {
+        if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n ||
+            !(ws->distances = malloc(ws->max_n * ws->max_n * sizeof(double))))
+            return byzgd_set_error(error, error_size,
+                                   "%s: out of memory for the %zu x %zu distance matrix", name,
+                                   ws->max_n, ws->max_n);
+    }
     if (byzgd_gar_pre_aggregate(config, ws, &count, d, error, error_size) != 0)
         return -1;
     result->used = count;
