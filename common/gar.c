@@ -45,7 +45,7 @@ byzgd_gar_config_init(byzgd_gar_config_t *config)
     memset(config, 0, sizeof *config);
     config->rule = BYZGD_GAR_AVERAGE;
     config->round = 1;
-    config->tolerance = 1e-6;
+    config->tolerance = 1e-8;
     config->smoothing = 1e-6;
     config->tau = 10.0;
     config->start = BYZGD_GAR_START_MEDIAN;
