@@ -1036,6 +1036,47 @@ TEST(pre_aggregators)
     free(x);
 }
 
+TEST(pre_aggregators_with_every_rule)
+{
+    // Every rule behind every pre-aggregator combination, with two non-finite rows: finite
+    // output, selected indices valid and never a dropped row, scores only on kept rows.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 51, 0);
+    size_t n = 23, d = 70;
+    float *x = s_random_rows(&rng, n, d, 2);
+    x[4 * d + 9] = NAN;
+    x[20 * d] = -INFINITY;
+    for (const char *const *name = byzgd_gar_rule_names(); *name; name++)
+        for (int combination = 0; combination < 8; combination++) {
+            byzgd_gar_config_t config = s_config(*name, 1);
+            config.clip_norm = combination & 1 ? 5.0 : 0.0;
+            config.nnm = combination & 2;
+            config.bucket_size = combination & 4 ? 2 : 0;
+            config.round = 9;
+            config.seed = (uint64_t)combination;
+            char error[256];
+            byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
+            if (byzgd_gar_check(&config, n - 2, error, sizeof error) != 0) {
+                ASSERT_EQ_INT(byzgd_gar_apply(&config, result, x, n, d, error, sizeof error), -1);
+                byzgd_gar_result_destroy(&result);
+                continue;
+            }
+            ASSERT_MSG(byzgd_gar_apply(&config, result, x, n, d, error, sizeof error) == 0,
+                       "%s combination %d: %s", *name, combination, error);
+            ASSERT_EQ_INT(result->dropped, 2);
+            for (size_t j = 0; j < d; j++)
+                ASSERT(isfinite(result->aggregate[j]));
+            for (size_t q = 0; q < result->selected_count; q++)
+                ASSERT(result->selected[q] < n && result->selected[q] != 4 &&
+                       result->selected[q] != 20);
+            if (result->has_scores)
+                for (size_t i = 0; i < n; i++)
+                    ASSERT((i == 4 || i == 20) == (bool)isnan(result->scores[i]));
+            byzgd_gar_result_destroy(&result);
+        }
+    free(x);
+}
+
 TEST(cclip_given_centre_and_options)
 {
     byzgd_rng_t rng;
@@ -1133,6 +1174,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(deterministic_and_reusable),
     TEST_CASE(one_p_krum_choice),
     TEST_CASE(pre_aggregators),
+    TEST_CASE(pre_aggregators_with_every_rule),
     TEST_CASE(cclip_given_centre_and_options),
     TEST_CASE(config_parsing),
 };
