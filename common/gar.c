@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,8 +359,8 @@ s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
     ws->sum = malloc(max_d * sizeof(double));
     ws->sum2 = malloc(max_d * sizeof(double));
     if (!ws->rows || !ws->subset || !ws->member_start || !ws->members || !ws->member_start2 ||
-        !ws->members2 || !ws->scores || !ws->values || !ws->order ||
-        !ws->picked || !ws->flags || !ws->sum || !ws->sum2)
+        !ws->members2 || !ws->scores || !ws->values || !ws->order || !ws->picked || !ws->flags ||
+        !ws->sum || !ws->sum2)
         goto failure;
     free(self->aggregate);
     free(self->selected);
@@ -443,19 +444,66 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     result->iterations = 0;
     result->chose = NULL;
 
-    // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices.
-    unsigned char *finite = ws->flags;
-#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
-    for (size_t i = 0; i < n; i++)
-        finite[i] = s_row_finite(rows + i * d, d);
+    // The n x n distance matrix is allocated on first use, so that rules without
+    // distances can aggregate very many rows.
+    bool pre = config->nnm || config->bucket_size > 1 || config->clip_norm > 0;
+    bool distance_rule = config->rule == BYZGD_GAR_KRUM || config->rule == BYZGD_GAR_MULTI_KRUM ||
+                         config->rule == BYZGD_GAR_MEDOID || config->rule == BYZGD_GAR_ONE_P_KRUM ||
+                         config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
+    if ((distance_rule || config->nnm) && !ws->distances) {
+        if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n ||
+            !(ws->distances = malloc(ws->max_n * ws->max_n * sizeof(double))))
+            return byzgd_set_error(error, error_size,
+                                   "%s: out of memory for the %zu x %zu distance matrix", name,
+                                   ws->max_n, ws->max_n);
+    }
+    ws->distances_ready = false;
+
+    // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices. For the
+    // distance rules without pre-aggregators, the distances of all n rows are computed
+    // first and reveal non-finite rows for free (a pair is finite exactly when both rows
+    // are: double sums cannot overflow): one pass over the matrix instead of two. Only
+    // when some distance is not finite are the rows scanned and the matrix compacted.
+    bool all_distances = false;
     size_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!finite[i])
-            continue;
-        ws->rows[count] = rows + i * d;
-        ws->member_start[count] = count;
-        ws->members[count] = i;
-        count++;
+    if (distance_rule && !pre && n >= 2 && s_check(config, n, 0, NULL, 0) == 0) {
+        for (size_t i = 0; i < n; i++)
+            ws->rows[i] = rows + i * d;
+        byzgd_gar_distances(ws->distances, ws->rows, n, d);
+        all_distances = true;
+        bool all_finite = true;
+        for (size_t k = 0; k < n * n; k++)
+            all_finite &= isfinite(ws->distances[k]) != 0;
+        if (all_finite) {
+            for (size_t i = 0; i < n; i++) {
+                ws->member_start[i] = i;
+                ws->members[i] = i;
+            }
+            count = n;
+            ws->distances_ready = true;
+        }
+    }
+    if (!ws->distances_ready) {
+        unsigned char *finite = ws->flags;
+#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
+        for (size_t i = 0; i < n; i++)
+            finite[i] = s_row_finite(rows + i * d, d);
+        for (size_t i = 0; i < n; i++) {
+            if (!finite[i])
+                continue;
+            ws->rows[count] = rows + i * d;
+            ws->member_start[count] = count;
+            ws->members[count] = i;
+            count++;
+        }
+        if (all_distances) {
+            // Keep the kept rows' block; new positions never pass old ones, so in place.
+            for (size_t a = 0; a < count; a++)
+                for (size_t b = 0; b < count; b++)
+                    ws->distances[a * count + b] =
+                        ws->distances[ws->members[a] * n + ws->members[b]];
+            ws->distances_ready = true;
+        }
     }
     ws->member_start[count] = count;
     result->dropped = n - count;
@@ -463,19 +511,6 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
         return byzgd_set_error(error, error_size, "%s: no finite row among n=%zu", name, n);
     if (s_check(config, count, result->dropped, error, error_size) != 0)
         return -1;
-    // The n x n distance matrix is allocated on first use, so that rules without
-    // distances can aggregate very many rows.
-    bool distances = config->nnm || config->rule == BYZGD_GAR_KRUM ||
-                     config->rule == BYZGD_GAR_MULTI_KRUM || config->rule == BYZGD_GAR_MEDOID ||
-                     config->rule == BYZGD_GAR_ONE_P_KRUM || config->rule == BYZGD_GAR_BULYAN ||
-                     config->rule == BYZGD_GAR_MDA;
-    if (distances && !ws->distances) {
-        if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n ||
-            !(ws->distances = malloc(ws->max_n * ws->max_n * sizeof(double))))
-            return byzgd_set_error(error, error_size,
-                                   "%s: out of memory for the %zu x %zu distance matrix", name,
-                                   ws->max_n, ws->max_n);
-    }
     if (byzgd_gar_pre_aggregate(config, ws, &count, d, error, error_size) != 0)
         return -1;
     result->used = count;

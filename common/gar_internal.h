@@ -6,6 +6,7 @@
 
 #include "gar.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,8 @@ struct byzgd_gar_workspace_t {
     size_t *members;         // max_n:     members[member_start[v] .. member_start[v + 1])
     size_t *member_start2;   // max_n + 1: scratch for re-grouping
     size_t *members2;        // max_n
-    double *distances;       // max_n * max_n squared L2 distances
+    double *distances;       // max_n * max_n squared L2 distances (allocated on first use)
+    bool distances_ready;    // distances already hold the rule's vectors' distances
     double *scores;          // max_n scores of the rule's vectors
     double *values;          // max_n scratch
     size_t *order;           // max_n scratch
