@@ -12,6 +12,7 @@
 #include "gar_internal.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,45 @@ s_reduce_sorted(const float *sorted, size_t stride, const float *const *rows, si
     return (float)(total / (double)(last - first));
 }
 
+// The k-closest-to-median means of one tile of sorted columns. The k values nearest the
+// median are the window of sorted values of least radius (largest distance inside); the
+// f + 1 candidate windows are scanned for all WIDTH columns at once. A column where two
+// windows share the least radius has tied distances, and goes to s_reduce_sorted(),
+// which breaks ties by row index.
+static void
+s_closest_block(float *out, const float *tile, const float *const *rows, size_t j0, size_t width,
+                size_t k, size_t n)
+{
+    double median[WIDTH], best[WIDTH];
+    size_t start[WIDTH] = {0};
+    unsigned char tie[WIDTH] = {0};
+    const float *low = tile + (n / 2 - (n % 2 ? 0 : 1)) * WIDTH, *high = tile + (n / 2) * WIDTH;
+    for (size_t l = 0; l < WIDTH; l++) {
+        median[l] = ((double)low[l] + (double)high[l]) / 2;
+        best[l] = INFINITY;
+    }
+    for (size_t s = 0; s + k <= n; s++) {
+        const float *first = tile + s * WIDTH, *last = tile + (s + k - 1) * WIDTH;
+        for (size_t l = 0; l < WIDTH; l++) {
+            double below = median[l] - (double)first[l], above = (double)last[l] - median[l];
+            double radius = below > above ? below : above;
+            tie[l] = radius == best[l] ? 1 : radius < best[l] ? 0 : tie[l];
+            start[l] = radius < best[l] ? s : start[l];
+            best[l] = radius < best[l] ? radius : best[l];
+        }
+    }
+    for (size_t l = 0; l < width; l++) {
+        if (tie[l]) {
+            out[l] = s_reduce_sorted(tile + l, WIDTH, rows, j0 + l, BYZGD_GAR_COORD_CLOSEST, k, n);
+            continue;
+        }
+        double total = 0;
+        for (size_t i = start[l]; i < start[l] + k; i++)
+            total += tile[i * WIDTH + l];
+        out[l] = (float)(total / (double)k);
+    }
+}
+
 static int
 s_compare_float(const void *a, const void *b)
 {
@@ -239,8 +279,7 @@ byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *const *
             for (size_t l = 0; l < width; l++)
                 out[j0 + l] = (float)(total[l] / (double)(n - 2 * k));
         } else {
-            for (size_t l = 0; l < width; l++)
-                out[j0 + l] = s_reduce_sorted(tile + l, WIDTH, rows, j0 + l, mode, k, n);
+            s_closest_block(out + j0, tile, rows, j0, width, k, n);
         }
     }
 }

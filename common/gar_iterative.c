@@ -26,7 +26,8 @@ byzgd_gar_geomed(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
 {
     // z minimises sum_i max(nu, |x_i - z|) approximately: z <- sum_i b_i x_i / sum_i b_i,
     // b_i = 1 / max(nu, |x_i - z|), started at the average, until the step is at most
-    // tolerance * (1 + |z|) or the iteration cap is reached.
+    // tolerance * (1 + |z|) or the iteration cap is reached; then the nearest row is tested
+    // as an exact minimiser.
     size_t cap = config->iterations ? config->iterations : GEOMED_DEFAULT_ITERATIONS;
     double *z = ws->sum2, *next = ws->sum, *weights = ws->values;
     byzgd_gar_weighted_sum(z, ws->rows, NULL, n, d);
@@ -55,6 +56,39 @@ byzgd_gar_geomed(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
     result->iterations = iteration;
     for (size_t j = 0; j < d; j++)
         result->aggregate[j] = (float)z[j];
+    // Weiszfeld creeps towards a minimiser that is one of the rows (e.g. n = 3 with a wide
+    // angle) and stops short. Test the row nearest the iterate with the exact optimality
+    // condition (Vardi and Zhang): row k minimises sum_i |x_i - z| iff
+    // |sum_{x_i != x_k} (x_i - x_k) / |x_i - x_k|| <= #{i : x_i = x_k}.
+    s_distances_to(weights, ws->rows, z, n, d);
+    size_t nearest = 0;
+    for (size_t i = 1; i < n; i++)
+        if (weights[i] < weights[nearest])
+            nearest = i;
+    const float *candidate = ws->rows[nearest];
+    double *pull = next;
+    memset(pull, 0, d * sizeof *pull);
+    size_t copies = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = ws->rows[i];
+        double distance = 0;
+        for (size_t j = 0; j < d; j++)
+            distance += ((double)row[j] - candidate[j]) * ((double)row[j] - candidate[j]);
+        if (distance == 0) {
+            copies++;
+            continue;
+        }
+        distance = sqrt(distance);
+        for (size_t j = 0; j < d; j++)
+            pull[j] += ((double)row[j] - candidate[j]) / distance;
+    }
+    double pull_norm = 0;
+    for (size_t j = 0; j < d; j++)
+        pull_norm += pull[j] * pull[j];
+    // Strictly: at equality (e.g. two rows) the minimisers form a segment, and the
+    // iterate (started at the mean) is as good an answer as the row.
+    if (sqrt(pull_norm) < (double)copies * (1 - 1e-9))
+        memcpy(result->aggregate, candidate, d * sizeof(float));
 }
 
 int

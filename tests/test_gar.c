@@ -515,6 +515,13 @@ TEST(golden_geomed_and_cclip)
     ASSERT_NEAR(sy / total, zy, 1e-5);
     ASSERT(result->iterations >= 2);
     byzgd_gar_result_destroy(&result);
+    // Three points with an angle of about 179 degrees at (0, 0): the Fermat point is that
+    // vertex (unit pulls (1, 0) and (-1, 0.01)/|.| sum to norm 0.01 < 1), returned exactly
+    // although Weiszfeld only creeps towards it.
+    const float wide[6] = {1, 0, 0, 0, -1, 0.01f};
+    result = s_apply(&config, wide, 3, 2);
+    ASSERT_EQ_INT(result->aggregate[0] == 0.0f && result->aggregate[1] == 0.0f, 1);
+    byzgd_gar_result_destroy(&result);
     // Centered clipping from zero, tau = 1, one iteration on (3, 4) and (0, 0.5):
     // |(3,4)| = 5 -> scaled by 1/5 to (0.6, 0.8); (0, 0.5) kept; mean (0.3, 0.65).
     const float y[4] = {3, 4, 0, 0.5f};
