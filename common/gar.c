@@ -145,6 +145,8 @@ byzgd_gar_config_parse_option(byzgd_gar_config_t *config, const char *name, cons
             return byzgd_set_error(error, error_size, "--%s is too large: %s", name, value);
         if (strcmp(name, "f") == 0)
             config->f = (size_t)integer;
+        else if (strcmp(name, "m") == 0 && integer == 0)
+            return byzgd_set_error(error, error_size, "multi-krum needs 1 <= m <= n, got m=0");
         else if (strcmp(name, "m") == 0)
             config->m = (size_t)integer;
         else if (strcmp(name, "bucket") == 0)
