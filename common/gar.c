@@ -449,9 +449,11 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     // The n x n distance matrix is allocated on first use, so that rules without
     // distances can aggregate very many rows.
     bool pre = config->nnm || config->bucket_size > 1 || config->clip_norm > 0;
-    bool distance_rule = config->rule == BYZGD_GAR_KRUM || config->rule == BYZGD_GAR_MULTI_KRUM ||
-                         config->rule == BYZGD_GAR_MEDOID || config->rule == BYZGD_GAR_ONE_P_KRUM ||
-                         config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
+    bool distance_rule =
+        config->rule == BYZGD_GAR_KRUM || config->rule == BYZGD_GAR_MULTI_KRUM ||
+        config->rule == BYZGD_GAR_MEDOID ||
+        (config->rule == BYZGD_GAR_ONE_P_KRUM && !byzgd_gar_one_p_averages(config)) ||
+        config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
     if ((distance_rule || config->nnm) && !ws->distances) {
         if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n ||
             !(ws->distances = malloc(ws->max_n * ws->max_n * sizeof(double))))

@@ -64,6 +64,8 @@ void byzgd_gar_krum_scores(double *scores, double *values, const double *distanc
                            const size_t *subset, size_t count, size_t neighbours, size_t n);
 // Sorts order[0..count) by (scores[order[i]], order[i]).
 void byzgd_gar_order_by_score(size_t *order, const double *scores, size_t count);
+// 1-p Krum's choice for (seed, round): true to average (probability 1/sqrt(round)).
+bool byzgd_gar_one_p_averages(const byzgd_gar_config_t *config);
 int byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
                      byzgd_gar_workspace_t *ws, size_t n, size_t d, size_t *picked_count,
                      bool *scores_set, char *error, size_t error_size);

@@ -11,6 +11,25 @@
 #define GEOMED_DEFAULT_ITERATIONS 1000
 #define CCLIP_DEFAULT_ITERATIONS  1
 
+// |a - b| in double, with eight independent accumulators so that the loop vectorises.
+static double
+s_row_distance(const float *a, const float *b, size_t d)
+{
+    double lanes[8] = {0};
+    size_t j = 0;
+    for (; j + 8 <= d; j += 8)
+        for (int l = 0; l < 8; l++) {
+            double t = (double)a[j + l] - (double)b[j + l];
+            lanes[l] += t * t;
+        }
+    double total = 0;
+    for (int l = 0; l < 8; l++)
+        total += lanes[l];
+    for (; j < d; j++)
+        total += ((double)a[j] - (double)b[j]) * ((double)a[j] - (double)b[j]);
+    return sqrt(total);
+}
+
 // values[i] = |rows[i] - point| for i < n.
 static void
 s_distances_to(double *values, const float *const *rows, const double *point, size_t n, size_t d)
@@ -67,20 +86,29 @@ byzgd_gar_geomed(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
             nearest = i;
     const float *candidate = ws->rows[nearest];
     double *pull = next;
-    memset(pull, 0, d * sizeof *pull);
     size_t copies = 0;
+#pragma omp parallel for schedule(static) if (n * d > 100000)
+    for (size_t i = 0; i < n; i++)
+        weights[i] = s_row_distance(ws->rows[i], candidate, d);
     for (size_t i = 0; i < n; i++) {
-        const float *row = ws->rows[i];
-        double distance = 0;
-        for (size_t j = 0; j < d; j++)
-            distance += ((double)row[j] - candidate[j]) * ((double)row[j] - candidate[j]);
-        if (distance == 0) {
-            copies++;
-            continue;
+        copies += weights[i] == 0;
+        weights[i] = weights[i] == 0 ? 0 : 1 / weights[i];
+    }
+    // pull = sum_i w_i (x_i - x_k), per coordinate over blocks, rows in order.
+    const size_t block = 2048;
+#pragma omp parallel for schedule(static) if (n * d > 100000)
+    for (size_t j0 = 0; j0 < d; j0 += block) {
+        size_t len = d - j0 < block ? d - j0 : block;
+        double *target = pull + j0;
+        const float *centre = candidate + j0;
+        for (size_t l = 0; l < len; l++)
+            target[l] = 0;
+        for (size_t i = 0; i < n; i++) {
+            const float *row = ws->rows[i] + j0;
+            double w = weights[i];
+            for (size_t l = 0; l < len; l++)
+                target[l] += w * ((double)row[l] - (double)centre[l]);
         }
-        distance = sqrt(distance);
-        for (size_t j = 0; j < d; j++)
-            pull[j] += ((double)row[j] - candidate[j]) / distance;
     }
     double pull_norm = 0;
     for (size_t j = 0; j < d; j++)

@@ -109,6 +109,15 @@ s_mda_search(s_mda_search_t *search, size_t next, size_t chosen, double diameter
     s_mda_search(search, next + 1, chosen, diameter);
 }
 
+bool
+byzgd_gar_one_p_averages(const byzgd_gar_config_t *config)
+{
+    // One draw per (seed, round): the same pair always makes the same choice.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, config->seed, config->round);
+    return byzgd_rng_uniform(&rng) < 1.0 / sqrt((double)config->round);
+}
+
 int
 byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
                  byzgd_gar_workspace_t *ws, size_t n, size_t d, size_t *picked_count,
@@ -123,11 +132,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         *scores_set = true;
         return 0;
     case BYZGD_GAR_ONE_P_KRUM: {
-        // One draw per (seed, round): the same pair always makes the same choice.
-        byzgd_rng_t rng;
-        byzgd_rng_seed(&rng, config->seed, config->round);
-        double p = 1.0 / sqrt((double)config->round);
-        if (byzgd_rng_uniform(&rng) < p) {
+        if (byzgd_gar_one_p_averages(config)) {
             result->chose = "average";
             byzgd_gar_mean(result->aggregate, ws->sum, ws->rows, NULL, n, d);
             return 0;
