@@ -310,6 +310,7 @@ s_workspace_free(byzgd_gar_workspace_t *ws)
     free(ws->member_start2);
     free(ws->members2);
     free(ws->distances);
+    free(ws->partial);
     free(ws->scores);
     free(ws->values);
     free(ws->order);
@@ -455,8 +456,10 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
         (config->rule == BYZGD_GAR_ONE_P_KRUM && !byzgd_gar_one_p_averages(config)) ||
         config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
     if ((distance_rule || config->nnm) && !ws->distances) {
-        if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n ||
-            !(ws->distances = malloc(ws->max_n * ws->max_n * sizeof(double))))
+        size_t square = ws->max_n * ws->max_n;
+        if (ws->max_n > SIZE_MAX / sizeof(double) / BYZGD_GAR_DISTANCE_SEGMENTS / ws->max_n ||
+            !(ws->distances = malloc(square * sizeof(double))) ||
+            !(ws->partial = malloc((BYZGD_GAR_DISTANCE_SEGMENTS - 1) * square * sizeof(double))))
             return byzgd_set_error(error, error_size,
                                    "%s: out of memory for the %zu x %zu distance matrix", name,
                                    ws->max_n, ws->max_n);
@@ -473,7 +476,7 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     if (distance_rule && !pre && n >= 2 && s_check(config, n, 0, NULL, 0) == 0) {
         for (size_t i = 0; i < n; i++)
             ws->rows[i] = rows + i * d;
-        byzgd_gar_distances(ws->distances, ws->rows, n, d);
+        byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
         all_distances = true;
         bool all_finite = true;
         for (size_t k = 0; k < n * n; k++)

@@ -288,31 +288,38 @@ s_group_block(double *distances, const float *const *rows, size_t n, size_t a_fi
 }
 
 void
-byzgd_gar_distances(double *distances, const float *const *rows, size_t n, size_t d)
+byzgd_gar_distances(double *distances, double *partial, const float *const *rows, size_t n,
+                    size_t d)
 {
-    memset(distances, 0, n * n * sizeof *distances);
-    // Rows are split in two halves L and R; the pairs fall in three groups (L x R, L x L,
-    // R x R, the first as large as the other two together), each walked over all of d by
-    // one thread without any barrier, so a thread delayed by another process on this
-    // shared machine does not stall the other at every block. Blocks are sized so that a
-    // group's rows x block floats take about 1 MiB of the 2 MiB L2 of a core.
-    size_t half = n >= 4 ? n / 2 : n;
-    size_t groups[3][4] = {{0, half, half, n}, {0, half, 0, half}, {half, n, half, n}};
-    size_t group_count = half < n ? 3 : 1;
-    if (group_count == 1)
-        groups[0][2] = 0;
+    // d is cut into BYZGD_GAR_DISTANCE_SEGMENTS segments (aligned to CHUNK), each computed
+    // for all pairs into its own matrix by one thread, without any barrier: the matrix is
+    // read from memory once, and a thread delayed by another process on this shared
+    // machine does not stall the other at every block. The segment matrices are then
+    // added in a fixed order, so the result does not depend on the thread count. Inside a
+    // segment, blocks are sized so that n rows x block floats take about 1 MiB of the
+    // 2 MiB L2 of a core.
+    size_t segment = (d + BYZGD_GAR_DISTANCE_SEGMENTS - 1) / BYZGD_GAR_DISTANCE_SEGMENTS;
+    segment = (segment + CHUNK - 1) / CHUNK * CHUNK;
     size_t block = ((size_t)1 << 20) / (sizeof(float) * n);
     block -= block % CHUNK;
     if (block < CHUNK)
         block = CHUNK;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
-    for (size_t g = 0; g < group_count; g++)
-        for (size_t j0 = 0; j0 < d; j0 += block)
-            s_group_block(distances, rows, n, groups[g][0], groups[g][1], groups[g][2],
-                          groups[g][3], j0, d - j0 < block ? d - j0 : block);
+    for (size_t g = 0; g < BYZGD_GAR_DISTANCE_SEGMENTS; g++) {
+        double *out = g == 0 ? distances : partial + (g - 1) * n * n;
+        memset(out, 0, n * n * sizeof *out);
+        size_t first = g * segment < d ? g * segment : d;
+        size_t last = first + segment < d ? first + segment : d;
+        for (size_t j0 = first; j0 < last; j0 += block)
+            s_group_block(out, rows, n, 0, n, 0, n, j0, last - j0 < block ? last - j0 : block);
+    }
     for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++)
-            distances[b * n + a] = distances[a * n + b];
+        for (size_t b = a + 1; b < n; b++) {
+            double total = distances[a * n + b];
+            for (size_t g = 1; g < BYZGD_GAR_DISTANCE_SEGMENTS; g++)
+                total += partial[(g - 1) * n * n + a * n + b];
+            distances[a * n + b] = distances[b * n + a] = total;
+        }
 }
 
 void

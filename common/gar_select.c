@@ -67,7 +67,7 @@ s_krum(byzgd_gar_result_t *result, byzgd_gar_workspace_t *ws, size_t f, size_t n
 {
     if (!ws->distances_ready)
         if (!ws->distances_ready)
-            byzgd_gar_distances(ws->distances, ws->rows, n, d);
+            byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
     byzgd_gar_krum_scores(ws->scores, ws->values, ws->distances, NULL, n, n - f - 2, n);
     ws->picked[0] = s_argmin(ws->scores, n);
     *picked_count = 1;
@@ -146,7 +146,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         size_t m = config->m ? config->m : n - f;
         if (!ws->distances_ready)
             if (!ws->distances_ready)
-                byzgd_gar_distances(ws->distances, ws->rows, n, d);
+                byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
         byzgd_gar_krum_scores(ws->scores, ws->values, ws->distances, NULL, n, n - f - 2, n);
         byzgd_gar_order_by_score(ws->picked, ws->scores, n);
         for (size_t q = 0; q < m; q++)
@@ -159,7 +159,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
     case BYZGD_GAR_MEDOID:
         if (!ws->distances_ready)
             if (!ws->distances_ready)
-                byzgd_gar_distances(ws->distances, ws->rows, n, d);
+                byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
         for (size_t a = 0; a < n; a++) {
             double total = 0;
             for (size_t b = 0; b < n; b++)
@@ -178,7 +178,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         size_t theta = n - 2 * f, remaining = n;
         if (!ws->distances_ready)
             if (!ws->distances_ready)
-                byzgd_gar_distances(ws->distances, ws->rows, n, d);
+                byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
         for (size_t i = 0; i < n; i++)
             ws->order[i] = i;
         for (size_t s = 0; s < theta; s++) {
@@ -214,7 +214,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
     case BYZGD_GAR_MDA: {
         if (!ws->distances_ready)
             if (!ws->distances_ready)
-                byzgd_gar_distances(ws->distances, ws->rows, n, d);
+                byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
         s_mda_search_t search = {
             .distances = ws->distances,
             .n = n,
