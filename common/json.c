@@ -15,7 +15,7 @@ struct byzgd_json_t {
     size_t length, capacity;
     uint64_t has_element; // bit k: container at depth k already has an element
     unsigned depth;
-    bool after_key;       // a key was written; the next value needs no comma
+    bool after_key; // a key was written; the next value needs no comma
 };
 
 byzgd_json_t *
@@ -79,8 +79,8 @@ s_append(byzgd_json_t *self, const char *bytes, size_t count)
     self->text[self->length] = '\0';
 }
 
-static void
-s_appendf(byzgd_json_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_appendf(byzgd_json_t *self, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void
 s_appendf(byzgd_json_t *self, const char *fmt, ...)
 {

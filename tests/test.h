@@ -22,9 +22,15 @@ typedef struct {
     unsigned timeout_s; // 0: the default (BYZGD_TEST_TIMEOUT or 60 s)
 } byzgd_test_case_t;
 
-#define TEST(name)                         static void name(void)
-#define TEST_CASE(name)                    {#name, name, 0}
-#define TEST_CASE_TIMEOUT(name, seconds)   {#name, name, seconds}
+#define TEST(name) static void name(void)
+#define TEST_CASE(name)                                                                            \
+    {                                                                                              \
+#name, name, 0                                                                             \
+    }
+#define TEST_CASE_TIMEOUT(name, seconds)                                                           \
+    {                                                                                              \
+#name, name, seconds                                                                       \
+    }
 #define BYZGD_TEST_MAIN(cases)                                                                     \
     int main(int argc, char **argv)                                                                \
     {                                                                                              \
@@ -66,8 +72,8 @@ const char *byzgd_test_tmpdir(void);
     do {                                                                                           \
         double a_ = (double)(a), b_ = (double)(b), t_ = (double)(tol);                             \
         if (!(fabs(a_ - b_) <= t_))                                                                \
-            byzgd_test_fail(__FILE__, __LINE__, "%s ~= %s: %.9g vs %.9g (tol %g)", #a, #b, a_,     \
-                            b_, t_);                                                               \
+            byzgd_test_fail(__FILE__, __LINE__, "%s ~= %s: %.9g vs %.9g (tol %g)", #a, #b, a_, b_, \
+                            t_);                                                                   \
     } while (0)
 #define ASSERT_STR_EQ(a, b)                                                                        \
     do {                                                                                           \

@@ -90,8 +90,9 @@ TEST(json_nesting_commas_and_escapes)
     byzgd_json_key_string(json, "rule", "a\"b\\c\n");
     byzgd_json_key_bool(json, "ok", true);
     byzgd_json_object_end(json);
-    ASSERT_STR_EQ(byzgd_json_text(json), "{\"round\":3,\"selected\":[4,7],\"rejected\":{\"stale\":1},"
-                                         "\"loss\":null,\"rule\":\"a\\\"b\\\\c\\u000a\",\"ok\":true}");
+    ASSERT_STR_EQ(byzgd_json_text(json),
+                  "{\"round\":3,\"selected\":[4,7],\"rejected\":{\"stale\":1},"
+                  "\"loss\":null,\"rule\":\"a\\\"b\\\\c\\u000a\",\"ok\":true}");
     byzgd_json_reset(json);
     byzgd_json_array_begin(json);
     byzgd_json_double(json, 0.5);

@@ -1,0 +1,341 @@
+/*  layers.c — forward/backward kernels: dense and conv2d through OpenBLAS sgemm, ReLU,
+    2×2 max-pooling, flatten, softmax cross-entropy. Reductions that feed the loss are in
+    double; everything that travels stays float32. */
+#include "layers.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+// ---- dense
+
+void
+byzgd_dense_forward(float *y, const float *x, const float *w, const float *bias, size_t batch,
+                    size_t in, size_t out)
+{
+    for (size_t b = 0; b < batch; b++)
+        memcpy(y + b * out, bias, out * sizeof *y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)out, (int)in, 1.0f, x,
+                (int)in, w, (int)in, 1.0f, y, (int)out);
+}
+
+void
+byzgd_dense_backward(float *dx, float *dw, float *dbias, const float *dy, const float *x,
+                     const float *w, size_t batch, size_t in, size_t out)
+{
+    // dw[out][in] = dy[B][out]ᵀ · x[B][in]
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)batch, 1.0f, dy,
+                (int)out, x, (int)in, 0.0f, dw, (int)in);
+    for (size_t o = 0; o < out; o++)
+        dbias[o] = 0.0f;
+    for (size_t b = 0; b < batch; b++)
+        for (size_t o = 0; o < out; o++)
+            dbias[o] += dy[b * out + o];
+    // dx[B][in] = dy[B][out] · w[out][in]
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)in, (int)out, 1.0f,
+                    dy, (int)out, w, (int)in, 0.0f, dx, (int)in);
+}
+
+// ---- ReLU
+
+void
+byzgd_relu_forward(float *y, const float *x, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void
+byzgd_relu_backward(float *dx, const float *dy, const float *y, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// ---- conv2d
+
+int
+byzgd_conv2d_shape_init(byzgd_conv2d_shape_t *shape)
+{
+    if (!shape->in_channels || !shape->in_height || !shape->in_width || !shape->out_channels ||
+        !shape->kernel || !shape->stride)
+        return -1;
+    size_t padded_h = shape->in_height + 2 * shape->padding;
+    size_t padded_w = shape->in_width + 2 * shape->padding;
+    if (shape->kernel > padded_h || shape->kernel > padded_w)
+        return -1;
+    shape->out_height = (padded_h - shape->kernel) / shape->stride + 1;
+    shape->out_width = (padded_w - shape->kernel) / shape->stride + 1;
+    return 0;
+}
+
+size_t
+byzgd_conv2d_col_per_example(const byzgd_conv2d_shape_t *shape)
+{
+    return shape->in_channels * shape->kernel * shape->kernel * shape->out_height *
+           shape->out_width;
+}
+
+// Where example b, channel c starts in x, for either input layout.
+typedef struct {
+    size_t channel_stride, example_stride;
+} s_layout_t;
+
+static s_layout_t
+s_layout(const byzgd_conv2d_shape_t *shape, size_t batch, bool input_batch_major)
+{
+    size_t plane = shape->in_height * shape->in_width;
+    if (input_batch_major)
+        return (s_layout_t){plane, shape->in_channels * plane};
+    return (s_layout_t){batch * plane, plane};
+}
+
+// col[K][count·N] for examples first .. first+count−1, K = Cin·k·k, N = Ho·Wo:
+// col[(c·k + ki)·k + kj][e·N + oh·Wo + ow] = x(c, first + e, oh·s + ki − p, ow·s + kj − p)
+// (zero outside the image).
+static void
+s_im2col(float *col, const float *x, const byzgd_conv2d_shape_t *shape, s_layout_t layout,
+         size_t first, size_t count, int threads)
+{
+    const size_t k = shape->kernel, stride = shape->stride;
+    const size_t rows = shape->in_channels * k * k;
+    const size_t ho = shape->out_height, wo = shape->out_width, n = ho * wo;
+    const long height = (long)shape->in_height, width = (long)shape->in_width;
+    const long padding = (long)shape->padding;
+#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t e = 0; e < count; e++) {
+            const size_t c = r / (k * k), ki = (r / k) % k, kj = r % k;
+            const float *plane =
+                x + c * layout.channel_stride + (first + e) * layout.example_stride;
+            float *out = col + r * (count * n) + e * n;
+            for (size_t oh = 0; oh < ho; oh++) {
+                long ih = (long)(oh * stride + ki) - padding;
+                float *out_row = out + oh * wo;
+                if (ih < 0 || ih >= height) {
+                    memset(out_row, 0, wo * sizeof *out_row);
+                    continue;
+                }
+                const float *in_row = plane + ih * width;
+                for (size_t ow = 0; ow < wo; ow++) {
+                    long iw = (long)(ow * stride + kj) - padding;
+                    out_row[ow] = (iw >= 0 && iw < width) ? in_row[iw] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+// The adjoint of s_im2col: dx(c, first + e, ·, ·) += the col entries that read it.
+// Parallel over (channel, example) planes, which no two threads share.
+static void
+s_col2im(float *dx, const float *col, const byzgd_conv2d_shape_t *shape, s_layout_t layout,
+         size_t first, size_t count, int threads)
+{
+    const size_t k = shape->kernel, stride = shape->stride;
+    const size_t ho = shape->out_height, wo = shape->out_width, n = ho * wo;
+    const long height = (long)shape->in_height, width = (long)shape->in_width;
+    const long padding = (long)shape->padding;
+#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1) schedule(static)
+    for (size_t c = 0; c < shape->in_channels; c++) {
+        for (size_t e = 0; e < count; e++) {
+            float *plane = dx + c * layout.channel_stride + (first + e) * layout.example_stride;
+            for (size_t ki = 0; ki < k; ki++) {
+                for (size_t kj = 0; kj < k; kj++) {
+                    const size_t r = (c * k + ki) * k + kj;
+                    const float *in = col + r * (count * n) + e * n;
+                    for (size_t oh = 0; oh < ho; oh++) {
+                        long ih = (long)(oh * stride + ki) - padding;
+                        if (ih < 0 || ih >= height)
+                            continue;
+                        float *row = plane + ih * width;
+                        const float *in_row = in + oh * wo;
+                        for (size_t ow = 0; ow < wo; ow++) {
+                            long iw = (long)(ow * stride + kj) - padding;
+                            if (iw >= 0 && iw < width)
+                                row[iw] += in_row[ow];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static size_t
+s_chunk(const byzgd_conv2d_shape_t *shape, size_t batch, size_t col_capacity)
+{
+    size_t per_example = byzgd_conv2d_col_per_example(shape);
+    assert(col_capacity >= per_example);
+    size_t chunk = col_capacity / per_example;
+    return chunk < batch ? chunk : batch;
+}
+
+void
+byzgd_conv2d_forward(float *y, float *col, const float *x, const float *w, const float *bias,
+                     const byzgd_conv2d_shape_t *shape, size_t batch, bool input_batch_major,
+                     size_t col_capacity, int threads)
+{
+    const size_t n = shape->out_height * shape->out_width;
+    const size_t rows = shape->in_channels * shape->kernel * shape->kernel;
+    const size_t chunk = s_chunk(shape, batch, col_capacity);
+    const s_layout_t layout = s_layout(shape, batch, input_batch_major);
+    for (size_t first = 0; first < batch; first += chunk) {
+        size_t count = batch - first < chunk ? batch - first : chunk;
+        s_im2col(col, x, shape, layout, first, count, threads);
+        // y[Cout][first .. first+count)[N] = w[Cout][K] · col[K][count·N]
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)shape->out_channels,
+                    (int)(count * n), (int)rows, 1.0f, w, (int)rows, col, (int)(count * n), 0.0f,
+                    y + first * n, (int)(batch * n));
+    }
+    for (size_t co = 0; co < shape->out_channels; co++) {
+        float *row = y + co * batch * n;
+        for (size_t i = 0; i < batch * n; i++)
+            row[i] += bias[co];
+    }
+}
+
+void
+byzgd_conv2d_backward(float *dx, float *dw, float *dbias, float *col, const float *dy,
+                      const float *x, const float *w, const byzgd_conv2d_shape_t *shape,
+                      size_t batch, bool input_batch_major, size_t col_capacity, int threads)
+{
+    const size_t n = shape->out_height * shape->out_width;
+    const size_t rows = shape->in_channels * shape->kernel * shape->kernel;
+    const size_t chunk = s_chunk(shape, batch, col_capacity);
+    const s_layout_t layout = s_layout(shape, batch, input_batch_major);
+    for (size_t co = 0; co < shape->out_channels; co++) {
+        const float *row = dy + co * batch * n;
+        double sum = 0.0;
+        for (size_t i = 0; i < batch * n; i++)
+            sum += row[i];
+        dbias[co] = (float)sum;
+    }
+    if (dx)
+        memset(dx, 0, batch * shape->in_channels * shape->in_height * shape->in_width * sizeof *dx);
+    for (size_t first = 0; first < batch; first += chunk) {
+        size_t count = batch - first < chunk ? batch - first : chunk;
+        s_im2col(col, x, shape, layout, first, count, threads);
+        // dw[Cout][K] (+)= dy[Cout][count·N] · col[K][count·N]ᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)shape->out_channels, (int)rows,
+                    (int)(count * n), 1.0f, dy + first * n, (int)(batch * n), col, (int)(count * n),
+                    first == 0 ? 0.0f : 1.0f, dw, (int)rows);
+        if (!dx)
+            continue;
+        // dcol[K][count·N] = w[Cout][K]ᵀ · dy[Cout][count·N], reusing col.
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)(count * n),
+                    (int)shape->out_channels, 1.0f, w, (int)rows, dy + first * n, (int)(batch * n),
+                    0.0f, col, (int)(count * n));
+        s_col2im(dx, col, shape, layout, first, count, threads);
+    }
+}
+
+// ---- max-pooling
+
+void
+byzgd_maxpool2_forward(float *y, uint8_t *argmax, const float *x, size_t planes, size_t height,
+                       size_t width, int threads)
+{
+    const size_t ho = height / 2, wo = width / 2;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *in = x + p * height * width;
+        float *out = y + p * ho * wo;
+        uint8_t *arg = argmax + p * ho * wo;
+        for (size_t i = 0; i < ho; i++) {
+            const float *top = in + 2 * i * width, *bottom = top + width;
+            for (size_t j = 0; j < wo; j++) {
+                float window[4] = {top[2 * j], top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1]};
+                uint8_t best = 0;
+                for (uint8_t q = 1; q < 4; q++)
+                    if (window[q] > window[best])
+                        best = q;
+                out[i * wo + j] = window[best];
+                arg[i * wo + j] = best;
+            }
+        }
+    }
+}
+
+void
+byzgd_maxpool2_backward(float *dx, const float *dy, const uint8_t *argmax, size_t planes,
+                        size_t height, size_t width, int threads)
+{
+    const size_t ho = height / 2, wo = width / 2;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        float *out = dx + p * height * width;
+        const float *in = dy + p * ho * wo;
+        const uint8_t *arg = argmax + p * ho * wo;
+        memset(out, 0, height * width * sizeof *out);
+        for (size_t i = 0; i < ho; i++)
+            for (size_t j = 0; j < wo; j++) {
+                size_t q = arg[i * wo + j];
+                out[(2 * i + q / 2) * width + 2 * j + q % 2] = in[i * wo + j];
+            }
+    }
+}
+
+// ---- flatten
+
+void
+byzgd_flatten_forward(float *y, const float *x, size_t channels, size_t batch, size_t plane)
+{
+    for (size_t c = 0; c < channels; c++)
+        for (size_t b = 0; b < batch; b++)
+            memcpy(y + (b * channels + c) * plane, x + (c * batch + b) * plane, plane * sizeof *y);
+}
+
+void
+byzgd_flatten_backward(float *dx, const float *dy, size_t channels, size_t batch, size_t plane)
+{
+    for (size_t c = 0; c < channels; c++)
+        for (size_t b = 0; b < batch; b++)
+            memcpy(dx + (c * batch + b) * plane, dy + (b * channels + c) * plane,
+                   plane * sizeof *dx);
+}
+
+// ---- loss
+
+double
+byzgd_softmax_cross_entropy(float *dlogits, const float *logits, const uint8_t *labels,
+                            size_t batch, size_t classes)
+{
+    double total = 0.0;
+    for (size_t b = 0; b < batch; b++) {
+        const float *z = logits + b * classes;
+        assert(labels[b] < classes);
+        float max = z[0];
+        for (size_t k = 1; k < classes; k++)
+            max = z[k] > max ? z[k] : max;
+        double sum = 0.0;
+        for (size_t k = 0; k < classes; k++)
+            sum += exp((double)z[k] - max);
+        double log_sum = log(sum);
+        total += log_sum - ((double)z[labels[b]] - max);
+        if (!dlogits)
+            continue;
+        float *g = dlogits + b * classes;
+        for (size_t k = 0; k < classes; k++) {
+            double p = exp((double)z[k] - max - log_sum);
+            g[k] = (float)((p - (k == labels[b])) / (double)batch);
+        }
+    }
+    return batch ? total / (double)batch : 0.0;
+}
+
+void
+byzgd_argmax_rows(uint8_t *predictions, const float *logits, size_t batch, size_t classes)
+{
+    for (size_t b = 0; b < batch; b++) {
+        const float *z = logits + b * classes;
+        size_t best = 0;
+        for (size_t k = 1; k < classes; k++)
+            if (z[k] > z[best])
+                best = k;
+        predictions[b] = (uint8_t)best;
+    }
+}

@@ -1,0 +1,681 @@
+/*  model.c — architectures as lists of layers over one flat parameter vector; forward and
+    backward passes; seeded initialisation; parameter files. The layer kernels are in
+    layers.c; this file only lays out the parameters and chains the activations. */
+#include "model.h"
+
+#include "layers.h"
+#include "log.h"
+#include "rng.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define S_MAX_LAYERS 16
+// im2col scratch: enough for this many floats (16 MiB), or one example if that is larger;
+// the convolutions run their sgemm over as many examples as fit.
+#define S_COL_BUDGET ((size_t)4 << 20)
+
+typedef enum { S_DENSE, S_RELU, S_CONV, S_MAXPOOL, S_FLATTEN } s_kind_t;
+
+typedef struct {
+    s_kind_t kind;
+    size_t in_count, out_count; // floats per example
+    size_t param_offset, weight_count, bias_count;
+    size_t fan_in;                  // for initialisation
+    bool before_relu;               // He initialisation when a ReLU follows
+    size_t in, out;                 // dense
+    byzgd_conv2d_shape_t conv;      // conv
+    bool input_batch_major;         // conv: NCHW input (else CBHW)
+    size_t channels, height, width; // maxpool input planes / flatten channels
+} s_layer_t;
+
+struct byzgd_model_t {
+    char description[96];
+    s_layer_t layers[S_MAX_LAYERS];
+    size_t layer_count;
+    size_t dimension, feature_count, class_count, max_batch;
+    int threads;
+    float *activations[S_MAX_LAYERS]; // output of each layer, max_batch × out_count
+    uint8_t *argmax[S_MAX_LAYERS];    // max-pooling winners
+    float *delta[2];                  // ping-pong gradients w.r.t. activations
+    float *col;                       // im2col scratch
+    size_t col_capacity;
+    uint8_t *predictions; // max_batch, for evaluate
+};
+
+// ---- building
+
+typedef struct {
+    size_t channels, height, width;
+    bool batch_major; // NCHW (true) or CBHW (false) activations
+} s_cursor_t;
+
+static s_layer_t *
+s_push(byzgd_model_t *self, s_kind_t kind, size_t in_count, size_t out_count)
+{
+    assert(self->layer_count < S_MAX_LAYERS);
+    s_layer_t *layer = &self->layers[self->layer_count++];
+    memset(layer, 0, sizeof *layer);
+    layer->kind = kind;
+    layer->in_count = in_count;
+    layer->out_count = out_count;
+    layer->param_offset = self->dimension;
+    return layer;
+}
+
+static void
+s_add_dense(byzgd_model_t *self, s_cursor_t *cursor, size_t out, bool before_relu)
+{
+    size_t in = cursor->channels * cursor->height * cursor->width;
+    s_layer_t *layer = s_push(self, S_DENSE, in, out);
+    layer->in = in;
+    layer->out = out;
+    layer->weight_count = in * out;
+    layer->bias_count = out;
+    layer->fan_in = in;
+    layer->before_relu = before_relu;
+    self->dimension += layer->weight_count + layer->bias_count;
+    *cursor = (s_cursor_t){out, 1, 1, true};
+}
+
+static void
+s_add_relu(byzgd_model_t *self, const s_cursor_t *cursor)
+{
+    size_t count = cursor->channels * cursor->height * cursor->width;
+    s_push(self, S_RELU, count, count);
+}
+
+// 3×3 convolution, stride 1, padding 1: the spatial size is kept.
+static void
+s_add_conv3x3(byzgd_model_t *self, s_cursor_t *cursor, size_t out_channels)
+{
+    byzgd_conv2d_shape_t shape = {
+        .in_channels = cursor->channels,
+        .in_height = cursor->height,
+        .in_width = cursor->width,
+        .out_channels = out_channels,
+        .kernel = 3,
+        .stride = 1,
+        .padding = 1,
+    };
+    int rc = byzgd_conv2d_shape_init(&shape);
+    assert(rc == 0);
+    (void)rc;
+    size_t in = cursor->channels * cursor->height * cursor->width;
+    s_layer_t *layer = s_push(self, S_CONV, in, out_channels * shape.out_height * shape.out_width);
+    layer->conv = shape;
+    layer->input_batch_major = cursor->batch_major;
+    layer->weight_count = out_channels * cursor->channels * 9;
+    layer->bias_count = out_channels;
+    layer->fan_in = cursor->channels * 9;
+    layer->before_relu = true;
+    self->dimension += layer->weight_count + layer->bias_count;
+    *cursor = (s_cursor_t){out_channels, shape.out_height, shape.out_width, false};
+}
+
+static void
+s_add_maxpool(byzgd_model_t *self, s_cursor_t *cursor)
+{
+    size_t in = cursor->channels * cursor->height * cursor->width;
+    size_t out = cursor->channels * (cursor->height / 2) * (cursor->width / 2);
+    s_layer_t *layer = s_push(self, S_MAXPOOL, in, out);
+    layer->channels = cursor->channels;
+    layer->height = cursor->height;
+    layer->width = cursor->width;
+    cursor->height /= 2;
+    cursor->width /= 2;
+}
+
+static void
+s_add_flatten(byzgd_model_t *self, s_cursor_t *cursor)
+{
+    size_t count = cursor->channels * cursor->height * cursor->width;
+    if (cursor->batch_major) // already [B][C·H·W]: nothing to do
+        return;
+    s_layer_t *layer = s_push(self, S_FLATTEN, count, count);
+    layer->channels = cursor->channels;
+    layer->height = cursor->height;
+    layer->width = cursor->width;
+    *cursor = (s_cursor_t){count, 1, 1, true};
+}
+
+static int
+s_build(byzgd_model_t *self, const byzgd_model_spec_t *spec, char *error, size_t error_size)
+{
+    s_cursor_t cursor = {spec->channels, spec->height, spec->width, true};
+    const char *name = spec->architecture;
+    size_t classes = spec->class_count;
+    if (strcmp(name, "logreg") == 0) {
+        if (spec->hidden[0] || spec->hidden[1])
+            return byzgd_set_error(error, error_size, "logreg has no hidden widths");
+        s_add_flatten(self, &cursor);
+        s_add_dense(self, &cursor, classes, false);
+        snprintf(self->description, sizeof self->description, "logreg %zux%zux%zu - %zu",
+                 spec->channels, spec->height, spec->width, classes);
+    } else if (strcmp(name, "mlp") == 0) {
+        size_t h1 = spec->hidden[0] ? spec->hidden[0] : 128;
+        size_t h2 = spec->hidden[1] ? spec->hidden[1] : 64;
+        if (h1 > 65536 || h2 > 65536)
+            return byzgd_set_error(error, error_size, "mlp widths %zu,%zu: at most 65536", h1, h2);
+        s_add_flatten(self, &cursor);
+        s_add_dense(self, &cursor, h1, true);
+        s_add_relu(self, &cursor);
+        s_add_dense(self, &cursor, h2, true);
+        s_add_relu(self, &cursor);
+        s_add_dense(self, &cursor, classes, false);
+        snprintf(self->description, sizeof self->description, "mlp %zux%zux%zu %zu,%zu %zu",
+                 spec->channels, spec->height, spec->width, h1, h2, classes);
+    } else if (strcmp(name, "convnet") == 0) {
+        size_t c1 = spec->hidden[0] ? spec->hidden[0] : 16;
+        size_t c2 = spec->hidden[1] ? spec->hidden[1] : 32;
+        if (spec->height < 4 || spec->width < 4)
+            return byzgd_set_error(error, error_size,
+                                   "convnet needs images of at least 4x4 pixels, the input is "
+                                   "%zux%zu (use mlp or logreg for feature vectors)",
+                                   spec->height, spec->width);
+        if (c1 > 1024 || c2 > 1024)
+            return byzgd_set_error(error, error_size, "convnet channels %zu,%zu: at most 1024", c1,
+                                   c2);
+        s_add_conv3x3(self, &cursor, c1);
+        s_add_relu(self, &cursor);
+        s_add_conv3x3(self, &cursor, c1);
+        s_add_relu(self, &cursor);
+        s_add_maxpool(self, &cursor);
+        s_add_conv3x3(self, &cursor, c2);
+        s_add_relu(self, &cursor);
+        s_add_conv3x3(self, &cursor, c2);
+        s_add_relu(self, &cursor);
+        s_add_maxpool(self, &cursor);
+        s_add_flatten(self, &cursor);
+        s_add_dense(self, &cursor, classes, false);
+        snprintf(self->description, sizeof self->description, "convnet %zux%zux%zu %zu,%zu %zu",
+                 spec->channels, spec->height, spec->width, c1, c2, classes);
+    } else {
+        return byzgd_set_error(error, error_size,
+                               "unknown architecture \"%s\" (expected logreg, mlp or convnet)",
+                               name);
+    }
+    return 0;
+}
+
+byzgd_model_t *
+byzgd_model_new(const byzgd_model_spec_t *spec, size_t max_batch, char *error, size_t error_size)
+{
+    if (!spec || !spec->architecture) {
+        byzgd_set_error(error, error_size, "no architecture given");
+        return NULL;
+    }
+    if (!spec->channels || !spec->height || !spec->width || spec->channels > 4096 ||
+        spec->height > 4096 || spec->width > 4096 ||
+        spec->channels * spec->height * spec->width > ((size_t)1 << 24)) {
+        byzgd_set_error(error, error_size, "input shape %zux%zux%zu is empty or too large",
+                        spec->channels, spec->height, spec->width);
+        return NULL;
+    }
+    if (spec->class_count < 2 || spec->class_count > 256) {
+        byzgd_set_error(error, error_size, "class count %zu: expected 2 .. 256", spec->class_count);
+        return NULL;
+    }
+    if (max_batch < 1 || max_batch > 65536) {
+        byzgd_set_error(error, error_size, "max batch %zu: expected 1 .. 65536", max_batch);
+        return NULL;
+    }
+    byzgd_model_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        byzgd_set_error(error, error_size, "out of memory");
+        return NULL;
+    }
+    self->feature_count = spec->channels * spec->height * spec->width;
+    self->class_count = spec->class_count;
+    self->max_batch = max_batch;
+    self->threads = 1;
+    if (s_build(self, spec, error, error_size) < 0)
+        goto failed;
+
+    size_t largest = self->feature_count;
+    for (size_t i = 0; i < self->layer_count; i++) {
+        const s_layer_t *layer = &self->layers[i];
+        largest = layer->out_count > largest ? layer->out_count : largest;
+        self->activations[i] = malloc(max_batch * layer->out_count * sizeof(float));
+        if (!self->activations[i])
+            goto out_of_memory;
+        if (layer->kind == S_MAXPOOL) {
+            self->argmax[i] = malloc(max_batch * layer->out_count);
+            if (!self->argmax[i])
+                goto out_of_memory;
+        }
+        if (layer->kind == S_CONV) {
+            size_t per_example = byzgd_conv2d_col_per_example(&layer->conv);
+            size_t examples = S_COL_BUDGET / per_example;
+            examples = examples < 1 ? 1 : examples > max_batch ? max_batch : examples;
+            size_t need = examples * per_example;
+            self->col_capacity = need > self->col_capacity ? need : self->col_capacity;
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        self->delta[k] = malloc(max_batch * largest * sizeof(float));
+        if (!self->delta[k])
+            goto out_of_memory;
+    }
+    if (self->col_capacity) {
+        self->col = malloc(self->col_capacity * sizeof(float));
+        if (!self->col)
+            goto out_of_memory;
+    }
+    self->predictions = malloc(max_batch);
+    if (!self->predictions)
+        goto out_of_memory;
+    return self;
+
+out_of_memory:
+    byzgd_set_error(error, error_size, "out of memory for model scratch (max batch %zu)",
+                    max_batch);
+failed:
+    byzgd_model_destroy(&self);
+    return NULL;
+}
+
+void
+byzgd_model_destroy(byzgd_model_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    byzgd_model_t *self = *self_p;
+    for (size_t i = 0; i < S_MAX_LAYERS; i++) {
+        free(self->activations[i]);
+        free(self->argmax[i]);
+    }
+    free(self->delta[0]);
+    free(self->delta[1]);
+    free(self->col);
+    free(self->predictions);
+    free(self);
+    *self_p = NULL;
+}
+
+size_t
+byzgd_model_dimension(const byzgd_model_t *self)
+{
+    return self->dimension;
+}
+
+size_t
+byzgd_model_max_batch(const byzgd_model_t *self)
+{
+    return self->max_batch;
+}
+
+size_t
+byzgd_model_feature_count(const byzgd_model_t *self)
+{
+    return self->feature_count;
+}
+
+const char *
+byzgd_model_description(const byzgd_model_t *self)
+{
+    return self->description;
+}
+
+void
+byzgd_model_set_threads(byzgd_model_t *self, int count)
+{
+    assert(count >= 1);
+    self->threads = count;
+    openblas_set_num_threads(count);
+}
+
+void
+byzgd_model_init(const byzgd_model_t *self, float *params, uint64_t seed)
+{
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, seed, 0);
+    for (size_t i = 0; i < self->layer_count; i++) {
+        const s_layer_t *layer = &self->layers[i];
+        if (!layer->weight_count)
+            continue;
+        double std = sqrt((layer->before_relu ? 2.0 : 1.0) / (double)layer->fan_in);
+        float *w = params + layer->param_offset;
+        for (size_t k = 0; k < layer->weight_count; k++)
+            w[k] = (float)(std * byzgd_rng_gaussian(&rng));
+        memset(w + layer->weight_count, 0, layer->bias_count * sizeof *w);
+    }
+}
+
+// ---- passes
+
+// Runs every layer; returns the logits [batch][class_count].
+static const float *
+s_forward(byzgd_model_t *self, const float *params, const float *features, size_t batch)
+{
+    const float *x = features;
+    for (size_t i = 0; i < self->layer_count; i++) {
+        const s_layer_t *layer = &self->layers[i];
+        float *y = self->activations[i];
+        const float *w = params + layer->param_offset;
+        const float *bias = w + layer->weight_count;
+        switch (layer->kind) {
+        case S_DENSE:
+            byzgd_dense_forward(y, x, w, bias, batch, layer->in, layer->out);
+            break;
+        case S_RELU:
+            byzgd_relu_forward(y, x, batch * layer->in_count);
+            break;
+        case S_CONV:
+            byzgd_conv2d_forward(y, self->col, x, w, bias, &layer->conv, batch,
+                                 layer->input_batch_major, self->col_capacity, self->threads);
+            break;
+        case S_MAXPOOL:
+            byzgd_maxpool2_forward(y, self->argmax[i], x, layer->channels * batch, layer->height,
+                                   layer->width, self->threads);
+            break;
+        case S_FLATTEN:
+            byzgd_flatten_forward(y, x, layer->channels, batch, layer->height * layer->width);
+            break;
+        }
+        x = y;
+    }
+    return x;
+}
+
+double
+byzgd_model_gradient(byzgd_model_t *self, float *gradient_out, const float *params,
+                     const float *features, const uint8_t *labels, size_t batch_size)
+{
+    assert(batch_size >= 1 && batch_size <= self->max_batch);
+    const float *logits = s_forward(self, params, features, batch_size);
+    int current = 0;
+    double loss = byzgd_softmax_cross_entropy(self->delta[current], logits, labels, batch_size,
+                                              self->class_count);
+    for (size_t i = self->layer_count; i-- > 0;) {
+        const s_layer_t *layer = &self->layers[i];
+        const float *x = i ? self->activations[i - 1] : features;
+        const float *dy = self->delta[current];
+        // The first layer's input gradient is never needed.
+        float *dx = i ? self->delta[1 - current] : NULL;
+        const float *w = params + layer->param_offset;
+        float *dw = gradient_out + layer->param_offset;
+        float *dbias = dw + layer->weight_count;
+        switch (layer->kind) {
+        case S_DENSE:
+            byzgd_dense_backward(dx, dw, dbias, dy, x, w, batch_size, layer->in, layer->out);
+            break;
+        case S_RELU:
+            if (dx)
+                byzgd_relu_backward(dx, dy, self->activations[i], batch_size * layer->in_count);
+            break;
+        case S_CONV:
+            byzgd_conv2d_backward(dx, dw, dbias, self->col, dy, x, w, &layer->conv, batch_size,
+                                  layer->input_batch_major, self->col_capacity, self->threads);
+            break;
+        case S_MAXPOOL:
+            if (dx)
+                byzgd_maxpool2_backward(dx, dy, self->argmax[i], layer->channels * batch_size,
+                                        layer->height, layer->width, self->threads);
+            break;
+        case S_FLATTEN:
+            if (dx)
+                byzgd_flatten_backward(dx, dy, layer->channels, batch_size,
+                                       layer->height * layer->width);
+            break;
+        }
+        current = 1 - current;
+    }
+    return loss;
+}
+
+void
+byzgd_model_predict(byzgd_model_t *self, uint8_t *predictions_out, const float *params,
+                    const float *features, size_t batch_size)
+{
+    assert(batch_size >= 1 && batch_size <= self->max_batch);
+    const float *logits = s_forward(self, params, features, batch_size);
+    byzgd_argmax_rows(predictions_out, logits, batch_size, self->class_count);
+}
+
+void
+byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *accuracy_out,
+                            const float *params, const float *features, const uint8_t *labels,
+                            size_t count)
+{
+    double loss_sum = 0.0;
+    size_t correct = 0;
+    for (size_t first = 0; first < count; first += self->max_batch) {
+        size_t batch = count - first < self->max_batch ? count - first : self->max_batch;
+        const float *logits =
+            s_forward(self, params, features + first * self->feature_count, batch);
+        loss_sum +=
+            byzgd_softmax_cross_entropy(NULL, logits, labels + first, batch, self->class_count) *
+            (double)batch;
+        byzgd_argmax_rows(self->predictions, logits, batch, self->class_count);
+        for (size_t b = 0; b < batch; b++)
+            correct += self->predictions[b] == labels[first + b];
+    }
+    *loss_out = count ? loss_sum / (double)count : 0.0;
+    *accuracy_out = count ? (double)correct / (double)count : 0.0;
+}
+
+// ---- parameter files
+//
+// offset 0   8 bytes  magic "BYZGDPRM"
+//        8   u32      format version (1)
+//        12  u32      L, length of the model description (1 .. 95)
+//        16  L bytes  the description (byzgd_model_description), no terminator
+//        16+L u64     d
+//        24+L u32     CRC-32 (zlib) of the data bytes
+//        28+L d × f32 parameters
+// All integers and floats little-endian.
+
+static const char s_magic[8] = {'B', 'Y', 'Z', 'G', 'D', 'P', 'R', 'M'};
+#define S_FORMAT_VERSION 1u
+
+static void
+s_put_u32(uint8_t *out, uint32_t value)
+{
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint8_t)(value >> (8 * i));
+}
+
+static void
+s_put_u64(uint8_t *out, uint64_t value)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(value >> (8 * i));
+}
+
+static uint32_t
+s_get_u32(const uint8_t *in)
+{
+    uint32_t value = 0;
+    for (int i = 0; i < 4; i++)
+        value |= (uint32_t)in[i] << (8 * i);
+    return value;
+}
+
+static uint64_t
+s_get_u64(const uint8_t *in)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value |= (uint64_t)in[i] << (8 * i);
+    return value;
+}
+
+// Parameters as little-endian bytes (a plain copy on little-endian hosts).
+static void
+s_floats_to_bytes(uint8_t *out, const float *values, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &values[i], sizeof bits);
+        s_put_u32(out + 4 * i, bits);
+    }
+}
+
+static void
+s_bytes_to_floats(float *out, const uint8_t *bytes, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits = s_get_u32(bytes + 4 * i);
+        memcpy(&out[i], &bits, sizeof bits);
+    }
+}
+
+static uint32_t
+s_crc32(const uint8_t *data, size_t size)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (size) {
+        uInt piece = size > (1u << 30) ? (1u << 30) : (uInt)size;
+        crc = crc32(crc, data, piece);
+        data += piece;
+        size -= piece;
+    }
+    return (uint32_t)crc;
+}
+
+int
+byzgd_model_save(const byzgd_model_t *self, const float *params, const char *path, char *error,
+                 size_t error_size)
+{
+    size_t description_size = strlen(self->description);
+    size_t data_size = self->dimension * 4;
+    size_t header_size = 28 + description_size;
+    int rc = -1;
+    FILE *file = NULL;
+    char temporary[4096];
+    if (snprintf(temporary, sizeof temporary, "%s.tmp", path) >= (int)sizeof temporary)
+        return byzgd_set_error(error, error_size, "%s: path too long", path);
+    uint8_t *image = malloc(header_size + data_size);
+    if (!image)
+        return byzgd_set_error(error, error_size, "%s: out of memory", path);
+    memcpy(image, s_magic, 8);
+    s_put_u32(image + 8, S_FORMAT_VERSION);
+    s_put_u32(image + 12, (uint32_t)description_size);
+    memcpy(image + 16, self->description, description_size);
+    s_put_u64(image + 16 + description_size, self->dimension);
+    s_floats_to_bytes(image + header_size, params, self->dimension);
+    s_put_u32(image + 24 + description_size, s_crc32(image + header_size, data_size));
+
+    file = fopen(temporary, "wb");
+    if (!file) {
+        byzgd_set_error(error, error_size, "%s: %s", temporary, strerror(errno));
+        goto cleanup;
+    }
+    if (fwrite(image, 1, header_size + data_size, file) != header_size + data_size) {
+        byzgd_set_error(error, error_size, "%s: write failed: %s", temporary, strerror(errno));
+        goto cleanup;
+    }
+    int closed = fclose(file);
+    file = NULL;
+    if (closed != 0) {
+        byzgd_set_error(error, error_size, "%s: write failed: %s", temporary, strerror(errno));
+        goto cleanup;
+    }
+    if (rename(temporary, path) != 0) {
+        byzgd_set_error(error, error_size, "%s: rename from %s failed: %s", path, temporary,
+                        strerror(errno));
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (file)
+        fclose(file);
+    if (rc != 0)
+        remove(temporary);
+    free(image);
+    return rc;
+}
+
+int
+byzgd_model_load(const byzgd_model_t *self, float *params, const char *path, char *error,
+                 size_t error_size)
+{
+    int rc = -1;
+    uint8_t *data = NULL;
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return byzgd_set_error(error, error_size, "%s: %s", path, strerror(errno));
+    uint8_t header[16];
+    size_t got = fread(header, 1, sizeof header, file);
+    if (got >= 8 && memcmp(header, s_magic, 8) != 0) {
+        byzgd_set_error(error, error_size, "%s: not a byzgd parameter file (wrong magic)", path);
+        goto cleanup;
+    }
+    if (got < sizeof header) {
+        byzgd_set_error(error, error_size, "%s: truncated header (%zu bytes)", path, got);
+        goto cleanup;
+    }
+    uint32_t version = s_get_u32(header + 8);
+    if (version != S_FORMAT_VERSION) {
+        byzgd_set_error(error, error_size,
+                        "%s: parameter file version %u, this build reads version %u", path, version,
+                        S_FORMAT_VERSION);
+        goto cleanup;
+    }
+    uint32_t description_size = s_get_u32(header + 12);
+    char description[96];
+    uint8_t tail[12];
+    if (description_size == 0 || description_size >= sizeof description) {
+        byzgd_set_error(error, error_size, "%s: corrupt header (description length %u)", path,
+                        description_size);
+        goto cleanup;
+    }
+    if (fread(description, 1, description_size, file) != description_size ||
+        fread(tail, 1, sizeof tail, file) != sizeof tail) {
+        byzgd_set_error(error, error_size, "%s: truncated header", path);
+        goto cleanup;
+    }
+    description[description_size] = '\0';
+    if (strcmp(description, self->description) != 0) {
+        byzgd_set_error(error, error_size,
+                        "%s: wrong architecture: the file holds \"%s\", this model is \"%s\"", path,
+                        description, self->description);
+        goto cleanup;
+    }
+    uint64_t dimension = s_get_u64(tail);
+    if (dimension != self->dimension) {
+        byzgd_set_error(error, error_size,
+                        "%s: d mismatch: the file holds %llu parameters, the model has %zu", path,
+                        (unsigned long long)dimension, self->dimension);
+        goto cleanup;
+    }
+    uint32_t expected_crc = s_get_u32(tail + 8);
+    size_t data_size = self->dimension * 4;
+    data = malloc(data_size ? data_size : 1);
+    if (!data) {
+        byzgd_set_error(error, error_size, "%s: out of memory", path);
+        goto cleanup;
+    }
+    got = fread(data, 1, data_size, file);
+    if (got != data_size) {
+        byzgd_set_error(error, error_size, "%s: truncated: %zu of %zu data bytes", path, got,
+                        data_size);
+        goto cleanup;
+    }
+    if (fgetc(file) != EOF) {
+        byzgd_set_error(error, error_size, "%s: trailing bytes after the %zu parameters", path,
+                        self->dimension);
+        goto cleanup;
+    }
+    uint32_t crc = s_crc32(data, data_size);
+    if (crc != expected_crc) {
+        byzgd_set_error(error, error_size,
+                        "%s: checksum mismatch (CRC-32 %08x, header says %08x): file corrupted",
+                        path, crc, expected_crc);
+        goto cleanup;
+    }
+    s_bytes_to_floats(params, data, self->dimension);
+    rc = 0;
+cleanup:
+    free(data);
+    fclose(file);
+    return rc;
+}
