@@ -252,8 +252,10 @@ byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *const *
     }
     count = s_prune(pairs, count, needed);
 
+    // Dynamic chunks of 256 blocks: a thread slowed by another process does not hold
+    // back the end of the loop; each block's result is independent of the schedule.
     size_t block_count = (d + WIDTH - 1) / WIDTH;
-#pragma omp parallel for schedule(static) if (n * d > 100000)
+#pragma omp parallel for schedule(dynamic, 256) if (n * d > 100000)
     for (size_t block = 0; block < block_count; block++) {
         float tile[TILE_MAX_N * WIDTH];
         size_t j0 = block * WIDTH;

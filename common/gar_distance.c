@@ -291,7 +291,7 @@ void
 byzgd_gar_distances(double *distances, double *partial, const float *const *rows, size_t n,
                     size_t d)
 {
-    // d is cut into BYZGD_GAR_DISTANCE_SEGMENTS segments (aligned to CHUNK), each computed
+    // d is cut into BYZGD_GAR_DISTANCE_SEGMENTS = 8 segments (aligned to CHUNK), each computed
     // for all pairs into its own matrix by one thread, without any barrier: the matrix is
     // read from memory once, and a thread delayed by another process on this shared
     // machine does not stall the other at every block. The segment matrices are then

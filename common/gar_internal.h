@@ -46,7 +46,7 @@ void byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *co
                           byzgd_gar_coord_t mode, size_t k, size_t n, size_t d);
 
 // Distance kernels (gar_distance.c).
-#define BYZGD_GAR_DISTANCE_SEGMENTS 4
+#define BYZGD_GAR_DISTANCE_SEGMENTS 8
 // distances[a * n + b] = sum_j (rows[a][j] - rows[b][j])^2 in double (diagonal 0).
 // `partial` is scratch for (BYZGD_GAR_DISTANCE_SEGMENTS - 1) * n * n doubles.
 void byzgd_gar_distances(double *distances, double *partial, const float *const *rows, size_t n,
