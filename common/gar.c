@@ -455,11 +455,17 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
         config->rule == BYZGD_GAR_MEDOID ||
         (config->rule == BYZGD_GAR_ONE_P_KRUM && !byzgd_gar_one_p_averages(config)) ||
         config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
-    if ((distance_rule || config->nnm) && !ws->distances) {
-        size_t square = ws->max_n * ws->max_n;
-        if (ws->max_n > SIZE_MAX / sizeof(double) / BYZGD_GAR_DISTANCE_SEGMENTS / ws->max_n ||
-            !(ws->distances = malloc(square * sizeof(double))) ||
-            !(ws->partial = malloc((BYZGD_GAR_DISTANCE_SEGMENTS - 1) * square * sizeof(double))))
+    if ((distance_rule || config->nnm) && (!ws->distances || !ws->partial)) {
+        size_t segmented =
+            ws->max_n < BYZGD_GAR_SEGMENTED_MAX_N ? ws->max_n : BYZGD_GAR_SEGMENTED_MAX_N;
+        if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n)
+            return byzgd_set_error(error, error_size, "%s: n=%zu is too large", name, ws->max_n);
+        if (!ws->distances)
+            ws->distances = malloc(ws->max_n * ws->max_n * sizeof(double));
+        if (!ws->partial)
+            ws->partial =
+                malloc((BYZGD_GAR_DISTANCE_SEGMENTS - 1) * segmented * segmented * sizeof(double));
+        if (!ws->distances || !ws->partial)
             return byzgd_set_error(error, error_size,
                                    "%s: out of memory for the %zu x %zu distance matrix", name,
                                    ws->max_n, ws->max_n);

@@ -298,14 +298,15 @@ byzgd_gar_distances(double *distances, double *partial, const float *const *rows
     // added in a fixed order, so the result does not depend on the thread count. Inside a
     // segment, blocks are sized so that n rows x block floats take about 1 MiB of the
     // 2 MiB L2 of a core.
-    size_t segment = (d + BYZGD_GAR_DISTANCE_SEGMENTS - 1) / BYZGD_GAR_DISTANCE_SEGMENTS;
+    size_t segments = n <= BYZGD_GAR_SEGMENTED_MAX_N ? BYZGD_GAR_DISTANCE_SEGMENTS : 1;
+    size_t segment = (d + segments - 1) / segments;
     segment = (segment + CHUNK - 1) / CHUNK * CHUNK;
     size_t block = ((size_t)1 << 20) / (sizeof(float) * n);
     block -= block % CHUNK;
     if (block < CHUNK)
         block = CHUNK;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
-    for (size_t g = 0; g < BYZGD_GAR_DISTANCE_SEGMENTS; g++) {
+    for (size_t g = 0; g < segments; g++) {
         double *out = g == 0 ? distances : partial + (g - 1) * n * n;
         memset(out, 0, n * n * sizeof *out);
         size_t first = g * segment < d ? g * segment : d;
@@ -316,7 +317,7 @@ byzgd_gar_distances(double *distances, double *partial, const float *const *rows
     for (size_t a = 0; a < n; a++)
         for (size_t b = a + 1; b < n; b++) {
             double total = distances[a * n + b];
-            for (size_t g = 1; g < BYZGD_GAR_DISTANCE_SEGMENTS; g++)
+            for (size_t g = 1; g < segments; g++)
                 total += partial[(g - 1) * n * n + a * n + b];
             distances[a * n + b] = distances[b * n + a] = total;
         }

@@ -589,6 +589,41 @@ TEST(coordinate_rules_large_n_fallback)
     free(x);
 }
 
+TEST(krum_large_n_unsegmented)
+{
+    // Above 512 rows the distance kernel uses one d-segment; scores still match a slow
+    // per-pair reference, and a result sized for 600 rows gives bit-identical results
+    // for 40 rows as one sized for 40.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 61, 0);
+    size_t n = 600, d = 1100, f = 100;
+    float *x = s_random_rows(&rng, n, d, 1);
+    byzgd_gar_config_t config = s_config("krum", f);
+    byzgd_gar_result_t *result = s_apply(&config, x, n, d);
+    double *values = malloc(n * sizeof *values);
+    for (size_t i = 0; i < n; i += 37) {
+        size_t m = 0;
+        for (size_t b = 0; b < n; b++)
+            if (b != i)
+                values[m++] = s_ref_dist2(x, d, i, b);
+        qsort(values, m, sizeof *values, s_cmp_double);
+        double expected = 0;
+        for (size_t q = 0; q < n - f - 2; q++)
+            expected += values[q];
+        ASSERT_NEAR(result->scores[i], expected, 1e-6 * expected);
+    }
+    char error[256];
+    config.f = 5;
+    byzgd_gar_result_t *small = s_apply(&config, x, 40, d);
+    ASSERT_EQ_INT(byzgd_gar_apply(&config, result, x, 40, d, error, sizeof error), 0);
+    for (size_t i = 0; i < 40; i++)
+        ASSERT(result->scores[i] == small->scores[i]);
+    byzgd_gar_result_destroy(&small);
+    byzgd_gar_result_destroy(&result);
+    free(values);
+    free(x);
+}
+
 TEST(row_order)
 {
     // Permuting rows leaves the order-free rules unchanged and moves Krum's pick with its row.
@@ -1169,6 +1204,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(golden_geomed_and_cclip),
     TEST_CASE_TIMEOUT(random_inputs_match_references, 240),
     TEST_CASE(coordinate_rules_large_n_fallback),
+    TEST_CASE(krum_large_n_unsegmented),
     TEST_CASE(row_order),
     TEST_CASE(multi_krum_m1_equals_krum),
     TEST_CASE(krum_picks_honest_rows),
