@@ -496,7 +496,24 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
             ws->distances_ready = true;
         }
     }
-    if (!ws->distances_ready) {
+    // Averaging without pre-aggregators likewise: the mean of all rows is finite exactly
+    // when every row is (a NaN or Inf reaches its coordinate's sum), so the rows are only
+    // scanned when it is not.
+    bool averaged = false;
+    if (config->rule == BYZGD_GAR_AVERAGE && !pre) {
+        for (size_t i = 0; i < n; i++)
+            ws->rows[i] = rows + i * d;
+        byzgd_gar_mean(result->aggregate, ws->sum, ws->rows, NULL, n, d);
+        if (s_row_finite(result->aggregate, d)) {
+            for (size_t i = 0; i < n; i++) {
+                ws->member_start[i] = i;
+                ws->members[i] = i;
+            }
+            count = n;
+            averaged = true;
+        }
+    }
+    if (!ws->distances_ready && !averaged) {
         unsigned char *finite = ws->flags;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
         for (size_t i = 0; i < n; i++)
@@ -533,7 +550,8 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     const float *const *vectors = ws->rows;
     switch (config->rule) {
     case BYZGD_GAR_AVERAGE:
-        byzgd_gar_mean(result->aggregate, ws->sum, vectors, NULL, count, d);
+        if (!averaged)
+            byzgd_gar_mean(result->aggregate, ws->sum, vectors, NULL, count, d);
         break;
     case BYZGD_GAR_MEDIAN:
         byzgd_gar_coordinate(result->aggregate, ws, vectors, BYZGD_GAR_COORD_MEDIAN, 0, count, d);
