@@ -425,6 +425,80 @@ s_row_finite(const float *row, size_t d)
     return bad == 0;
 }
 
+// Non-finite policy: lists the finite rows in ws->rows (with their input indices as
+// membership) and returns their count. `fuse_distances`: the rule needs the distances of
+// the rows as given, and gets them ready in ws->distances. `fuse_average`: the rule is the
+// plain average, left in result->aggregate with *averaged set when all rows are finite.
+static size_t
+s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
+                size_t n, size_t d, bool fuse_distances, bool fuse_average, bool *averaged)
+{
+    // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices. For the
+    // distance rules without pre-aggregators, the distances of all n rows are computed
+    // first and reveal non-finite rows for free (a pair is finite exactly when both rows
+    // are: double sums cannot overflow): one pass over the matrix instead of two. Only
+    // when some distance is not finite are the rows scanned and the matrix compacted.
+    byzgd_gar_workspace_t *ws = result->workspace;
+    bool all_distances = false;
+    size_t count = 0;
+    if (fuse_distances && n >= 2 && s_check(config, n, 0, NULL, 0) == 0) {
+        for (size_t i = 0; i < n; i++)
+            ws->rows[i] = rows + i * d;
+        byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+        all_distances = true;
+        bool all_finite = true;
+        for (size_t k = 0; k < n * n; k++)
+            all_finite &= isfinite(ws->distances[k]) != 0;
+        if (all_finite) {
+            for (size_t i = 0; i < n; i++) {
+                ws->member_start[i] = i;
+                ws->members[i] = i;
+            }
+            count = n;
+            ws->distances_ready = true;
+        }
+    }
+    // Averaging without pre-aggregators likewise: the mean of all rows is finite exactly
+    // when every row is (a NaN or Inf reaches its coordinate's sum), so the rows are only
+    // scanned when it is not.
+    if (fuse_average) {
+        for (size_t i = 0; i < n; i++)
+            ws->rows[i] = rows + i * d;
+        byzgd_gar_mean(result->aggregate, ws->sum, ws->rows, NULL, n, d);
+        if (s_row_finite(result->aggregate, d)) {
+            for (size_t i = 0; i < n; i++) {
+                ws->member_start[i] = i;
+                ws->members[i] = i;
+            }
+            count = n;
+            *averaged = true;
+        }
+    }
+    if (!ws->distances_ready && !*averaged) {
+        unsigned char *finite = ws->flags;
+#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
+        for (size_t i = 0; i < n; i++)
+            finite[i] = s_row_finite(rows + i * d, d);
+        for (size_t i = 0; i < n; i++) {
+            if (!finite[i])
+                continue;
+            ws->rows[count] = rows + i * d;
+            ws->member_start[count] = count;
+            ws->members[count] = i;
+            count++;
+        }
+        if (all_distances) {
+            // Keep the kept rows' block; new positions never pass old ones, so in place.
+            for (size_t a = 0; a < count; a++)
+                for (size_t b = 0; b < count; b++)
+                    ws->distances[a * count + b] =
+                        ws->distances[ws->members[a] * n + ws->members[b]];
+            ws->distances_ready = true;
+        }
+    }
+    return count;
+}
+
 int
 byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
                 size_t n, size_t d, char *error, size_t error_size)
@@ -472,69 +546,9 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     }
     ws->distances_ready = false;
 
-    // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices. For the
-    // distance rules without pre-aggregators, the distances of all n rows are computed
-    // first and reveal non-finite rows for free (a pair is finite exactly when both rows
-    // are: double sums cannot overflow): one pass over the matrix instead of two. Only
-    // when some distance is not finite are the rows scanned and the matrix compacted.
-    bool all_distances = false;
-    size_t count = 0;
-    if (distance_rule && !pre && n >= 2 && s_check(config, n, 0, NULL, 0) == 0) {
-        for (size_t i = 0; i < n; i++)
-            ws->rows[i] = rows + i * d;
-        byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
-        all_distances = true;
-        bool all_finite = true;
-        for (size_t k = 0; k < n * n; k++)
-            all_finite &= isfinite(ws->distances[k]) != 0;
-        if (all_finite) {
-            for (size_t i = 0; i < n; i++) {
-                ws->member_start[i] = i;
-                ws->members[i] = i;
-            }
-            count = n;
-            ws->distances_ready = true;
-        }
-    }
-    // Averaging without pre-aggregators likewise: the mean of all rows is finite exactly
-    // when every row is (a NaN or Inf reaches its coordinate's sum), so the rows are only
-    // scanned when it is not.
     bool averaged = false;
-    if (config->rule == BYZGD_GAR_AVERAGE && !pre) {
-        for (size_t i = 0; i < n; i++)
-            ws->rows[i] = rows + i * d;
-        byzgd_gar_mean(result->aggregate, ws->sum, ws->rows, NULL, n, d);
-        if (s_row_finite(result->aggregate, d)) {
-            for (size_t i = 0; i < n; i++) {
-                ws->member_start[i] = i;
-                ws->members[i] = i;
-            }
-            count = n;
-            averaged = true;
-        }
-    }
-    if (!ws->distances_ready && !averaged) {
-        unsigned char *finite = ws->flags;
-#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
-        for (size_t i = 0; i < n; i++)
-            finite[i] = s_row_finite(rows + i * d, d);
-        for (size_t i = 0; i < n; i++) {
-            if (!finite[i])
-                continue;
-            ws->rows[count] = rows + i * d;
-            ws->member_start[count] = count;
-            ws->members[count] = i;
-            count++;
-        }
-        if (all_distances) {
-            // Keep the kept rows' block; new positions never pass old ones, so in place.
-            for (size_t a = 0; a < count; a++)
-                for (size_t b = 0; b < count; b++)
-                    ws->distances[a * count + b] =
-                        ws->distances[ws->members[a] * n + ws->members[b]];
-            ws->distances_ready = true;
-        }
-    }
+    size_t count = s_gather_finite(config, result, rows, n, d, distance_rule && !pre,
+                                   config->rule == BYZGD_GAR_AVERAGE && !pre, &averaged);
     ws->member_start[count] = count;
     result->dropped = n - count;
     if (count == 0)
