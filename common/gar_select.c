@@ -60,14 +60,21 @@ s_argmin(const double *scores, size_t count)
     return best;
 }
 
+// Computes the distances of the rule's vectors unless the caller already did.
+static void
+s_ensure_distances(byzgd_gar_workspace_t *ws, size_t n, size_t d)
+{
+    if (!ws->distances_ready)
+        byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+    ws->distances_ready = true;
+}
+
 // Krum (DESIGN.md §2): scores with n - f - 2 neighbours, pick the argmin.
 static void
 s_krum(byzgd_gar_result_t *result, byzgd_gar_workspace_t *ws, size_t f, size_t n, size_t d,
        size_t *picked_count)
 {
-    if (!ws->distances_ready)
-        if (!ws->distances_ready)
-            byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+    s_ensure_distances(ws, n, d);
     byzgd_gar_krum_scores(ws->scores, ws->values, ws->distances, NULL, n, n - f - 2, n);
     ws->picked[0] = s_argmin(ws->scores, n);
     *picked_count = 1;
@@ -144,9 +151,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
     }
     case BYZGD_GAR_MULTI_KRUM: {
         size_t m = config->m ? config->m : n - f;
-        if (!ws->distances_ready)
-            if (!ws->distances_ready)
-                byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+        s_ensure_distances(ws, n, d);
         byzgd_gar_krum_scores(ws->scores, ws->values, ws->distances, NULL, n, n - f - 2, n);
         byzgd_gar_order_by_score(ws->picked, ws->scores, n);
         for (size_t q = 0; q < m; q++)
@@ -157,9 +162,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         return 0;
     }
     case BYZGD_GAR_MEDOID:
-        if (!ws->distances_ready)
-            if (!ws->distances_ready)
-                byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+        s_ensure_distances(ws, n, d);
         for (size_t a = 0; a < n; a++) {
             double total = 0;
             for (size_t b = 0; b < n; b++)
@@ -176,9 +179,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         // removing each pick, until theta = n - 2f are picked; then per coordinate the
         // mean of the beta = theta - 2f values closest to the selection's median.
         size_t theta = n - 2 * f, remaining = n;
-        if (!ws->distances_ready)
-            if (!ws->distances_ready)
-                byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+        s_ensure_distances(ws, n, d);
         for (size_t i = 0; i < n; i++)
             ws->order[i] = i;
         for (size_t s = 0; s < theta; s++) {
@@ -212,9 +213,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         return 0;
     }
     case BYZGD_GAR_MDA: {
-        if (!ws->distances_ready)
-            if (!ws->distances_ready)
-                byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+        s_ensure_distances(ws, n, d);
         s_mda_search_t search = {
             .distances = ws->distances,
             .n = n,
