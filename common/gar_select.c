@@ -33,20 +33,23 @@ byzgd_gar_krum_scores(double *scores, double *values, const double *distances, c
     }
 }
 
+// Orders indices by (score, index) for qsort_r.
+static int
+s_compare_by_score(const void *a, const void *b, void *context)
+{
+    const double *scores = context;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (scores[i] != scores[j])
+        return scores[i] < scores[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
 void
 byzgd_gar_order_by_score(size_t *order, const double *scores, size_t count)
 {
-    // Insertion sort on (score, index): stable, and n is at most a few hundred.
     for (size_t i = 0; i < count; i++)
         order[i] = i;
-    for (size_t i = 1; i < count; i++) {
-        size_t item = order[i], j = i;
-        while (j > 0 && scores[order[j - 1]] > scores[item]) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = item;
-    }
+    qsort_r(order, count, sizeof *order, s_compare_by_score, (void *)scores);
 }
 
 // The index of the smallest score; ties go to the smallest index.
