@@ -45,8 +45,10 @@ struct byzgd_model_t {
     float *activations[S_MAX_LAYERS]; // output of each layer, max_batch × out_count
     uint8_t *argmax[S_MAX_LAYERS];    // max-pooling winners
     float *delta[2];                  // ping-pong gradients w.r.t. activations
-    float *col;                       // im2col scratch
-    size_t col_capacity;
+    float *col;                       // im2col scratch, threads × col_per_thread
+    size_t col_per_thread, col_capacity;
+    float *partial; // per-thread conv weight gradients
+    size_t partial_per_thread;
     uint8_t *predictions; // max_batch, for evaluate
 };
 
@@ -205,6 +207,31 @@ s_build(byzgd_model_t *self, const byzgd_model_spec_t *spec, char *error, size_t
     return 0;
 }
 
+// (Re)allocates the per-thread convolution scratch for `threads` threads. Returns 0 or -1
+// (out of memory; the old scratch is kept then).
+static int
+s_allocate_thread_scratch(byzgd_model_t *self, int threads)
+{
+    if (!self->col_per_thread) {
+        self->threads = threads;
+        return 0;
+    }
+    float *col = malloc((size_t)threads * self->col_per_thread * sizeof(float));
+    float *partial = malloc((size_t)threads * self->partial_per_thread * sizeof(float));
+    if (!col || !partial) {
+        free(col);
+        free(partial);
+        return -1;
+    }
+    free(self->col);
+    free(self->partial);
+    self->col = col;
+    self->partial = partial;
+    self->col_capacity = (size_t)threads * self->col_per_thread;
+    self->threads = threads;
+    return 0;
+}
+
 byzgd_model_t *
 byzgd_model_new(const byzgd_model_spec_t *spec, size_t max_batch, char *error, size_t error_size)
 {
@@ -236,6 +263,9 @@ byzgd_model_new(const byzgd_model_spec_t *spec, size_t max_batch, char *error, s
     self->class_count = spec->class_count;
     self->max_batch = max_batch;
     self->threads = 1;
+    // The model parallelises with OpenMP around single-threaded sgemm calls: an OpenBLAS
+    // pool spinning beside OpenMP threads made the convnet 5× slower on 2 cores.
+    openblas_set_num_threads(1);
     if (s_build(self, spec, error, error_size) < 0)
         goto failed;
 
@@ -256,7 +286,9 @@ byzgd_model_new(const byzgd_model_spec_t *spec, size_t max_batch, char *error, s
             size_t examples = S_COL_BUDGET / per_example;
             examples = examples < 1 ? 1 : examples > max_batch ? max_batch : examples;
             size_t need = examples * per_example;
-            self->col_capacity = need > self->col_capacity ? need : self->col_capacity;
+            self->col_per_thread = need > self->col_per_thread ? need : self->col_per_thread;
+            if (layer->weight_count > self->partial_per_thread)
+                self->partial_per_thread = layer->weight_count;
         }
     }
     for (int k = 0; k < 2; k++) {
@@ -264,11 +296,8 @@ byzgd_model_new(const byzgd_model_spec_t *spec, size_t max_batch, char *error, s
         if (!self->delta[k])
             goto out_of_memory;
     }
-    if (self->col_capacity) {
-        self->col = malloc(self->col_capacity * sizeof(float));
-        if (!self->col)
-            goto out_of_memory;
-    }
+    if (s_allocate_thread_scratch(self, 1) < 0)
+        goto out_of_memory;
     self->predictions = malloc(max_batch);
     if (!self->predictions)
         goto out_of_memory;
@@ -295,6 +324,7 @@ byzgd_model_destroy(byzgd_model_t **self_p)
     free(self->delta[0]);
     free(self->delta[1]);
     free(self->col);
+    free(self->partial);
     free(self->predictions);
     free(self);
     *self_p = NULL;
@@ -328,8 +358,11 @@ void
 byzgd_model_set_threads(byzgd_model_t *self, int count)
 {
     assert(count >= 1);
-    self->threads = count;
-    openblas_set_num_threads(count);
+    openblas_set_num_threads(1);
+    if (count == self->threads)
+        return;
+    if (s_allocate_thread_scratch(self, count) < 0)
+        abort(); // out of memory (STYLE.md: may abort)
 }
 
 void
@@ -363,7 +396,7 @@ s_forward(byzgd_model_t *self, const float *params, const float *features, size_
         const float *bias = w + layer->weight_count;
         switch (layer->kind) {
         case S_DENSE:
-            byzgd_dense_forward(y, x, w, bias, batch, layer->in, layer->out);
+            byzgd_dense_forward(y, x, w, bias, batch, layer->in, layer->out, self->threads);
             break;
         case S_RELU:
             byzgd_relu_forward(y, x, batch * layer->in_count);
@@ -405,15 +438,17 @@ byzgd_model_gradient(byzgd_model_t *self, float *gradient_out, const float *para
         float *dbias = dw + layer->weight_count;
         switch (layer->kind) {
         case S_DENSE:
-            byzgd_dense_backward(dx, dw, dbias, dy, x, w, batch_size, layer->in, layer->out);
+            byzgd_dense_backward(dx, dw, dbias, dy, x, w, batch_size, layer->in, layer->out,
+                                 self->threads);
             break;
         case S_RELU:
             if (dx)
                 byzgd_relu_backward(dx, dy, self->activations[i], batch_size * layer->in_count);
             break;
         case S_CONV:
-            byzgd_conv2d_backward(dx, dw, dbias, self->col, dy, x, w, &layer->conv, batch_size,
-                                  layer->input_batch_major, self->col_capacity, self->threads);
+            byzgd_conv2d_backward(dx, dw, dbias, self->col, self->partial, dy, x, w, &layer->conv,
+                                  batch_size, layer->input_batch_major, self->col_capacity,
+                                  self->threads);
             break;
         case S_MAXPOOL:
             if (dx)

@@ -63,8 +63,9 @@ size_t byzgd_model_feature_count(const byzgd_model_t *self);
 // file is only loaded into the model it was saved from. Borrowed.
 const char *byzgd_model_description(const byzgd_model_t *self);
 
-// Number of threads the model's own loops (im2col, pooling) use, and OpenBLAS too (its
-// count is process-wide). Default 1. count ≥ 1.
+// Number of threads a pass uses (OpenMP, each thread calling single-threaded sgemm); the
+// model sets OpenBLAS's process-wide count to 1, here and in byzgd_model_new. Default 1.
+// Results are deterministic for a given count. count ≥ 1.
 void byzgd_model_set_threads(byzgd_model_t *self, int count);
 
 // Writes seeded initial parameters params[d]: weights N(0, 2/fan_in) (He) before a ReLU,

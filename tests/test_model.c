@@ -112,7 +112,7 @@ static void
 s_dense_forward(const s_problem_t *problem, float *y, const float *x, const float *params)
 {
     const s_dense_t *c = problem->context;
-    byzgd_dense_forward(y, x, params, params + c->in * c->out, c->batch, c->in, c->out);
+    byzgd_dense_forward(y, x, params, params + c->in * c->out, c->batch, c->in, c->out, 1);
 }
 
 static void
@@ -121,7 +121,7 @@ s_dense_backward(const s_problem_t *problem, float *dx, float *dparams, const fl
 {
     const s_dense_t *c = problem->context;
     byzgd_dense_backward(dx, dparams, dparams + c->in * c->out, dy, x, params, c->batch, c->in,
-                         c->out);
+                         c->out, 1);
 }
 
 TEST(dense_gradient)
@@ -144,7 +144,7 @@ TEST(dense_forward_values)
     const float w[2 * 3] = {1, 0, -1, 0.5f, 0.5f, 0.5f};
     const float bias[2] = {10, -1};
     float y[4];
-    byzgd_dense_forward(y, x, w, bias, 2, 3, 2);
+    byzgd_dense_forward(y, x, w, bias, 2, 3, 2, 1);
     ASSERT_NEAR(y[0], 1 - 3 + 10, 1e-6);
     ASSERT_NEAR(y[1], 3 - 1, 1e-6);
     ASSERT_NEAR(y[2], -1 - 2 + 10, 1e-6);
@@ -188,6 +188,7 @@ typedef struct {
     size_t batch;
     bool batch_major;
     size_t col_capacity;
+    int threads;
 } s_conv_t;
 
 static void
@@ -198,7 +199,7 @@ s_conv_forward(const s_problem_t *problem, float *y, const float *x, const float
         c->shape.out_channels * c->shape.in_channels * c->shape.kernel * c->shape.kernel;
     float *col = malloc(c->col_capacity * sizeof *col);
     byzgd_conv2d_forward(y, col, x, params, params + weights, &c->shape, c->batch, c->batch_major,
-                         c->col_capacity, 2);
+                         c->col_capacity, c->threads);
     free(col);
 }
 
@@ -210,9 +211,11 @@ s_conv_backward(const s_problem_t *problem, float *dx, float *dparams, const flo
     size_t weights =
         c->shape.out_channels * c->shape.in_channels * c->shape.kernel * c->shape.kernel;
     float *col = malloc(c->col_capacity * sizeof *col);
-    byzgd_conv2d_backward(dx, dparams, dparams + weights, col, dy, x, params, &c->shape, c->batch,
-                          c->batch_major, c->col_capacity, 2);
+    float *partial = malloc((size_t)c->threads * weights * sizeof *partial);
+    byzgd_conv2d_backward(dx, dparams, dparams + weights, col, partial, dy, x, params, &c->shape,
+                          c->batch, c->batch_major, c->col_capacity, c->threads);
     free(col);
+    free(partial);
 }
 
 // Direct convolution: y(co, b, oh, ow) = bias + Σ w(co, ci, ki, kj)·x(ci, b, ih, iw).
@@ -239,8 +242,10 @@ s_conv_reference(const s_conv_t *c, const float *x, const float *params, size_t 
     return (float)sum;
 }
 
+// threads parts of the batch (3 examples), each with scratch for one example per sgemm
+// (one_example_chunks) or for the whole batch.
 static void
-s_check_conv(size_t stride, size_t padding, bool batch_major, bool one_example_chunks)
+s_check_conv(size_t stride, size_t padding, bool batch_major, bool one_example_chunks, int threads)
 {
     s_conv_t c = {.shape = {.in_channels = 2,
                             .in_height = 5,
@@ -250,10 +255,12 @@ s_check_conv(size_t stride, size_t padding, bool batch_major, bool one_example_c
                             .stride = stride,
                             .padding = padding},
                   .batch = 3,
-                  .batch_major = batch_major};
+                  .batch_major = batch_major,
+                  .threads = threads};
     ASSERT_EQ_INT(byzgd_conv2d_shape_init(&c.shape), 0);
     size_t per_example = byzgd_conv2d_col_per_example(&c.shape);
-    c.col_capacity = one_example_chunks ? per_example + 1 : per_example * c.batch;
+    c.col_capacity =
+        (size_t)threads * (one_example_chunks ? per_example + 1 : per_example * c.batch);
     size_t n = c.shape.out_height * c.shape.out_width;
     size_t weights = 3 * 2 * 9;
     s_problem_t problem = {c.batch * 2 * 30, weights + 3,     c.batch * 3 * n,
@@ -298,22 +305,22 @@ TEST(conv2d_shape)
 
 TEST(conv2d_gradient_stride1_pad1)
 {
-    s_check_conv(1, 1, true, false);
+    s_check_conv(1, 1, true, false, 1);
 }
 
 TEST(conv2d_gradient_stride2_pad1_channel_major)
 {
-    s_check_conv(2, 1, false, false);
+    s_check_conv(2, 1, false, false, 2);
 }
 
 TEST(conv2d_gradient_stride2_pad0_chunked)
 {
-    s_check_conv(2, 0, true, true);
+    s_check_conv(2, 0, true, true, 2);
 }
 
 TEST(conv2d_gradient_stride1_pad2_chunked_channel_major)
 {
-    s_check_conv(1, 2, false, true);
+    s_check_conv(1, 2, false, true, 4);
 }
 
 // ---- max-pooling

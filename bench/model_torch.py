@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""The PyTorch reference for bench/bench_model.c: the same mlp and convnet as
+common/model.c (docs/MODELS.md), forward+backward (cross-entropy, gradients of every
+parameter) on random 1x28x28 inputs, best samples per second of several timed runs.
+
+Prints one line per case: `ARCHITECTURE BATCH SAMPLES_PER_SECOND`."""
+import argparse
+import time
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64),
+                         nn.ReLU(), nn.Linear(64, 10))
+
+
+def convnet():
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+
+
+def measure(model, batch, seconds, repeats):
+    generator = torch.Generator().manual_seed(1)
+    x = torch.rand(batch, 1, 28, 28, generator=generator)
+    y = torch.randint(0, 10, (batch,), generator=generator)
+
+    def step():
+        for p in model.parameters():
+            p.grad = None
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+
+    for _ in range(3):
+        step()
+    best = 0.0
+    for _ in range(repeats):
+        steps = 0
+        start = time.perf_counter()
+        while True:
+            step()
+            steps += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds:
+                break
+        best = max(best, steps * batch / elapsed)
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    for name, build in (("mlp", mlp), ("convnet", convnet)):
+        model = build()
+        d = sum(p.numel() for p in model.parameters())
+        for batch in (32, 128):
+            rate = measure(model, batch, args.seconds, args.repeats)
+            print(f"{name} {batch} {rate:.1f} d={d}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
