@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define S_REPEATS 3
 
@@ -80,6 +81,48 @@ s_measure(const char *architecture, size_t batch, int threads, double seconds)
     return best;
 }
 
+// Writes what the PyTorch reference needs to recompute one gradient: int32 d, batch,
+// feature_count; int32 labels[batch]; float32 features, params, gradient; float64 loss.
+static int
+s_write_check(const char *path, const char *architecture)
+{
+    enum { BATCH = 8 };
+    byzgd_model_spec_t spec = {
+        .architecture = architecture, .channels = 1, .height = 28, .width = 28, .class_count = 10};
+    char error[256];
+    byzgd_model_t *model = byzgd_model_new(&spec, BATCH, error, sizeof error);
+    if (!model)
+        return -1;
+    size_t d = byzgd_model_dimension(model);
+    float *params = malloc(d * sizeof *params), *gradient = malloc(d * sizeof *gradient);
+    float features[BATCH * 784];
+    int32_t header[3] = {(int32_t)d, BATCH, 784}, labels32[BATCH];
+    uint8_t labels[BATCH];
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 2, 0);
+    for (size_t i = 0; i < BATCH * 784; i++)
+        features[i] = (float)byzgd_rng_uniform(&rng);
+    for (int i = 0; i < BATCH; i++)
+        labels32[i] = labels[i] = (uint8_t)byzgd_rng_below(&rng, 10);
+    byzgd_model_init(model, params, 2);
+    double loss = byzgd_model_gradient(model, gradient, params, features, labels, BATCH);
+    FILE *file = fopen(path, "wb");
+    int rc = -1;
+    if (file && fwrite(header, sizeof header, 1, file) == 1 &&
+        fwrite(labels32, sizeof labels32, 1, file) == 1 &&
+        fwrite(features, sizeof features, 1, file) == 1 &&
+        fwrite(params, sizeof *params, d, file) == d &&
+        fwrite(gradient, sizeof *gradient, d, file) == d &&
+        fwrite(&loss, sizeof loss, 1, file) == 1)
+        rc = 0;
+    if (file && fclose(file) != 0)
+        rc = -1;
+    free(params);
+    free(gradient);
+    byzgd_model_destroy(&model);
+    return rc;
+}
+
 typedef struct {
     const char *architecture;
     size_t batch;
@@ -91,17 +134,28 @@ static int
 s_run_torch(s_row_t *rows, size_t row_count, int threads, double seconds)
 {
     const char *root = getenv("BYZGD_ROOT");
-    char command[1024];
+    char directory[] = "/tmp/byzgd-bench-XXXXXX", mlp[64], convnet[64], command[1024];
+    if (!mkdtemp(directory))
+        return -1;
+    snprintf(mlp, sizeof mlp, "%s/mlp.bin", directory);
+    snprintf(convnet, sizeof convnet, "%s/convnet.bin", directory);
+    if (s_write_check(mlp, "mlp") < 0 || s_write_check(convnet, "convnet") < 0)
+        fprintf(stderr, "bench_model: could not write the gradient check files\n");
     snprintf(command, sizeof command,
              "/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 && "
-             "/usr/bin/python3 '%s/bench/model_torch.py' --threads %d --seconds %g --repeats %d",
-             root ? root : ".", threads, seconds, S_REPEATS);
+             "/usr/bin/python3 '%s/bench/model_torch.py' --threads %d --seconds %g --repeats %d "
+             "--check mlp=%s --check convnet=%s",
+             root ? root : ".", threads, seconds, S_REPEATS, mlp, convnet);
     FILE *pipe = popen(command, "r");
     if (!pipe)
         return -1;
     char line[256];
     int seen = 0;
     while (fgets(line, sizeof line, pipe)) {
+        if (strncmp(line, "check ", 6) == 0) { // the gradient cross-check, verbatim
+            fputs(line, stdout);
+            continue;
+        }
         char name[32];
         size_t batch;
         double rate;
@@ -114,6 +168,9 @@ s_run_torch(s_row_t *rows, size_t row_count, int threads, double seconds)
             }
     }
     int status = pclose(pipe);
+    remove(mlp);
+    remove(convnet);
+    rmdir(directory);
     return status == 0 && seen ? 0 : -1;
 }
 

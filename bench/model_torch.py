@@ -53,13 +53,43 @@ def measure(model, batch, seconds, repeats):
     return best
 
 
+def check(name, path):
+    """Recomputes the gradient byzgd wrote to `path` and prints how far apart they are."""
+    import numpy as np
+    with open(path, "rb") as file:
+        d, batch, features = np.fromfile(file, np.int32, 3)
+        labels = np.fromfile(file, np.int32, batch)
+        x = np.fromfile(file, np.float32, batch * features)
+        params = np.fromfile(file, np.float32, d)
+        gradient = np.fromfile(file, np.float32, d)
+        loss = np.fromfile(file, np.float64, 1)[0]
+    model = {"mlp": mlp, "convnet": convnet}[name]()
+    assert sum(p.numel() for p in model.parameters()) == d, "different d"
+    offset = 0
+    with torch.no_grad():
+        for p in model.parameters():  # weights then bias, layer by layer: byzgd's layout
+            p.copy_(torch.from_numpy(params[offset:offset + p.numel()]).view_as(p))
+            offset += p.numel()
+    out = F.cross_entropy(model(torch.from_numpy(x).view(int(batch), 1, 28, 28)),
+                          torch.from_numpy(labels).long())
+    out.backward()
+    reference = torch.cat([p.grad.flatten() for p in model.parameters()]).numpy()
+    error = np.abs(reference - gradient).max() / np.abs(reference).max()
+    print(f"check {name}: d={d} loss byzgd {loss:.6f} pytorch {out.item():.6f}, "
+          f"gradient max |difference| / max |gradient| = {error:.2e}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--check", action="append", default=[], metavar="NAME=FILE")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    for item in args.check:
+        name, path = item.split("=", 1)
+        check(name, path)
     torch.manual_seed(1)
     for name, build in (("mlp", mlp), ("convnet", convnet)):
         model = build()

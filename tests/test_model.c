@@ -483,9 +483,10 @@ s_agrees(double analytic, double numeric)
 // Differences of the mean loss, in double, for every parameter: each derivative must agree
 // with the central difference or, at a kink, with one of the one-sided differences.
 static void
-s_check_model(const char *architecture)
+s_check_model(const char *architecture, int threads)
 {
     byzgd_model_t *model = s_tiny_model(architecture);
+    byzgd_model_set_threads(model, threads);
     size_t d = byzgd_model_dimension(model), features = byzgd_model_feature_count(model);
     const size_t batch = 3;
     float *params = malloc(d * sizeof *params), *gradient = malloc(d * sizeof *gradient);
@@ -536,17 +537,47 @@ s_check_model(const char *architecture)
 
 TEST(logreg_gradient)
 {
-    s_check_model("logreg");
+    s_check_model("logreg", 1);
 }
 
 TEST(mlp_gradient)
 {
-    s_check_model("mlp");
+    s_check_model("mlp", 1);
 }
 
 TEST(convnet_gradient)
 {
-    s_check_model("convnet");
+    s_check_model("convnet", 1);
+}
+
+TEST(convnet_gradient_three_threads)
+{
+    s_check_model("convnet", 3);
+}
+
+// Splitting the batch over threads changes only the order of float sums.
+TEST(threads_agree_with_one_thread)
+{
+    byzgd_model_t *model = s_tiny_model("convnet");
+    size_t d = byzgd_model_dimension(model);
+    float *params = malloc(d * sizeof *params), *one = malloc(d * sizeof *one);
+    float *two = malloc(d * sizeof *two);
+    float x[4 * 48];
+    uint8_t labels[4] = {2, 1, 0, 1};
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 4, 4);
+    s_fill_gaussian(x, 4 * 48, &rng, 1.0);
+    byzgd_model_init(model, params, 4);
+    double loss_one = byzgd_model_gradient(model, one, params, x, labels, 4);
+    byzgd_model_set_threads(model, 2);
+    double loss_two = byzgd_model_gradient(model, two, params, x, labels, 4);
+    ASSERT_NEAR(loss_one, loss_two, 1e-6);
+    for (size_t i = 0; i < d; i++)
+        ASSERT_NEAR(one[i], two[i], 1e-5 + 1e-4 * fabs(one[i]));
+    free(params);
+    free(one);
+    free(two);
+    byzgd_model_destroy(&model);
 }
 
 TEST(dimensions_of_the_documented_architectures)
@@ -870,6 +901,8 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(logreg_gradient),
     TEST_CASE(mlp_gradient),
     TEST_CASE(convnet_gradient),
+    TEST_CASE(convnet_gradient_three_threads),
+    TEST_CASE(threads_agree_with_one_thread),
     TEST_CASE(dimensions_of_the_documented_architectures),
     TEST_CASE(model_new_refuses_bad_specs),
     TEST_CASE(determinism_for_a_fixed_seed),
