@@ -410,12 +410,14 @@ byzgd_softmax_cross_entropy(float *dlogits, const float *logits, const uint8_t *
     for (size_t b = 0; b < batch; b++) {
         const float *z = logits + b * classes;
         assert(labels[b] < classes);
-        float max = z[0];
+        size_t top = 0;
         for (size_t k = 1; k < classes; k++)
-            max = z[k] > max ? z[k] : max;
-        double sum = 0.0;
+            top = z[k] > z[top] ? k : top;
+        const double max = z[top];
+        double sum = 1.0; // the top logit's term, exp(0): sum ≥ 1, so log(sum) ≥ 0
         for (size_t k = 0; k < classes; k++)
-            sum += exp((double)z[k] - max);
+            if (k != top)
+                sum += exp((double)z[k] - max);
         double log_sum = log(sum);
         total += log_sum - ((double)z[labels[b]] - max);
         if (!dlogits)
