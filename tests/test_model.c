@@ -574,6 +574,18 @@ TEST(threads_agree_with_one_thread)
     ASSERT_NEAR(loss_one, loss_two, 1e-6);
     for (size_t i = 0; i < d; i++)
         ASSERT_NEAR(one[i], two[i], 1e-5 + 1e-4 * fabs(one[i]));
+    // Forward-only passes split the same way.
+    double eval_loss_two, accuracy_two, eval_loss_one, accuracy_one;
+    uint8_t predictions_two[4], predictions_one[4];
+    byzgd_model_evaluate_arrays(model, &eval_loss_two, &accuracy_two, params, x, labels, 4);
+    byzgd_model_predict(model, predictions_two, params, x, 4);
+    byzgd_model_set_threads(model, 1);
+    byzgd_model_evaluate_arrays(model, &eval_loss_one, &accuracy_one, params, x, labels, 4);
+    byzgd_model_predict(model, predictions_one, params, x, 4);
+    ASSERT_NEAR(eval_loss_one, loss_one, 1e-6);
+    ASSERT_NEAR(eval_loss_two, eval_loss_one, 1e-6);
+    ASSERT_NEAR(accuracy_two, accuracy_one, 0);
+    ASSERT(memcmp(predictions_one, predictions_two, 4) == 0);
     free(params);
     free(one);
     free(two);
