@@ -63,9 +63,10 @@ size_t byzgd_model_feature_count(const byzgd_model_t *self);
 // file is only loaded into the model it was saved from. Borrowed.
 const char *byzgd_model_description(const byzgd_model_t *self);
 
-// Number of threads a pass uses (OpenMP, each thread calling single-threaded sgemm); the
-// model sets OpenBLAS's process-wide count to 1, here and in byzgd_model_new. Default 1.
-// Results are deterministic for a given count. count ≥ 1.
+// Number of threads a pass uses: the batch is split into that many parts (fewer when a
+// part would be too small to pay for a thread), each run through all layers by one OpenMP
+// thread calling single-threaded sgemm. Sets OpenBLAS's process-wide thread count to 1, as
+// byzgd_model_new does. Default 1. Deterministic for a given count. count ≥ 1.
 void byzgd_model_set_threads(byzgd_model_t *self, int count);
 
 // Writes seeded initial parameters params[d]: weights N(0, 2/fan_in) (He) before a ReLU,
