@@ -1,0 +1,518 @@
+/*  gar.c — configuration, preconditions, the non-finite policy and dispatch of the
+    aggregation rules. The kernels live in gar_distance.c, gar_coordinate.c, gar_select.c,
+    gar_iterative.c and gar_pre.c. */
+#include "gar.h"
+#include "gar_internal.h"
+#include "log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_rule_names[] = {
+    "average",      "krum",   "multi-krum", "medoid", "1-p-krum", "geomed", "median",
+    "trimmed-mean", "meamed", "bulyan",     "mda",    "cclip",    NULL,
+};
+
+const char *const *
+byzgd_gar_rule_names(void)
+{
+    return s_rule_names;
+}
+
+const char *
+byzgd_gar_rule_name(byzgd_gar_rule_t rule)
+{
+    return rule < BYZGD_GAR_RULE_COUNT ? s_rule_names[rule] : "?";
+}
+
+int
+byzgd_gar_rule_from_name(const char *name, byzgd_gar_rule_t *rule)
+{
+    for (size_t i = 0; i < BYZGD_GAR_RULE_COUNT; i++)
+        if (strcmp(name, s_rule_names[i]) == 0) {
+            *rule = (byzgd_gar_rule_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+void
+byzgd_gar_config_init(byzgd_gar_config_t *config)
+{
+    memset(config, 0, sizeof *config);
+    config->rule = BYZGD_GAR_AVERAGE;
+    config->round = 1;
+    config->tolerance = 1e-6;
+    config->smoothing = 1e-6;
+    config->tau = 10.0;
+    config->start = BYZGD_GAR_START_MEDIAN;
+}
+
+// Parses a whole decimal unsigned integer (no sign, no trailing text).
+static int
+s_parse_size(const char *value, uint64_t *out)
+{
+    if (!value || !*value || *value < '0' || *value > '9')
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long parsed = strtoull(value, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = parsed;
+    return 0;
+}
+
+// Parses a whole finite number.
+static int
+s_parse_double(const char *value, double *out)
+{
+    if (!value || !*value)
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    double parsed = strtod(value, &end);
+    if (errno || *end || !isfinite(parsed))
+        return -1;
+    *out = parsed;
+    return 0;
+}
+
+int
+byzgd_gar_config_parse_option(byzgd_gar_config_t *config, const char *name, const char *value,
+                              char *error, size_t error_size)
+{
+    uint64_t integer = 0;
+    double number = 0;
+    if (!value)
+        value = "";
+    if (strcmp(name, "rule") == 0) {
+        if (byzgd_gar_rule_from_name(value, &config->rule) != 0)
+            return byzgd_set_error(error, error_size,
+                                   "unknown rule '%s' (average, krum, multi-krum, medoid, "
+                                   "1-p-krum, geomed, median, trimmed-mean, meamed, bulyan, "
+                                   "mda, cclip)",
+                                   value);
+        return 0;
+    }
+    if (strcmp(name, "nnm") == 0) {
+        if (!*value || strcmp(value, "1") == 0 || strcmp(value, "true") == 0)
+            config->nnm = true;
+        else if (strcmp(value, "0") == 0 || strcmp(value, "false") == 0)
+            config->nnm = false;
+        else
+            return byzgd_set_error(error, error_size,
+                                   "--nnm takes no value, 1/true or 0/false, "
+                                   "got '%s'",
+                                   value);
+        return 0;
+    }
+    if (strcmp(name, "start") == 0) {
+        if (strcmp(value, "median") == 0)
+            config->start = BYZGD_GAR_START_MEDIAN;
+        else if (strcmp(value, "average") == 0)
+            config->start = BYZGD_GAR_START_AVERAGE;
+        else if (strcmp(value, "zero") == 0)
+            config->start = BYZGD_GAR_START_ZERO;
+        else
+            return byzgd_set_error(error, error_size,
+                                   "--start must be median, average or zero, got '%s'", value);
+        return 0;
+    }
+    static const char *const size_options[] = {
+        "f", "m", "seed", "round", "iterations", "max-iterations", "bucket"};
+    for (size_t i = 0; i < sizeof size_options / sizeof size_options[0]; i++) {
+        if (strcmp(name, size_options[i]) != 0)
+            continue;
+        if (s_parse_size(value, &integer) != 0)
+            return byzgd_set_error(error, error_size, "--%s needs a non-negative integer, got '%s'",
+                                   name, value);
+        if (strcmp(name, "seed") == 0) {
+            config->seed = integer;
+            return 0;
+        }
+        if (strcmp(name, "round") == 0) {
+            if (integer < 1)
+                return byzgd_set_error(error, error_size, "--round counts from 1, got 0");
+            config->round = integer;
+            return 0;
+        }
+        if (integer > (uint64_t)1 << 40)
+            return byzgd_set_error(error, error_size, "--%s is too large: %s", name, value);
+        if (strcmp(name, "f") == 0)
+            config->f = (size_t)integer;
+        else if (strcmp(name, "m") == 0)
+            config->m = (size_t)integer;
+        else if (strcmp(name, "bucket") == 0)
+            config->bucket_size = (size_t)integer;
+        else
+            config->iterations = (size_t)integer;
+        return 0;
+    }
+    static const char *const number_options[] = {"tolerance", "smoothing", "tau", "clip"};
+    for (size_t i = 0; i < sizeof number_options / sizeof number_options[0]; i++) {
+        if (strcmp(name, number_options[i]) != 0)
+            continue;
+        if (s_parse_double(value, &number) != 0 || number < 0)
+            return byzgd_set_error(error, error_size,
+                                   "--%s needs a finite non-negative number, got '%s'", name,
+                                   value);
+        if (strcmp(name, "tolerance") == 0)
+            config->tolerance = number;
+        else if (strcmp(name, "smoothing") == 0)
+            config->smoothing = number;
+        else if (strcmp(name, "tau") == 0)
+            config->tau = number;
+        else
+            config->clip_norm = number;
+        return 0;
+    }
+    return byzgd_set_error(error, error_size, "unknown aggregation option --%s", name);
+}
+
+size_t
+byzgd_gar_binomial(size_t n, size_t k)
+{
+    if (k > n)
+        return 0;
+    if (k > n - k)
+        k = n - k;
+    size_t result = 1;
+    for (size_t i = 1; i <= k; i++) {
+        // result * (n - k + i) / i stays an integer at every step.
+        size_t factor = n - k + i;
+        if (result > SIZE_MAX / factor)
+            return SIZE_MAX;
+        result = result * factor / i;
+    }
+    return result;
+}
+
+// The number of vectors the rule sees after the pre-aggregators, for `n` finite rows.
+static size_t
+s_count_after_pre(const byzgd_gar_config_t *config, size_t n)
+{
+    if (config->bucket_size > 1)
+        n = (n + config->bucket_size - 1) / config->bucket_size;
+    return n;
+}
+
+// Checks the rule's precondition for `n` vectors; `context` tells how n was reached.
+static int
+s_check_rule(const byzgd_gar_config_t *config, size_t n, const char *context, char *error,
+             size_t error_size)
+{
+    const char *name = byzgd_gar_rule_name(config->rule);
+    size_t f = config->f;
+    if (n == 0)
+        return byzgd_set_error(error, error_size, "%s needs at least one row, got n=0%s", name,
+                               context);
+    switch (config->rule) {
+    case BYZGD_GAR_KRUM:
+    case BYZGD_GAR_MULTI_KRUM:
+    case BYZGD_GAR_ONE_P_KRUM:
+        if (!(n > 2 * f + 2))
+            return byzgd_set_error(error, error_size, "%s needs n > 2f+2, got n=%zu f=%zu%s", name,
+                                   n, f, context);
+        if (config->rule == BYZGD_GAR_MULTI_KRUM && config->m > n)
+            return byzgd_set_error(error, error_size,
+                                   "multi-krum needs 1 <= m <= n, got m=%zu n=%zu%s", config->m, n,
+                                   context);
+        if (config->rule == BYZGD_GAR_ONE_P_KRUM && config->round < 1)
+            return byzgd_set_error(error, error_size, "1-p-krum needs round >= 1, got 0");
+        return 0;
+    case BYZGD_GAR_BULYAN:
+        if (!(n >= 4 * f + 3))
+            return byzgd_set_error(error, error_size, "bulyan needs n >= 4f+3, got n=%zu f=%zu%s",
+                                   n, f, context);
+        return 0;
+    case BYZGD_GAR_MEDIAN:
+    case BYZGD_GAR_TRIMMED_MEAN:
+    case BYZGD_GAR_MEAMED:
+    case BYZGD_GAR_MDA:
+        if (!(n >= 2 * f + 1))
+            return byzgd_set_error(error, error_size, "%s needs n >= 2f+1, got n=%zu f=%zu%s", name,
+                                   n, f, context);
+        if (config->rule == BYZGD_GAR_MDA && byzgd_gar_binomial(n, f) > BYZGD_GAR_MDA_MAX_SUBSETS)
+            return byzgd_set_error(error, error_size,
+                                   "mda refuses C(n, f) > %u subsets, got C(%zu, %zu)%s",
+                                   BYZGD_GAR_MDA_MAX_SUBSETS, n, f, context);
+        return 0;
+    case BYZGD_GAR_CCLIP:
+        if (config->start == BYZGD_GAR_START_GIVEN && !config->centre)
+            return byzgd_set_error(error, error_size, "cclip: start 'given' without a centre");
+        if (!(config->tau > 0))
+            return byzgd_set_error(error, error_size, "cclip needs tau > 0, got %g", config->tau);
+        return 0;
+    case BYZGD_GAR_GEOMED:
+        if (!(config->tolerance >= 0) || !(config->smoothing > 0))
+            return byzgd_set_error(error, error_size,
+                                   "geomed needs tolerance >= 0 and smoothing > 0");
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+// Checks the pre-aggregators for `n` finite rows.
+static int
+s_check_pre(const byzgd_gar_config_t *config, size_t n, const char *context, char *error,
+            size_t error_size)
+{
+    if (config->nnm && !(n > config->f))
+        return byzgd_set_error(error, error_size, "nnm needs n > f, got n=%zu f=%zu%s", n,
+                               config->f, context);
+    if (config->rule >= BYZGD_GAR_RULE_COUNT)
+        return byzgd_set_error(error, error_size, "unknown rule number %d", (int)config->rule);
+    return 0;
+}
+
+// Checks pre-aggregators and rule for `n` finite rows; `dropped` only words the message.
+static int
+s_check(const byzgd_gar_config_t *config, size_t n, size_t dropped, char *error, size_t error_size)
+{
+    char context[128] = "";
+    if (dropped)
+        snprintf(context, sizeof context, " (%zu non-finite row%s dropped)", dropped,
+                 dropped == 1 ? "" : "s");
+    if (s_check_pre(config, n, context, error, error_size) != 0)
+        return -1;
+    size_t after = s_count_after_pre(config, n);
+    if (after != n) {
+        size_t length = strlen(context);
+        snprintf(context + length, sizeof context - length, " (after bucketing %zu rows by %zu)", n,
+                 config->bucket_size);
+    }
+    return s_check_rule(config, after, context, error, error_size);
+}
+
+int
+byzgd_gar_check(const byzgd_gar_config_t *config, size_t n, char *error, size_t error_size)
+{
+    return s_check(config, n, 0, error, error_size);
+}
+
+static void
+s_workspace_free(byzgd_gar_workspace_t *ws)
+{
+    if (!ws)
+        return;
+    free(ws->rows);
+    free(ws->subset);
+    free(ws->member_start);
+    free(ws->members);
+    free(ws->member_start2);
+    free(ws->members2);
+    free(ws->distances);
+    free(ws->scores);
+    free(ws->values);
+    free(ws->order);
+    free(ws->picked);
+    free(ws->flags);
+    free(ws->sum);
+    free(ws->sum2);
+    free(ws->network);
+    free(ws->buffer[0]);
+    free(ws->buffer[1]);
+    free(ws);
+}
+
+// (Re)allocates everything sized by n and d. Returns 0, or -1 when out of memory.
+static int
+s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
+{
+    if (max_n <= self->capacity_n && max_d <= self->capacity_d && self->workspace)
+        return 0;
+    if (max_n < self->capacity_n)
+        max_n = self->capacity_n;
+    if (max_d < self->capacity_d)
+        max_d = self->capacity_d;
+    if (max_n == 0)
+        max_n = 1;
+    if (max_d == 0)
+        max_d = 1;
+    if (max_n > ((size_t)1 << 20) || max_d > SIZE_MAX / 2 / sizeof(double) / 2)
+        return -1;
+    byzgd_gar_workspace_t *ws = calloc(1, sizeof *ws);
+    float *aggregate = malloc(max_d * sizeof *aggregate);
+    size_t *selected = malloc(max_n * sizeof *selected);
+    double *scores = malloc(max_n * sizeof *scores);
+    if (!ws || !aggregate || !selected || !scores)
+        goto failure;
+    ws->max_n = max_n;
+    ws->max_d = max_d;
+    ws->rows = malloc(max_n * sizeof *ws->rows);
+    ws->subset = malloc(max_n * sizeof *ws->subset);
+    ws->member_start = malloc((max_n + 1) * sizeof(size_t));
+    ws->members = malloc(max_n * sizeof(size_t));
+    ws->member_start2 = malloc((max_n + 1) * sizeof(size_t));
+    ws->members2 = malloc(max_n * sizeof(size_t));
+    ws->distances = malloc(max_n * max_n * sizeof(double));
+    ws->scores = malloc(max_n * sizeof(double));
+    ws->values = malloc(max_n * sizeof(double));
+    ws->order = malloc(max_n * sizeof(size_t));
+    ws->picked = malloc(max_n * sizeof(size_t));
+    ws->flags = malloc(max_n);
+    ws->sum = malloc(max_d * sizeof(double));
+    ws->sum2 = malloc(max_d * sizeof(double));
+    if (!ws->rows || !ws->subset || !ws->member_start || !ws->members || !ws->member_start2 ||
+        !ws->members2 || !ws->distances || !ws->scores || !ws->values || !ws->order ||
+        !ws->picked || !ws->flags || !ws->sum || !ws->sum2)
+        goto failure;
+    free(self->aggregate);
+    free(self->selected);
+    free(self->scores);
+    s_workspace_free(self->workspace);
+    self->aggregate = aggregate;
+    self->selected = selected;
+    self->scores = scores;
+    self->workspace = ws;
+    self->capacity_n = max_n;
+    self->capacity_d = max_d;
+    return 0;
+failure:
+    s_workspace_free(ws);
+    free(aggregate);
+    free(selected);
+    free(scores);
+    return -1;
+}
+
+byzgd_gar_result_t *
+byzgd_gar_result_new(size_t max_n, size_t max_d)
+{
+    byzgd_gar_result_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    if (s_result_reserve(self, max_n, max_d) != 0) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+byzgd_gar_result_destroy(byzgd_gar_result_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    byzgd_gar_result_t *self = *self_p;
+    free(self->aggregate);
+    free(self->selected);
+    free(self->scores);
+    s_workspace_free(self->workspace);
+    free(self);
+    *self_p = NULL;
+}
+
+// True if every value of the row is finite. Tests the exponent bits rather than the value,
+// so the loop vectorises without reassociating floating-point sums.
+static bool
+s_row_finite(const float *row, size_t d)
+{
+    uint32_t bad = 0;
+    for (size_t j = 0; j < d; j++) {
+        uint32_t bits;
+        memcpy(&bits, row + j, sizeof bits);
+        bad |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad == 0;
+}
+
+int
+byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
+                size_t n, size_t d, char *error, size_t error_size)
+{
+    const char *name = byzgd_gar_rule_name(config->rule);
+    if (config->rule >= BYZGD_GAR_RULE_COUNT)
+        return byzgd_set_error(error, error_size, "unknown rule number %d", (int)config->rule);
+    if (n == 0)
+        return byzgd_set_error(error, error_size, "%s: no rows to aggregate (n=0)", name);
+    if (d == 0)
+        return byzgd_set_error(error, error_size, "%s: rows are empty (d=0)", name);
+    if (s_result_reserve(result, n, d) != 0)
+        return byzgd_set_error(error, error_size, "%s: out of memory for n=%zu d=%zu", name, n, d);
+    byzgd_gar_workspace_t *ws = result->workspace;
+    result->n = n;
+    result->d = d;
+    result->f = config->f;
+    result->selected_count = 0;
+    result->has_scores = false;
+    result->iterations = 0;
+    result->chose = NULL;
+
+    // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices.
+    unsigned char *finite = ws->flags;
+#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
+    for (size_t i = 0; i < n; i++)
+        finite[i] = s_row_finite(rows + i * d, d);
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!finite[i])
+            continue;
+        ws->rows[count] = rows + i * d;
+        ws->member_start[count] = count;
+        ws->members[count] = i;
+        count++;
+    }
+    ws->member_start[count] = count;
+    result->dropped = n - count;
+    if (count == 0)
+        return byzgd_set_error(error, error_size, "%s: no finite row among n=%zu", name, n);
+    if (s_check(config, count, result->dropped, error, error_size) != 0)
+        return -1;
+    if (byzgd_gar_pre_aggregate(config, ws, &count, d, error, error_size) != 0)
+        return -1;
+    result->used = count;
+
+    size_t picked_count = 0;
+    bool scores_set = false;
+    const float *const *vectors = ws->rows;
+    switch (config->rule) {
+    case BYZGD_GAR_AVERAGE:
+        byzgd_gar_mean(result->aggregate, ws->sum, vectors, NULL, count, d);
+        break;
+    case BYZGD_GAR_MEDIAN:
+        byzgd_gar_coordinate(result->aggregate, ws, vectors, BYZGD_GAR_COORD_MEDIAN, 0, count, d);
+        break;
+    case BYZGD_GAR_TRIMMED_MEAN:
+        byzgd_gar_coordinate(result->aggregate, ws, vectors, BYZGD_GAR_COORD_TRIMMED, config->f,
+                             count, d);
+        break;
+    case BYZGD_GAR_MEAMED:
+        byzgd_gar_coordinate(result->aggregate, ws, vectors, BYZGD_GAR_COORD_CLOSEST,
+                             count - config->f, count, d);
+        break;
+    case BYZGD_GAR_GEOMED:
+        byzgd_gar_geomed(config, result, ws, count, d);
+        break;
+    case BYZGD_GAR_CCLIP:
+        if (byzgd_gar_cclip(config, result, ws, count, d, error, error_size) != 0)
+            return -1;
+        break;
+    default:
+        if (byzgd_gar_select(config, result, ws, count, d, &picked_count, &scores_set, error,
+                             error_size) != 0)
+            return -1;
+        break;
+    }
+
+    // Map the picked vectors and their scores back to input row indices.
+    for (size_t p = 0; p < picked_count; p++) {
+        size_t v = ws->picked[p];
+        for (size_t k = ws->member_start[v]; k < ws->member_start[v + 1]; k++)
+            result->selected[result->selected_count++] = ws->members[k];
+    }
+    if (scores_set) {
+        for (size_t i = 0; i < n; i++)
+            result->scores[i] = NAN;
+        for (size_t v = 0; v < count; v++)
+            for (size_t k = ws->member_start[v]; k < ws->member_start[v + 1]; k++)
+                result->scores[ws->members[k]] = ws->scores[v];
+        result->has_scores = true;
+    }
+    return 0;
+}

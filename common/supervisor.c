@@ -1,0 +1,149 @@
+/*  supervisor.c — run a server as a child process under a memory cap and restart it after
+    an abnormal end (security.h; docs/SECURITY.md "endless multipart" and "routing ids").
+
+    Why a parent process rather than setrlimit in the server: libzmq aborts on allocation
+    failure anywhere, an address-space limit breaks sanitizer builds (ASan reserves terabytes
+    of virtual memory), and the two events we must survive (a libzmq assertion, a peer
+    filling memory with an endless multipart message) both end the process anyway. The
+    parent polls the child's VmRSS, kills it above the cap, and starts it again with
+    `--resume`, so it continues from its last checkpoint with the persisted deny-list. */
+#include "log.h"
+#include "security.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+size_t
+byzgd_process_rss_bytes(int pid)
+{
+    char path[64];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%d/status", pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/status");
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return 0;
+    char line[256];
+    size_t kib = 0;
+    while (fgets(line, sizeof line, file))
+        if (sscanf(line, "VmRSS: %zu kB", &kib) == 1)
+            break;
+    fclose(file);
+    return kib * 1024;
+}
+
+static bool
+s_has_argument(char *const argv[], const char *argument)
+{
+    for (size_t i = 0; argv[i]; i++)
+        if (strcmp(argv[i], argument) == 0)
+            return true;
+    return false;
+}
+
+int
+byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *options)
+{
+    assert(argv && argv[0] && options);
+    int poll_ms = options->poll_interval_ms > 0 ? options->poll_interval_ms : 20;
+    size_t argument_count = 0;
+    while (argv[argument_count])
+        argument_count++;
+    char **resumed = calloc(argument_count + 2, sizeof *resumed);
+    assert(resumed);
+    memcpy(resumed, argv, argument_count * sizeof *resumed);
+    if (options->resume_argument && !s_has_argument(argv, options->resume_argument))
+        resumed[argument_count] = (char *)options->resume_argument;
+
+    // Termination requests are taken synchronously (sigtimedwait doubles as the polling
+    // sleep), forwarded to the child, and end the supervision.
+    sigset_t stop_signals, previous;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop_signals, &previous);
+
+    int result = -1;
+    bool stopping = false;
+    for (unsigned start = 0;; start++) {
+        // A server that died before its first checkpoint starts afresh: `--resume` would
+        // only fail for want of a file.
+        bool resume =
+            start > 0 && (!options->checkpoint_path || access(options->checkpoint_path, R_OK) == 0);
+        char *const *child_argv = resume ? resumed : argv;
+        pid_t pid = fork();
+        if (pid < 0) {
+            byzgd_error("fork: %s", strerror(errno));
+            break;
+        }
+        if (pid == 0) {
+            sigprocmask(SIG_SETMASK, &previous, NULL);
+            execvp(child_argv[0], child_argv);
+            fprintf(stderr, "%s: cannot run %s: %s\n", program_invocation_short_name, child_argv[0],
+                    strerror(errno));
+            _exit(127);
+        }
+        bool memory_killed = false;
+        size_t peak = 0;
+        int status = 0;
+        for (;;) {
+            pid_t done = waitpid(pid, &status, WNOHANG);
+            if (done == pid)
+                break;
+            if (done < 0 && errno != EINTR) {
+                byzgd_error("waitpid: %s", strerror(errno));
+                goto out;
+            }
+            size_t rss = byzgd_process_rss_bytes(pid);
+            if (rss > peak)
+                peak = rss;
+            if (options->memory_limit_bytes && rss > options->memory_limit_bytes &&
+                !memory_killed) {
+                byzgd_warn("child %d uses %zu MiB > cap %zu MiB: killing it", (int)pid, rss >> 20,
+                           options->memory_limit_bytes >> 20);
+                kill(pid, SIGKILL);
+                memory_killed = true;
+            }
+            struct timespec wait = {.tv_sec = poll_ms / 1000,
+                                    .tv_nsec = (long)(poll_ms % 1000) * 1000000L};
+            int received = sigtimedwait(&stop_signals, NULL, &wait);
+            if (received > 0) {
+                stopping = true;
+                kill(pid, received);
+            }
+        }
+        if (WIFEXITED(status) && !memory_killed) {
+            result = WEXITSTATUS(status);
+            break; // a normal end, successful or not (a config error would only repeat)
+        }
+        int signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        if (stopping) {
+            result = signal_number ? 128 + signal_number : WEXITSTATUS(status);
+            break;
+        }
+        byzgd_warn("child %d ended abnormally (%s%s, peak %zu MiB)", (int)pid,
+                   memory_killed ? "memory cap" : "signal ",
+                   memory_killed ? "" : strsignal(signal_number), peak >> 20);
+        if (start >= options->max_restarts) {
+            byzgd_error("giving up after %u restarts", start);
+            result = signal_number ? 128 + signal_number : 1;
+            break;
+        }
+        byzgd_info("restarting (%u of %u)%s%s", start + 1, options->max_restarts,
+                   resumed[argument_count] ? " with " : "",
+                   resumed[argument_count] ? resumed[argument_count] : "");
+    }
+out:
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    free(resumed);
+    return result;
+}

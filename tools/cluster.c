@@ -1,0 +1,829 @@
+/*  byzgd-cluster — starts a whole byzgd cluster on this machine (keys, one server, honest
+    and Byzantine workers), streams its progress from RUN_DIR/metrics.jsonl, and stops every
+    process it started on success, failure, timeout or Ctrl-C.
+
+    byzgd-cluster --workers 20 --byzantine 6 --attack gaussian --rule multi-krum \
+                  --model mlp --dataset fashion-mnist --rounds 150 --run-dir runs/demo
+
+    Exit status: 0 the server finished every round and wrote metrics; 1 the run failed
+    (server error, all workers gone, timeout, no metrics); 2 bad flags or configuration,
+    or a run directory already holding a run; 128 + signal when interrupted. */
+#include "cluster_config.h"
+#include "launcher.h"
+#include "log.h"
+#include "metrics_line.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_PATH_MAX             4096
+#define S_ENDPOINT_WAIT_MS     120000 // server start-up: dataset load, ASan builds
+#define S_WORKER_GRACE_MS      10000  // workers leave by themselves once told to stop
+#define S_STOP_GRACE_MS        3000   // after SIGTERM, before SIGKILL
+#define S_PROGRESS_INTERVAL_MS 5000   // a progress line at least this often
+#define S_METRICS_LINE_MAX     (1 << 20)
+
+// Everything one run needs; lives in main's frame.
+typedef struct {
+    byzgd_cluster_config_t *config;
+    byzgd_launcher_t *launcher;
+    char bin_dir[1024];
+    char run_dir[1024];
+    char endpoint[1024]; // the server's bound endpoint
+    int server;          // launcher index of the server
+    bool quiet;
+    // metrics.jsonl follower
+    FILE *metrics;
+    char *pending; // bytes of an unfinished line
+    size_t pending_size;
+    long long rounds_target;
+    double last_round, first_round;
+    double final_accuracy, best_accuracy, last_train_loss, last_rejected_total;
+    size_t lines;
+    double started_s, last_print_s, first_line_s;
+} s_run_t;
+
+static double
+s_now_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + now.tv_nsec * 1e-9;
+}
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out, "usage: byzgd-cluster [--config FILE] [--NAME VALUE ...]\n"
+                 "Starts a local byzgd cluster: keys, a server, honest and Byzantine workers.\n"
+                 "Options (also `NAME = VALUE` lines of a --config file; later ones win):\n");
+    size_t count = 0;
+    const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);
+    for (size_t i = 0; i < count; i++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "%s%s%s", strlen(options[i].name) == 1 ? "-" : "--",
+                 options[i].name, options[i].type == BYZGD_CLUSTER_FLAG ? "" : " V");
+        fprintf(out, "  %-20s %s", flag, options[i].help);
+        if (options[i].default_value && options[i].type != BYZGD_CLUSTER_FLAG)
+            fprintf(out, " [%s]", options[i].default_value);
+        fputc('\n', out);
+    }
+    fprintf(out, "  %-20s %s\n", "--config FILE", "read options from FILE (name = value lines)");
+    fprintf(out, "Exit status: 0 run finished, 1 run failed, 2 usage error, 128+N signal N.\n");
+}
+
+// The command-line spelling of an option: -f and -m as byzgd-server spells them.
+static void
+s_flag_spelling(char *flag, size_t size, const char *name)
+{
+    snprintf(flag, size, "%s%s", strlen(name) == 1 ? "-" : "--", name);
+}
+
+// Parses argv into config. Returns 0, 1 for --help, -1 with a message.
+static int
+s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv, char *error,
+                  size_t error_size)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *argument = argv[i];
+        if (strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0)
+            return 1;
+        char name[64];
+        const char *value = NULL;
+        if (strncmp(argument, "--", 2) == 0) {
+            const char *equals = strchr(argument + 2, '=');
+            size_t length = equals ? (size_t)(equals - argument - 2) : strlen(argument + 2);
+            if (length == 0 || length >= sizeof name)
+                return byzgd_set_error(error, error_size, "unknown option '%.64s'", argument);
+            memcpy(name, argument + 2, length);
+            name[length] = '\0';
+            value = equals ? equals + 1 : NULL;
+        } else if (argument[0] == '-' && argument[1] && !argument[2]) {
+            name[0] = argument[1];
+            name[1] = '\0';
+        } else {
+            return byzgd_set_error(error, error_size, "unexpected argument '%.64s'", argument);
+        }
+        if (strcmp(name, "config") == 0) {
+            if (!value && i + 1 >= argc)
+                return byzgd_set_error(error, error_size, "--config needs a file");
+            if (byzgd_cluster_config_load(config, value ? value : argv[++i], error, error_size) !=
+                0)
+                return -1;
+            continue;
+        }
+        const byzgd_cluster_option_t *option = byzgd_cluster_option_find(name);
+        if (!option)
+            return byzgd_set_error(error, error_size, "unknown option '%.64s'", argument);
+        if (!value && option->type == BYZGD_CLUSTER_FLAG)
+            value = "true";
+        if (!value) {
+            if (i + 1 >= argc)
+                return byzgd_set_error(error, error_size, "%s needs a value", argument);
+            value = argv[++i];
+        }
+        if (byzgd_cluster_config_set(config, name, value, error, error_size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_mkdir_p(const char *path, char *error, size_t error_size)
+{
+    char partial[S_PATH_MAX];
+    if (snprintf(partial, sizeof partial, "%s", path) >= (int)sizeof partial)
+        return byzgd_set_error(error, error_size, "path too long: %.64s...", path);
+    for (char *slash = partial + 1;; slash++) {
+        if (*slash != '/' && *slash != '\0')
+            continue;
+        char saved = *slash;
+        *slash = '\0';
+        if (mkdir(partial, 0755) != 0 && errno != EEXIST)
+            return byzgd_set_error(error, error_size, "mkdir %s: %s", partial, strerror(errno));
+        *slash = saved;
+        if (!saved)
+            return 0;
+    }
+}
+
+static bool
+s_exists(const char *dir, const char *name)
+{
+    char path[S_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+// Writes text to dir/name atomically (temporary file + rename).
+static int
+s_write_file(const char *dir, const char *name, const char *text, char *error, size_t error_size)
+{
+    char path[S_PATH_MAX], temporary[S_PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(temporary, sizeof temporary, "%s.tmp", path);
+    FILE *file = fopen(temporary, "w");
+    if (!file)
+        return byzgd_set_error(error, error_size, "%s: %s", temporary, strerror(errno));
+    bool ok = fputs(text, file) >= 0;
+    ok = fclose(file) == 0 && ok;
+    if (!ok || rename(temporary, path) != 0) {
+        unlink(temporary);
+        return byzgd_set_error(error, error_size, "cannot write %s", path);
+    }
+    return 0;
+}
+
+// The directory holding this executable (its siblings are the ones launched).
+static int
+s_own_directory(char *dir, size_t size, char *error, size_t error_size)
+{
+    char self[S_PATH_MAX];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length <= 0)
+        return byzgd_set_error(error, error_size, "readlink /proc/self/exe: %s", strerror(errno));
+    self[length] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    if (strlen(self) >= size)
+        return byzgd_set_error(error, error_size, "installation path too long");
+    memcpy(dir, self, strlen(self) + 1);
+    return 0;
+}
+
+// A growing argv.
+typedef struct {
+    char **items;
+    size_t count, capacity;
+} s_argv_t;
+
+static void s_argv_add(s_argv_t *argv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+s_argv_add(s_argv_t *argv, const char *fmt, ...)
+{
+    if (argv->count + 2 > argv->capacity) {
+        argv->capacity = argv->capacity ? 2 * argv->capacity : 32;
+        argv->items = realloc(argv->items, argv->capacity * sizeof *argv->items);
+        if (!argv->items)
+            abort();
+    }
+    va_list args;
+    va_start(args, fmt);
+    if (vasprintf(&argv->items[argv->count], fmt, args) < 0)
+        abort();
+    va_end(args);
+    argv->items[++argv->count] = NULL;
+}
+
+static void
+s_argv_free(s_argv_t *argv)
+{
+    for (size_t i = 0; i < argv->count; i++)
+        free(argv->items[i]);
+    free(argv->items);
+    memset(argv, 0, sizeof *argv);
+}
+
+// Appends every option with a value whose destinations include `destination`.
+static void
+s_forward_options(s_argv_t *argv, const byzgd_cluster_config_t *config, unsigned destination)
+{
+    size_t count = 0;
+    const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);
+    for (size_t i = 0; i < count; i++) {
+        if (!(options[i].destinations & destination))
+            continue;
+        const char *value = byzgd_cluster_config_get(config, options[i].name);
+        if (!value)
+            continue;
+        char flag[80];
+        s_flag_spelling(flag, sizeof flag, options[i].name);
+        if (options[i].type == BYZGD_CLUSTER_FLAG) {
+            if (strcmp(value, "true") == 0)
+                s_argv_add(argv, "%s", flag);
+        } else {
+            s_argv_add(argv, "%s", flag);
+            s_argv_add(argv, "%s", value);
+        }
+    }
+}
+
+// Prints the last `count` lines of a log file to stderr, indented.
+static void
+s_print_tail(const char *path, int count)
+{
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return;
+    char lines[16][512];
+    int total = 0;
+    while (fgets(lines[total % 16], sizeof lines[0], file))
+        total++;
+    fclose(file);
+    if (count > 16)
+        count = 16;
+    int first = total > count ? total - count : 0;
+    for (int i = first; i < total; i++) {
+        const char *line = lines[i % 16];
+        fprintf(stderr, "    %s%s", line, line[strlen(line) - 1] == '\n' ? "" : "\n");
+    }
+}
+
+static void
+s_log_path(char *path, size_t size, const s_run_t *run, const char *name)
+{
+    snprintf(path, size, "%s/logs/%s.log", run->run_dir, name);
+}
+
+// Waits for the child `index` to end, handling signals. Returns 0 if it succeeded, -1 if
+// it failed, or 128+signal when interrupted (children stopped).
+static int
+s_wait_for(s_run_t *run, int index)
+{
+    for (;;) {
+        int ended = -1, signal_number = 0;
+        byzgd_launcher_event_t event =
+            byzgd_launcher_wait(run->launcher, 1000, &ended, &signal_number);
+        if (event == BYZGD_LAUNCHER_SIGNALED) {
+            byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+            return 128 + signal_number;
+        }
+        if (event == BYZGD_LAUNCHER_CHILD_ENDED && ended == index)
+            return byzgd_launcher_succeeded(run->launcher, index) ? 0 : -1;
+    }
+}
+
+// ---- metrics follower
+
+static void
+s_print_progress(s_run_t *run, const byzgd_metrics_line_t *line, bool evaluated)
+{
+    double now = s_now_s();
+    double seconds = now - run->first_line_s;
+    double done = line->round - run->first_round;
+    double rate = seconds > 0 && done > 0 ? done / seconds : NAN;
+    char accuracy[64] = "";
+    if (evaluated)
+        snprintf(accuracy, sizeof accuracy, "  test accuracy %.4f  test loss %.4f",
+                 line->test_accuracy, line->test_loss);
+    printf("round %4.0f/%lld%s  train loss %.4f  %.2f rounds/s  rejected %.0f\n", line->round,
+           run->rounds_target, accuracy, line->train_loss, rate, run->last_rejected_total);
+    fflush(stdout);
+    run->last_print_s = now;
+}
+
+static void
+s_consume_line(s_run_t *run, const char *text, size_t length)
+{
+    byzgd_metrics_line_t line;
+    if (length == 0)
+        return;
+    if (byzgd_metrics_line_parse(&line, text, length) != 0 || isnan(line.round)) {
+        byzgd_warn("metrics.jsonl: skipping a malformed line");
+        return;
+    }
+    if (run->lines++ == 0)
+        run->first_round = line.round - 1;
+    run->last_round = line.round;
+    run->last_train_loss = line.train_loss;
+    run->last_rejected_total += line.rejected;
+    bool evaluated = !isnan(line.test_accuracy);
+    if (evaluated) {
+        run->final_accuracy = line.test_accuracy;
+        if (isnan(run->best_accuracy) || line.test_accuracy > run->best_accuracy)
+            run->best_accuracy = line.test_accuracy;
+    }
+    if (!run->quiet &&
+        (evaluated || (s_now_s() - run->last_print_s) * 1000 >= S_PROGRESS_INTERVAL_MS))
+        s_print_progress(run, &line, evaluated);
+}
+
+// Reads the complete lines appended to metrics.jsonl since the last call.
+static void
+s_follow_metrics(s_run_t *run)
+{
+    if (!run->metrics) {
+        char path[S_PATH_MAX];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", run->run_dir);
+        run->metrics = fopen(path, "r");
+        if (!run->metrics)
+            return;
+    }
+    char buffer[65536];
+    size_t got;
+    clearerr(run->metrics);
+    while ((got = fread(buffer, 1, sizeof buffer, run->metrics)) > 0) {
+        size_t start = 0;
+        for (size_t i = 0; i < got; i++) {
+            if (buffer[i] != '\n')
+                continue;
+            size_t piece = i - start;
+            if (run->pending_size) {
+                // A line split across reads: join it with the kept beginning.
+                if (run->pending_size + piece <= S_METRICS_LINE_MAX) {
+                    run->pending = realloc(run->pending, run->pending_size + piece);
+                    if (!run->pending)
+                        abort();
+                    memcpy(run->pending + run->pending_size, buffer + start, piece);
+                    s_consume_line(run, run->pending, run->pending_size + piece);
+                }
+                run->pending_size = 0;
+            } else {
+                s_consume_line(run, buffer + start, piece);
+            }
+            start = i + 1;
+        }
+        size_t rest = got - start;
+        if (rest && run->pending_size + rest <= S_METRICS_LINE_MAX) {
+            run->pending = realloc(run->pending, run->pending_size + rest);
+            if (!run->pending)
+                abort();
+            memcpy(run->pending + run->pending_size, buffer + start, rest);
+            run->pending_size += rest;
+        }
+    }
+}
+
+// ---- the run
+
+// Waits until the server wrote its bound endpoint. Returns 0, -1 (failed) or 128+signal.
+static int
+s_wait_for_endpoint(s_run_t *run)
+{
+    char path[S_PATH_MAX];
+    snprintf(path, sizeof path, "%s/endpoint", run->run_dir);
+    double deadline = s_now_s() + S_ENDPOINT_WAIT_MS / 1000.0;
+    while (s_now_s() < deadline) {
+        FILE *file = fopen(path, "r");
+        if (file) {
+            char text[sizeof run->endpoint] = "";
+            bool complete = fgets(text, sizeof text, file) && strchr(text, '\n');
+            fclose(file);
+            // The server writes the file whole; a line without its newline is unfinished.
+            if (complete) {
+                text[strcspn(text, "\r\n")] = '\0';
+                if (strstr(text, "://") && !strchr(text, '*')) {
+                    snprintf(run->endpoint, sizeof run->endpoint, "%s", text);
+                    return 0;
+                }
+            }
+        }
+        int ended = -1, signal_number = 0;
+        byzgd_launcher_event_t event =
+            byzgd_launcher_wait(run->launcher, 50, &ended, &signal_number);
+        if (event == BYZGD_LAUNCHER_SIGNALED) {
+            byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+            return 128 + signal_number;
+        }
+        if (event == BYZGD_LAUNCHER_CHILD_ENDED && ended == run->server) {
+            char status[128], log[S_PATH_MAX];
+            s_log_path(log, sizeof log, run, "server");
+            byzgd_error("the server %s before it was ready; %s ends with:",
+                        byzgd_launcher_describe(run->launcher, run->server, status, sizeof status),
+                        log);
+            s_print_tail(log, 10);
+            return -1;
+        }
+    }
+    byzgd_error("the server did not report its endpoint within %d s", S_ENDPOINT_WAIT_MS / 1000);
+    return -1;
+}
+
+// Adds the transport flags every worker shares.
+static void
+s_worker_common(s_run_t *run, s_argv_t *argv, size_t key_index)
+{
+    s_argv_add(argv, "--endpoint");
+    s_argv_add(argv, "%s", run->endpoint);
+    if (byzgd_cluster_config_get_flag(run->config, "insecure")) {
+        s_argv_add(argv, "--insecure");
+    } else {
+        s_argv_add(argv, "--cert");
+        s_argv_add(argv, "%s/keys/workers/worker-%03zu.cert", run->run_dir, key_index);
+        s_argv_add(argv, "--server-cert");
+        s_argv_add(argv, "%s/keys/server.cert", run->run_dir);
+    }
+    s_forward_options(argv, run->config, BYZGD_CLUSTER_TO_WORKERS);
+}
+
+// The misbehaviour dealt to Byzantine worker `index` (NULL: none).
+static const char *
+s_misbehaviour(const s_run_t *run, size_t index, char *buffer, size_t size)
+{
+    const char *list = byzgd_cluster_config_get(run->config, "misbehave");
+    if (!list)
+        return NULL;
+    size_t items = 1;
+    for (const char *c = list; *c; c++)
+        items += *c == ',';
+    const char *item = list;
+    for (size_t skip = index % items; skip > 0; skip--)
+        item = strchr(item, ',') + 1;
+    size_t length = strcspn(item, ",");
+    snprintf(buffer, size, "%.*s", (int)length, item);
+    return buffer;
+}
+
+static int
+s_spawn(s_run_t *run, const char *name, s_argv_t *argv, const char *const *env)
+{
+    char log[S_PATH_MAX], error[512];
+    s_log_path(log, sizeof log, run, name);
+    int index = byzgd_launcher_spawn(run->launcher, name, (const char *const *)argv->items, env,
+                                     log, error, sizeof error);
+    if (index < 0)
+        byzgd_error("%s", error);
+    return index;
+}
+
+static int
+s_start_workers(s_run_t *run)
+{
+    long long workers = byzgd_cluster_config_get_int(run->config, "workers");
+    long long byzantine = byzgd_cluster_config_get_int(run->config, "byzantine");
+    long long honest = workers - byzantine;
+    int width = workers > 100 ? 3 : 2;
+    // Many workers share few cores: one OpenMP thread each and no busy-waiting.
+    static const char *const env[] = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1",
+                                      "OMP_WAIT_POLICY=passive", NULL};
+    for (long long i = 0; i < workers; i++) {
+        bool is_byzantine = i >= honest;
+        long long number = is_byzantine ? i - honest : i;
+        char name[64];
+        snprintf(name, sizeof name, "%s-%0*lld", is_byzantine ? "byzantine" : "worker", width,
+                 number);
+        s_argv_t argv = {0};
+        s_argv_add(&argv, "%s/byzgd-%s", run->bin_dir, is_byzantine ? "byzantine" : "worker");
+        s_worker_common(run, &argv, (size_t)i);
+        if (is_byzantine) {
+            s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_BYZANTINE);
+            char mode[64];
+            if (s_misbehaviour(run, (size_t)number, mode, sizeof mode)) {
+                s_argv_add(&argv, "--misbehave");
+                s_argv_add(&argv, "%s", mode);
+            }
+        }
+        int index = s_spawn(run, name, &argv, env);
+        s_argv_free(&argv);
+        if (index < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_write_pids(const s_run_t *run)
+{
+    size_t count = byzgd_launcher_count(run->launcher);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out)
+        abort();
+    fprintf(out, "byzgd-cluster %d\n", (int)getpid());
+    for (size_t i = 0; i < count; i++)
+        if (byzgd_launcher_running(run->launcher, (int)i))
+            fprintf(out, "%s %d\n", byzgd_launcher_name(run->launcher, (int)i),
+                    (int)byzgd_launcher_pid(run->launcher, (int)i));
+    fclose(out);
+    char error[512];
+    int result = s_write_file(run->run_dir, "pids", text, error, sizeof error);
+    if (result != 0)
+        byzgd_warn("%s", error);
+    free(text);
+    return result;
+}
+
+static int
+s_start_server(s_run_t *run)
+{
+    char endpoint_path[S_PATH_MAX];
+    snprintf(endpoint_path, sizeof endpoint_path, "%s/endpoint", run->run_dir);
+    unlink(endpoint_path);
+    s_argv_t argv = {0};
+    s_argv_add(&argv, "%s/byzgd-server", run->bin_dir);
+    s_argv_add(&argv, "--endpoint");
+    s_argv_add(&argv, "%s", byzgd_cluster_config_get(run->config, "endpoint"));
+    s_argv_add(&argv, "--endpoint-file");
+    s_argv_add(&argv, "%s", endpoint_path);
+    s_argv_add(&argv, "--metrics");
+    s_argv_add(&argv, "%s/metrics.jsonl", run->run_dir);
+    s_argv_add(&argv, "--checkpoint");
+    s_argv_add(&argv, "%s/checkpoint", run->run_dir);
+    s_argv_add(&argv, "--quiet");
+    if (byzgd_cluster_config_get_flag(run->config, "resume"))
+        s_argv_add(&argv, "--resume");
+    if (byzgd_cluster_config_get_flag(run->config, "insecure")) {
+        s_argv_add(&argv, "--insecure");
+    } else {
+        s_argv_add(&argv, "--keys");
+        s_argv_add(&argv, "%s/keys", run->run_dir);
+    }
+    s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_SERVER);
+    run->server = s_spawn(run, "server", &argv, NULL);
+    s_argv_free(&argv);
+    return run->server < 0 ? -1 : 0;
+}
+
+// Creates RUN_DIR/keys with byzgd-keygen unless a previous run left them.
+static int
+s_make_keys(s_run_t *run)
+{
+    if (byzgd_cluster_config_get_flag(run->config, "insecure") ||
+        s_exists(run->run_dir, "keys/server.cert"))
+        return 0;
+    s_argv_t argv = {0};
+    s_argv_add(&argv, "%s/byzgd-keygen", run->bin_dir);
+    s_argv_add(&argv, "%s/keys", run->run_dir);
+    s_argv_add(&argv, "--workers");
+    s_argv_add(&argv, "%s", byzgd_cluster_config_get(run->config, "workers"));
+    int index = s_spawn(run, "keygen", &argv, NULL);
+    s_argv_free(&argv);
+    if (index < 0)
+        return -1;
+    int status = s_wait_for(run, index);
+    if (status == -1) {
+        char log[S_PATH_MAX];
+        s_log_path(log, sizeof log, run, "keygen");
+        byzgd_error("byzgd-keygen failed; %s ends with:", log);
+        s_print_tail(log, 10);
+    }
+    return status;
+}
+
+// Supervises the running cluster until the server ends. Returns 0 (server succeeded),
+// -1 (failed) or 128+signal.
+static int
+s_supervise(s_run_t *run)
+{
+    double timeout = byzgd_cluster_config_get_number(run->config, "timeout");
+    size_t worker_count = byzgd_launcher_count(run->launcher) - (size_t)run->server - 1;
+    for (;;) {
+        int ended = -1, signal_number = 0;
+        byzgd_launcher_event_t event =
+            byzgd_launcher_wait(run->launcher, 200, &ended, &signal_number);
+        s_follow_metrics(run);
+        if (event == BYZGD_LAUNCHER_SIGNALED) {
+            fprintf(stderr, "byzgd-cluster: %s: stopping every process\n",
+                    strsignal(signal_number));
+            int killed = byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+            if (killed)
+                byzgd_warn("%d process(es) had to be killed", killed);
+            return 128 + signal_number;
+        }
+        if (event == BYZGD_LAUNCHER_CHILD_ENDED) {
+            char status[128];
+            byzgd_launcher_describe(run->launcher, ended, status, sizeof status);
+            if (ended == run->server) {
+                if (byzgd_launcher_succeeded(run->launcher, ended))
+                    return 0;
+                char log[S_PATH_MAX];
+                s_log_path(log, sizeof log, run, "server");
+                byzgd_error("the server %s; %s ends with:", status, log);
+                s_print_tail(log, 10);
+                return -1;
+            }
+            byzgd_warn("%s %s", byzgd_launcher_name(run->launcher, ended), status);
+            size_t running_workers = byzgd_launcher_running_count(run->launcher) -
+                                     (byzgd_launcher_running(run->launcher, run->server) ? 1 : 0);
+            if (worker_count > 0 && running_workers == 0) {
+                byzgd_error("every worker has ended before the server finished");
+                return -1;
+            }
+        }
+        if (timeout > 0 && s_now_s() - run->started_s > timeout) {
+            byzgd_error("timed out after %g s", timeout);
+            return -1;
+        }
+    }
+}
+
+// After the server finished: workers were told to stop; give them time, then insist.
+static void
+s_finish_workers(s_run_t *run)
+{
+    double deadline = s_now_s() + S_WORKER_GRACE_MS / 1000.0;
+    while (byzgd_launcher_running_count(run->launcher) > 0 && s_now_s() < deadline) {
+        int ended = -1, signal_number = 0;
+        byzgd_launcher_event_t event =
+            byzgd_launcher_wait(run->launcher, 100, &ended, &signal_number);
+        if (event == BYZGD_LAUNCHER_SIGNALED)
+            break;
+        if (event == BYZGD_LAUNCHER_CHILD_ENDED &&
+            !byzgd_launcher_succeeded(run->launcher, ended)) {
+            char status[128];
+            byzgd_warn("%s %s", byzgd_launcher_name(run->launcher, ended),
+                       byzgd_launcher_describe(run->launcher, ended, status, sizeof status));
+        }
+    }
+    int killed = byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+    if (killed)
+        byzgd_warn("%d process(es) had to be killed", killed);
+}
+
+static void
+s_default_run_dir(s_run_t *run)
+{
+    time_t now = time(NULL);
+    struct tm local;
+    localtime_r(&now, &local);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+    const char *attack = byzgd_cluster_config_get(run->config, "attack");
+    snprintf(run->run_dir, sizeof run->run_dir, "runs/%s-%s-%s", stamp,
+             byzgd_cluster_config_get(run->config, "rule"), attack ? attack : "none");
+}
+
+// Prepares RUN_DIR: creates it, refuses to mix two runs, writes the effective config.
+static int
+s_prepare_run_dir(s_run_t *run, char *error, size_t error_size)
+{
+    bool resume = byzgd_cluster_config_get_flag(run->config, "resume");
+    if (resume && !s_exists(run->run_dir, "checkpoint"))
+        return byzgd_set_error(error, error_size, "--resume: %s/checkpoint does not exist",
+                               run->run_dir);
+    if (!resume && (s_exists(run->run_dir, "metrics.jsonl") || s_exists(run->run_dir, "config")))
+        return byzgd_set_error(error, error_size,
+                               "%s already holds a run: choose a new --run-dir, or --resume",
+                               run->run_dir);
+    char logs[S_PATH_MAX];
+    snprintf(logs, sizeof logs, "%s/logs", run->run_dir);
+    if (s_mkdir_p(logs, error, error_size) != 0)
+        return -1;
+    static const char *const omit[] = {"run-dir", "resume", "bin-dir", "quiet", NULL};
+    char *body = byzgd_cluster_config_format(run->config, omit);
+    char *text = NULL;
+    if (asprintf(&text,
+                 "# byzgd-cluster effective configuration. Reproduce the run with\n"
+                 "#   byzgd-cluster --config %s/config --run-dir NEW_DIR\n%s",
+                 run->run_dir, body) < 0)
+        abort();
+    int result = s_write_file(run->run_dir, "config", text, error, error_size);
+    free(text);
+    free(body);
+    return result;
+}
+
+static void
+s_summary(const s_run_t *run, bool succeeded, double seconds)
+{
+    const char *attack = byzgd_cluster_config_get(run->config, "attack");
+    printf("summary: %s rule=%s attack=%s workers=%s byzantine=%s rounds=%.0f "
+           "final_accuracy=%.4f best_accuracy=%.4f seconds=%.1f run_dir=%s\n",
+           succeeded ? "ok" : "failed", byzgd_cluster_config_get(run->config, "rule"),
+           attack ? attack : "none", byzgd_cluster_config_get(run->config, "workers"),
+           byzgd_cluster_config_get(run->config, "byzantine"),
+           isnan(run->last_round) ? 0 : run->last_round, run->final_accuracy, run->best_accuracy,
+           seconds, run->run_dir);
+    fflush(stdout);
+}
+
+static int
+s_run(s_run_t *run)
+{
+    char error[1024];
+    run->started_s = s_now_s();
+    run->last_print_s = run->started_s;
+    if (s_prepare_run_dir(run, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        return 2; // a run directory that cannot be used is a usage error
+    }
+    run->launcher = byzgd_launcher_new(error, sizeof error);
+    if (!run->launcher) {
+        byzgd_error("%s", error);
+        return 1;
+    }
+    if (!run->quiet)
+        printf("byzgd-cluster: run directory %s\n", run->run_dir);
+    int status = s_make_keys(run);
+    if (status == 0)
+        status = s_start_server(run);
+    if (status == 0)
+        status = s_wait_for_endpoint(run);
+    if (status == 0) {
+        if (!run->quiet)
+            printf("byzgd-cluster: server at %s; starting %s workers (%s Byzantine)\n",
+                   run->endpoint, byzgd_cluster_config_get(run->config, "workers"),
+                   byzgd_cluster_config_get(run->config, "byzantine"));
+        fflush(stdout);
+        run->first_line_s = s_now_s();
+        status = s_start_workers(run);
+    }
+    s_write_pids(run);
+    if (status == 0)
+        status = s_supervise(run);
+    if (status == 0)
+        s_finish_workers(run);
+    else
+        byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+    s_follow_metrics(run);
+    byzgd_launcher_destroy(&run->launcher);
+
+    bool complete = status == 0 && run->lines > 0 && run->last_round >= (double)run->rounds_target;
+    if (status == 0 && !complete) {
+        byzgd_error("the server ended but metrics.jsonl holds %s (round %.0f of %lld)",
+                    run->lines ? "too few rounds" : "no round", run->last_round,
+                    run->rounds_target);
+    }
+    s_summary(run, complete, s_now_s() - run->started_s);
+    if (status > 128)
+        return status;
+    return complete ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    char error[1024];
+    int exit_code = 2;
+    s_run_t run;
+    memset(&run, 0, sizeof run);
+    run.final_accuracy = run.best_accuracy = run.last_round = NAN;
+    run.config = byzgd_cluster_config_new();
+    int parsed = s_parse_arguments(run.config, argc, argv, error, sizeof error);
+    if (parsed == 1) {
+        s_usage(stdout);
+        exit_code = 0;
+        goto cleanup;
+    }
+    if (parsed != 0 || byzgd_cluster_config_check(run.config, error, sizeof error) != 0) {
+        byzgd_error("%s (see --help)", error);
+        goto cleanup;
+    }
+    if (!byzgd_cluster_config_is_set(run.config, "f"))
+        byzgd_cluster_config_set(run.config, "f", byzgd_cluster_config_get(run.config, "byzantine"),
+                                 NULL, 0);
+    const char *bin_dir = byzgd_cluster_config_get(run.config, "bin-dir");
+    if (bin_dir)
+        snprintf(run.bin_dir, sizeof run.bin_dir, "%s", bin_dir);
+    else if (s_own_directory(run.bin_dir, sizeof run.bin_dir, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        exit_code = 1;
+        goto cleanup;
+    }
+    const char *run_dir = byzgd_cluster_config_get(run.config, "run-dir");
+    if (run_dir)
+        snprintf(run.run_dir, sizeof run.run_dir, "%s", run_dir);
+    else
+        s_default_run_dir(&run);
+    run.quiet = byzgd_cluster_config_get_flag(run.config, "quiet");
+    run.rounds_target = byzgd_cluster_config_get_int(run.config, "rounds");
+    exit_code = s_run(&run);
+cleanup:
+    if (run.metrics)
+        fclose(run.metrics);
+    free(run.pending);
+    byzgd_cluster_config_destroy(&run.config);
+    return exit_code;
+}
