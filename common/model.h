@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataset.h"
+
 typedef struct {
     const char *architecture;       // logreg | mlp | convnet (borrowed)
     size_t channels, height, width; // input shape; vectors: 1, 1, feature_count
@@ -90,8 +92,9 @@ void byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *
                                  const float *params, const float *features, const uint8_t *labels,
                                  size_t count);
 
-// byzgd_model_evaluate(self, params, dataset, &loss, &accuracy), the same over a
-// byzgd_dataset_t, is added when the dataset module (common/dataset.h) is merged.
+// The same over a whole dataset (data->feature_count must equal the model's).
+void byzgd_model_evaluate(byzgd_model_t *self, const float *params, const byzgd_dataset_t *data,
+                          double *loss_out, double *accuracy_out);
 
 // Saves params[d] to `path` (written to path.tmp then renamed): a header with magic,
 // version, the model description, d and a CRC-32 of the data, then the floats in
