@@ -447,12 +447,14 @@ s_part_count(const byzgd_model_t *self, size_t batch)
     // Each workspace holds ⌈max_batch / threads⌉ examples: never fewer parts than that needs.
     size_t capacity = self->workspaces[0].capacity;
     size_t needed = (batch + capacity - 1) / capacity;
-    return parts > needed ? parts : needed;
+    parts = parts > needed ? parts : needed;
+    return parts > 0 ? parts : 1;
 }
 
 static void
 s_part(size_t *first, size_t *count, size_t batch, size_t parts, size_t part)
 {
+    assert(parts > 0 && part < parts);
     *first = batch * part / parts;
     *count = batch * (part + 1) / parts - *first;
 }
