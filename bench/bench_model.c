@@ -1,17 +1,23 @@
 /*  bench_model.c — forward+backward throughput (samples per second) of the mlp and the
-    convnet on 28×28 inputs, 10 classes, at batch 32 and 128, and in the same run the
-    identical PyTorch models (bench/model_torch.py, Debian's python3-torch under
-    /usr/bin/python3) with the same thread count; prints the ratios.
+    convnet on 28×28 inputs, 10 classes, at batch 32 and 128, beside the identical PyTorch
+    models (bench/model_torch.py, Debian's python3-torch under /usr/bin/python3) with the
+    same thread count; prints the ratios. Before timing, PyTorch recomputes one byzgd
+    gradient of each model from the same parameters and batch and prints the difference.
 
-    BYZGD_BENCH_THREADS (default 2) sets the thread count of both; BYZGD_BENCH_SECONDS
-    (default 1.0) the time per measurement. The best of 3 measurements is kept on each side,
-    because the machine is shared and a slow run says more about the neighbours. */
+    The machine is shared, so the two sides are measured alternately — byzgd, PyTorch,
+    byzgd, PyTorch … for each case, PyTorch running as a co-process that answers one
+    measurement request at a time — and the best of S_REPEATS is kept on each side: both
+    then see the same neighbours. BYZGD_BENCH_THREADS (default 2) sets the thread count of
+    both; BYZGD_BENCH_SECONDS (default 1.0) the time per measurement; BYZGD_BENCH_PYTHON
+    (default /usr/bin/python3, Debian's, which python3-torch installs into) the interpreter. */
 #include "model.h"
 #include "rng.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,52 +39,70 @@ s_env_double(const char *name, double fallback)
     return value > 0.0 ? value : fallback;
 }
 
-// Best samples per second of S_REPEATS runs of `seconds` each.
-static double
-s_measure(const char *architecture, size_t batch, int threads, double seconds)
+typedef struct {
+    byzgd_model_t *model;
+    float *params, *gradient, *features;
+    uint8_t *labels;
+    size_t batch;
+} s_case_t;
+
+static int
+s_case_open(s_case_t *self, const char *architecture, size_t batch, int threads)
 {
     byzgd_model_spec_t spec = {
         .architecture = architecture, .channels = 1, .height = 28, .width = 28, .class_count = 10};
     char error[256];
-    byzgd_model_t *model = byzgd_model_new(&spec, batch, error, sizeof error);
-    if (!model) {
+    memset(self, 0, sizeof *self);
+    self->model = byzgd_model_new(&spec, batch, error, sizeof error);
+    if (!self->model) {
         fprintf(stderr, "bench_model: %s\n", error);
-        return 0.0;
+        return -1;
     }
-    byzgd_model_set_threads(model, threads);
-    size_t d = byzgd_model_dimension(model);
-    float *params = malloc(d * sizeof *params), *gradient = malloc(d * sizeof *gradient);
-    float *features = malloc(batch * 784 * sizeof *features);
-    uint8_t *labels = malloc(batch);
+    byzgd_model_set_threads(self->model, threads);
+    size_t d = byzgd_model_dimension(self->model);
+    self->batch = batch;
+    self->params = malloc(d * sizeof *self->params);
+    self->gradient = malloc(d * sizeof *self->gradient);
+    self->features = malloc(batch * 784 * sizeof *self->features);
+    self->labels = malloc(batch);
     byzgd_rng_t rng;
     byzgd_rng_seed(&rng, 1, 0);
     for (size_t i = 0; i < batch * 784; i++)
-        features[i] = (float)byzgd_rng_uniform(&rng);
+        self->features[i] = (float)byzgd_rng_uniform(&rng);
     for (size_t i = 0; i < batch; i++)
-        labels[i] = (uint8_t)byzgd_rng_below(&rng, 10);
-    byzgd_model_init(model, params, 1);
-    for (int i = 0; i < 3; i++) // warm-up: page faults, OpenBLAS thread start
-        byzgd_model_gradient(model, gradient, params, features, labels, batch);
-    double best = 0.0, sink = 0.0;
-    for (int repeat = 0; repeat < S_REPEATS; repeat++) {
-        size_t steps = 0;
-        double start = s_now(), elapsed;
-        do {
-            sink += byzgd_model_gradient(model, gradient, params, features, labels, batch);
-            steps++;
-            elapsed = s_now() - start;
-        } while (elapsed < seconds);
-        double rate = (double)(steps * batch) / elapsed;
-        best = rate > best ? rate : best;
-    }
+        self->labels[i] = (uint8_t)byzgd_rng_below(&rng, 10);
+    byzgd_model_init(self->model, self->params, 1);
+    for (int i = 0; i < 3; i++) // warm-up: page faults, thread start
+        byzgd_model_gradient(self->model, self->gradient, self->params, self->features,
+                             self->labels, batch);
+    return 0;
+}
+
+static void
+s_case_close(s_case_t *self)
+{
+    free(self->params);
+    free(self->gradient);
+    free(self->features);
+    free(self->labels);
+    byzgd_model_destroy(&self->model);
+}
+
+// Samples per second over one run of at least `seconds`.
+static double
+s_case_measure(s_case_t *self, double seconds)
+{
+    size_t steps = 0;
+    double start = s_now(), elapsed, sink = 0.0;
+    do {
+        sink += byzgd_model_gradient(self->model, self->gradient, self->params, self->features,
+                                     self->labels, self->batch);
+        steps++;
+        elapsed = s_now() - start;
+    } while (elapsed < seconds);
     if (sink != sink)
         fprintf(stderr, "bench_model: non-finite loss\n");
-    free(params);
-    free(gradient);
-    free(features);
-    free(labels);
-    byzgd_model_destroy(&model);
-    return best;
+    return (double)(steps * self->batch) / elapsed;
 }
 
 // Writes what the PyTorch reference needs to recompute one gradient: int32 d, batch,
@@ -123,55 +147,78 @@ s_write_check(const char *path, const char *architecture)
     return rc;
 }
 
+// The PyTorch co-process: requests go to `to`, answers come from `from`.
 typedef struct {
-    const char *architecture;
-    size_t batch;
-    double ours, torch;
-} s_row_t;
+    pid_t pid;
+    FILE *to, *from;
+} s_torch_t;
 
-// Runs the PyTorch reference and fills rows[].torch. Returns 0, or -1 with a note printed.
+// Starts bench/model_torch.py --serve, which first prints the gradient checks and "ready".
+// Returns 0, or -1 if /usr/bin/python3 cannot import torch (a note is printed by main).
 static int
-s_run_torch(s_row_t *rows, size_t row_count, int threads, double seconds)
+s_torch_start(s_torch_t *self, int threads, const char *mlp_check, const char *convnet_check)
 {
+    const char *python = getenv("BYZGD_BENCH_PYTHON");
+    python = python && *python ? python : "/usr/bin/python3";
+    char probe[600];
+    snprintf(probe, sizeof probe, "'%s' -c 'import torch' >/dev/null 2>&1", python);
+    if (system(probe) != 0)
+        return -1;
     const char *root = getenv("BYZGD_ROOT");
-    char directory[] = "/tmp/byzgd-bench-XXXXXX", mlp[64], convnet[64], command[1024];
-    if (!mkdtemp(directory))
+    char script[1024], threads_text[16], mlp[600], convnet[600];
+    snprintf(script, sizeof script, "%s/bench/model_torch.py", root ? root : ".");
+    snprintf(threads_text, sizeof threads_text, "%d", threads);
+    snprintf(mlp, sizeof mlp, "mlp=%s", mlp_check);
+    snprintf(convnet, sizeof convnet, "convnet=%s", convnet_check);
+    int request[2], answer[2];
+    if (pipe(request) != 0 || pipe(answer) != 0)
         return -1;
-    snprintf(mlp, sizeof mlp, "%s/mlp.bin", directory);
-    snprintf(convnet, sizeof convnet, "%s/convnet.bin", directory);
-    if (s_write_check(mlp, "mlp") < 0 || s_write_check(convnet, "convnet") < 0)
-        fprintf(stderr, "bench_model: could not write the gradient check files\n");
-    snprintf(command, sizeof command,
-             "/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 && "
-             "/usr/bin/python3 '%s/bench/model_torch.py' --threads %d --seconds %g --repeats %d "
-             "--check mlp=%s --check convnet=%s",
-             root ? root : ".", threads, seconds, S_REPEATS, mlp, convnet);
-    FILE *pipe = popen(command, "r");
-    if (!pipe)
+    self->pid = fork();
+    if (self->pid < 0)
         return -1;
-    char line[256];
-    int seen = 0;
-    while (fgets(line, sizeof line, pipe)) {
-        if (strncmp(line, "check ", 6) == 0) { // the gradient cross-check, verbatim
-            fputs(line, stdout);
-            continue;
-        }
-        char name[32];
-        size_t batch;
-        double rate;
-        if (sscanf(line, "%31s %zu %lf", name, &batch, &rate) != 3)
-            continue;
-        for (size_t i = 0; i < row_count; i++)
-            if (strcmp(rows[i].architecture, name) == 0 && rows[i].batch == batch) {
-                rows[i].torch = rate;
-                seen++;
-            }
+    if (self->pid == 0) {
+        dup2(request[0], STDIN_FILENO);
+        dup2(answer[1], STDOUT_FILENO);
+        close(request[1]);
+        close(answer[0]);
+        execl(python, "python3", script, "--serve", "--threads", threads_text, "--check", mlp,
+              "--check", convnet, (char *)NULL);
+        _exit(127);
     }
-    int status = pclose(pipe);
-    remove(mlp);
-    remove(convnet);
-    rmdir(directory);
-    return status == 0 && seen ? 0 : -1;
+    close(request[0]);
+    close(answer[1]);
+    self->to = fdopen(request[1], "w");
+    self->from = fdopen(answer[0], "r");
+    char line[512];
+    while (fgets(line, sizeof line, self->from)) {
+        if (strncmp(line, "ready", 5) == 0)
+            return 0;
+        fputs(line, stdout); // the gradient checks
+    }
+    return -1;
+}
+
+// Samples per second of one PyTorch run, or 0 on failure.
+static double
+s_torch_measure(s_torch_t *self, const char *architecture, size_t batch, double seconds)
+{
+    char line[256];
+    fprintf(self->to, "%s %zu %g\n", architecture, batch, seconds);
+    fflush(self->to);
+    if (!fgets(line, sizeof line, self->from))
+        return 0.0;
+    return strtod(line, NULL);
+}
+
+static void
+s_torch_stop(s_torch_t *self)
+{
+    if (self->to)
+        fclose(self->to); // end of input: the co-process exits
+    if (self->from)
+        fclose(self->from);
+    if (self->pid > 0)
+        waitpid(self->pid, NULL, 0);
 }
 
 int
@@ -179,18 +226,49 @@ main(void)
 {
     int threads = (int)s_env_double("BYZGD_BENCH_THREADS", 2);
     double seconds = s_env_double("BYZGD_BENCH_SECONDS", 1.0);
-    s_row_t rows[] = {
-        {"mlp", 32, 0, 0},
-        {"mlp", 128, 0, 0},
-        {"convnet", 32, 0, 0},
-        {"convnet", 128, 0, 0},
-    };
+    struct {
+        const char *architecture;
+        size_t batch;
+        double ours, torch;
+    } rows[] = {
+        {"mlp", 32, 0, 0}, {"mlp", 128, 0, 0}, {"convnet", 32, 0, 0}, {"convnet", 128, 0, 0}};
     const size_t row_count = sizeof rows / sizeof rows[0];
-    printf("forward+backward, 1x28x28 inputs, 10 classes, %d threads, best of %d x %.1f s\n",
+    signal(SIGPIPE, SIG_IGN);
+
+    char directory[] = "/tmp/byzgd-bench-XXXXXX", mlp_check[64], convnet_check[64];
+    if (!mkdtemp(directory)) {
+        perror("bench_model: mkdtemp");
+        return 1;
+    }
+    snprintf(mlp_check, sizeof mlp_check, "%s/mlp.bin", directory);
+    snprintf(convnet_check, sizeof convnet_check, "%s/convnet.bin", directory);
+    if (s_write_check(mlp_check, "mlp") < 0 || s_write_check(convnet_check, "convnet") < 0)
+        fprintf(stderr, "bench_model: could not write the gradient check files\n");
+
+    printf("forward+backward, 1x28x28 inputs, 10 classes, %d threads, best of %d x %.1f s, "
+           "byzgd and PyTorch alternating\n",
            threads, S_REPEATS, seconds);
-    for (size_t i = 0; i < row_count; i++)
-        rows[i].ours = s_measure(rows[i].architecture, rows[i].batch, threads, seconds);
-    int have_torch = s_run_torch(rows, row_count, threads, seconds) == 0;
+    s_torch_t torch = {0};
+    int have_torch = s_torch_start(&torch, threads, mlp_check, convnet_check) == 0;
+    for (size_t i = 0; i < row_count; i++) {
+        s_case_t bench;
+        if (s_case_open(&bench, rows[i].architecture, rows[i].batch, threads) < 0)
+            return 1;
+        for (int repeat = 0; repeat < S_REPEATS; repeat++) {
+            double ours = s_case_measure(&bench, seconds);
+            rows[i].ours = ours > rows[i].ours ? ours : rows[i].ours;
+            if (!have_torch)
+                continue;
+            double theirs = s_torch_measure(&torch, rows[i].architecture, rows[i].batch, seconds);
+            rows[i].torch = theirs > rows[i].torch ? theirs : rows[i].torch;
+        }
+        s_case_close(&bench);
+    }
+    s_torch_stop(&torch);
+    remove(mlp_check);
+    remove(convnet_check);
+    rmdir(directory);
+
     printf("%-8s %6s %14s %14s %8s\n", "model", "batch", "byzgd/s", "pytorch/s", "ratio");
     for (size_t i = 0; i < row_count; i++) {
         if (have_torch && rows[i].torch > 0)
@@ -201,9 +279,13 @@ main(void)
                    "-", "-");
     }
     if (!have_torch)
-        printf("PyTorch comparison skipped: /usr/bin/python3 cannot import torch (install "
-               "python3-torch: deploy/install-deps.sh --bench)\n");
+        printf("PyTorch comparison skipped: the Python interpreter cannot import torch "
+               "(install python3-torch: deploy/install-deps.sh --bench)\n");
     else
         printf("ratio = byzgd / PyTorch samples per second (goal: mlp >= 1, convnet >= 0.67)\n");
+    double load[3];
+    if (getloadavg(load, 3) == 3)
+        printf("load average during the run: %.2f (1 min), %.2f (5 min) on %ld cores\n", load[0],
+               load[1], sysconf(_SC_NPROCESSORS_ONLN));
     return 0;
 }

@@ -1,10 +1,15 @@
 #!/usr/bin/python3
 """The PyTorch reference for bench/bench_model.c: the same mlp and convnet as
 common/model.c (docs/MODELS.md), forward+backward (cross-entropy, gradients of every
-parameter) on random 1x28x28 inputs, best samples per second of several timed runs.
+parameter) on random 1x28x28 inputs.
 
-Prints one line per case: `ARCHITECTURE BATCH SAMPLES_PER_SECOND`."""
+--check NAME=FILE  recompute a gradient byzgd wrote and print the difference.
+--serve            read requests `ARCHITECTURE BATCH SECONDS` on stdin and answer each with
+                   the samples per second of one timed run (bench_model alternates these
+                   with its own runs); prints `ready` first.
+Otherwise          print `ARCHITECTURE BATCH SAMPLES_PER_SECOND` for every case."""
 import argparse
+import sys
 import time
 
 import torch
@@ -26,19 +31,27 @@ def convnet():
         nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
 
 
-def measure(model, batch, seconds, repeats):
-    generator = torch.Generator().manual_seed(1)
-    x = torch.rand(batch, 1, 28, 28, generator=generator)
-    y = torch.randint(0, 10, (batch,), generator=generator)
+CACHE = {}
 
-    def step():
-        for p in model.parameters():
-            p.grad = None
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
 
-    for _ in range(3):
-        step()
+def measure(name, batch, seconds, repeats):
+    if (name, batch) not in CACHE:
+        torch.manual_seed(1)
+        model = {"mlp": mlp, "convnet": convnet}[name]()
+        generator = torch.Generator().manual_seed(1)
+        x = torch.rand(batch, 1, 28, 28, generator=generator)
+        y = torch.randint(0, 10, (batch,), generator=generator)
+
+        def step():
+            for p in model.parameters():
+                p.grad = None
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+
+        for _ in range(3):
+            step()
+        CACHE[(name, batch)] = step
+    step = CACHE[(name, batch)]
     best = 0.0
     for _ in range(repeats):
         steps = 0
@@ -85,18 +98,22 @@ def main():
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--check", action="append", default=[], metavar="NAME=FILE")
+    parser.add_argument("--serve", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for item in args.check:
         name, path = item.split("=", 1)
         check(name, path)
-    torch.manual_seed(1)
-    for name, build in (("mlp", mlp), ("convnet", convnet)):
-        model = build()
-        d = sum(p.numel() for p in model.parameters())
+    if args.serve:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            name, batch, seconds = line.split()
+            print(f"{measure(name, int(batch), float(seconds), 1):.1f}", flush=True)
+        return
+    for name in ("mlp", "convnet"):
         for batch in (32, 128):
-            rate = measure(model, batch, args.seconds, args.repeats)
-            print(f"{name} {batch} {rate:.1f} d={d}", flush=True)
+            rate = measure(name, batch, args.seconds, args.repeats)
+            print(f"{name} {batch} {rate:.1f}", flush=True)
 
 
 if __name__ == "__main__":
