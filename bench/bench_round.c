@@ -143,7 +143,7 @@ s_run(const char *rule, size_t n, uint64_t rounds, double *aggregate_s_out)
     config.byzantine_count = strcmp(rule, "average") == 0 ? 0 : (n - 3) / 2 > 6 ? 6 : (n - 3) / 2;
     config.rounds = rounds + 1;
     config.eval_every = 0;
-    config.test_limit = 1;
+    config.eval_examples = 1;
     config.insecure = true;
     config.quiet = true;
     config.learning_rate.initial = 1e-9;

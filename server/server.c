@@ -932,7 +932,7 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
     byzgd_dataset_options_t data_options = {0};
     data_options.data_dir = config->data_dir[0] ? config->data_dir : NULL;
     data_options.split = BYZGD_SPLIT_TEST;
-    data_options.limit = config->test_limit;
+    data_options.limit = config->eval_examples;
     data_options.seed = config->seed;
     test_set = byzgd_dataset_load(config->dataset, &data_options, error, error_size);
     if (!test_set)

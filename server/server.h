@@ -54,8 +54,8 @@ typedef struct {
     int max_wait_ms; // after the deadline, when the precondition fails (0 = 10×deadline)
     int heartbeat_interval_ms;
     int heartbeat_timeout_ms;
-    uint64_t eval_every;                    // evaluate every K rounds and after the last (0: never)
-    size_t eval_examples;                   // test examples used (0 = the whole test split)
+    uint64_t eval_every;  // evaluate every K rounds and after the last (0: never)
+    size_t eval_examples; // evaluate on the first N test examples (0 = the whole test split)
     char metrics[BYZGD_SERVER_PATH_MAX];    // "" = no metrics file
     char checkpoint[BYZGD_SERVER_PATH_MAX]; // "" = no checkpoints
     uint64_t checkpoint_every;              // 0 = only the final checkpoint
@@ -64,9 +64,6 @@ typedef struct {
     char deny_list[BYZGD_SERVER_PATH_MAX];
     bool insecure; // no CURVE: identity = routing id (unsafe, for tests and local runs)
     bool quiet;    // no progress line
-    // Synthetic dataset shape (the workers get the same through CONFIG's dataset name and
-    // seed, so only the defaults of byzgd_dataset_options_t are reproducible remotely).
-    size_t test_limit; // keep the first N examples of the test split (0 = all)
 } byzgd_server_config_t;
 
 // Counters the actor reports through byzgd_server_stats (and the tests assert on).

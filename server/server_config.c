@@ -209,7 +209,7 @@ s_apply(byzgd_server_config_t *config, const char *name, const char *value, doub
     if (streq(name, "eval-every"))
         return s_parse_u64(&config->eval_every, name, value, 0, UINT32_MAX, e, es);
     if (streq(name, "eval-examples"))
-        return s_parse_size(&config->test_limit, name, value, 0, SIZE_MAX, e, es);
+        return s_parse_size(&config->eval_examples, name, value, 0, SIZE_MAX, e, es);
     if (streq(name, "metrics"))
         return s_copy(config->metrics, sizeof config->metrics, name, value, e, es);
     if (streq(name, "checkpoint"))
