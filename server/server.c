@@ -37,9 +37,10 @@
 
 _Static_assert(BYZGD_MSG_REJECT_COUNT <= 32, "byzgd_server_stats_t.rejected is too small");
 
-#define S_SOFTWARE       "byzgd-server/1"
-#define S_UNKNOWN_ERRORS 64 // identities without a slot remembered for ERROR rate limiting
-#define S_RECV_BUDGET    256
+#define S_SOFTWARE              "byzgd-server/1"
+#define S_UNKNOWN_ERRORS        64 // identities without a slot remembered for ERROR rate limiting
+#define S_RECV_BUDGET           256
+#define S_EVALUATIONS_IN_FLIGHT 4
 
 typedef enum { S_JOINING, S_COLLECTING, S_DRAINING, S_FINISHED } s_phase_t;
 typedef enum { S_PROGRESS_ROUND, S_PROGRESS_EVALUATION, S_PROGRESS_FINAL } s_progress_t;
@@ -116,6 +117,7 @@ typedef struct {
     bool waiting_logged;
     bool progress_tty;
     bool evaluated;
+    bool evaluation_skip_logged;
     bool terminated;
 } s_server_t;
 
@@ -457,6 +459,18 @@ s_close_round(s_server_t *self, bool by_deadline)
         self->stats.deadline_rounds++;
 
     bool evaluate = s_evaluation_due(self, self->round);
+    // Evaluations slower than K rounds would queue a copy of x each: beyond a few in
+    // flight, intermediate ones are skipped (never the last round's).
+    if (evaluate && self->round < self->config.rounds &&
+        byzgd_evaluator_outstanding(self->evaluator) >= S_EVALUATIONS_IN_FLIGHT) {
+        evaluate = false;
+        if (!self->evaluation_skip_logged) {
+            self->evaluation_skip_logged = true;
+            byzgd_warn("round %" PRIu64 ": evaluation skipped, %d still running (raise "
+                       "--eval-every); further skips are silent",
+                       self->round, S_EVALUATIONS_IN_FLIGHT);
+        }
+    }
     if (evaluate &&
         byzgd_evaluator_submit(self->evaluator, self->round, self->params, self->d) != 0)
         evaluate = false;
