@@ -742,8 +742,10 @@ byzgd_security_recv(byzgd_security_t *self, zsock_t *router, zmsg_t **message_p,
         else
             zframe_destroy(&frame);
     }
-    byzgd_admit_t verdict =
-        s_admit(self, zmsg_first(message), zmsg_next(message), frames, identity);
+    // Two statements: the order of evaluation of function arguments is unspecified.
+    zframe_t *routing_frame = zmsg_first(message);
+    zframe_t *body = zmsg_next(message);
+    byzgd_admit_t verdict = s_admit(self, routing_frame, body, frames, identity);
     if (verdict == BYZGD_ADMIT_OK)
         *message_p = message;
     else

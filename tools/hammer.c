@@ -16,8 +16,11 @@
       malformed    join, then a table of malformed messages (prints how many)
       flood        join, then HEARTBEATs as fast as possible for T seconds
       stall        join, then never read for T seconds
-      multipart    a multipart message of N frames of 64 KiB (N = 0: endless, until killed)
+      multipart    a multipart message of N frames of 1 KiB (N = 0: endless, until killed)
       nonfinite    join, then each round a PROPOSAL of NaN/±Inf/huge/denormal values
+      proposals    join, then each round a plausible PROPOSAL on every connection
+      rawmultipart an endless multipart message over raw ZMTP/NULL (needs --plaintext and
+                   an --insecure server; runs until the connection breaks)
       oversize     join, then a frame one byte over the server's frame cap
 
     Messages are packed by hand (msgpack-c's packer, raw bytes for the malformed ones), not
@@ -27,8 +30,12 @@
 #include "rng.h"
 #include "security.h"
 
+#include <arpa/inet.h>
 #include <czmq.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <float.h>
 #include <math.h>
 #include <msgpack.h>
@@ -77,8 +84,9 @@ s_pack_begin(s_pack_t *pack, uint32_t count, uint64_t type, uint64_t epoch, uint
 static void
 s_send_bytes(s_hammer_t *self, zsock_t *sock, const void *data, size_t size)
 {
+    // Blocking up to SNDTIMEO: with a high-water mark of 4 a burst would otherwise fail.
     zframe_t *frame = zframe_new(data, size);
-    if (zframe_send(&frame, sock, ZFRAME_DONTWAIT) == 0)
+    if (zframe_send(&frame, sock, 0) == 0)
         self->sent++;
     else {
         zframe_destroy(&frame);
@@ -371,7 +379,9 @@ s_mode_flood(s_hammer_t *self, double seconds)
 static void
 s_mode_multipart(s_hammer_t *self, long frames)
 {
-    size_t size = 64 * 1024;
+    // 1 KiB frames: under the server's frame cap whatever d is (4·d + 1024 bytes), so the
+    // connection stays up while the message never ends.
+    size_t size = 1024;
     uint8_t *chunk = calloc(1, size);
     assert(chunk);
     zsock_set_sndtimeo(self->sockets[0], -1);
@@ -387,6 +397,81 @@ s_mode_multipart(s_hammer_t *self, long frames)
     if (frames > 0)
         s_send_bytes(self, self->sockets[0], chunk, size);
     free(chunk);
+}
+
+// An endless multipart message written as raw ZMTP 3.0 (NULL mechanism) on a TCP socket.
+// A libzmq DEALER cannot do this: it keeps the frames of an unfinished message in its own
+// pipe, so they never leave the attacker. A hand-written peer streams them to the server,
+// whose libzmq keeps them all until the (never sent) last frame (docs/SECURITY.md §5).
+// Against a CURVE server the same needs a hand-written CurveZMQ client; where libzmq
+// stores the frames does not depend on the mechanism, so the insecure server shows it.
+static int
+s_mode_raw_multipart(s_hammer_t *self, const char *endpoint)
+{
+    char host[256];
+    int port = 0;
+    if (sscanf(endpoint, "tcp://%255[^:]:%d", host, &port) != 2)
+        return byzgd_set_error(NULL, 0, "bad endpoint");
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (fd < 0 || inet_pton(AF_INET, host, &address.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        byzgd_error("cannot connect to %s: %s", endpoint, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    uint8_t greeting[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0, 'N', 'U', 'L', 'L'};
+    uint8_t peer[64];
+    // READY with Socket-Type DEALER.
+    static const uint8_t ready[] = {0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y', 11,  'S',
+                                    'o',  'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e',
+                                    0,    0,   0,   6,   'D', 'E', 'A', 'L', 'E', 'R'};
+    if (write(fd, greeting, sizeof greeting) != (ssize_t)sizeof greeting ||
+        recv(fd, peer, sizeof peer, MSG_WAITALL) != (ssize_t)sizeof peer ||
+        write(fd, ready, sizeof ready) != (ssize_t)sizeof ready) {
+        byzgd_error("ZMTP handshake failed");
+        close(fd);
+        return -1;
+    }
+    uint8_t frame[2 + 255];
+    frame[0] = 0x01; // MORE, short frame
+    frame[1] = 255;
+    memset(frame + 2, 0x5a, 255);
+    while (!zsys_interrupted) {
+        if (write(fd, frame, sizeof frame) != (ssize_t)sizeof frame)
+            break; // the server went away (killed at its memory cap)
+        self->sent++;
+    }
+    close(fd);
+    return 0;
+}
+
+// Plausible proposals (small random gradients) on every connection, every round: with
+// several connections of one key, a Sybil.
+static void
+s_mode_proposals(s_hammer_t *self, double seconds)
+{
+    size_t d = (size_t)self->dimension;
+    float *gradient = malloc(d * sizeof *gradient);
+    assert(gradient);
+    // One random vector, drawn once: the cost of a round is then the transport's (this mode
+    // doubles as the load generator of bench/security_curve.sh).
+    for (size_t i = 0; i < d; i++)
+        gradient[i] = (float)(0.01 * byzgd_rng_gaussian(&self->rng));
+    uint64_t last_round = 0;
+    int64_t until = zclock_mono() + (int64_t)(seconds * 1000);
+    while (zclock_mono() < until && !zsys_interrupted) {
+        if (self->round != last_round) {
+            last_round = self->round;
+            for (int c = 0; c < self->socket_count; c++)
+                s_send_proposal(self, self->sockets[c], 0.5, gradient);
+        }
+        for (int c = 0; c < self->socket_count; c++)
+            while (s_receive(self, self->sockets[c], c == 0 ? 50 : 0))
+                ;
+    }
+    free(gradient);
 }
 
 static void
@@ -440,7 +525,7 @@ s_hex(const char *text, uint8_t *out, size_t out_size, size_t *size)
 }
 
 static zsock_t *
-s_connect(const s_options_t *options, size_t max_frame, char *error, size_t error_size)
+s_connect(const s_options_t *options, bool joins, size_t max_frame, char *error, size_t error_size)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     assert(sock);
@@ -470,9 +555,12 @@ s_connect(const s_options_t *options, size_t max_frame, char *error, size_t erro
             zmq_setsockopt(zsock_resolve(sock), ZMQ_ROUTING_ID, id, id_size);
     }
     // Outsiders' handshakes never complete, so IMMEDIATE would make every send fail; queue.
-    if (rc == 0 && (options->plaintext || options->random_key))
+    // An outsider's handshake never completes: its sends only fill the queue, so do not
+    // wait for room long. (A plaintext client of an --insecure server joins normally.)
+    bool outsider = (options->plaintext || options->random_key) && !joins;
+    if (rc == 0 && outsider)
         zsock_set_immediate(sock, 0);
-    zsock_set_sndtimeo(sock, 2000);
+    zsock_set_sndtimeo(sock, outsider ? 50 : 2000);
     if (rc == 0 && zsock_connect(sock, "%s", options->endpoint) != 0)
         rc = byzgd_set_error(error, error_size, "cannot connect to %s", options->endpoint);
     if (rc != 0)
@@ -483,10 +571,13 @@ s_connect(const s_options_t *options, size_t max_frame, char *error, size_t erro
 static void
 s_usage(FILE *out)
 {
-    fprintf(out, "usage: byzgd-hammer --endpoint EP [--plaintext | --random-key | --cert F]\n"
-                 "         [--server-cert F] [--routing-id HEX] [--connections K]\n"
-                 "         [--seconds T] [--count N] [--seed S]\n"
-                 "         garbage|bombs|malformed|flood|stall|multipart|nonfinite|oversize\n");
+    fprintf(
+        out,
+        "usage: byzgd-hammer --endpoint EP [--plaintext | --random-key | --cert F]\n"
+        "         [--server-cert F] [--routing-id HEX] [--connections K]\n"
+        "         [--seconds T] [--count N] [--seed S]\n"
+        "         garbage|bombs|malformed|flood|stall|multipart|rawmultipart|nonfinite|proposals|\n"
+        "         oversize\n");
 }
 
 int
@@ -533,19 +624,20 @@ main(int argc, char **argv)
     s_hammer_t self = {0};
     byzgd_rng_seed(&self.rng, options.seed, 0);
     byzgd_info("seed %llu", (unsigned long long)options.seed);
+    const char *mode = options.mode;
+    bool needs_join = streq(mode, "malformed") || streq(mode, "flood") || streq(mode, "stall") ||
+                      streq(mode, "nonfinite") || streq(mode, "oversize") ||
+                      streq(mode, "proposals");
     char error[256];
     for (int i = 0; i < options.connections; i++) {
         // No receive cap: this client must be able to read whatever the server sends.
-        self.sockets[i] = s_connect(&options, 0, error, sizeof error);
+        self.sockets[i] = s_connect(&options, needs_join, 0, error, sizeof error);
         if (!self.sockets[i]) {
             byzgd_error("%s", error);
             return 1;
         }
         self.socket_count++;
     }
-    const char *mode = options.mode;
-    bool needs_join = streq(mode, "malformed") || streq(mode, "flood") || streq(mode, "stall") ||
-                      streq(mode, "nonfinite") || streq(mode, "oversize");
     if (needs_join)
         for (int i = 0; i < self.socket_count; i++)
             if (s_join(&self, self.sockets[i]) != 0) {
@@ -553,6 +645,8 @@ main(int argc, char **argv)
                 printf("hammer %s: sent %llu, received %llu, errors %llu, joined 0\n", mode,
                        (unsigned long long)self.sent, (unsigned long long)self.received,
                        (unsigned long long)self.errors);
+                for (int j = 0; j < self.socket_count; j++)
+                    zsock_destroy(&self.sockets[j]);
                 return 3;
             }
     if (streq(mode, "garbage"))
@@ -569,6 +663,10 @@ main(int argc, char **argv)
         s_mode_multipart(&self, options.count);
     else if (streq(mode, "nonfinite"))
         s_mode_nonfinite(&self, options.seconds);
+    else if (streq(mode, "proposals"))
+        s_mode_proposals(&self, options.seconds);
+    else if (streq(mode, "rawmultipart"))
+        s_mode_raw_multipart(&self, options.endpoint);
     else if (streq(mode, "oversize")) {
         size_t size = byzgd_security_max_frame_bytes((size_t)self.dimension) + 1;
         uint8_t *big = calloc(1, size);
