@@ -7,6 +7,7 @@
 #include "gar.h"
 #include "rng.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,7 @@ main(void)
     const size_t ns[] = {10, 20, 50, 100};
     const size_t ds[] = {100000, 1000000};
     bool quick = getenv("BYZGD_BENCH_QUICK") != NULL;
+    double krum20 = NAN, krum100 = NAN, median20 = NAN; // the targets at d = 1e6
     printf("%-14s %5s %8s %5s %10s %8s  %s\n", "rule", "n", "d", "f", "median_ms", "floor_x",
            "note");
     for (size_t di = 0; di < (quick ? 1 : 2); di++) {
@@ -141,6 +143,12 @@ main(void)
                     continue;
                 }
                 double ms = s_median(times, repeats);
+                if (d == 1000000 && config.rule == BYZGD_GAR_KRUM && n == 20)
+                    krum20 = ms;
+                if (d == 1000000 && config.rule == BYZGD_GAR_KRUM && n == 100)
+                    krum100 = ms;
+                if (d == 1000000 && config.rule == BYZGD_GAR_MEDIAN && n == 20)
+                    median20 = ms;
                 char ratio[32] = "";
                 if (config.rule == BYZGD_GAR_KRUM || config.rule == BYZGD_GAR_MEDIAN)
                     snprintf(ratio, sizeof ratio, "%.1f", ms / floor_ms);
@@ -159,5 +167,9 @@ main(void)
             free(rows);
         }
     }
+    if (!quick)
+        printf("targets at d = 1e6: krum n=20 %.2f ms (<= 12), krum n=100 %.2f ms (<= 160), "
+               "median n=20 %.2f ms (<= 30)\n",
+               krum20, krum100, median20);
     return 0;
 }

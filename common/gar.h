@@ -68,15 +68,16 @@ typedef struct {
     // Pre-aggregators, applied in this order after dropping non-finite rows.
     double clip_norm;   // > 0: scale each row to L2 norm <= clip_norm (static clipping)
     bool nnm;           // nearest-neighbour mixing: row i -> mean of its n - f nearest rows
-    size_t bucket_size; // > 1: shuffle (seeded) and average buckets of this many rows
+    size_t bucket_size; // > 1: shuffle (seed, round) and average buckets of this many rows
 } byzgd_gar_config_t;
 
 typedef struct byzgd_gar_workspace_t byzgd_gar_workspace_t;
 
 // The outcome of one aggregation. Create once for the largest n and d expected and reuse:
-// byzgd_gar_apply() allocates nothing while n and d stay within the capacities (buffers for
-// the pre-aggregators and the sorting network are allocated on first use and kept;
-// coordinate-wise rules above 256 rows allocate a column buffer per thread per call).
+// byzgd_gar_apply() allocates nothing while n and d stay within the capacities (the
+// distance matrices, the pre-aggregators' buffers and the sorting network are allocated on
+// first use and kept; coordinate-wise rules above 256 rows allocate a column buffer per
+// thread per call).
 typedef struct {
     float *aggregate; // d floats
     size_t n;         // rows given

@@ -268,7 +268,22 @@ s_workspace_allocate(s_workspace_t *workspace, const byzgd_model_t *self, size_t
     return workspace->gradient && workspace->predictions ? 0 : -1;
 }
 
-// (Re)allocates one workspace per thread, each for ⌈max_batch / threads⌉ examples.
+// A part gets a thread only if it has at least this many multiply-adds of forward work:
+// a fork/join costs microseconds on an idle machine but up to a scheduler quantum on a
+// loaded one. (The mlp at batch 128, 14 M, runs on one thread; it takes ~0.5 ms.)
+#define S_PART_MIN_WORK 16e6
+
+// The largest batch that runs as one part (at most max_batch).
+static size_t
+s_single_part_limit(const byzgd_model_t *self)
+{
+    double limit =
+        2.0 * S_PART_MIN_WORK / (self->work_per_example > 0 ? self->work_per_example : 1);
+    return limit >= (double)self->max_batch ? self->max_batch : (size_t)limit;
+}
+
+// (Re)allocates one workspace per thread, each for ⌈max_batch / threads⌉ examples (the
+// first for at least s_single_part_limit()).
 // Returns 0, or -1 (out of memory; the old workspaces are kept then).
 static int
 s_allocate_workspaces(byzgd_model_t *self, int threads)
@@ -277,8 +292,11 @@ s_allocate_workspaces(byzgd_model_t *self, int threads)
     if (!workspaces)
         return -1;
     size_t capacity = (self->max_batch + (size_t)threads - 1) / (size_t)threads;
+    // The first workspace also holds any batch small enough to run as one part.
+    size_t single = s_single_part_limit(self);
+    size_t first_capacity = single > capacity ? single : capacity;
     for (int t = 0; t < threads; t++)
-        if (s_workspace_allocate(&workspaces[t], self, capacity) < 0) {
+        if (s_workspace_allocate(&workspaces[t], self, t == 0 ? first_capacity : capacity) < 0) {
             for (int k = 0; k <= t; k++)
                 s_workspace_free(&workspaces[k]);
             free(workspaces);
@@ -432,10 +450,6 @@ byzgd_model_init(const byzgd_model_t *self, float *params, uint64_t seed)
 // step — and, on a loaded 2-core machine, a scheduler quantum at each.) The parts'
 // gradients are then averaged with weights count/batch, in part order.
 
-// Below this many multiply-adds per part, a part is not worth a thread (the mlp at batch 32
-// runs on one thread: 3.5 M multiply-adds forward).
-#define S_PART_MIN_WORK 4e6
-
 static size_t
 s_part_count(const byzgd_model_t *self, size_t batch)
 {
@@ -444,11 +458,14 @@ s_part_count(const byzgd_model_t *self, size_t batch)
     parts = parts < batch ? parts : batch;
     if (by_work < (double)parts)
         parts = by_work < 1.0 ? 1 : (size_t)by_work;
-    // Each workspace holds ⌈max_batch / threads⌉ examples: never fewer parts than that needs.
-    size_t capacity = self->workspaces[0].capacity;
+    if (parts <= 1 && batch <= self->workspaces[0].capacity)
+        return 1;
+    // The other workspaces hold ⌈max_batch / threads⌉ examples: never fewer parts than that
+    // needs (at most threads, since threads × capacity ≥ max_batch ≥ batch).
+    size_t capacity = self->workspaces[self->threads - 1].capacity;
     size_t needed = (batch + capacity - 1) / capacity;
     parts = parts > needed ? parts : needed;
-    return parts > 0 ? parts : 1;
+    return parts > 1 ? parts : 2;
 }
 
 static void

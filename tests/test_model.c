@@ -559,34 +559,41 @@ TEST(convnet_gradient_three_threads)
 // Splitting the batch over threads changes only the order of float sums.
 TEST(threads_agree_with_one_thread)
 {
-    byzgd_model_t *model = s_tiny_model("convnet");
+    // The full-size convnet: a batch of 8 has enough work to be split over 2 threads (tiny
+    // models always run as one part).
+    byzgd_model_spec_t spec = {
+        .architecture = "convnet", .channels = 1, .height = 28, .width = 28, .class_count = 10};
+    char error[256];
+    byzgd_model_t *model = byzgd_model_new(&spec, 8, error, sizeof error);
+    ASSERT_MSG(model, "%s", error);
     size_t d = byzgd_model_dimension(model);
     float *params = malloc(d * sizeof *params), *one = malloc(d * sizeof *one);
     float *two = malloc(d * sizeof *two);
-    float x[4 * 48];
-    uint8_t labels[4] = {2, 1, 0, 1};
+    float *x = malloc(8 * 784 * sizeof *x);
+    uint8_t labels[8] = {2, 1, 0, 1, 9, 5, 3, 7};
     byzgd_rng_t rng;
     byzgd_rng_seed(&rng, 4, 4);
-    s_fill_gaussian(x, 4 * 48, &rng, 1.0);
+    s_fill_gaussian(x, 8 * 784, &rng, 1.0);
     byzgd_model_init(model, params, 4);
-    double loss_one = byzgd_model_gradient(model, one, params, x, labels, 4);
+    double loss_one = byzgd_model_gradient(model, one, params, x, labels, 8);
     byzgd_model_set_threads(model, 2);
-    double loss_two = byzgd_model_gradient(model, two, params, x, labels, 4);
+    double loss_two = byzgd_model_gradient(model, two, params, x, labels, 8);
     ASSERT_NEAR(loss_one, loss_two, 1e-6);
     for (size_t i = 0; i < d; i++)
         ASSERT_NEAR(one[i], two[i], 1e-5 + 1e-4 * fabs(one[i]));
     // Forward-only passes split the same way.
     double eval_loss_two, accuracy_two, eval_loss_one, accuracy_one;
-    uint8_t predictions_two[4], predictions_one[4];
-    byzgd_model_evaluate_arrays(model, &eval_loss_two, &accuracy_two, params, x, labels, 4);
-    byzgd_model_predict(model, predictions_two, params, x, 4);
+    uint8_t predictions_two[8], predictions_one[8];
+    byzgd_model_evaluate_arrays(model, &eval_loss_two, &accuracy_two, params, x, labels, 8);
+    byzgd_model_predict(model, predictions_two, params, x, 8);
     byzgd_model_set_threads(model, 1);
-    byzgd_model_evaluate_arrays(model, &eval_loss_one, &accuracy_one, params, x, labels, 4);
-    byzgd_model_predict(model, predictions_one, params, x, 4);
+    byzgd_model_evaluate_arrays(model, &eval_loss_one, &accuracy_one, params, x, labels, 8);
+    byzgd_model_predict(model, predictions_one, params, x, 8);
     ASSERT_NEAR(eval_loss_one, loss_one, 1e-6);
     ASSERT_NEAR(eval_loss_two, eval_loss_one, 1e-6);
     ASSERT_NEAR(accuracy_two, accuracy_one, 0);
-    ASSERT(memcmp(predictions_one, predictions_two, 4) == 0);
+    ASSERT(memcmp(predictions_one, predictions_two, 8) == 0);
+    free(x);
     free(params);
     free(one);
     free(two);
