@@ -95,7 +95,8 @@ typedef struct {
     int64_t give_up_at_ms;  // deadline + max wait
     int64_t resend_at_ms;   // next PARAMS re-send while waiting past the deadline
     int64_t last_tick_ms;
-    double publish_s; // time to publish the current round
+    int64_t quorum_joined_ms; // when q identities had joined (0: not yet)
+    double publish_s;         // time to publish the current round
 
     uint64_t rejected_round[BYZGD_MSG_REJECT_COUNT];
     uint64_t disconnects_round;
@@ -118,6 +119,7 @@ typedef struct {
     bool progress_tty;
     bool evaluated;
     bool evaluation_skip_logged;
+    bool started; // the first round of this run has been published
     bool terminated;
 } s_server_t;
 
@@ -331,6 +333,15 @@ s_publish(s_server_t *self)
     self->deadline_at_ms = self->phase == S_COLLECTING ? now + self->config.deadline_ms : 0;
     self->give_up_at_ms = 0;
     self->resend_at_ms = 0;
+}
+
+// The first round starts when all n workers have joined, or deadline_ms after q of them
+// had: a worker that starts a little later than the others is not left out of it.
+static void
+s_start(s_server_t *self)
+{
+    self->started = true;
+    s_publish(self);
 }
 
 static bool
@@ -589,9 +600,16 @@ s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
     if (self->phase == S_DRAINING || self->phase == S_FINISHED)
         return;
     s_send_config(self, peer);
+    if (!self->started) {
+        if (self->joined >= self->quorum && !self->quorum_joined_ms)
+            self->quorum_joined_ms = now;
+        if (self->joined == self->n)
+            s_start(self);
+        return;
+    }
     s_send_params(self, peer);
     if (self->phase == S_JOINING && self->joined >= self->quorum) {
-        // The deadline of the first round counts from when the quorum can be reached.
+        // The deadline counts from when the quorum can be reached.
         self->phase = S_COLLECTING;
         self->deadline_at_ms = zclock_mono() + self->config.deadline_ms;
     }
@@ -602,6 +620,8 @@ s_on_proposal(s_server_t *self, s_peer_t *peer, const byzgd_msg_t *msg)
 {
     if (msg->epoch != self->epoch)
         return s_reject(self, BYZGD_MSG_REJECT_EPOCH, peer->identity, NULL);
+    if (!self->started)
+        return s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, peer->identity, "no round yet");
     if (self->phase != S_JOINING && self->phase != S_COLLECTING)
         return s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, peer->identity, "training is over");
     if (msg->round < self->round)
@@ -771,6 +791,9 @@ s_on_timers(s_server_t *self)
                 s_send_small(self, peer, &heartbeat);
         }
     }
+    if (!self->started && self->quorum_joined_ms &&
+        now >= self->quorum_joined_ms + self->config.deadline_ms)
+        s_start(self);
     if (self->phase == S_COLLECTING && self->deadline_at_ms && now >= self->deadline_at_ms)
         s_on_deadline(self, now);
     if (self->phase == S_DRAINING &&
@@ -801,6 +824,9 @@ s_timeout_ms(const s_server_t *self)
         if (deadline < wake)
             wake = deadline;
     }
+    if (!self->started && self->quorum_joined_ms &&
+        self->quorum_joined_ms + self->config.deadline_ms < wake)
+        wake = self->quorum_joined_ms + self->config.deadline_ms;
     if (self->phase == S_DRAINING)
         wake = now + 50;
     int64_t timeout = wake - now;
@@ -1095,7 +1121,6 @@ s_actor(zsock_t *pipe, void *arg)
                self->epoch, self->d, self->n, self->config.byzantine_count, self->quorum,
                byzgd_gar_rule_name(self->config.gar.rule), self->config.seed, self->round,
                self->config.rounds);
-    s_publish(self);
     while (!self->terminated) {
         void *which = zpoller_wait(self->poller, s_timeout_ms(self));
         if (which == pipe)

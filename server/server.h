@@ -18,6 +18,9 @@
     int status = byzgd_server_wait(server, -1);      // 0: all rounds done
     byzgd_server_destroy(&server);
 
+    Start rule: the first round is published when all n workers have joined, or
+    deadline_ms after q of them had (workers that start late still get round 1).
+
     Waiting rule (documented limit): when the deadline passes with fewer proposals than
     the rule's precondition needs, the server keeps waiting and re-sends PARAMS to the
     workers that have not proposed, up to max_wait_ms after the deadline; after that it
