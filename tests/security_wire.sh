@@ -20,12 +20,12 @@ cleanup() {
     pids=$(jobs -pr)
     [[ -n "$pids" ]] && kill $pids 2>/dev/null
     wait 2>/dev/null
-    rm -rf "$tmp"
+    [[ -n "${KEEP:-}" ]] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$tmp"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
 
-honest=5 attackers=2 rounds=60
+honest=5 attackers=4 rounds=100
 n=$((honest + attackers))
 keys=$tmp/keys
 "$bin/byzgd-keygen" "$keys" --workers $((n + 1)) >/dev/null 2>&1 || fail "keygen"
@@ -47,35 +47,56 @@ hammer() { # log-name args...
     shift
     timeout 60 "$bin/byzgd-hammer" --endpoint "$endpoint" "$@" >"$tmp/hammer-$name.log" 2>&1
 }
+# In the background: `hammer_bg NAME ARGS... &` makes the job the hammer process itself, so
+# that killing the job stops the hammer (SIGTERM: it prints its summary and exits).
+hammer_bg() {
+    local name=$1
+    shift
+    exec timeout 300 "$bin/byzgd-hammer" --endpoint "$endpoint" "$@" >"$tmp/hammer-$name.log" 2>&1
+}
 # Outsiders first, so that they hit the server while honest workers are joining.
-hammer plaintext --plaintext --count 200 garbage &
-hammer random-key --random-key --server-cert "$keys/server.cert" bombs &
-hammer wrong-server-key --cert "$(cert $n)" --server-cert "$(cert 0)" --count 50 garbage &
+hammer_bg plaintext --plaintext --count 200 garbage &
+hammer_bg random-key --random-key --server-cert "$keys/server.cert" bombs &
+hammer_bg wrong-server-key --cert "$(cert $n)" --server-cert "$(cert 0)" --count 50 garbage &
 
 for i in $(seq 0 $((honest - 1))); do
     timeout 300 "$bin/byzgd-worker" --endpoint "$endpoint" --cert "$(cert "$i")" \
         --server-cert "$keys/server.cert" >"$tmp/worker-$i.log" 2>&1 &
 done
 
-# Insiders: worker key `honest` sends bombs, the malformed table, then NaN/±Inf/huge/denormal
-# proposals every round; worker key `honest+1` is a Sybil with three connections sending
-# plausible proposals every round, and another connection with a zero-prefixed routing id
-# sending garbage.
-insider=$(cert $honest) sybil=$(cert $((honest + 1)))
-hammer sybil --cert "$sybil" --server-cert "$keys/server.cert" --connections 3 --seconds 300 \
+# Insiders (the server sends PARAMS to the latest connection of a key, so each long-lived
+# role has its own key): `insider` sends bombs, the malformed table and, later, anonymous
+# connections; `sybil` has three connections sending plausible proposals every round;
+# `extreme` sends NaN/±Inf/huge/denormal proposals every round; `planter` holds open
+# connections with zero-prefixed routing ids.
+insider=$(cert $honest) sybil=$(cert $((honest + 1))) extreme=$(cert $((honest + 2)))
+planter=$(cert $((honest + 3)))
+hammer_bg sybil --cert "$sybil" --server-cert "$keys/server.cert" --connections 3 --seconds 300 \
     proposals &
 sybil_pid=$!
+hammer_bg nonfinite --cert "$extreme" --server-cert "$keys/server.cert" --seconds 300 nonfinite &
+nonfinite_pid=$!
 hammer bombs --cert "$insider" --server-cert "$keys/server.cert" bombs
 hammer malformed --cert "$insider" --server-cert "$keys/server.cert" malformed ||
     fail "malformed hammer: $(tail -2 "$tmp/hammer-malformed.log")"
-hammer zero-id --cert "$sybil" --server-cert "$keys/server.cert" --routing-id 0000000001 \
+hammer zero-id --cert "$planter" --server-cert "$keys/server.cert" --routing-id 0000000001 \
     --count 100 garbage
-hammer nonfinite --cert "$insider" --server-cert "$keys/server.cert" --seconds 300 nonfinite &
-nonfinite_pid=$!
+# The collision sequence: zero-prefixed ids planted by one key (held open), then anonymous
+# connections of another key, whose ids the ROUTER generates as 0x00 + counter. The counter
+# is secret (byzgd_security_new seeds it), so the server must survive.
+for i in 1 2 3 4 5 6; do
+    hammer_bg plant-$i --cert "$planter" --server-cert "$keys/server.cert" \
+        --routing-id "$(printf '00%08x' $((i * 715827882)))" --seconds 300 stall &
+done
+for i in 1 2 3 4 5 6; do
+    hammer anonymous-$i --cert "$insider" --server-cert "$keys/server.cert" --anonymous \
+        --count 5 garbage
+done
 
 wait $server
 status=$?
 kill $sybil_pid $nonfinite_pid 2>/dev/null
+wait $sybil_pid $nonfinite_pid 2>/dev/null
 ((status == 0)) || fail "the server exited with status $status"
 grep -q 'ERROR: AddressSanitizer\|runtime error' "$tmp/server.log" && fail "sanitizer report"
 
@@ -86,7 +107,8 @@ lines = [json.loads(line) for line in open(path)]
 assert len(lines) == rounds, f"{len(lines)} rounds of {rounds}"
 assert [l["round"] for l in lines] == list(range(1, rounds + 1)), "rounds out of order"
 for l in lines:
-    # Five honest identities plus at most one per attacker key (the Sybil counts once).
+    # Five honest identities plus at most one per proposing attacker key (sybil, extreme):
+    # the Sybil's three connections count once.
     assert l["accepted"] <= min(n, honest + 2), f"round {l['round']} accepted {l['accepted']}"
 sent = int(re.search(r"malformed messages sent: (\d+)", open(malformed_log).read()).group(1))
 assert sent >= 40, f"only {sent} malformed messages"
@@ -102,11 +124,12 @@ assert evaluated, "no evaluation"
 last = evaluated[-1]
 assert isinstance(last["test_loss"], (int, float)) and math.isfinite(last["test_loss"]), last
 assert last["test_accuracy"] > 0.75, f"accuracy {last['test_accuracy']}"
+assert reasons.get("non_finite", 0) >= 10, f"too few non-finite proposals reached the server: {reasons}"
 duplicates = reasons.get("duplicate", 0)
 assert duplicates > 0, "the Sybil's extra connections never sent a duplicate (did it join?)"
 print(f"rounds {len(lines)} in {lines[-1]['elapsed_s']:.1f} s, rejections {total} {reasons}, max accepted "
       f"{max(l['accepted'] for l in lines)}, final accuracy {last['test_accuracy']:.3f}, "
       f"test loss {last['test_loss']:.4f}")
 EOF
-grep -h '^hammer' "$tmp"/hammer-*.log
+grep '^hammer' "$tmp"/hammer-*.log | sed "s|^$tmp/||"
 echo "security_wire: ok"

@@ -8,6 +8,7 @@
                                       the server key)
       --cert F --server-cert F        CURVE with a worker certificate (an insider)
       --routing-id HEX                choose the routing id (spoofing); default: random
+      --anonymous                     (with --cert) no routing id: the ROUTER makes one
       --connections K                 K connections with the same key (Sybil)
 
     modes:
@@ -46,7 +47,7 @@
 
 typedef struct {
     const char *endpoint, *cert, *server_cert, *mode, *routing_hex;
-    bool plaintext, random_key;
+    bool plaintext, random_key, anonymous;
     double seconds;
     long count;
     uint64_t seed;
@@ -467,9 +468,11 @@ s_mode_proposals(s_hammer_t *self, double seconds)
             for (int c = 0; c < self->socket_count; c++)
                 s_send_proposal(self, self->sockets[c], 0.5, gradient);
         }
+        // Wait a little for the next PARAMS, then take whatever else is queued, newest wins.
         for (int c = 0; c < self->socket_count; c++)
-            while (s_receive(self, self->sockets[c], c == 0 ? 50 : 0))
-                ;
+            if (s_receive(self, self->sockets[c], c == 0 ? 50 : 0))
+                while (s_receive(self, self->sockets[c], 0))
+                    ;
     }
     free(gradient);
 }
@@ -499,9 +502,11 @@ s_mode_nonfinite(s_hammer_t *self, double seconds)
                                 step % 3 == 0 ? (double)NAN : 1e308 * (double)(step % 2), gradient);
             }
         }
+        // Wait a little for the next PARAMS, then take whatever else is queued, newest wins.
         for (int c = 0; c < self->socket_count; c++)
-            while (s_receive(self, self->sockets[c], c == 0 ? 50 : 0))
-                ;
+            if (s_receive(self, self->sockets[c], c == 0 ? 50 : 0))
+                while (s_receive(self, self->sockets[c], 0))
+                    ;
     }
     free(gradient);
 }
@@ -543,6 +548,18 @@ s_connect(const s_options_t *options, bool joins, size_t max_frame, char *error,
         }
         zcert_destroy(&mine);
         zcert_destroy(&server);
+    } else if (options->anonymous) {
+        // No routing id at all: the ROUTER generates 0x00 + counter, the id a planted
+        // zero-prefixed id may collide with (docs/SECURITY.md §4).
+        zcert_t *mine = zcert_load(options->cert), *server = zcert_load(options->server_cert);
+        if (!mine || !server)
+            rc = byzgd_set_error(error, error_size, "cannot load the certificates");
+        else {
+            zcert_apply(mine, sock);
+            zsock_set_curve_serverkey(sock, zcert_public_txt(server));
+        }
+        zcert_destroy(&mine);
+        zcert_destroy(&server);
     } else
         rc = byzgd_security_client_setup(sock, false, options->cert, options->server_cert,
                                          max_frame, error, error_size);
@@ -554,7 +571,6 @@ s_connect(const s_options_t *options, bool joins, size_t max_frame, char *error,
         else
             zmq_setsockopt(zsock_resolve(sock), ZMQ_ROUTING_ID, id, id_size);
     }
-    // Outsiders' handshakes never complete, so IMMEDIATE would make every send fail; queue.
     // An outsider's handshake never completes: its sends only fill the queue, so do not
     // wait for room long. (A plaintext client of an --insecure server joins normally.)
     bool outsider = (options->plaintext || options->random_key) && !joins;
@@ -590,6 +606,8 @@ main(int argc, char **argv)
             options.plaintext = true;
         else if (streq(arg, "--random-key"))
             options.random_key = true;
+        else if (streq(arg, "--anonymous"))
+            options.anonymous = true;
         else if (value && streq(arg, "--endpoint"))
             options.endpoint = argv[++i];
         else if (value && streq(arg, "--cert"))
