@@ -57,7 +57,9 @@ main(int argc, char **argv)
                 return 2;
             }
             options.memory_limit_bytes = byzgd_security_memory_bound(n, d, 4);
-        } else if (strcmp(argv[i], "--resume-flag") == 0 && i + 1 < argc)
+        } else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc)
+            options.checkpoint_path = argv[++i];
+        else if (strcmp(argv[i], "--resume-flag") == 0 && i + 1 < argc)
             options.resume_argument = argv[++i][0] ? argv[i] : NULL;
         else if (strcmp(argv[i], "--max-restarts") == 0 && i + 1 < argc &&
                  s_parse_size(argv[i + 1], &value) == 0 && value < 1000000) {
