@@ -2,7 +2,8 @@
 # Ctrl-C (SIGINT to byzgd-cluster) in the middle of a real run: exit status 130, the
 # server wrote its final checkpoint on the way out, and no process of the run remains.
 # Also: a bad flag exits 2 at once and starts nothing.
-# Plain transport (--insecure): CURVE through the launcher is e2e_cluster_secure.sh's subject.
+# Secure transport (the default): keys in the run directory, so no process of another run on
+# this machine can join this cluster through a reused port.
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
 e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
@@ -10,7 +11,7 @@ e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
 run=$E2E_DIR/run
 "$BYZGD_BIN/byzgd-cluster" --run-dir "$run" --workers 6 --byzantine 1 --attack signflip \
     --rule multi-krum --model logreg --dataset synthetic --rounds 1000000 --batch 16 \
-    --lr 0.1 --seed 4 --timeout 120 --insecure ${E2E_CLUSTER_FLAGS:-} >"$run.out" 2>&1 &
+    --lr 0.1 --seed 4 --timeout 120 ${E2E_CLUSTER_FLAGS:-} >"$run.out" 2>&1 &
 launcher=$!
 e2e_wait_for 60 "the first rounds" e2e_metrics_rounds_at_least "$run" 3
 [[ $(wc -l <"$run/pids") -eq 8 ]] || e2e_fail "pids should list the launcher, the server and 6 workers" "$run/pids"

@@ -3,7 +3,8 @@
 # Gaussian attackers (variance 200, the paper's) Multi-Krum learns and averaging does not.
 # Fashion-MNIST, linear softmax, n = 7 workers of which f = 2 attack, 30 rounds, seed 1.
 # Measured (ASan build): multi-krum 0.66 / 0.67, average 0.20 / 0.22 (seeds 1, 2).
-# Plain transport (--insecure): CURVE through the launcher is e2e_cluster_secure.sh's subject.
+# Secure transport (the default): keys in the run directory, so no process of another run on
+# this machine can join this cluster through a reused port.
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
 e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
@@ -12,7 +13,7 @@ e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
 
 settings=(--workers 7 --byzantine 2 --attack gaussian --model logreg --dataset fashion-mnist
           --rounds 30 --batch 16 --lr 0.05 --seed 1 --eval-every 10 --eval-examples 1000
-          --timeout 120 --quiet --insecure)
+          --timeout 120 --quiet)
 declare -A accuracy
 for rule in multi-krum average; do
     run=$E2E_DIR/$rule

@@ -3,7 +3,8 @@
 # labels it with a past round, one sends d + 1 floats, one sends random bytes. Each kind is
 # rejected and counted by reason in metrics.jsonl, every round completes, and Krum still
 # trains on the honest proposals.
-# Plain transport (--insecure): CURVE through the launcher is e2e_cluster_secure.sh's subject.
+# Secure transport (the default): keys in the run directory, so no process of another run on
+# this machine can join this cluster through a reused port.
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
 e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
@@ -15,7 +16,7 @@ run=$E2E_DIR/run
 # f = 2 so that Krum's precondition holds for 8 (8 > 2f + 2).
 e2e_cluster "$run" --workers 11 --byzantine 4 --misbehave duplicate,stale,wrong-dimension,garbage \
     -f 2 --rule krum --quorum 8 --deadline-ms 2000 --model logreg --dataset synthetic --rounds $rounds \
-    --batch 16 --lr 0.1 --seed 5 --eval-every 5 --timeout 120 --quiet --insecure
+    --batch 16 --lr 0.1 --seed 5 --eval-every 5 --timeout 120 --quiet
 e2e_expect_status $? 0 "$run.out"
 e2e_no_process_left "$run"
 e2e_no_sanitizer_report "$run"

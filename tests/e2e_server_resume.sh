@@ -3,7 +3,8 @@
 # stops the workers); `byzgd-cluster --config RUN_DIR/config --run-dir RUN_DIR --resume`
 # restarts everything and the server continues from its last checkpoint: metrics.jsonl
 # goes on at the saved round + 1 and reaches the last round.
-# Plain transport (--insecure): CURVE through the launcher is e2e_cluster_secure.sh's subject.
+# Secure transport (the default): keys in the run directory, so no process of another run on
+# this machine can join this cluster through a reused port.
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
 e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
@@ -12,7 +13,7 @@ rounds=300
 run=$E2E_DIR/run
 "$BYZGD_BIN/byzgd-cluster" --run-dir "$run" --workers 5 --rule median --model logreg \
     --dataset synthetic --rounds $rounds --batch 16 --lr 0.1 --seed 9 --checkpoint-every 5 \
-    --eval-every 50 --timeout 120 --quiet --insecure ${E2E_CLUSTER_FLAGS:-} >"$run.first.out" 2>&1 &
+    --eval-every 50 --timeout 120 --quiet ${E2E_CLUSTER_FLAGS:-} >"$run.first.out" 2>&1 &
 launcher=$!
 e2e_wait_for 60 "rounds past the first checkpoints" e2e_metrics_rounds_at_least "$run" 12
 server=$(e2e_pid "$run" server)

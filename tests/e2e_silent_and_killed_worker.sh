@@ -2,7 +2,8 @@
 # A silent Byzantine worker (never proposes) and an honest worker killed with SIGKILL in
 # the middle of the run do not stall the rounds: every round still completes, each within
 # the deadline plus a slack for a loaded 2-core machine, and the run ends normally.
-# Plain transport (--insecure): CURVE through the launcher is e2e_cluster_secure.sh's subject.
+# Secure transport (the default): keys in the run directory, so no process of another run on
+# this machine can join this cluster through a reused port.
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
 e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
@@ -15,7 +16,7 @@ run=$E2E_DIR/run
 # round closes on its deadline. f = 1 keeps Multi-Krum's precondition with 6 proposals.
 "$BYZGD_BIN/byzgd-cluster" --run-dir "$run" --workers 8 --byzantine 1 --misbehave silence -f 1 \
     --rule multi-krum --model logreg --dataset synthetic --rounds $rounds --batch 16 --lr 0.1 \
-    --seed 3 --deadline-ms $deadline_ms --eval-every 5 --timeout 120 --quiet --insecure \
+    --seed 3 --deadline-ms $deadline_ms --eval-every 5 --timeout 120 --quiet \
     ${E2E_CLUSTER_FLAGS:-} >"$run.out" 2>&1 &
 launcher=$!
 e2e_wait_for 60 "the first rounds" e2e_metrics_rounds_at_least "$run" 3

@@ -878,10 +878,12 @@ TEST(worker_survives_a_server_restart)
     config.heartbeat_interval_ms = 100;
     config.heartbeat_timeout_ms = 1000;
     snprintf(config.checkpoint, sizeof config.checkpoint, "%s", checkpoint);
+    // The second server binds the very endpoint of the first. An ipc endpoint in the case's
+    // own directory: a tcp port freed by the first server may meanwhile be taken as the
+    // local port of some other connection on this machine, and the rebind would fail.
+    snprintf(config.endpoint, sizeof config.endpoint, "ipc://%s/server.ipc", byzgd_test_tmpdir());
     byzgd_server_t *server = s_server(&config);
     uint64_t first_epoch = byzgd_server_epoch(server);
-    // The second server binds the very endpoint the first one got.
-    snprintf(config.endpoint, sizeof config.endpoint, "%s", byzgd_server_endpoint(server));
     byzgd_worker_t *worker = s_worker(server, NULL);
     while (s_stats(server).rounds_done < 3)
         zclock_sleep(10);          // polling a counter
