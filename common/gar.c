@@ -524,11 +524,12 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     // The n x n distance matrix is allocated on first use, so that rules without
     // distances can aggregate very many rows.
     bool pre = config->nnm || config->bucket_size > 1 || config->clip_norm > 0;
-    bool distance_rule =
-        config->rule == BYZGD_GAR_KRUM || config->rule == BYZGD_GAR_MULTI_KRUM ||
-        config->rule == BYZGD_GAR_MEDOID ||
-        (config->rule == BYZGD_GAR_ONE_P_KRUM && !byzgd_gar_one_p_averages(config)) ||
-        config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
+    // 1-p Krum's draw depends only on (seed, round); when it averages, it is the average.
+    bool one_p_averages = config->rule == BYZGD_GAR_ONE_P_KRUM && byzgd_gar_one_p_averages(config);
+    bool distance_rule = config->rule == BYZGD_GAR_KRUM || config->rule == BYZGD_GAR_MULTI_KRUM ||
+                         config->rule == BYZGD_GAR_MEDOID ||
+                         (config->rule == BYZGD_GAR_ONE_P_KRUM && !one_p_averages) ||
+                         config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
     if ((distance_rule || config->nnm) && (!ws->distances || !ws->partial)) {
         size_t segmented =
             ws->max_n < BYZGD_GAR_SEGMENTED_MAX_N ? ws->max_n : BYZGD_GAR_SEGMENTED_MAX_N;
@@ -547,8 +548,9 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     ws->distances_ready = false;
 
     bool averaged = false;
-    size_t count = s_gather_finite(config, result, rows, n, d, distance_rule && !pre,
-                                   config->rule == BYZGD_GAR_AVERAGE && !pre, &averaged);
+    size_t count =
+        s_gather_finite(config, result, rows, n, d, distance_rule && !pre,
+                        (config->rule == BYZGD_GAR_AVERAGE || one_p_averages) && !pre, &averaged);
     ws->member_start[count] = count;
     result->dropped = n - count;
     if (count == 0)
@@ -562,6 +564,12 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     size_t picked_count = 0;
     bool scores_set = false;
     const float *const *vectors = ws->rows;
+    if (one_p_averages) {
+        result->chose = "average";
+        if (!averaged)
+            byzgd_gar_mean(result->aggregate, ws->sum, vectors, NULL, count, d);
+        return 0;
+    }
     switch (config->rule) {
     case BYZGD_GAR_AVERAGE:
         if (!averaged)

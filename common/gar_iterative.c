@@ -93,6 +93,9 @@ byzgd_gar_geomed(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
     // condition (Vardi and Zhang): row k minimises sum_i |x_i - z| iff
     // |sum_{x_i != x_k} (x_i - x_k) / |x_i - x_k|| <= #{i : x_i = x_k}.
     s_distances_to(weights, ws->rows, z, n, d);
+    double objective_iterate = 0, objective_row = 0;
+    for (size_t i = 0; i < n; i++)
+        objective_iterate += weights[i];
     size_t nearest = 0;
     for (size_t i = 1; i < n; i++)
         if (weights[i] < weights[nearest])
@@ -104,6 +107,7 @@ byzgd_gar_geomed(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
     for (size_t i = 0; i < n; i++)
         weights[i] = s_row_distance(ws->rows[i], candidate, d);
     for (size_t i = 0; i < n; i++) {
+        objective_row += weights[i];
         copies += weights[i] == 0;
         weights[i] = weights[i] == 0 ? 0 : 1 / weights[i];
     }
@@ -126,9 +130,11 @@ byzgd_gar_geomed(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
     double pull_norm = 0;
     for (size_t j = 0; j < d; j++)
         pull_norm += pull[j] * pull[j];
-    // Strictly: at equality (e.g. two rows) the minimisers form a segment, and the
-    // iterate (started at the mean) is as good an answer as the row.
-    if (sqrt(pull_norm) < (double)copies * (1 - 1e-9))
+    // The row is taken when it is optimal and strictly better than the iterate: when the
+    // minimisers form a segment (e.g. two rows) the iterate, started at the mean, is as
+    // good and stays.
+    if (sqrt(pull_norm) <= (double)copies * (1 + 1e-9) &&
+        objective_row < objective_iterate * (1 - 1e-12))
         memcpy(result->aggregate, candidate, d * sizeof(float));
 }
 
