@@ -130,7 +130,7 @@ bench: all $(patsubst bench/%.c,$(REL)/bench/%,$(BENCH_SRC))
 	@bench/run-bench.sh $(REL)/bench
 
 # ---- fuzzing with clang libFuzzer (not part of `make test`)
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) -Wno-unknown-pragmas -g -O1 \
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) -Wno-unknown-pragmas -g -O1 -MMD -MP \
               -fsanitize=address,undefined -fno-sanitize-recover=undefined
 $(FUZZ)/%.o: %.c
 	@mkdir -p $(@D)
