@@ -46,6 +46,15 @@ TEST_SUPPORT:= $(wildcard tests/support/*.c)
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC   := $(wildcard bench/bench_*.c)
 
+# Quiet by default: one short line per step; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $1 $2
+endif
+
 REL  := $(BUILD)/rel
 ASAN := $(BUILD)/asan
 FUZZ := $(BUILD)/fuzz
@@ -59,32 +68,40 @@ all: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 # ---- release flavour
 $(REL)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(BYZGD_CFLAGS) -fopenmp $(CFLAGS) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(BYZGD_CFLAGS) -fopenmp $(CFLAGS) -c $< -o $@
 $(REL)/libbyzgd.a: $(LIB_SRC:%.c=$(REL)/%.o)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 define program_rule
 $(BUILD)/bin/$(call prog_name,$1): $(REL)/$(1:.c=.o) $(REL)/libbyzgd.a
 	@mkdir -p $$(@D)
-	$$(CC) -fopenmp $$(CFLAGS) $$^ -o $$@ $$(PKG_LIBS) $$(LDFLAGS)
+	$$(call say,LD,$$@)
+	$$(Q)$$(CC) -fopenmp $$(CFLAGS) $$^ -o $$@ $$(PKG_LIBS) $$(LDFLAGS)
 $(ASAN)/bin/$(call prog_name,$1): $(ASAN)/$(1:.c=.o) $(ASAN)/libbyzgd.a
 	@mkdir -p $$(@D)
-	$$(CC) -fopenmp $$(SANITIZE) -g $$^ -o $$@ $$(PKG_LIBS) $$(LDFLAGS)
+	$$(call say,LD,$$@)
+	$$(Q)$$(CC) -fopenmp $$(SANITIZE) -g $$^ -o $$@ $$(PKG_LIBS) $$(LDFLAGS)
 endef
 $(foreach s,$(MAIN_SRC),$(eval $(call program_rule,$s)))
 
 # ---- sanitizer flavour (tests)
 $(ASAN)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(BYZGD_CFLAGS) -fopenmp -O1 -g $(SANITIZE) -Itests -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(BYZGD_CFLAGS) -fopenmp -O1 -g $(SANITIZE) -Itests -c $< -o $@
 $(ASAN)/libbyzgd.a: $(LIB_SRC:%.c=$(ASAN)/%.o)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 $(ASAN)/tests/test_%: $(ASAN)/tests/test_%.o $(TEST_SUPPORT:%.c=$(ASAN)/%.o) $(ASAN)/libbyzgd.a
-	$(CC) -fopenmp $(SANITIZE) -g $^ -o $@ $(PKG_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -fopenmp $(SANITIZE) -g $^ -o $@ $(PKG_LIBS)
 # Fuzz targets are replayed over their corpora by the tests, with a plain main().
 $(ASAN)/tests/fuzz/replay_%: $(ASAN)/tests/fuzz/fuzz_%.o $(ASAN)/tests/fuzz/replay_main.o $(ASAN)/libbyzgd.a
-	$(CC) -fopenmp $(SANITIZE) -g $^ -o $@ $(PKG_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -fopenmp $(SANITIZE) -g $^ -o $@ $(PKG_LIBS)
 
 TEST_BINS   := $(patsubst tests/%.c,$(ASAN)/tests/%,$(TEST_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(ASAN)/tests/fuzz/replay_%,$(FUZZ_SRC))
@@ -107,12 +124,13 @@ demo: deps
 
 # ---- benchmarks (release flags)
 $(REL)/bench/bench_%: $(REL)/bench/bench_%.o $(REL)/libbyzgd.a
-	$(CC) -fopenmp $(CFLAGS) $^ -o $@ $(PKG_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -fopenmp $(CFLAGS) $^ -o $@ $(PKG_LIBS)
 bench: all $(patsubst bench/%.c,$(REL)/bench/%,$(BENCH_SRC))
 	@bench/run-bench.sh $(REL)/bench
 
 # ---- fuzzing with clang libFuzzer (not part of `make test`)
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) -Wno-unknown-pragmas -g -O1 \
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) -Wno-unknown-pragmas -g -O1 -MMD -MP \
               -fsanitize=address,undefined -fno-sanitize-recover=undefined
 $(FUZZ)/%.o: %.c
 	@mkdir -p $(@D)

@@ -1,6 +1,8 @@
 /*  cluster_config.c — the option table of byzgd-cluster, value checks, the strict
     `name = value` parser and the writer of the effective configuration. */
 #include "cluster_config.h"
+#include "attack.h"
+#include "gar.h"
 #include "log.h"
 
 #include <assert.h>
@@ -110,9 +112,6 @@ static const byzgd_cluster_option_t s_options[] = {
 // clang-format on
 
 #define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
-
-static const char *const s_misbehaviours[] = {
-    "duplicate", "stale", "wrong-dimension", "oversized", "garbage", "silence", "slow", NULL};
 
 struct byzgd_cluster_config_t {
     char *values[S_OPTION_COUNT]; // given values (malloc'ed), NULL = default
@@ -483,13 +482,14 @@ byzgd_cluster_config_load(byzgd_cluster_config_t *self, const char *path, char *
     return result;
 }
 
-static bool
-s_known_misbehaviour(const char *item, size_t length)
+// Appends the names of a NULL-terminated list to buffer, comma-separated.
+static void
+s_join(char *buffer, size_t size, const char *const *names)
 {
-    for (size_t i = 0; s_misbehaviours[i]; i++)
-        if (strlen(s_misbehaviours[i]) == length && strncmp(s_misbehaviours[i], item, length) == 0)
-            return true;
-    return false;
+    size_t length = 0;
+    buffer[0] = '\0';
+    for (size_t i = 0; names[i] && length < size; i++)
+        length += (size_t)snprintf(buffer + length, size - length, "%s%s", i ? ", " : "", names[i]);
 }
 
 int
@@ -516,20 +516,32 @@ byzgd_cluster_config_check(const byzgd_cluster_config_t *self, char *error, size
     if (byzantine == 0 && (attack || misbehave))
         return byzgd_set_error(error, error_size, "--%s needs --byzantine > 0",
                                attack ? "attack" : "misbehave");
-    if (misbehave) {
-        const char *item = misbehave;
-        for (;;) {
-            const char *comma = strchr(item, ',');
-            size_t length = comma ? (size_t)(comma - item) : strlen(item);
-            if (!s_known_misbehaviour(item, length))
-                return byzgd_set_error(error, error_size,
-                                       "--misbehave: unknown mode '%.*s' (duplicate, stale, "
-                                       "wrong-dimension, oversized, garbage, silence, slow)",
-                                       (int)length, item);
-            if (!comma)
-                break;
-            item = comma + 1;
-        }
+    // Names the programs would refuse, refused here before any process starts.
+    byzgd_gar_rule_t rule;
+    if (byzgd_gar_rule_from_name(byzgd_cluster_config_get(self, "rule"), &rule) != 0) {
+        char names[512];
+        s_join(names, sizeof names, byzgd_gar_rule_names());
+        return byzgd_set_error(error, error_size, "--rule: unknown rule '%s' (%s)",
+                               byzgd_cluster_config_get(self, "rule"), names);
+    }
+    byzgd_attack_kind_t kind;
+    if (attack && byzgd_attack_kind_from_name(attack, &kind) != 0)
+        return byzgd_set_error(error, error_size,
+                               "--attack: unknown attack '%s' (see "
+                               "byzgd-byzantine --help)",
+                               attack);
+    for (const char *item = misbehave; item;) {
+        const char *comma = strchr(item, ',');
+        size_t length = comma ? (size_t)(comma - item) : strlen(item);
+        char mode[64];
+        snprintf(mode, sizeof mode, "%.*s", (int)length, item);
+        byzgd_misbehaviour_t misbehaviour;
+        if (byzgd_misbehaviour_from_name(mode, &misbehaviour) != 0)
+            return byzgd_set_error(error, error_size,
+                                   "--misbehave: unknown mode '%s' (duplicate, stale, "
+                                   "wrong-dimension, oversized, garbage, silence, slow)",
+                                   mode);
+        item = comma ? comma + 1 : NULL;
     }
     if (byzgd_cluster_config_is_set(self, "sigma") && byzgd_cluster_config_is_set(self, "variance"))
         return byzgd_set_error(error, error_size, "--sigma and --variance exclude each other");

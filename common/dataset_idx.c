@@ -187,6 +187,10 @@ s_idx_parse(const uint8_t *images_data, size_t images_data_size, const uint8_t *
     uint8_t *images_owned = NULL, *labels_owned = NULL;
     byzgd_dataset_t *self = NULL;
     char what[64];
+    if (!images_data || !labels_data) {
+        byzgd_set_error(error, error_size, "%s: no image or label bytes", name);
+        return NULL;
+    }
     snprintf(what, sizeof what, "%s images", name);
     if (s_decode(&images, &images_size, &images_owned, images_data, images_data_size, what, error,
                  error_size) != 0)
@@ -233,7 +237,10 @@ s_idx_parse(const uint8_t *images_data, size_t images_data_size, const uint8_t *
                         labels_size - label_offset < count ? "truncated file" : "trailing data");
         goto cleanup;
     }
+    // The analyzer loses track of s_gunzip's success path and assumes a NULL buffer here.
     const uint8_t *label_bytes = labels + label_offset;
+    if (!label_bytes)
+        goto cleanup;
     for (size_t i = 0; i < count; i++)
         if (label_bytes[i] >= S_IDX_CLASS_COUNT) {
             byzgd_set_error(error, error_size, "%s labels: label %u at index %zu is not in 0..%d",

@@ -620,7 +620,7 @@ byzgd_spam_cache_encode(uint8_t **data_out, size_t *size_out, const byzgd_datase
     uint8_t *data = malloc(size);
     if (!data)
         return byzgd_set_error(error, error_size, "spam cache: out of memory for %zu bytes", size);
-    memcpy(data, S_CACHE_MAGIC, 8);
+    memcpy(data, S_CACHE_MAGIC, 8); // NOLINT(bugprone-not-null-terminated-result): 8-byte magic
     s_put32(data + 8, S_CACHE_VERSION);
     s_put32(data + 12, (uint32_t)d);
     s_put32(data + 16, (uint32_t)n);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ byzgd_gar_config_init(byzgd_gar_config_t *config)
     memset(config, 0, sizeof *config);
     config->rule = BYZGD_GAR_AVERAGE;
     config->round = 1;
-    config->tolerance = 1e-6;
+    config->tolerance = 1e-8;
     config->smoothing = 1e-6;
     config->tau = 10.0;
     config->start = BYZGD_GAR_START_MEDIAN;
@@ -144,6 +145,8 @@ byzgd_gar_config_parse_option(byzgd_gar_config_t *config, const char *name, cons
             return byzgd_set_error(error, error_size, "--%s is too large: %s", name, value);
         if (strcmp(name, "f") == 0)
             config->f = (size_t)integer;
+        else if (strcmp(name, "m") == 0 && integer == 0)
+            return byzgd_set_error(error, error_size, "multi-krum needs 1 <= m <= n, got m=0");
         else if (strcmp(name, "m") == 0)
             config->m = (size_t)integer;
         else if (strcmp(name, "bucket") == 0)
@@ -307,6 +310,7 @@ s_workspace_free(byzgd_gar_workspace_t *ws)
     free(ws->member_start2);
     free(ws->members2);
     free(ws->distances);
+    free(ws->partial);
     free(ws->scores);
     free(ws->values);
     free(ws->order);
@@ -350,7 +354,6 @@ s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
     ws->members = malloc(max_n * sizeof(size_t));
     ws->member_start2 = malloc((max_n + 1) * sizeof(size_t));
     ws->members2 = malloc(max_n * sizeof(size_t));
-    ws->distances = malloc(max_n * max_n * sizeof(double));
     ws->scores = malloc(max_n * sizeof(double));
     ws->values = malloc(max_n * sizeof(double));
     ws->order = malloc(max_n * sizeof(size_t));
@@ -359,8 +362,8 @@ s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
     ws->sum = malloc(max_d * sizeof(double));
     ws->sum2 = malloc(max_d * sizeof(double));
     if (!ws->rows || !ws->subset || !ws->member_start || !ws->members || !ws->member_start2 ||
-        !ws->members2 || !ws->distances || !ws->scores || !ws->values || !ws->order ||
-        !ws->picked || !ws->flags || !ws->sum || !ws->sum2)
+        !ws->members2 || !ws->scores || !ws->values || !ws->order || !ws->picked || !ws->flags ||
+        !ws->sum || !ws->sum2)
         goto failure;
     free(self->aggregate);
     free(self->selected);
@@ -422,6 +425,80 @@ s_row_finite(const float *row, size_t d)
     return bad == 0;
 }
 
+// Non-finite policy: lists the finite rows in ws->rows (with their input indices as
+// membership) and returns their count. `fuse_distances`: the rule needs the distances of
+// the rows as given, and gets them ready in ws->distances. `fuse_average`: the rule is the
+// plain average, left in result->aggregate with *averaged set when all rows are finite.
+static size_t
+s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
+                size_t n, size_t d, bool fuse_distances, bool fuse_average, bool *averaged)
+{
+    // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices. For the
+    // distance rules without pre-aggregators, the distances of all n rows are computed
+    // first and reveal non-finite rows for free (a pair is finite exactly when both rows
+    // are: double sums cannot overflow): one pass over the matrix instead of two. Only
+    // when some distance is not finite are the rows scanned and the matrix compacted.
+    byzgd_gar_workspace_t *ws = result->workspace;
+    bool all_distances = false;
+    size_t count = 0;
+    if (fuse_distances && n >= 2 && s_check(config, n, 0, NULL, 0) == 0) {
+        for (size_t i = 0; i < n; i++)
+            ws->rows[i] = rows + i * d;
+        byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+        all_distances = true;
+        bool all_finite = true;
+        for (size_t k = 0; k < n * n; k++)
+            all_finite &= isfinite(ws->distances[k]) != 0;
+        if (all_finite) {
+            for (size_t i = 0; i < n; i++) {
+                ws->member_start[i] = i;
+                ws->members[i] = i;
+            }
+            count = n;
+            ws->distances_ready = true;
+        }
+    }
+    // Averaging without pre-aggregators likewise: the mean of all rows is finite exactly
+    // when every row is (a NaN or Inf reaches its coordinate's sum), so the rows are only
+    // scanned when it is not.
+    if (fuse_average) {
+        for (size_t i = 0; i < n; i++)
+            ws->rows[i] = rows + i * d;
+        byzgd_gar_mean(result->aggregate, ws->sum, ws->rows, NULL, n, d);
+        if (s_row_finite(result->aggregate, d)) {
+            for (size_t i = 0; i < n; i++) {
+                ws->member_start[i] = i;
+                ws->members[i] = i;
+            }
+            count = n;
+            *averaged = true;
+        }
+    }
+    if (!ws->distances_ready && !*averaged) {
+        unsigned char *finite = ws->flags;
+#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
+        for (size_t i = 0; i < n; i++)
+            finite[i] = s_row_finite(rows + i * d, d);
+        for (size_t i = 0; i < n; i++) {
+            if (!finite[i])
+                continue;
+            ws->rows[count] = rows + i * d;
+            ws->member_start[count] = count;
+            ws->members[count] = i;
+            count++;
+        }
+        if (all_distances) {
+            // Keep the kept rows' block; new positions never pass old ones, so in place.
+            for (size_t a = 0; a < count; a++)
+                for (size_t b = 0; b < count; b++)
+                    ws->distances[a * count + b] =
+                        ws->distances[ws->members[a] * n + ws->members[b]];
+            ws->distances_ready = true;
+        }
+    }
+    return count;
+}
+
 int
 byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
                 size_t n, size_t d, char *error, size_t error_size)
@@ -444,20 +521,36 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     result->iterations = 0;
     result->chose = NULL;
 
-    // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices.
-    unsigned char *finite = ws->flags;
-#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
-    for (size_t i = 0; i < n; i++)
-        finite[i] = s_row_finite(rows + i * d, d);
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!finite[i])
-            continue;
-        ws->rows[count] = rows + i * d;
-        ws->member_start[count] = count;
-        ws->members[count] = i;
-        count++;
+    // The n x n distance matrix is allocated on first use, so that rules without
+    // distances can aggregate very many rows.
+    bool pre = config->nnm || config->bucket_size > 1 || config->clip_norm > 0;
+    // 1-p Krum's draw depends only on (seed, round); when it averages, it is the average.
+    bool one_p_averages = config->rule == BYZGD_GAR_ONE_P_KRUM && byzgd_gar_one_p_averages(config);
+    bool distance_rule = config->rule == BYZGD_GAR_KRUM || config->rule == BYZGD_GAR_MULTI_KRUM ||
+                         config->rule == BYZGD_GAR_MEDOID ||
+                         (config->rule == BYZGD_GAR_ONE_P_KRUM && !one_p_averages) ||
+                         config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
+    if ((distance_rule || config->nnm) && (!ws->distances || !ws->partial)) {
+        size_t segmented =
+            ws->max_n < BYZGD_GAR_SEGMENTED_MAX_N ? ws->max_n : BYZGD_GAR_SEGMENTED_MAX_N;
+        if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n)
+            return byzgd_set_error(error, error_size, "%s: n=%zu is too large", name, ws->max_n);
+        if (!ws->distances)
+            ws->distances = malloc(ws->max_n * ws->max_n * sizeof(double));
+        if (!ws->partial)
+            ws->partial =
+                malloc((BYZGD_GAR_DISTANCE_SEGMENTS - 1) * segmented * segmented * sizeof(double));
+        if (!ws->distances || !ws->partial)
+            return byzgd_set_error(error, error_size,
+                                   "%s: out of memory for the %zu x %zu distance matrix", name,
+                                   ws->max_n, ws->max_n);
     }
+    ws->distances_ready = false;
+
+    bool averaged = false;
+    size_t count =
+        s_gather_finite(config, result, rows, n, d, distance_rule && !pre,
+                        (config->rule == BYZGD_GAR_AVERAGE || one_p_averages) && !pre, &averaged);
     ws->member_start[count] = count;
     result->dropped = n - count;
     if (count == 0)
@@ -471,9 +564,16 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     size_t picked_count = 0;
     bool scores_set = false;
     const float *const *vectors = ws->rows;
+    if (one_p_averages) {
+        result->chose = "average";
+        if (!averaged)
+            byzgd_gar_mean(result->aggregate, ws->sum, vectors, NULL, count, d);
+        return 0;
+    }
     switch (config->rule) {
     case BYZGD_GAR_AVERAGE:
-        byzgd_gar_mean(result->aggregate, ws->sum, vectors, NULL, count, d);
+        if (!averaged)
+            byzgd_gar_mean(result->aggregate, ws->sum, vectors, NULL, count, d);
         break;
     case BYZGD_GAR_MEDIAN:
         byzgd_gar_coordinate(result->aggregate, ws, vectors, BYZGD_GAR_COORD_MEDIAN, 0, count, d);

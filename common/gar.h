@@ -59,7 +59,7 @@ typedef struct {
     uint64_t round; // 1-p-krum: round t >= 1, p_t = 1/sqrt(t)
     uint64_t seed;  // 1-p-krum and bucketing
     // geomed: smoothed Weiszfeld; stops when the step is <= tolerance * (1 + |z|)
-    double tolerance;  // default 1e-6
+    double tolerance;  // default 1e-8
     double smoothing;  // nu, default 1e-6
     size_t iterations; // geomed: cap (default 1000); cclip: iterations (default 1); 0 = default
     double tau;        // cclip radius, default 10
@@ -68,14 +68,16 @@ typedef struct {
     // Pre-aggregators, applied in this order after dropping non-finite rows.
     double clip_norm;   // > 0: scale each row to L2 norm <= clip_norm (static clipping)
     bool nnm;           // nearest-neighbour mixing: row i -> mean of its n - f nearest rows
-    size_t bucket_size; // > 1: shuffle (seeded) and average buckets of this many rows
+    size_t bucket_size; // > 1: shuffle (seed, round) and average buckets of this many rows
 } byzgd_gar_config_t;
 
 typedef struct byzgd_gar_workspace_t byzgd_gar_workspace_t;
 
 // The outcome of one aggregation. Create once for the largest n and d expected and reuse:
-// byzgd_gar_apply() allocates nothing while n and d stay within the capacities (and the
-// pre-aggregators' buffer, allocated on first use, stays within the largest size seen).
+// byzgd_gar_apply() allocates nothing while n and d stay within the capacities (the
+// distance matrices, the pre-aggregators' buffers and the sorting network are allocated on
+// first use and kept; coordinate-wise rules above 256 rows allocate a column buffer per
+// thread per call).
 typedef struct {
     float *aggregate; // d floats
     size_t n;         // rows given
@@ -100,7 +102,7 @@ typedef struct {
     byzgd_gar_workspace_t *workspace;
 } byzgd_gar_result_t;
 
-// Fills `config` with the defaults: average, f = 0, round 1, seed 0, geomed tolerance 1e-6,
+// Fills `config` with the defaults: average, f = 0, round 1, seed 0, geomed tolerance 1e-8,
 // smoothing 1e-6, cclip tau 10 started at the median, no pre-aggregators.
 void byzgd_gar_config_init(byzgd_gar_config_t *config);
 

@@ -11,6 +11,8 @@
     is used instead. */
 #include "gar_internal.h"
 
+#include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,9 +86,12 @@ s_sorted_median(const float *sorted, size_t stride, size_t n)
     return ((double)sorted[(n / 2 - 1) * stride] + (double)sorted[(n / 2) * stride]) / 2;
 }
 
-// One coordinate's result from its sorted values sorted[i * stride], i < n.
+// One coordinate's result from its sorted values sorted[i * stride], i < n. For the
+// closest-to-median mean, `rows` and `column` give the unsorted values, used only to break
+// ties by row index.
 static float
-s_reduce_sorted(const float *sorted, size_t stride, byzgd_gar_coord_t mode, size_t k, size_t n)
+s_reduce_sorted(const float *sorted, size_t stride, const float *const *rows, size_t column,
+                byzgd_gar_coord_t mode, size_t k, size_t n)
 {
     if (mode == BYZGD_GAR_COORD_MEDIAN)
         return (float)s_sorted_median(sorted, stride, n);
@@ -96,11 +101,11 @@ s_reduce_sorted(const float *sorted, size_t stride, byzgd_gar_coord_t mode, size
         last = n - k;
     } else {
         // The k values closest to the median form a window of the sorted values; grow it
-        // from the middle, taking the nearer side, the lower one on ties.
+        // from the middle, taking the nearer side. When the two sides are equally near and
+        // not all of the tied values fit, the rows with the smallest indices are taken.
         double median = s_sorted_median(sorted, stride, n);
-        size_t left = n / 2, right = n / 2; // window [left, right)
-        if (n % 2 && k > 0)
-            right = left + 1;
+        size_t left = n / 2; // window [left, right), starting empty or at the middle value
+        size_t right = n % 2 && k > 0 ? left + 1 : left;
         while (right - left < k) {
             if (right >= n) {
                 left--;
@@ -110,12 +115,34 @@ s_reduce_sorted(const float *sorted, size_t stride, byzgd_gar_coord_t mode, size
                 right++;
                 continue;
             }
-            double below = median - (double)sorted[(left - 1) * stride];
-            double above = (double)sorted[right * stride] - median;
-            if (below <= above)
+            float low = sorted[(left - 1) * stride], high = sorted[right * stride];
+            double below = median - (double)low, above = (double)high - median;
+            if (below < above || low == high) {
                 left--;
-            else
+                continue;
+            }
+            if (above < below) {
                 right++;
+                continue;
+            }
+            size_t low_count = 0, high_count = 0, wanted = k - (right - left);
+            while (left - low_count > 0 && sorted[(left - low_count - 1) * stride] == low)
+                low_count++;
+            while (right + high_count < n && sorted[(right + high_count) * stride] == high)
+                high_count++;
+            if (wanted >= low_count + high_count) {
+                left -= low_count;
+                right += high_count;
+                continue;
+            }
+            size_t taken_low = 0, taken_high = 0;
+            for (size_t i = 0; i < n && taken_low + taken_high < wanted; i++) {
+                float value = rows[i][column];
+                taken_low += value == low;
+                taken_high += value == high;
+            }
+            left -= taken_low;
+            right += taken_high;
         }
         first = left;
         last = right;
@@ -124,6 +151,45 @@ s_reduce_sorted(const float *sorted, size_t stride, byzgd_gar_coord_t mode, size
     for (size_t i = first; i < last; i++)
         total += sorted[i * stride];
     return (float)(total / (double)(last - first));
+}
+
+// The k-closest-to-median means of one tile of sorted columns. The k values nearest the
+// median are the window of sorted values of least radius (largest distance inside); the
+// f + 1 candidate windows are scanned for all WIDTH columns at once. A column where two
+// windows share the least radius has tied distances, and goes to s_reduce_sorted(),
+// which breaks ties by row index.
+static void
+s_closest_block(float *out, const float *tile, const float *const *rows, size_t j0, size_t width,
+                size_t k, size_t n)
+{
+    double median[WIDTH], best[WIDTH];
+    size_t start[WIDTH] = {0};
+    unsigned char tie[WIDTH] = {0};
+    const float *low = tile + (n / 2 - (n % 2 ? 0 : 1)) * WIDTH, *high = tile + (n / 2) * WIDTH;
+    for (size_t l = 0; l < WIDTH; l++) {
+        median[l] = ((double)low[l] + (double)high[l]) / 2;
+        best[l] = INFINITY;
+    }
+    for (size_t s = 0; s + k <= n; s++) {
+        const float *first = tile + s * WIDTH, *last = tile + (s + k - 1) * WIDTH;
+        for (size_t l = 0; l < WIDTH; l++) {
+            double below = median[l] - (double)first[l], above = (double)last[l] - median[l];
+            double radius = below > above ? below : above;
+            tie[l] = radius == best[l] ? 1 : radius < best[l] ? 0 : tie[l];
+            start[l] = radius < best[l] ? s : start[l];
+            best[l] = radius < best[l] ? radius : best[l];
+        }
+    }
+    for (size_t l = 0; l < width; l++) {
+        if (tie[l]) {
+            out[l] = s_reduce_sorted(tile + l, WIDTH, rows, j0 + l, BYZGD_GAR_COORD_CLOSEST, k, n);
+            continue;
+        }
+        double total = 0;
+        for (size_t i = start[l]; i < start[l] + k; i++)
+            total += tile[i * WIDTH + l];
+        out[l] = (float)(total / (double)k);
+    }
 }
 
 static int
@@ -148,7 +214,7 @@ s_coordinate_sort(float *out, const float *const *rows, byzgd_gar_coord_t mode, 
             for (size_t i = 0; i < n; i++)
                 column[i] = rows[i][j];
             qsort(column, n, sizeof *column, s_compare_float);
-            out[j] = s_reduce_sorted(column, 1, mode, k, n);
+            out[j] = s_reduce_sorted(column, 1, rows, j, mode, k, n);
         }
         free(column);
     }
@@ -158,6 +224,7 @@ void
 byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *const *rows,
                      byzgd_gar_coord_t mode, size_t k, size_t n, size_t d)
 {
+    assert(n >= 1);
     if (n > TILE_MAX_N) {
         s_coordinate_sort(out, rows, mode, k, n, d);
         return;
@@ -185,8 +252,10 @@ byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *const *
     }
     count = s_prune(pairs, count, needed);
 
+    // Dynamic chunks of 256 blocks: a thread slowed by another process does not hold
+    // back the end of the loop; each block's result is independent of the schedule.
     size_t block_count = (d + WIDTH - 1) / WIDTH;
-#pragma omp parallel for schedule(static) if (n * d > 100000)
+#pragma omp parallel for schedule(dynamic, 256) if (n * d > 100000)
     for (size_t block = 0; block < block_count; block++) {
         float tile[TILE_MAX_N * WIDTH];
         size_t j0 = block * WIDTH;
@@ -212,8 +281,7 @@ byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *const *
             for (size_t l = 0; l < width; l++)
                 out[j0 + l] = (float)(total[l] / (double)(n - 2 * k));
         } else {
-            for (size_t l = 0; l < width; l++)
-                out[j0 + l] = s_reduce_sorted(tile + l, WIDTH, mode, k, n);
+            s_closest_block(out + j0, tile, rows, j0, width, k, n);
         }
     }
 }

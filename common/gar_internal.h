@@ -6,6 +6,7 @@
 
 #include "gar.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,9 @@ struct byzgd_gar_workspace_t {
     size_t *members;         // max_n:     members[member_start[v] .. member_start[v + 1])
     size_t *member_start2;   // max_n + 1: scratch for re-grouping
     size_t *members2;        // max_n
-    double *distances;       // max_n * max_n squared L2 distances
+    double *distances;       // max_n * max_n squared L2 distances (allocated on first use)
+    double *partial;         // (SEGMENTS - 1) * min(max_n, SEGMENTED_MAX_N)^2, with it
+    bool distances_ready;    // distances already hold the rule's vectors' distances
     double *scores;          // max_n scores of the rule's vectors
     double *values;          // max_n scratch
     size_t *order;           // max_n scratch
@@ -43,8 +46,15 @@ void byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *co
                           byzgd_gar_coord_t mode, size_t k, size_t n, size_t d);
 
 // Distance kernels (gar_distance.c).
+#define BYZGD_GAR_DISTANCE_SEGMENTS 8
+// Above this many rows the n x n segment matrices cost more memory than they save time:
+// one segment is used.
+#define BYZGD_GAR_SEGMENTED_MAX_N 512
 // distances[a * n + b] = sum_j (rows[a][j] - rows[b][j])^2 in double (diagonal 0).
-void byzgd_gar_distances(double *distances, const float *const *rows, size_t n, size_t d);
+// `partial` is scratch for (BYZGD_GAR_DISTANCE_SEGMENTS - 1) * n * n doubles when
+// n <= BYZGD_GAR_SEGMENTED_MAX_N (unused above).
+void byzgd_gar_distances(double *distances, double *partial, const float *const *rows, size_t n,
+                         size_t d);
 // out[j] = sum_i weights[i] * rows[i][j] / weight_total in double, rounded to float
 // (weights NULL: all 1).
 void byzgd_gar_mean(float *out, double *sum, const float *const *rows, const double *weights,
@@ -62,6 +72,8 @@ void byzgd_gar_krum_scores(double *scores, double *values, const double *distanc
                            const size_t *subset, size_t count, size_t neighbours, size_t n);
 // Sorts order[0..count) by (scores[order[i]], order[i]).
 void byzgd_gar_order_by_score(size_t *order, const double *scores, size_t count);
+// 1-p Krum's choice for (seed, round): true to average (probability 1/sqrt(round)).
+bool byzgd_gar_one_p_averages(const byzgd_gar_config_t *config);
 int byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
                      byzgd_gar_workspace_t *ws, size_t n, size_t d, size_t *picked_count,
                      bool *scores_set, char *error, size_t error_size);

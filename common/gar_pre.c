@@ -47,7 +47,7 @@ s_clip(float *out, byzgd_gar_workspace_t *ws, double clip_norm, size_t n, size_t
 static void
 s_nnm(float *out, byzgd_gar_workspace_t *ws, size_t f, size_t n, size_t d)
 {
-    byzgd_gar_distances(ws->distances, ws->rows, n, d);
+    byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
     size_t keep = n - f;
     for (size_t i = 0; i < n; i++) {
         byzgd_gar_order_by_score(ws->order, ws->distances + i * n, n);

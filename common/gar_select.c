@@ -33,20 +33,23 @@ byzgd_gar_krum_scores(double *scores, double *values, const double *distances, c
     }
 }
 
+// Orders indices by (score, index) for qsort_r.
+static int
+s_compare_by_score(const void *a, const void *b, void *context)
+{
+    const double *scores = context;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (scores[i] != scores[j])
+        return scores[i] < scores[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
 void
 byzgd_gar_order_by_score(size_t *order, const double *scores, size_t count)
 {
-    // Insertion sort on (score, index): stable, and n is at most a few hundred.
     for (size_t i = 0; i < count; i++)
         order[i] = i;
-    for (size_t i = 1; i < count; i++) {
-        size_t item = order[i], j = i;
-        while (j > 0 && scores[order[j - 1]] > scores[item]) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = item;
-    }
+    qsort_r(order, count, sizeof *order, s_compare_by_score, (void *)scores);
 }
 
 // The index of the smallest score; ties go to the smallest index.
@@ -60,12 +63,21 @@ s_argmin(const double *scores, size_t count)
     return best;
 }
 
+// Computes the distances of the rule's vectors unless the caller already did.
+static void
+s_ensure_distances(byzgd_gar_workspace_t *ws, size_t n, size_t d)
+{
+    if (!ws->distances_ready)
+        byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+    ws->distances_ready = true;
+}
+
 // Krum (DESIGN.md §2): scores with n - f - 2 neighbours, pick the argmin.
 static void
 s_krum(byzgd_gar_result_t *result, byzgd_gar_workspace_t *ws, size_t f, size_t n, size_t d,
        size_t *picked_count)
 {
-    byzgd_gar_distances(ws->distances, ws->rows, n, d);
+    s_ensure_distances(ws, n, d);
     byzgd_gar_krum_scores(ws->scores, ws->values, ws->distances, NULL, n, n - f - 2, n);
     ws->picked[0] = s_argmin(ws->scores, n);
     *picked_count = 1;
@@ -107,6 +119,15 @@ s_mda_search(s_mda_search_t *search, size_t next, size_t chosen, double diameter
     s_mda_search(search, next + 1, chosen, diameter);
 }
 
+bool
+byzgd_gar_one_p_averages(const byzgd_gar_config_t *config)
+{
+    // One draw per (seed, round): the same pair always makes the same choice.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, config->seed, config->round);
+    return byzgd_rng_uniform(&rng) < 1.0 / sqrt((double)config->round);
+}
+
 int
 byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
                  byzgd_gar_workspace_t *ws, size_t n, size_t d, size_t *picked_count,
@@ -121,11 +142,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         *scores_set = true;
         return 0;
     case BYZGD_GAR_ONE_P_KRUM: {
-        // One draw per (seed, round): the same pair always makes the same choice.
-        byzgd_rng_t rng;
-        byzgd_rng_seed(&rng, config->seed, config->round);
-        double p = 1.0 / sqrt((double)config->round);
-        if (byzgd_rng_uniform(&rng) < p) {
+        if (byzgd_gar_one_p_averages(config)) {
             result->chose = "average";
             byzgd_gar_mean(result->aggregate, ws->sum, ws->rows, NULL, n, d);
             return 0;
@@ -137,7 +154,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
     }
     case BYZGD_GAR_MULTI_KRUM: {
         size_t m = config->m ? config->m : n - f;
-        byzgd_gar_distances(ws->distances, ws->rows, n, d);
+        s_ensure_distances(ws, n, d);
         byzgd_gar_krum_scores(ws->scores, ws->values, ws->distances, NULL, n, n - f - 2, n);
         byzgd_gar_order_by_score(ws->picked, ws->scores, n);
         for (size_t q = 0; q < m; q++)
@@ -148,7 +165,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         return 0;
     }
     case BYZGD_GAR_MEDOID:
-        byzgd_gar_distances(ws->distances, ws->rows, n, d);
+        s_ensure_distances(ws, n, d);
         for (size_t a = 0; a < n; a++) {
             double total = 0;
             for (size_t b = 0; b < n; b++)
@@ -165,7 +182,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         // removing each pick, until theta = n - 2f are picked; then per coordinate the
         // mean of the beta = theta - 2f values closest to the selection's median.
         size_t theta = n - 2 * f, remaining = n;
-        byzgd_gar_distances(ws->distances, ws->rows, n, d);
+        s_ensure_distances(ws, n, d);
         for (size_t i = 0; i < n; i++)
             ws->order[i] = i;
         for (size_t s = 0; s < theta; s++) {
@@ -181,8 +198,17 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
                     (remaining - best - 1) * sizeof(size_t));
             remaining--;
         }
+        // The coordinate-wise stage sees the picks in index order, so that its ties go
+        // to the smallest row index like every other tie.
+        memcpy(ws->order, ws->picked, theta * sizeof(size_t));
+        for (size_t q = 1; q < theta; q++)
+            for (size_t p = q; p > 0 && ws->order[p - 1] > ws->order[p]; p--) {
+                size_t swap = ws->order[p];
+                ws->order[p] = ws->order[p - 1];
+                ws->order[p - 1] = swap;
+            }
         for (size_t q = 0; q < theta; q++)
-            ws->subset[q] = ws->rows[ws->picked[q]];
+            ws->subset[q] = ws->rows[ws->order[q]];
         byzgd_gar_coordinate(result->aggregate, ws, ws->subset, BYZGD_GAR_COORD_CLOSEST,
                              theta - 2 * f, theta, d);
         *picked_count = theta;
@@ -190,7 +216,7 @@ byzgd_gar_select(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         return 0;
     }
     case BYZGD_GAR_MDA: {
-        byzgd_gar_distances(ws->distances, ws->rows, n, d);
+        s_ensure_distances(ws, n, d);
         s_mda_search_t search = {
             .distances = ws->distances,
             .n = n,

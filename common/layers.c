@@ -9,34 +9,76 @@
 #include <math.h>
 #include <string.h>
 
+// Part t of `count` items split into `parts` contiguous ranges: [*first, *first + *size).
+static void
+s_part(size_t *first, size_t *size, size_t count, size_t parts, size_t t)
+{
+    size_t begin = count * t / parts, end = count * (t + 1) / parts;
+    *first = begin;
+    *size = end - begin;
+}
+
+// Splitting a small product costs more than it saves: below this many multiply-adds a
+// dense kernel runs on one thread.
+#define S_DENSE_PARALLEL_MIN ((size_t)1 << 24)
+
+static int
+s_dense_threads(size_t batch, size_t in, size_t out, int threads)
+{
+    return batch * in * out >= S_DENSE_PARALLEL_MIN ? threads : 1;
+}
+
 // ---- dense
 
 void
 byzgd_dense_forward(float *y, const float *x, const float *w, const float *bias, size_t batch,
-                    size_t in, size_t out)
+                    size_t in, size_t out, int threads)
 {
-    for (size_t b = 0; b < batch; b++)
-        memcpy(y + b * out, bias, out * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)out, (int)in, 1.0f, x,
-                (int)in, w, (int)in, 1.0f, y, (int)out);
+    const int parts = s_dense_threads(batch, in, out, threads);
+#pragma omp parallel for num_threads(parts) if (parts > 1) schedule(static, 1)
+    for (int t = 0; t < parts; t++) {
+        size_t first, rows;
+        s_part(&first, &rows, batch, (size_t)parts, (size_t)t);
+        if (!rows)
+            continue;
+        for (size_t b = first; b < first + rows; b++)
+            memcpy(y + b * out, bias, out * sizeof *y);
+        // y[rows][out] += x[rows][in] · w[out][in]ᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f,
+                    x + first * in, (int)in, w, (int)in, 1.0f, y + first * out, (int)out);
+    }
 }
 
 void
 byzgd_dense_backward(float *dx, float *dw, float *dbias, const float *dy, const float *x,
-                     const float *w, size_t batch, size_t in, size_t out)
+                     const float *w, size_t batch, size_t in, size_t out, int threads)
 {
-    // dw[out][in] = dy[B][out]ᵀ · x[B][in]
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)batch, 1.0f, dy,
-                (int)out, x, (int)in, 0.0f, dw, (int)in);
-    for (size_t o = 0; o < out; o++)
-        dbias[o] = 0.0f;
-    for (size_t b = 0; b < batch; b++)
-        for (size_t o = 0; o < out; o++)
-            dbias[o] += dy[b * out + o];
-    // dx[B][in] = dy[B][out] · w[out][in]
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)in, (int)out, 1.0f,
-                    dy, (int)out, w, (int)in, 0.0f, dx, (int)in);
+    const int parts = s_dense_threads(batch, in, out, threads);
+#pragma omp parallel for num_threads(parts) if (parts > 1) schedule(static, 1)
+    for (int t = 0; t < parts; t++) {
+        // Weight gradient split by output rows: no reduction across threads.
+        size_t first, rows;
+        s_part(&first, &rows, out, (size_t)parts, (size_t)t);
+        if (rows) {
+            // dw[rows][in] = dy[B][first .. first+rows)ᵀ · x[B][in]
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)in, (int)batch,
+                        1.0f, dy + first, (int)out, x, (int)in, 0.0f, dw + first * in, (int)in);
+            for (size_t o = first; o < first + rows; o++) {
+                float sum = 0.0f;
+                for (size_t b = 0; b < batch; b++)
+                    sum += dy[b * out + o];
+                dbias[o] = sum;
+            }
+        }
+        if (!dx)
+            continue;
+        // Input gradient split by examples: dx[rows][in] = dy[rows][out] · w[out][in]
+        s_part(&first, &rows, batch, (size_t)parts, (size_t)t);
+        if (rows)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out,
+                        1.0f, dy + first * out, (int)out, w, (int)in, 0.0f, dx + first * in,
+                        (int)in);
+    }
 }
 
 // ---- ReLU
@@ -93,25 +135,121 @@ s_layout(const byzgd_conv2d_shape_t *shape, size_t batch, bool input_batch_major
     return (s_layout_t){batch * plane, plane};
 }
 
+// The output columns ow whose input column ow·s + kj − p lies inside [0, width):
+// [*low, *high).
+static void
+s_valid_columns(size_t *low, size_t *high, size_t kj, const byzgd_conv2d_shape_t *shape)
+{
+    const size_t stride = shape->stride, padding = shape->padding, wo = shape->out_width;
+    size_t lo = padding > kj ? (padding - kj + stride - 1) / stride : 0;
+    size_t limit = shape->in_width + padding; // ow·s + kj < limit
+    size_t hi = limit > kj ? (limit - kj + stride - 1) / stride : 0;
+    hi = hi < wo ? hi : wo;
+    *low = lo < hi ? lo : hi;
+    *high = hi;
+}
+
+// Stride 1 and padding (k − 1)/2: the output plane has the input's size, so the valid
+// part of an im2col row is the input plane shifted by a constant — one block copy instead
+// of a loop per image row (im2col was 20 % of a convnet step).
+static bool
+s_same_size(const byzgd_conv2d_shape_t *shape)
+{
+    return shape->stride == 1 && 2 * shape->padding + 1 == shape->kernel;
+}
+
+// Output rows oh whose input row oh + ki − p lies inside the image: [*low, *high).
+static void
+s_valid_rows_same(size_t *low, size_t *high, size_t ki, const byzgd_conv2d_shape_t *shape)
+{
+    const size_t padding = shape->padding, height = shape->in_height;
+    *low = padding > ki ? padding - ki : 0;
+    *high = height + padding - ki < height ? height + padding - ki : height;
+}
+
+// One im2col row of one example for a same-size convolution: out[H·W] = the plane shifted
+// by (ki − p) rows and `shift` columns, zero where that falls outside. Columns
+// [low, high) of each row are the valid ones.
+static void
+s_im2col_same(float *out, const float *plane, const byzgd_conv2d_shape_t *shape, size_t ki,
+              size_t low, size_t high, long shift)
+{
+    const size_t width = shape->in_width, height = shape->in_height;
+    size_t row_low, row_high;
+    s_valid_rows_same(&row_low, &row_high, ki, shape);
+    memset(out, 0, row_low * width * sizeof *out);
+    memset(out + row_high * width, 0, (height - row_high) * width * sizeof *out);
+    if (row_high <= row_low)
+        return;
+    // Between the first valid element of the first row and the last valid element of the
+    // last row, every output element reads the input at the same offset; the elements
+    // that wrap across a row edge are padding and are zeroed after the copy.
+    float *block = out + row_low * width;
+    const long base = (long)((row_low + ki - shape->padding) * width) + shift; // ≥ −low
+    size_t end = (row_high - row_low) * width - (width - high);
+    memcpy(block + low, plane + base + (long)low, (end - low) * sizeof *out);
+    for (size_t row = 0; row < row_high - row_low; row++) {
+        float *line = block + row * width;
+        for (size_t j = 0; j < low; j++)
+            line[j] = 0.0f;
+        for (size_t j = high; j < width; j++)
+            line[j] = 0.0f;
+    }
+}
+
+// The adjoint of s_im2col_same: dx plane += the shifted block of in (an im2col row of one
+// example). The entries of `in` at padding columns are zeroed first (they would otherwise
+// land on the neighbouring row's edge); `in` is scratch.
+static void
+s_col2im_same(float *plane, float *in, const byzgd_conv2d_shape_t *shape, size_t ki, size_t low,
+              size_t high, long shift)
+{
+    const size_t width = shape->in_width;
+    size_t row_low, row_high;
+    s_valid_rows_same(&row_low, &row_high, ki, shape);
+    if (row_high <= row_low)
+        return;
+    float *block = in + row_low * width;
+    for (size_t row = 0; row < row_high - row_low; row++) {
+        float *line = block + row * width;
+        for (size_t j = 0; j < low; j++)
+            line[j] = 0.0f;
+        for (size_t j = high; j < width; j++)
+            line[j] = 0.0f;
+    }
+    const long base = (long)((row_low + ki - shape->padding) * width) + shift; // ≥ −low
+    size_t end = (row_high - row_low) * width - (width - high);
+    float *target = plane + base + (long)low;
+    const float *add = block + low;
+    for (size_t i = 0; i < end - low; i++)
+        target[i] += add[i];
+}
+
 // col[K][count·N] for examples first .. first+count−1, K = Cin·k·k, N = Ho·Wo:
 // col[(c·k + ki)·k + kj][e·N + oh·Wo + ow] = x(c, first + e, oh·s + ki − p, ow·s + kj − p)
 // (zero outside the image).
 static void
 s_im2col(float *col, const float *x, const byzgd_conv2d_shape_t *shape, s_layout_t layout,
-         size_t first, size_t count, int threads)
+         size_t first, size_t count)
 {
     const size_t k = shape->kernel, stride = shape->stride;
     const size_t rows = shape->in_channels * k * k;
     const size_t ho = shape->out_height, wo = shape->out_width, n = ho * wo;
-    const long height = (long)shape->in_height, width = (long)shape->in_width;
+    const long height = (long)shape->in_height;
     const long padding = (long)shape->padding;
-#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1) schedule(static)
     for (size_t r = 0; r < rows; r++) {
+        const size_t c = r / (k * k), ki = (r / k) % k, kj = r % k;
+        size_t low, high;
+        s_valid_columns(&low, &high, kj, shape);
+        const long shift = (long)kj - padding; // input column = ow·s + shift
         for (size_t e = 0; e < count; e++) {
-            const size_t c = r / (k * k), ki = (r / k) % k, kj = r % k;
             const float *plane =
                 x + c * layout.channel_stride + (first + e) * layout.example_stride;
             float *out = col + r * (count * n) + e * n;
+            if (s_same_size(shape)) {
+                s_im2col_same(out, plane, shape, ki, low, high, shift);
+                continue;
+            }
             for (size_t oh = 0; oh < ho; oh++) {
                 long ih = (long)(oh * stride + ki) - padding;
                 float *out_row = out + oh * wo;
@@ -119,44 +257,62 @@ s_im2col(float *col, const float *x, const byzgd_conv2d_shape_t *shape, s_layout
                     memset(out_row, 0, wo * sizeof *out_row);
                     continue;
                 }
-                const float *in_row = plane + ih * width;
-                for (size_t ow = 0; ow < wo; ow++) {
-                    long iw = (long)(ow * stride + kj) - padding;
-                    out_row[ow] = (iw >= 0 && iw < width) ? in_row[iw] : 0.0f;
-                }
+                const float *in_row = plane + ih * (long)shape->in_width;
+                for (size_t ow = 0; ow < low; ow++)
+                    out_row[ow] = 0.0f;
+                if (stride == 1) {
+                    // Rows are short (28 floats here): an inline loop beats a memcpy call.
+                    const float *from = in_row + (long)low + shift;
+                    for (size_t i = 0; i < high - low; i++)
+                        out_row[low + i] = from[i];
+                } else
+                    for (size_t ow = low; ow < high; ow++)
+                        out_row[ow] = in_row[(long)(ow * stride) + shift];
+                for (size_t ow = high; ow < wo; ow++)
+                    out_row[ow] = 0.0f;
             }
         }
     }
 }
 
 // The adjoint of s_im2col: dx(c, first + e, ·, ·) += the col entries that read it.
-// Parallel over (channel, example) planes, which no two threads share.
 static void
-s_col2im(float *dx, const float *col, const byzgd_conv2d_shape_t *shape, s_layout_t layout,
-         size_t first, size_t count, int threads)
+s_col2im(float *dx, float *col, const byzgd_conv2d_shape_t *shape, s_layout_t layout, size_t first,
+         size_t count)
 {
     const size_t k = shape->kernel, stride = shape->stride;
     const size_t ho = shape->out_height, wo = shape->out_width, n = ho * wo;
-    const long height = (long)shape->in_height, width = (long)shape->in_width;
+    const long height = (long)shape->in_height;
     const long padding = (long)shape->padding;
-#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1) schedule(static)
     for (size_t c = 0; c < shape->in_channels; c++) {
         for (size_t e = 0; e < count; e++) {
             float *plane = dx + c * layout.channel_stride + (first + e) * layout.example_stride;
             for (size_t ki = 0; ki < k; ki++) {
                 for (size_t kj = 0; kj < k; kj++) {
                     const size_t r = (c * k + ki) * k + kj;
-                    const float *in = col + r * (count * n) + e * n;
+                    float *in = col + r * (count * n) + e * n;
+                    size_t low, high;
+                    s_valid_columns(&low, &high, kj, shape);
+                    const long shift = (long)kj - padding;
+                    if (s_same_size(shape)) {
+                        s_col2im_same(plane, in, shape, ki, low, high, shift);
+                        continue;
+                    }
                     for (size_t oh = 0; oh < ho; oh++) {
                         long ih = (long)(oh * stride + ki) - padding;
                         if (ih < 0 || ih >= height)
                             continue;
-                        float *row = plane + ih * width;
+                        float *row = plane + ih * (long)shape->in_width;
                         const float *in_row = in + oh * wo;
-                        for (size_t ow = 0; ow < wo; ow++) {
-                            long iw = (long)(ow * stride + kj) - padding;
-                            if (iw >= 0 && iw < width)
-                                row[iw] += in_row[ow];
+                        if (stride == 1) {
+                            // Contiguous: a loop the compiler vectorises.
+                            float *out = row + (long)low + shift;
+                            const float *add = in_row + low;
+                            for (size_t i = 0; i < high - low; i++)
+                                out[i] += add[i];
+                        } else {
+                            for (size_t ow = low; ow < high; ow++)
+                                row[(long)(ow * stride) + shift] += in_row[ow];
                         }
                     }
                 }
@@ -165,13 +321,13 @@ s_col2im(float *dx, const float *col, const byzgd_conv2d_shape_t *shape, s_layou
     }
 }
 
+// Examples per sgemm for a part that owns `capacity` floats of col.
 static size_t
-s_chunk(const byzgd_conv2d_shape_t *shape, size_t batch, size_t col_capacity)
+s_chunk(const byzgd_conv2d_shape_t *shape, size_t capacity)
 {
     size_t per_example = byzgd_conv2d_col_per_example(shape);
-    assert(col_capacity >= per_example);
-    size_t chunk = col_capacity / per_example;
-    return chunk < batch ? chunk : batch;
+    assert(capacity >= per_example);
+    return capacity / per_example;
 }
 
 void
@@ -181,55 +337,85 @@ byzgd_conv2d_forward(float *y, float *col, const float *x, const float *w, const
 {
     const size_t n = shape->out_height * shape->out_width;
     const size_t rows = shape->in_channels * shape->kernel * shape->kernel;
-    const size_t chunk = s_chunk(shape, batch, col_capacity);
+    const size_t capacity = col_capacity / (size_t)threads;
+    const size_t chunk = s_chunk(shape, capacity);
     const s_layout_t layout = s_layout(shape, batch, input_batch_major);
-    for (size_t first = 0; first < batch; first += chunk) {
-        size_t count = batch - first < chunk ? batch - first : chunk;
-        s_im2col(col, x, shape, layout, first, count, threads);
-        // y[Cout][first .. first+count)[N] = w[Cout][K] · col[K][count·N]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)shape->out_channels,
-                    (int)(count * n), (int)rows, 1.0f, w, (int)rows, col, (int)(count * n), 0.0f,
-                    y + first * n, (int)(batch * n));
-    }
-    for (size_t co = 0; co < shape->out_channels; co++) {
-        float *row = y + co * batch * n;
-        for (size_t i = 0; i < batch * n; i++)
-            row[i] += bias[co];
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static, 1)
+    for (int t = 0; t < threads; t++) {
+        size_t begin, size;
+        s_part(&begin, &size, batch, (size_t)threads, (size_t)t);
+        float *my_col = col + (size_t)t * capacity;
+        for (size_t first = begin; first < begin + size; first += chunk) {
+            size_t count = begin + size - first < chunk ? begin + size - first : chunk;
+            s_im2col(my_col, x, shape, layout, first, count);
+            // y[Cout][first .. first+count)[N] = w[Cout][K] · col[K][count·N]
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)shape->out_channels,
+                        (int)(count * n), (int)rows, 1.0f, w, (int)rows, my_col, (int)(count * n),
+                        0.0f, y + first * n, (int)(batch * n));
+            for (size_t co = 0; co < shape->out_channels; co++) {
+                float *row = y + co * batch * n + first * n;
+                for (size_t i = 0; i < count * n; i++)
+                    row[i] += bias[co];
+            }
+        }
     }
 }
 
 void
-byzgd_conv2d_backward(float *dx, float *dw, float *dbias, float *col, const float *dy,
-                      const float *x, const float *w, const byzgd_conv2d_shape_t *shape,
-                      size_t batch, bool input_batch_major, size_t col_capacity, int threads)
+byzgd_conv2d_backward(float *dx, float *dw, float *dbias, float *col, float *partial,
+                      const float *dy, const float *x, const float *w,
+                      const byzgd_conv2d_shape_t *shape, size_t batch, bool input_batch_major,
+                      size_t col_capacity, int threads)
 {
     const size_t n = shape->out_height * shape->out_width;
     const size_t rows = shape->in_channels * shape->kernel * shape->kernel;
-    const size_t chunk = s_chunk(shape, batch, col_capacity);
+    const size_t weights = shape->out_channels * rows;
+    const size_t capacity = col_capacity / (size_t)threads;
+    const size_t chunk = s_chunk(shape, capacity);
+    const size_t plane = shape->in_height * shape->in_width;
     const s_layout_t layout = s_layout(shape, batch, input_batch_major);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static, 1)
+    for (int t = 0; t < threads; t++) {
+        size_t begin, size;
+        s_part(&begin, &size, batch, (size_t)threads, (size_t)t);
+        float *my_col = col + (size_t)t * capacity;
+        float *my_dw = partial + (size_t)t * weights;
+        if (!size)
+            memset(my_dw, 0, weights * sizeof *my_dw);
+        if (dx) // this part's examples of dx, which col2im accumulates into
+            for (size_t c = 0; c < shape->in_channels; c++)
+                for (size_t e = begin; e < begin + size; e++)
+                    memset(dx + c * layout.channel_stride + e * layout.example_stride, 0,
+                           plane * sizeof *dx);
+        for (size_t first = begin; first < begin + size; first += chunk) {
+            size_t count = begin + size - first < chunk ? begin + size - first : chunk;
+            s_im2col(my_col, x, shape, layout, first, count);
+            // dw_t[Cout][K] (+)= dy[Cout][count·N] · col[K][count·N]ᵀ
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)shape->out_channels,
+                        (int)rows, (int)(count * n), 1.0f, dy + first * n, (int)(batch * n), my_col,
+                        (int)(count * n), first == begin ? 0.0f : 1.0f, my_dw, (int)rows);
+            if (!dx)
+                continue;
+            // dcol[K][count·N] = w[Cout][K]ᵀ · dy[Cout][count·N], reusing col.
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)(count * n),
+                        (int)shape->out_channels, 1.0f, w, (int)rows, dy + first * n,
+                        (int)(batch * n), 0.0f, my_col, (int)(count * n));
+            s_col2im(dx, my_col, shape, layout, first, count);
+        }
+    }
+    // Sum the parts in a fixed order, so a thread count gives one answer.
+    for (size_t i = 0; i < weights; i++) {
+        float sum = partial[i];
+        for (int t = 1; t < threads; t++)
+            sum += partial[(size_t)t * weights + i];
+        dw[i] = sum;
+    }
     for (size_t co = 0; co < shape->out_channels; co++) {
         const float *row = dy + co * batch * n;
         double sum = 0.0;
         for (size_t i = 0; i < batch * n; i++)
             sum += row[i];
         dbias[co] = (float)sum;
-    }
-    if (dx)
-        memset(dx, 0, batch * shape->in_channels * shape->in_height * shape->in_width * sizeof *dx);
-    for (size_t first = 0; first < batch; first += chunk) {
-        size_t count = batch - first < chunk ? batch - first : chunk;
-        s_im2col(col, x, shape, layout, first, count, threads);
-        // dw[Cout][K] (+)= dy[Cout][count·N] · col[K][count·N]ᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)shape->out_channels, (int)rows,
-                    (int)(count * n), 1.0f, dy + first * n, (int)(batch * n), col, (int)(count * n),
-                    first == 0 ? 0.0f : 1.0f, dw, (int)rows);
-        if (!dx)
-            continue;
-        // dcol[K][count·N] = w[Cout][K]ᵀ · dy[Cout][count·N], reusing col.
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)(count * n),
-                    (int)shape->out_channels, 1.0f, w, (int)rows, dy + first * n, (int)(batch * n),
-                    0.0f, col, (int)(count * n));
-        s_col2im(dx, col, shape, layout, first, count, threads);
     }
 }
 
@@ -308,12 +494,14 @@ byzgd_softmax_cross_entropy(float *dlogits, const float *logits, const uint8_t *
     for (size_t b = 0; b < batch; b++) {
         const float *z = logits + b * classes;
         assert(labels[b] < classes);
-        float max = z[0];
+        size_t top = 0;
         for (size_t k = 1; k < classes; k++)
-            max = z[k] > max ? z[k] : max;
-        double sum = 0.0;
+            top = z[k] > z[top] ? k : top;
+        const double max = z[top];
+        double sum = 1.0; // the top logit's term, exp(0): sum ≥ 1, so log(sum) ≥ 0
         for (size_t k = 0; k < classes; k++)
-            sum += exp((double)z[k] - max);
+            if (k != top)
+                sum += exp((double)z[k] - max);
         double log_sum = log(sum);
         total += log_sum - ((double)z[labels[b]] - max);
         if (!dlogits)

@@ -15,15 +15,20 @@
 #include <stdint.h>
 
 // ---- dense: y = x·Wᵀ + b
+//
+// threads: the kernels split their work into that many parts run by OpenMP, each calling a
+// single-threaded sgemm (the model keeps OpenBLAS at one thread: its own spinning pool and
+// OpenMP's fought over the cores and ran 5× slower). Results are deterministic for a given
+// thread count.
 
 // y[B][out] = x[B][in] · w[out][in]ᵀ + bias[out]
 void byzgd_dense_forward(float *y, const float *x, const float *w, const float *bias, size_t batch,
-                         size_t in, size_t out);
+                         size_t in, size_t out, int threads);
 
 // dw[out][in] = dyᵀ·x, dbias[out] = Σ_b dy (both overwritten); dx[B][in] = dy·w when dx
 // is not NULL (the first layer needs no input gradient).
 void byzgd_dense_backward(float *dx, float *dw, float *dbias, const float *dy, const float *x,
-                          const float *w, size_t batch, size_t in, size_t out);
+                          const float *w, size_t batch, size_t in, size_t out, int threads);
 
 // ---- ReLU: y = max(x, 0), any layout
 
@@ -49,18 +54,20 @@ int byzgd_conv2d_shape_init(byzgd_conv2d_shape_t *shape);
 size_t byzgd_conv2d_col_per_example(const byzgd_conv2d_shape_t *shape);
 
 // y[Cout][B][Ho][Wo] = w[Cout][Cin][k][k] ⊛ x + bias[Cout]. x is batch-major
-// x[B][Cin][H][W] when input_batch_major, else x[Cin][B][H][W]. col is scratch of
-// col_capacity floats (≥ one example's worth); examples go through sgemm in chunks that
-// fit it. threads: how many threads the im2col loop uses.
+// x[B][Cin][H][W] when input_batch_major, else x[Cin][B][H][W]. The batch is split into
+// `threads` contiguous parts; each part uses col_capacity / threads floats of the scratch
+// col (at least one example's worth) and runs its examples through sgemm in chunks that fit.
 void byzgd_conv2d_forward(float *y, float *col, const float *x, const float *w, const float *bias,
                           const byzgd_conv2d_shape_t *shape, size_t batch, bool input_batch_major,
                           size_t col_capacity, int threads);
 
 // dw[Cout][Cin][k][k] and dbias[Cout] overwritten with the gradients; dx (same layout as x,
-// overwritten) when not NULL. dy[Cout][B][Ho][Wo]. col as in forward.
-void byzgd_conv2d_backward(float *dx, float *dw, float *dbias, float *col, const float *dy,
-                           const float *x, const float *w, const byzgd_conv2d_shape_t *shape,
-                           size_t batch, bool input_batch_major, size_t col_capacity, int threads);
+// overwritten) when not NULL. dy[Cout][B][Ho][Wo]. col as in forward; partial is scratch of
+// threads × Cout·Cin·k·k floats for the per-part weight gradients, summed in part order.
+void byzgd_conv2d_backward(float *dx, float *dw, float *dbias, float *col, float *partial,
+                           const float *dy, const float *x, const float *w,
+                           const byzgd_conv2d_shape_t *shape, size_t batch, bool input_batch_major,
+                           size_t col_capacity, int threads);
 
 // ---- 2×2 max-pooling, stride 2 (odd trailing rows/columns are dropped, as in PyTorch)
 

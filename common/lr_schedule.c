@@ -61,8 +61,10 @@ byzgd_lr_schedule_rate(const byzgd_lr_schedule_t *self, uint64_t step)
     switch (self->kind) {
     case BYZGD_LR_INV_SQRT:
         return self->initial / sqrt((double)step);
-    case BYZGD_LR_STEP:
-        return self->initial * pow(self->factor, (double)((step - 1) / self->every));
+    case BYZGD_LR_STEP: {
+        uint64_t decays = (step - 1) / self->every; // floor((t − 1) / EVERY), integer on purpose
+        return self->initial * pow(self->factor, (double)decays);
+    }
     case BYZGD_LR_CONSTANT:
     default:
         return self->initial;

@@ -18,9 +18,10 @@
 #include <zlib.h>
 
 #define S_MAX_LAYERS 16
-// im2col scratch: enough for this many floats (16 MiB), or one example if that is larger;
-// the convolutions run their sgemm over as many examples as fit.
-#define S_COL_BUDGET ((size_t)4 << 20)
+// im2col scratch per thread: this many floats (1 MiB), or one example if that is larger;
+// the convolutions run their sgemm over as many examples as fit. Small enough that the
+// chunk stays in L2 between im2col and sgemm: 4 MiB ran 6 % slower, 16 MiB 25 %.
+#define S_COL_BUDGET ((size_t)1 << 18)
 
 typedef enum { S_DENSE, S_RELU, S_CONV, S_MAXPOOL, S_FLATTEN } s_kind_t;
 
@@ -36,18 +37,32 @@ typedef struct {
     size_t channels, height, width; // maxpool input planes / flatten channels
 } s_layer_t;
 
+// Everything one thread needs to run the layers over its part of a batch.
+typedef struct {
+    size_t capacity;                  // examples
+    float *activations[S_MAX_LAYERS]; // output of each layer, capacity × out_count
+    uint8_t *argmax[S_MAX_LAYERS];    // max-pooling winners
+    float *delta[2];                  // ping-pong gradients w.r.t. activations
+    float *col;                       // im2col scratch
+    size_t col_capacity;
+    float *partial;       // conv weight gradient scratch (one part)
+    float *gradient;      // d: this part's gradient (part 0 writes the caller's)
+    uint8_t *predictions; // capacity, for evaluate
+    double loss;          // this part's result
+    size_t correct;
+} s_workspace_t;
+
 struct byzgd_model_t {
     char description[96];
     s_layer_t layers[S_MAX_LAYERS];
     size_t layer_count;
     size_t dimension, feature_count, class_count, max_batch;
+    size_t largest;             // floats per example of the widest activation
+    size_t col_per_example_max; // floats of im2col scratch for one example (largest conv)
+    size_t partial_count;       // largest conv weight count
+    double work_per_example;    // forward multiply-adds, to decide when to split
     int threads;
-    float *activations[S_MAX_LAYERS]; // output of each layer, max_batch × out_count
-    uint8_t *argmax[S_MAX_LAYERS];    // max-pooling winners
-    float *delta[2];                  // ping-pong gradients w.r.t. activations
-    float *col;                       // im2col scratch
-    size_t col_capacity;
-    uint8_t *predictions; // max_batch, for evaluate
+    s_workspace_t *workspaces; // threads of them
 };
 
 // ---- building
@@ -205,6 +220,97 @@ s_build(byzgd_model_t *self, const byzgd_model_spec_t *spec, char *error, size_t
     return 0;
 }
 
+static void
+s_workspace_free(s_workspace_t *workspace)
+{
+    for (size_t i = 0; i < S_MAX_LAYERS; i++) {
+        free(workspace->activations[i]);
+        free(workspace->argmax[i]);
+    }
+    free(workspace->delta[0]);
+    free(workspace->delta[1]);
+    free(workspace->col);
+    free(workspace->partial);
+    free(workspace->gradient);
+    free(workspace->predictions);
+    memset(workspace, 0, sizeof *workspace);
+}
+
+// Scratch for `capacity` examples. Returns 0 or -1 (out of memory; free what was made).
+static int
+s_workspace_allocate(s_workspace_t *workspace, const byzgd_model_t *self, size_t capacity)
+{
+    memset(workspace, 0, sizeof *workspace);
+    workspace->capacity = capacity;
+    for (size_t i = 0; i < self->layer_count; i++) {
+        const s_layer_t *layer = &self->layers[i];
+        workspace->activations[i] = malloc(capacity * layer->out_count * sizeof(float));
+        if (!workspace->activations[i])
+            return -1;
+        if (layer->kind == S_MAXPOOL &&
+            !(workspace->argmax[i] = malloc(capacity * layer->out_count)))
+            return -1;
+    }
+    for (int k = 0; k < 2; k++)
+        if (!(workspace->delta[k] = malloc(capacity * self->largest * sizeof(float))))
+            return -1;
+    if (self->col_per_example_max) {
+        size_t examples = S_COL_BUDGET / self->col_per_example_max;
+        examples = examples < 1 ? 1 : examples > capacity ? capacity : examples;
+        workspace->col_capacity = examples * self->col_per_example_max;
+        workspace->col = malloc(workspace->col_capacity * sizeof(float));
+        workspace->partial = malloc(self->partial_count * sizeof(float));
+        if (!workspace->col || !workspace->partial)
+            return -1;
+    }
+    workspace->gradient = malloc(self->dimension * sizeof(float));
+    workspace->predictions = malloc(capacity);
+    return workspace->gradient && workspace->predictions ? 0 : -1;
+}
+
+// A part gets a thread only if it has at least this many multiply-adds of forward work:
+// a fork/join costs microseconds on an idle machine but up to a scheduler quantum on a
+// loaded one. (The mlp at batch 128, 14 M, runs on one thread; it takes ~0.5 ms.)
+#define S_PART_MIN_WORK 16e6
+
+// The largest batch that runs as one part (at most max_batch).
+static size_t
+s_single_part_limit(const byzgd_model_t *self)
+{
+    double limit =
+        2.0 * S_PART_MIN_WORK / (self->work_per_example > 0 ? self->work_per_example : 1);
+    return limit >= (double)self->max_batch ? self->max_batch : (size_t)limit;
+}
+
+// (Re)allocates one workspace per thread, each for ⌈max_batch / threads⌉ examples (the
+// first for at least s_single_part_limit()).
+// Returns 0, or -1 (out of memory; the old workspaces are kept then).
+static int
+s_allocate_workspaces(byzgd_model_t *self, int threads)
+{
+    s_workspace_t *workspaces = calloc((size_t)threads, sizeof *workspaces);
+    if (!workspaces)
+        return -1;
+    size_t capacity = (self->max_batch + (size_t)threads - 1) / (size_t)threads;
+    // The first workspace also holds any batch small enough to run as one part.
+    size_t single = s_single_part_limit(self);
+    size_t first_capacity = single > capacity ? single : capacity;
+    for (int t = 0; t < threads; t++)
+        if (s_workspace_allocate(&workspaces[t], self, t == 0 ? first_capacity : capacity) < 0) {
+            for (int k = 0; k <= t; k++)
+                s_workspace_free(&workspaces[k]);
+            free(workspaces);
+            return -1;
+        }
+    if (self->workspaces)
+        for (int t = 0; t < self->threads; t++)
+            s_workspace_free(&self->workspaces[t]);
+    free(self->workspaces);
+    self->workspaces = workspaces;
+    self->threads = threads;
+    return 0;
+}
+
 byzgd_model_t *
 byzgd_model_new(const byzgd_model_spec_t *spec, size_t max_batch, char *error, size_t error_size)
 {
@@ -236,41 +342,29 @@ byzgd_model_new(const byzgd_model_spec_t *spec, size_t max_batch, char *error, s
     self->class_count = spec->class_count;
     self->max_batch = max_batch;
     self->threads = 1;
+    // The model parallelises with OpenMP around single-threaded sgemm calls: an OpenBLAS
+    // pool spinning beside OpenMP threads made the convnet 5× slower on 2 cores.
+    openblas_set_num_threads(1);
     if (s_build(self, spec, error, error_size) < 0)
         goto failed;
 
-    size_t largest = self->feature_count;
+    self->largest = self->feature_count;
     for (size_t i = 0; i < self->layer_count; i++) {
         const s_layer_t *layer = &self->layers[i];
-        largest = layer->out_count > largest ? layer->out_count : largest;
-        self->activations[i] = malloc(max_batch * layer->out_count * sizeof(float));
-        if (!self->activations[i])
-            goto out_of_memory;
-        if (layer->kind == S_MAXPOOL) {
-            self->argmax[i] = malloc(max_batch * layer->out_count);
-            if (!self->argmax[i])
-                goto out_of_memory;
-        }
+        self->largest = layer->out_count > self->largest ? layer->out_count : self->largest;
+        if (layer->kind == S_DENSE)
+            self->work_per_example += (double)layer->in * (double)layer->out;
         if (layer->kind == S_CONV) {
             size_t per_example = byzgd_conv2d_col_per_example(&layer->conv);
-            size_t examples = S_COL_BUDGET / per_example;
-            examples = examples < 1 ? 1 : examples > max_batch ? max_batch : examples;
-            size_t need = examples * per_example;
-            self->col_capacity = need > self->col_capacity ? need : self->col_capacity;
+            if (per_example > self->col_per_example_max)
+                self->col_per_example_max = per_example;
+            if (layer->weight_count > self->partial_count)
+                self->partial_count = layer->weight_count;
+            self->work_per_example += (double)layer->weight_count *
+                                      (double)(layer->conv.out_height * layer->conv.out_width);
         }
     }
-    for (int k = 0; k < 2; k++) {
-        self->delta[k] = malloc(max_batch * largest * sizeof(float));
-        if (!self->delta[k])
-            goto out_of_memory;
-    }
-    if (self->col_capacity) {
-        self->col = malloc(self->col_capacity * sizeof(float));
-        if (!self->col)
-            goto out_of_memory;
-    }
-    self->predictions = malloc(max_batch);
-    if (!self->predictions)
+    if (s_allocate_workspaces(self, 1) < 0)
         goto out_of_memory;
     return self;
 
@@ -288,14 +382,10 @@ byzgd_model_destroy(byzgd_model_t **self_p)
     if (!self_p || !*self_p)
         return;
     byzgd_model_t *self = *self_p;
-    for (size_t i = 0; i < S_MAX_LAYERS; i++) {
-        free(self->activations[i]);
-        free(self->argmax[i]);
-    }
-    free(self->delta[0]);
-    free(self->delta[1]);
-    free(self->col);
-    free(self->predictions);
+    if (self->workspaces)
+        for (int t = 0; t < self->threads; t++)
+            s_workspace_free(&self->workspaces[t]);
+    free(self->workspaces);
     free(self);
     *self_p = NULL;
 }
@@ -328,8 +418,11 @@ void
 byzgd_model_set_threads(byzgd_model_t *self, int count)
 {
     assert(count >= 1);
-    self->threads = count;
-    openblas_set_num_threads(count);
+    openblas_set_num_threads(1);
+    if (count == self->threads)
+        return;
+    if (s_allocate_workspaces(self, count) < 0)
+        abort(); // out of memory (STYLE.md: may abort)
 }
 
 void
@@ -350,31 +443,64 @@ byzgd_model_init(const byzgd_model_t *self, float *params, uint64_t seed)
 }
 
 // ---- passes
+//
+// A batch is split into contiguous parts, one per thread, and each thread runs every layer
+// over its part with its own workspace and single-threaded kernels: one OpenMP region per
+// call. (Splitting inside each layer instead cost a barrier per layer — 12 per convnet
+// step — and, on a loaded 2-core machine, a scheduler quantum at each.) The parts'
+// gradients are then averaged with weights count/batch, in part order.
 
-// Runs every layer; returns the logits [batch][class_count].
+static size_t
+s_part_count(const byzgd_model_t *self, size_t batch)
+{
+    double by_work = (double)batch * self->work_per_example / S_PART_MIN_WORK;
+    size_t parts = (size_t)self->threads;
+    parts = parts < batch ? parts : batch;
+    if (by_work < (double)parts)
+        parts = by_work < 1.0 ? 1 : (size_t)by_work;
+    if (parts <= 1 && batch <= self->workspaces[0].capacity)
+        return 1;
+    // The other workspaces hold ⌈max_batch / threads⌉ examples: never fewer parts than that
+    // needs (at most threads, since threads × capacity ≥ max_batch ≥ batch).
+    size_t capacity = self->workspaces[self->threads - 1].capacity;
+    size_t needed = (batch + capacity - 1) / capacity;
+    parts = parts > needed ? parts : needed;
+    return parts > 1 ? parts : 2;
+}
+
+static void
+s_part(size_t *first, size_t *count, size_t batch, size_t parts, size_t part)
+{
+    assert(parts > 0 && part < parts);
+    *first = batch * part / parts;
+    *count = batch * (part + 1) / parts - *first;
+}
+
+// Runs every layer over `batch` examples; returns the logits [batch][class_count].
 static const float *
-s_forward(byzgd_model_t *self, const float *params, const float *features, size_t batch)
+s_forward(const byzgd_model_t *self, s_workspace_t *workspace, const float *params,
+          const float *features, size_t batch)
 {
     const float *x = features;
     for (size_t i = 0; i < self->layer_count; i++) {
         const s_layer_t *layer = &self->layers[i];
-        float *y = self->activations[i];
+        float *y = workspace->activations[i];
         const float *w = params + layer->param_offset;
         const float *bias = w + layer->weight_count;
         switch (layer->kind) {
         case S_DENSE:
-            byzgd_dense_forward(y, x, w, bias, batch, layer->in, layer->out);
+            byzgd_dense_forward(y, x, w, bias, batch, layer->in, layer->out, 1);
             break;
         case S_RELU:
             byzgd_relu_forward(y, x, batch * layer->in_count);
             break;
         case S_CONV:
-            byzgd_conv2d_forward(y, self->col, x, w, bias, &layer->conv, batch,
-                                 layer->input_batch_major, self->col_capacity, self->threads);
+            byzgd_conv2d_forward(y, workspace->col, x, w, bias, &layer->conv, batch,
+                                 layer->input_batch_major, workspace->col_capacity, 1);
             break;
         case S_MAXPOOL:
-            byzgd_maxpool2_forward(y, self->argmax[i], x, layer->channels * batch, layer->height,
-                                   layer->width, self->threads);
+            byzgd_maxpool2_forward(y, workspace->argmax[i], x, layer->channels * batch,
+                                   layer->height, layer->width, 1);
             break;
         case S_FLATTEN:
             byzgd_flatten_forward(y, x, layer->channels, batch, layer->height * layer->width);
@@ -385,44 +511,45 @@ s_forward(byzgd_model_t *self, const float *params, const float *features, size_
     return x;
 }
 
-double
-byzgd_model_gradient(byzgd_model_t *self, float *gradient_out, const float *params,
-                     const float *features, const uint8_t *labels, size_t batch_size)
+// Forward and backward over one part; writes gradient_out[d], returns the part's mean loss.
+static double
+s_forward_backward(const byzgd_model_t *self, s_workspace_t *workspace, float *gradient_out,
+                   const float *params, const float *features, const uint8_t *labels, size_t batch)
 {
-    assert(batch_size >= 1 && batch_size <= self->max_batch);
-    const float *logits = s_forward(self, params, features, batch_size);
+    const float *logits = s_forward(self, workspace, params, features, batch);
     int current = 0;
-    double loss = byzgd_softmax_cross_entropy(self->delta[current], logits, labels, batch_size,
+    double loss = byzgd_softmax_cross_entropy(workspace->delta[current], logits, labels, batch,
                                               self->class_count);
     for (size_t i = self->layer_count; i-- > 0;) {
         const s_layer_t *layer = &self->layers[i];
-        const float *x = i ? self->activations[i - 1] : features;
-        const float *dy = self->delta[current];
+        const float *x = i ? workspace->activations[i - 1] : features;
+        const float *dy = workspace->delta[current];
         // The first layer's input gradient is never needed.
-        float *dx = i ? self->delta[1 - current] : NULL;
+        float *dx = i ? workspace->delta[1 - current] : NULL;
         const float *w = params + layer->param_offset;
         float *dw = gradient_out + layer->param_offset;
         float *dbias = dw + layer->weight_count;
         switch (layer->kind) {
         case S_DENSE:
-            byzgd_dense_backward(dx, dw, dbias, dy, x, w, batch_size, layer->in, layer->out);
+            byzgd_dense_backward(dx, dw, dbias, dy, x, w, batch, layer->in, layer->out, 1);
             break;
         case S_RELU:
             if (dx)
-                byzgd_relu_backward(dx, dy, self->activations[i], batch_size * layer->in_count);
+                byzgd_relu_backward(dx, dy, workspace->activations[i], batch * layer->in_count);
             break;
         case S_CONV:
-            byzgd_conv2d_backward(dx, dw, dbias, self->col, dy, x, w, &layer->conv, batch_size,
-                                  layer->input_batch_major, self->col_capacity, self->threads);
+            byzgd_conv2d_backward(dx, dw, dbias, workspace->col, workspace->partial, dy, x, w,
+                                  &layer->conv, batch, layer->input_batch_major,
+                                  workspace->col_capacity, 1);
             break;
         case S_MAXPOOL:
             if (dx)
-                byzgd_maxpool2_backward(dx, dy, self->argmax[i], layer->channels * batch_size,
-                                        layer->height, layer->width, self->threads);
+                byzgd_maxpool2_backward(dx, dy, workspace->argmax[i], layer->channels * batch,
+                                        layer->height, layer->width, 1);
             break;
         case S_FLATTEN:
             if (dx)
-                byzgd_flatten_backward(dx, dy, layer->channels, batch_size,
+                byzgd_flatten_backward(dx, dy, layer->channels, batch,
                                        layer->height * layer->width);
             break;
         }
@@ -431,13 +558,86 @@ byzgd_model_gradient(byzgd_model_t *self, float *gradient_out, const float *para
     return loss;
 }
 
+double
+byzgd_model_gradient(byzgd_model_t *self, float *gradient_out, const float *params,
+                     const float *features, const uint8_t *labels, size_t batch_size)
+{
+    assert(batch_size >= 1 && batch_size <= self->max_batch);
+    const size_t parts = s_part_count(self, batch_size);
+    if (parts == 1)
+        return s_forward_backward(self, &self->workspaces[0], gradient_out, params, features,
+                                  labels, batch_size);
+#pragma omp parallel for num_threads((int)parts) schedule(static, 1)
+    for (size_t part = 0; part < parts; part++) {
+        size_t first, count;
+        s_part(&first, &count, batch_size, parts, part);
+        s_workspace_t *workspace = &self->workspaces[part];
+        workspace->loss =
+            s_forward_backward(self, workspace, workspace->gradient, params,
+                               features + first * self->feature_count, labels + first, count);
+    }
+    // The mean over the batch: parts weighted by their share of it.
+    double loss = 0.0;
+    for (size_t part = 0; part < parts; part++) {
+        size_t first, count;
+        s_part(&first, &count, batch_size, parts, part);
+        loss += self->workspaces[part].loss * (double)count / (double)batch_size;
+    }
+    size_t first0, count0;
+    s_part(&first0, &count0, batch_size, parts, 0);
+    const float weight0 = (float)count0 / (float)batch_size;
+    const float *g0 = self->workspaces[0].gradient;
+    for (size_t i = 0; i < self->dimension; i++)
+        gradient_out[i] = weight0 * g0[i];
+    for (size_t part = 1; part < parts; part++) {
+        size_t first, count;
+        s_part(&first, &count, batch_size, parts, part);
+        const float weight = (float)count / (float)batch_size;
+        const float *g = self->workspaces[part].gradient;
+        for (size_t i = 0; i < self->dimension; i++)
+            gradient_out[i] += weight * g[i];
+    }
+    return loss;
+}
+
+// Forward over `count` examples in parts; fills each part's workspace predictions, loss
+// (sum over its examples) and correct (when labels is not NULL).
+static void
+s_forward_parts(byzgd_model_t *self, size_t parts, const float *params, const float *features,
+                const uint8_t *labels, size_t count)
+{
+#pragma omp parallel for num_threads((int)parts) if (parts > 1) schedule(static, 1)
+    for (size_t part = 0; part < parts; part++) {
+        size_t first, size;
+        s_part(&first, &size, count, parts, part);
+        s_workspace_t *workspace = &self->workspaces[part];
+        const float *logits =
+            s_forward(self, workspace, params, features + first * self->feature_count, size);
+        byzgd_argmax_rows(workspace->predictions, logits, size, self->class_count);
+        workspace->loss = 0.0;
+        workspace->correct = 0;
+        if (!labels)
+            continue;
+        workspace->loss =
+            byzgd_softmax_cross_entropy(NULL, logits, labels + first, size, self->class_count) *
+            (double)size;
+        for (size_t b = 0; b < size; b++)
+            workspace->correct += workspace->predictions[b] == labels[first + b];
+    }
+}
+
 void
 byzgd_model_predict(byzgd_model_t *self, uint8_t *predictions_out, const float *params,
                     const float *features, size_t batch_size)
 {
     assert(batch_size >= 1 && batch_size <= self->max_batch);
-    const float *logits = s_forward(self, params, features, batch_size);
-    byzgd_argmax_rows(predictions_out, logits, batch_size, self->class_count);
+    const size_t parts = s_part_count(self, batch_size);
+    s_forward_parts(self, parts, params, features, NULL, batch_size);
+    for (size_t part = 0; part < parts; part++) {
+        size_t first, count;
+        s_part(&first, &count, batch_size, parts, part);
+        memcpy(predictions_out + first, self->workspaces[part].predictions, count);
+    }
 }
 
 void
@@ -449,17 +649,25 @@ byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *accur
     size_t correct = 0;
     for (size_t first = 0; first < count; first += self->max_batch) {
         size_t batch = count - first < self->max_batch ? count - first : self->max_batch;
-        const float *logits =
-            s_forward(self, params, features + first * self->feature_count, batch);
-        loss_sum +=
-            byzgd_softmax_cross_entropy(NULL, logits, labels + first, batch, self->class_count) *
-            (double)batch;
-        byzgd_argmax_rows(self->predictions, logits, batch, self->class_count);
-        for (size_t b = 0; b < batch; b++)
-            correct += self->predictions[b] == labels[first + b];
+        const size_t parts = s_part_count(self, batch);
+        s_forward_parts(self, parts, params, features + first * self->feature_count, labels + first,
+                        batch);
+        for (size_t part = 0; part < parts; part++) {
+            loss_sum += self->workspaces[part].loss;
+            correct += self->workspaces[part].correct;
+        }
     }
     *loss_out = count ? loss_sum / (double)count : 0.0;
     *accuracy_out = count ? (double)correct / (double)count : 0.0;
+}
+
+void
+byzgd_model_evaluate(byzgd_model_t *self, const float *params, const byzgd_dataset_t *data,
+                     double *loss_out, double *accuracy_out)
+{
+    assert(data->feature_count == self->feature_count);
+    byzgd_model_evaluate_arrays(self, loss_out, accuracy_out, params, data->features, data->labels,
+                                data->count);
 }
 
 // ---- parameter files

@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataset.h"
+
 typedef struct {
     const char *architecture;       // logreg | mlp | convnet (borrowed)
     size_t channels, height, width; // input shape; vectors: 1, 1, feature_count
@@ -63,8 +65,10 @@ size_t byzgd_model_feature_count(const byzgd_model_t *self);
 // file is only loaded into the model it was saved from. Borrowed.
 const char *byzgd_model_description(const byzgd_model_t *self);
 
-// Number of threads the model's own loops (im2col, pooling) use, and OpenBLAS too (its
-// count is process-wide). Default 1. count ≥ 1.
+// Number of threads a pass uses: the batch is split into that many parts (fewer when a
+// part would be too small to pay for a thread), each run through all layers by one OpenMP
+// thread calling single-threaded sgemm. Sets OpenBLAS's process-wide thread count to 1, as
+// byzgd_model_new does. Default 1. Deterministic for a given count. count ≥ 1.
 void byzgd_model_set_threads(byzgd_model_t *self, int count);
 
 // Writes seeded initial parameters params[d]: weights N(0, 2/fan_in) (He) before a ReLU,
@@ -88,8 +92,9 @@ void byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *
                                  const float *params, const float *features, const uint8_t *labels,
                                  size_t count);
 
-// byzgd_model_evaluate(self, params, dataset, &loss, &accuracy), the same over a
-// byzgd_dataset_t, is added when the dataset module (common/dataset.h) is merged.
+// The same over a whole dataset (data->feature_count must equal the model's).
+void byzgd_model_evaluate(byzgd_model_t *self, const float *params, const byzgd_dataset_t *data,
+                          double *loss_out, double *accuracy_out);
 
 // Saves params[d] to `path` (written to path.tmp then renamed): a header with magic,
 // version, the model description, d and a CRC-32 of the data, then the floats in

@@ -416,7 +416,8 @@ s_read_int(s_reader_t *r, uint64_t *value, bool *negative)
         return BYZGD_MSG_REJECT_TRUNCATED;
     uint64_t raw = s_be(r, width);
     r->position += width;
-    if (byte >= 0xd0 && width > 0) { // signed formats: negative when the top bit of the width is set
+    if (byte >= 0xd0 &&
+        width > 0) { // signed formats: negative when the top bit of the width is set
         uint64_t sign = (uint64_t)1 << (8 * width - 1);
         if (raw & sign) {
             *negative = true;

@@ -115,6 +115,14 @@ elif not np.isfinite(np.load(out)).all():
 if line and line["scores"][k] is not None:
     fail("a dropped row has a score")
 
+# float64 values beyond the float32 range become ±Inf: the row is dropped like a non-finite one.
+z = x.astype(np.float64)
+z[2, 7] = 1e300
+p, out = run(["--rule", "krum", "-f", "2"], save("beyond.npy", z))
+line = json.loads(p.stdout) if p.returncode == 0 else {}
+if p.returncode != 0 or line["dropped"] != 1 or 2 in line["selected"]:
+    fail(f"float64 beyond float32: {p.stdout} {p.stderr}")
+
 # Bad flags, files and preconditions: status 2, one line on stderr, no output file.
 header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
 def npy(header_text, payload, version=b"\x01\x00"):
@@ -166,6 +174,7 @@ bad_args = {
     "median precondition": ["--rule", "median", "-f", "6"],
     "mda precondition": ["--rule", "mda", "-f", "6"],
     "m too large": ["--rule", "multi-krum", "-f", "1", "-m", "13"],
+    "m zero": ["--rule", "multi-krum", "-f", "1", "-m", "0"],
     "bad start": ["--rule", "cclip", "--start", "middle"],
     "bad tau": ["--rule", "cclip", "--tau", "x"],
 }

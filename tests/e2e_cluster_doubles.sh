@@ -128,7 +128,7 @@ e2e_expect_status $? 1 "$E2E_DIR/nometrics.out"
 grep -q "holds no round" "$E2E_DIR/nometrics.out" || e2e_fail "no-metrics message" "$E2E_DIR/nometrics.out"
 DOUBLE_MODE=forever DOUBLE_WORKER=crash "${cluster[@]}" --run-dir "$E2E_DIR/crash" --workers 3 >"$E2E_DIR/crash.out" 2>&1
 e2e_expect_status $? 1 "$E2E_DIR/crash.out"
-grep -q "every worker has ended" "$E2E_DIR/crash.out" || e2e_fail "all-workers-gone message" "$E2E_DIR/crash.out"
+grep -q "every worker has ended and the server did not finish" "$E2E_DIR/crash.out" || e2e_fail "all-workers-gone message" "$E2E_DIR/crash.out"
 e2e_no_process_left "$E2E_DIR/crash"
 DOUBLE_MODE=forever "${cluster[@]}" --run-dir "$E2E_DIR/timeout" --workers 3 --timeout 1 >"$E2E_DIR/timeout.out" 2>&1
 e2e_expect_status $? 1 "$E2E_DIR/timeout.out"

@@ -205,6 +205,10 @@ TEST(cross_checks)
         {"byzantine = 1\nattack = gaussian\nsigma = 1\nvariance = 1\n", "exclude each other"},
         {"byzantine = 4\nmisbehave = duplicate,stale,wrong-dimension,garbage\n", NULL},
         {"byzantine = 6\nattack = gaussian\n", NULL},
+        {"rule = krumm\n", "--rule: unknown rule 'krumm' (average, krum, multi-krum"},
+        {"byzantine = 1\nattack = gaussain\n", "--attack: unknown attack 'gaussain'"},
+        {"byzantine = 2\nmisbehave = wrong-dim,silent\n", NULL}, // the attack module's aliases
+        {"rule = geomed\nbyzantine = 1\nattack = alie\n", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         byzgd_cluster_config_t *config = byzgd_cluster_config_new();

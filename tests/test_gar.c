@@ -93,19 +93,8 @@ s_ref_mean(double *out, const float *x, size_t d, const size_t *list, size_t cou
     }
 }
 
-static double s_sort_median;
-static int
-s_cmp_closest(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    double dx = fabs(x - s_sort_median), dy = fabs(y - s_sort_median);
-    if (dx != dy)
-        return (dx > dy) - (dx < dy);
-    return (x > y) - (x < y);
-}
-
 // Column statistic by full sort: mode 0 median, 1 trimmed mean (k each side), 2 mean of the
-// k closest to the median (ties: smaller value first).
+// k closest to the median (ties: smaller row index first).
 static double
 s_ref_column(const double *column_in, size_t n, int mode, size_t k)
 {
@@ -121,10 +110,18 @@ s_ref_column(const double *column_in, size_t n, int mode, size_t k)
             total += column[i];
         return total / (double)(n - 2 * k);
     }
-    s_sort_median = median;
-    qsort(column, n, sizeof *column, s_cmp_closest);
-    for (size_t i = 0; i < k; i++)
-        total += column[i];
+    // The k values nearest the median; equal distances go to the smaller position (row
+    // index), by repeated selection.
+    bool used[512] = {false};
+    for (size_t t = 0; t < k; t++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < n; i++)
+            if (!used[i] &&
+                (best == SIZE_MAX || fabs(column_in[i] - median) < fabs(column_in[best] - median)))
+                best = i;
+        used[best] = true;
+        total += column_in[best];
+    }
     return total / (double)k;
 }
 
@@ -213,7 +210,15 @@ s_ref_apply(const byzgd_gar_config_t *config, double *out, size_t *selected, con
             memmove(remaining + best, remaining + best + 1, (count - best - 1) * sizeof(size_t));
             count--;
         }
-        s_ref_coordinate(out, x, d, selected, theta, 2, theta - 2 * f);
+        size_t ascending[MAX_N]; // ties of the second stage go to the smaller row index
+        memcpy(ascending, selected, theta * sizeof *ascending);
+        for (size_t q = 1; q < theta; q++)
+            for (size_t p = q; p > 0 && ascending[p - 1] > ascending[p]; p--) {
+                size_t swap = ascending[p];
+                ascending[p] = ascending[p - 1];
+                ascending[p - 1] = swap;
+            }
+        s_ref_coordinate(out, x, d, ascending, theta, 2, theta - 2 * f);
         return theta;
     }
     case BYZGD_GAR_MDA: {
@@ -386,11 +391,23 @@ TEST(golden_average_median_trimmed_meamed)
     byzgd_gar_result_t *result = s_apply(&config, s_line, 4, 1);
     ASSERT_NEAR(result->aggregate[0], 1.5, 1e-7);
     byzgd_gar_result_destroy(&result);
-    // meamed f=2 on 0,1,2,3 (median 1.5): the 2 closest are 1 and 2 -> 1.5;
-    // n=4 f=1 takes 3: 1, 2 then 0 vs 3 tie at 1.5 -> lower value 0: (0+1+2)/3 = 1.
+    // meamed n=4 f=1 on 0,1,2,3 (median 1.5) takes 3 values: 1, 2, then 0 and 3 tie at
+    // distance 1.5 -> the smaller row index, row 0 (value 0): (0+1+2)/3 = 1. Reversed rows
+    // 3,2,1,0: the tie now goes to row 0 holding 3: (3+2+1)/3 = 2.
     config = s_config("meamed", 1);
     result = s_apply(&config, s_line, 4, 1);
     ASSERT_NEAR(result->aggregate[0], 1.0, 1e-7);
+    byzgd_gar_result_destroy(&result);
+    const float reversed[4] = {3, 2, 1, 0};
+    result = s_apply(&config, reversed, 4, 1);
+    ASSERT_NEAR(result->aggregate[0], 2.0, 1e-7);
+    byzgd_gar_result_destroy(&result);
+    // Ties among repeated values: 5, 1, 1, 3, 3 (median 3) with f = 1 takes 4: 3, 3, then
+    // 1, 1 at distance 2 and 5 at distance 2 -> two of rows 0, 1, 2 by index: rows 0 (5)
+    // and 1 (1): (3+3+5+1)/4 = 3.
+    const float repeated[5] = {5, 1, 1, 3, 3};
+    result = s_apply(&config, repeated, 5, 1);
+    ASSERT_NEAR(result->aggregate[0], 3.0, 1e-7);
     byzgd_gar_result_destroy(&result);
 }
 
@@ -498,6 +515,13 @@ TEST(golden_geomed_and_cclip)
     ASSERT_NEAR(sy / total, zy, 1e-5);
     ASSERT(result->iterations >= 2);
     byzgd_gar_result_destroy(&result);
+    // Three points with an angle of about 179 degrees at (0, 0): the Fermat point is that
+    // vertex (unit pulls (1, 0) and (-1, 0.01)/|.| sum to norm 0.01 < 1), returned exactly
+    // although Weiszfeld only creeps towards it.
+    const float wide[6] = {1, 0, 0, 0, -1, 0.01f};
+    result = s_apply(&config, wide, 3, 2);
+    ASSERT_EQ_INT(result->aggregate[0] == 0.0f && result->aggregate[1] == 0.0f, 1);
+    byzgd_gar_result_destroy(&result);
     // Centered clipping from zero, tau = 1, one iteration on (3, 4) and (0, 0.5):
     // |(3,4)| = 5 -> scaled by 1/5 to (0.6, 0.8); (0, 0.5) kept; mean (0.3, 0.65).
     const float y[4] = {3, 4, 0, 0.5f};
@@ -562,6 +586,41 @@ TEST(coordinate_rules_large_n_fallback)
         s_assert_vector(result->aggregate, expected, d, 1e-6);
         byzgd_gar_result_destroy(&result);
     }
+    free(x);
+}
+
+TEST(krum_large_n_unsegmented)
+{
+    // Above 512 rows the distance kernel uses one d-segment; scores still match a slow
+    // per-pair reference, and a result sized for 600 rows gives bit-identical results
+    // for 40 rows as one sized for 40.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 61, 0);
+    size_t n = 600, d = 1100, f = 100;
+    float *x = s_random_rows(&rng, n, d, 1);
+    byzgd_gar_config_t config = s_config("krum", f);
+    byzgd_gar_result_t *result = s_apply(&config, x, n, d);
+    double *values = malloc(n * sizeof *values);
+    for (size_t i = 0; i < n; i += 37) {
+        size_t m = 0;
+        for (size_t b = 0; b < n; b++)
+            if (b != i)
+                values[m++] = s_ref_dist2(x, d, i, b);
+        qsort(values, m, sizeof *values, s_cmp_double);
+        double expected = 0;
+        for (size_t q = 0; q < n - f - 2; q++)
+            expected += values[q];
+        ASSERT_NEAR(result->scores[i], expected, 1e-6 * expected);
+    }
+    char error[256];
+    config.f = 5;
+    byzgd_gar_result_t *small = s_apply(&config, x, 40, d);
+    ASSERT_EQ_INT(byzgd_gar_apply(&config, result, x, 40, d, error, sizeof error), 0);
+    for (size_t i = 0; i < 40; i++)
+        ASSERT(result->scores[i] == small->scores[i]);
+    byzgd_gar_result_destroy(&small);
+    byzgd_gar_result_destroy(&result);
+    free(values);
     free(x);
 }
 
@@ -849,6 +908,31 @@ TEST(distances_near_identical_rows_are_accurate)
     free(x);
 }
 
+TEST(duplicate_rows_tie_exactly)
+{
+    // Row 17 copies row 3 (they sit in different halves of the distance kernel's groups
+    // and tiles): their Krum and Medoid scores must be bit-equal, so the tie goes to 3.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 15, 0);
+    size_t n = 24, d = 3001;
+    float *x = s_random_rows(&rng, n, d, 1);
+    for (size_t j = 0; j < d; j++)
+        x[3 * d + j] = 0.01f * x[3 * d + j];
+    memcpy(x + 17 * d, x + 3 * d, d * sizeof *x);
+    const char *rules[] = {"krum", "medoid", "multi-krum"};
+    for (int r = 0; r < 3; r++) {
+        byzgd_gar_config_t config = s_config(rules[r], 5);
+        byzgd_gar_result_t *result = s_apply(&config, x, n, d);
+        ASSERT_MSG(result->scores[3] == result->scores[17], "%s: %.17g vs %.17g", rules[r],
+                   result->scores[3], result->scores[17]);
+        ASSERT_EQ_INT(result->selected[0], 3);
+        if (config.rule == BYZGD_GAR_MULTI_KRUM)
+            ASSERT_EQ_INT(result->selected[1], 17);
+        byzgd_gar_result_destroy(&result);
+    }
+    free(x);
+}
+
 TEST(deterministic_and_reusable)
 {
     byzgd_rng_t rng;
@@ -994,6 +1078,47 @@ TEST(pre_aggregators)
     free(x);
 }
 
+TEST(pre_aggregators_with_every_rule)
+{
+    // Every rule behind every pre-aggregator combination, with two non-finite rows: finite
+    // output, selected indices valid and never a dropped row, scores only on kept rows.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 51, 0);
+    size_t n = 23, d = 70;
+    float *x = s_random_rows(&rng, n, d, 2);
+    x[4 * d + 9] = NAN;
+    x[20 * d] = -INFINITY;
+    for (const char *const *name = byzgd_gar_rule_names(); *name; name++)
+        for (int combination = 0; combination < 8; combination++) {
+            byzgd_gar_config_t config = s_config(*name, 1);
+            config.clip_norm = combination & 1 ? 5.0 : 0.0;
+            config.nnm = combination & 2;
+            config.bucket_size = combination & 4 ? 2 : 0;
+            config.round = 9;
+            config.seed = (uint64_t)combination;
+            char error[256];
+            byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
+            if (byzgd_gar_check(&config, n - 2, error, sizeof error) != 0) {
+                ASSERT_EQ_INT(byzgd_gar_apply(&config, result, x, n, d, error, sizeof error), -1);
+                byzgd_gar_result_destroy(&result);
+                continue;
+            }
+            ASSERT_MSG(byzgd_gar_apply(&config, result, x, n, d, error, sizeof error) == 0,
+                       "%s combination %d: %s", *name, combination, error);
+            ASSERT_EQ_INT(result->dropped, 2);
+            for (size_t j = 0; j < d; j++)
+                ASSERT(isfinite(result->aggregate[j]));
+            for (size_t q = 0; q < result->selected_count; q++)
+                ASSERT(result->selected[q] < n && result->selected[q] != 4 &&
+                       result->selected[q] != 20);
+            if (result->has_scores)
+                for (size_t i = 0; i < n; i++)
+                    ASSERT((i == 4 || i == 20) == (bool)isnan(result->scores[i]));
+            byzgd_gar_result_destroy(&result);
+        }
+    free(x);
+}
+
 TEST(cclip_given_centre_and_options)
 {
     byzgd_rng_t rng;
@@ -1079,6 +1204,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(golden_geomed_and_cclip),
     TEST_CASE_TIMEOUT(random_inputs_match_references, 240),
     TEST_CASE(coordinate_rules_large_n_fallback),
+    TEST_CASE(krum_large_n_unsegmented),
     TEST_CASE(row_order),
     TEST_CASE(multi_krum_m1_equals_krum),
     TEST_CASE(krum_picks_honest_rows),
@@ -1087,9 +1213,11 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(non_finite_rows_every_rule),
     TEST_CASE(huge_finite_values_stay_finite),
     TEST_CASE(distances_near_identical_rows_are_accurate),
+    TEST_CASE(duplicate_rows_tie_exactly),
     TEST_CASE(deterministic_and_reusable),
     TEST_CASE(one_p_krum_choice),
     TEST_CASE(pre_aggregators),
+    TEST_CASE(pre_aggregators_with_every_rule),
     TEST_CASE(cclip_given_centre_and_options),
     TEST_CASE(config_parsing),
 };

@@ -2,6 +2,7 @@
     every architecture, a direct-convolution reference, determinism, a loss that falls on
     synthetic data, parameter files (round trip and every refusal), learning-rate schedules.
     Shapes are tiny so the suite stays fast under the sanitizers. */
+#include "dataset.h"
 #include "layers.h"
 #include "lr_schedule.h"
 #include "model.h"
@@ -112,7 +113,7 @@ static void
 s_dense_forward(const s_problem_t *problem, float *y, const float *x, const float *params)
 {
     const s_dense_t *c = problem->context;
-    byzgd_dense_forward(y, x, params, params + c->in * c->out, c->batch, c->in, c->out);
+    byzgd_dense_forward(y, x, params, params + c->in * c->out, c->batch, c->in, c->out, 1);
 }
 
 static void
@@ -121,7 +122,7 @@ s_dense_backward(const s_problem_t *problem, float *dx, float *dparams, const fl
 {
     const s_dense_t *c = problem->context;
     byzgd_dense_backward(dx, dparams, dparams + c->in * c->out, dy, x, params, c->batch, c->in,
-                         c->out);
+                         c->out, 1);
 }
 
 TEST(dense_gradient)
@@ -144,7 +145,7 @@ TEST(dense_forward_values)
     const float w[2 * 3] = {1, 0, -1, 0.5f, 0.5f, 0.5f};
     const float bias[2] = {10, -1};
     float y[4];
-    byzgd_dense_forward(y, x, w, bias, 2, 3, 2);
+    byzgd_dense_forward(y, x, w, bias, 2, 3, 2, 1);
     ASSERT_NEAR(y[0], 1 - 3 + 10, 1e-6);
     ASSERT_NEAR(y[1], 3 - 1, 1e-6);
     ASSERT_NEAR(y[2], -1 - 2 + 10, 1e-6);
@@ -188,6 +189,7 @@ typedef struct {
     size_t batch;
     bool batch_major;
     size_t col_capacity;
+    int threads;
 } s_conv_t;
 
 static void
@@ -198,7 +200,7 @@ s_conv_forward(const s_problem_t *problem, float *y, const float *x, const float
         c->shape.out_channels * c->shape.in_channels * c->shape.kernel * c->shape.kernel;
     float *col = malloc(c->col_capacity * sizeof *col);
     byzgd_conv2d_forward(y, col, x, params, params + weights, &c->shape, c->batch, c->batch_major,
-                         c->col_capacity, 2);
+                         c->col_capacity, c->threads);
     free(col);
 }
 
@@ -210,9 +212,11 @@ s_conv_backward(const s_problem_t *problem, float *dx, float *dparams, const flo
     size_t weights =
         c->shape.out_channels * c->shape.in_channels * c->shape.kernel * c->shape.kernel;
     float *col = malloc(c->col_capacity * sizeof *col);
-    byzgd_conv2d_backward(dx, dparams, dparams + weights, col, dy, x, params, &c->shape, c->batch,
-                          c->batch_major, c->col_capacity, 2);
+    float *partial = malloc((size_t)c->threads * weights * sizeof *partial);
+    byzgd_conv2d_backward(dx, dparams, dparams + weights, col, partial, dy, x, params, &c->shape,
+                          c->batch, c->batch_major, c->col_capacity, c->threads);
     free(col);
+    free(partial);
 }
 
 // Direct convolution: y(co, b, oh, ow) = bias + Σ w(co, ci, ki, kj)·x(ci, b, ih, iw).
@@ -239,8 +243,10 @@ s_conv_reference(const s_conv_t *c, const float *x, const float *params, size_t 
     return (float)sum;
 }
 
+// threads parts of the batch (3 examples), each with scratch for one example per sgemm
+// (one_example_chunks) or for the whole batch.
 static void
-s_check_conv(size_t stride, size_t padding, bool batch_major, bool one_example_chunks)
+s_check_conv(size_t stride, size_t padding, bool batch_major, bool one_example_chunks, int threads)
 {
     s_conv_t c = {.shape = {.in_channels = 2,
                             .in_height = 5,
@@ -250,10 +256,12 @@ s_check_conv(size_t stride, size_t padding, bool batch_major, bool one_example_c
                             .stride = stride,
                             .padding = padding},
                   .batch = 3,
-                  .batch_major = batch_major};
+                  .batch_major = batch_major,
+                  .threads = threads};
     ASSERT_EQ_INT(byzgd_conv2d_shape_init(&c.shape), 0);
     size_t per_example = byzgd_conv2d_col_per_example(&c.shape);
-    c.col_capacity = one_example_chunks ? per_example + 1 : per_example * c.batch;
+    c.col_capacity =
+        (size_t)threads * (one_example_chunks ? per_example + 1 : per_example * c.batch);
     size_t n = c.shape.out_height * c.shape.out_width;
     size_t weights = 3 * 2 * 9;
     s_problem_t problem = {c.batch * 2 * 30, weights + 3,     c.batch * 3 * n,
@@ -298,22 +306,22 @@ TEST(conv2d_shape)
 
 TEST(conv2d_gradient_stride1_pad1)
 {
-    s_check_conv(1, 1, true, false);
+    s_check_conv(1, 1, true, false, 1);
 }
 
 TEST(conv2d_gradient_stride2_pad1_channel_major)
 {
-    s_check_conv(2, 1, false, false);
+    s_check_conv(2, 1, false, false, 2);
 }
 
 TEST(conv2d_gradient_stride2_pad0_chunked)
 {
-    s_check_conv(2, 0, true, true);
+    s_check_conv(2, 0, true, true, 2);
 }
 
 TEST(conv2d_gradient_stride1_pad2_chunked_channel_major)
 {
-    s_check_conv(1, 2, false, true);
+    s_check_conv(1, 2, false, true, 4);
 }
 
 // ---- max-pooling
@@ -476,9 +484,10 @@ s_agrees(double analytic, double numeric)
 // Differences of the mean loss, in double, for every parameter: each derivative must agree
 // with the central difference or, at a kink, with one of the one-sided differences.
 static void
-s_check_model(const char *architecture)
+s_check_model(const char *architecture, int threads)
 {
     byzgd_model_t *model = s_tiny_model(architecture);
+    byzgd_model_set_threads(model, threads);
     size_t d = byzgd_model_dimension(model), features = byzgd_model_feature_count(model);
     const size_t batch = 3;
     float *params = malloc(d * sizeof *params), *gradient = malloc(d * sizeof *gradient);
@@ -529,17 +538,66 @@ s_check_model(const char *architecture)
 
 TEST(logreg_gradient)
 {
-    s_check_model("logreg");
+    s_check_model("logreg", 1);
 }
 
 TEST(mlp_gradient)
 {
-    s_check_model("mlp");
+    s_check_model("mlp", 1);
 }
 
 TEST(convnet_gradient)
 {
-    s_check_model("convnet");
+    s_check_model("convnet", 1);
+}
+
+TEST(convnet_gradient_three_threads)
+{
+    s_check_model("convnet", 3);
+}
+
+// Splitting the batch over threads changes only the order of float sums.
+TEST(threads_agree_with_one_thread)
+{
+    // The full-size convnet: a batch of 8 has enough work to be split over 2 threads (tiny
+    // models always run as one part).
+    byzgd_model_spec_t spec = {
+        .architecture = "convnet", .channels = 1, .height = 28, .width = 28, .class_count = 10};
+    char error[256];
+    byzgd_model_t *model = byzgd_model_new(&spec, 8, error, sizeof error);
+    ASSERT_MSG(model, "%s", error);
+    size_t d = byzgd_model_dimension(model);
+    float *params = malloc(d * sizeof *params), *one = malloc(d * sizeof *one);
+    float *two = malloc(d * sizeof *two);
+    float *x = malloc(8 * 784 * sizeof *x);
+    uint8_t labels[8] = {2, 1, 0, 1, 9, 5, 3, 7};
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 4, 4);
+    s_fill_gaussian(x, 8 * 784, &rng, 1.0);
+    byzgd_model_init(model, params, 4);
+    double loss_one = byzgd_model_gradient(model, one, params, x, labels, 8);
+    byzgd_model_set_threads(model, 2);
+    double loss_two = byzgd_model_gradient(model, two, params, x, labels, 8);
+    ASSERT_NEAR(loss_one, loss_two, 1e-6);
+    for (size_t i = 0; i < d; i++)
+        ASSERT_NEAR(one[i], two[i], 1e-5 + 1e-4 * fabs(one[i]));
+    // Forward-only passes split the same way.
+    double eval_loss_two, accuracy_two, eval_loss_one, accuracy_one;
+    uint8_t predictions_two[8], predictions_one[8];
+    byzgd_model_evaluate_arrays(model, &eval_loss_two, &accuracy_two, params, x, labels, 8);
+    byzgd_model_predict(model, predictions_two, params, x, 8);
+    byzgd_model_set_threads(model, 1);
+    byzgd_model_evaluate_arrays(model, &eval_loss_one, &accuracy_one, params, x, labels, 8);
+    byzgd_model_predict(model, predictions_one, params, x, 8);
+    ASSERT_NEAR(eval_loss_one, loss_one, 1e-6);
+    ASSERT_NEAR(eval_loss_two, eval_loss_one, 1e-6);
+    ASSERT_NEAR(accuracy_two, accuracy_one, 0);
+    ASSERT(memcmp(predictions_one, predictions_two, 8) == 0);
+    free(x);
+    free(params);
+    free(one);
+    free(two);
+    byzgd_model_destroy(&model);
 }
 
 TEST(dimensions_of_the_documented_architectures)
@@ -707,6 +765,30 @@ TEST(evaluate_in_batches_matches_one_batch)
     byzgd_model_destroy(&large);
 }
 
+TEST(evaluate_over_a_dataset)
+{
+    byzgd_model_t *model = s_tiny_model("mlp");
+    byzgd_dataset_t *data = byzgd_dataset_new(10, 1, 8, 6, 3, "tiny");
+    ASSERT(data);
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 7, 7);
+    s_fill_gaussian(data->features, 10 * 48, &rng, 1.0);
+    for (int i = 0; i < 10; i++)
+        data->labels[i] = (uint8_t)(i % 3);
+    size_t d = byzgd_model_dimension(model);
+    float *params = malloc(d * sizeof *params);
+    byzgd_model_init(model, params, 7);
+    double loss_a, accuracy_a, loss_b, accuracy_b;
+    byzgd_model_evaluate(model, params, data, &loss_a, &accuracy_a);
+    byzgd_model_evaluate_arrays(model, &loss_b, &accuracy_b, params, data->features, data->labels,
+                                data->count);
+    ASSERT(loss_a == loss_b && accuracy_a == accuracy_b);
+    ASSERT(loss_a > 0);
+    free(params);
+    byzgd_dataset_destroy(&data);
+    byzgd_model_destroy(&model);
+}
+
 // ---- parameter files
 
 static void
@@ -863,11 +945,14 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(logreg_gradient),
     TEST_CASE(mlp_gradient),
     TEST_CASE(convnet_gradient),
+    TEST_CASE(convnet_gradient_three_threads),
+    TEST_CASE(threads_agree_with_one_thread),
     TEST_CASE(dimensions_of_the_documented_architectures),
     TEST_CASE(model_new_refuses_bad_specs),
     TEST_CASE(determinism_for_a_fixed_seed),
     TEST_CASE(mlp_loss_falls_on_synthetic_data),
     TEST_CASE(evaluate_in_batches_matches_one_batch),
+    TEST_CASE(evaluate_over_a_dataset),
     TEST_CASE(params_file_round_trip_and_refusals),
     TEST_CASE(lr_schedules),
 };

@@ -30,7 +30,7 @@ s_usage(FILE *stream)
             "  -m, --m M          multi-krum: rows averaged (default n - f)\n"
             "  --seed S           1-p-krum and bucketing seed (default 0)\n"
             "  --round T          1-p-krum round, from 1 (p = 1/sqrt(T)); bucketing shuffle\n"
-            "  --tolerance X      geomed stopping tolerance (default 1e-6)\n"
+            "  --tolerance X      geomed stopping tolerance (default 1e-8)\n"
             "  --smoothing X      geomed smoothing nu (default 1e-6)\n"
             "  --iterations N     geomed iteration cap (default 1000), cclip iterations\n"
             "                     (default 1); alias --max-iterations\n"

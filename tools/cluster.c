@@ -30,7 +30,7 @@
 #define S_WORKER_GRACE_MS      10000  // workers leave by themselves once told to stop
 #define S_STOP_GRACE_MS        3000   // after SIGTERM, before SIGKILL
 #define S_PROGRESS_INTERVAL_MS 5000   // a progress line at least this often
-#define S_METRICS_LINE_MAX     (1 << 20)
+#define S_METRICS_LINE_MAX     65536  // longer metrics lines are skipped
 
 // Everything one run needs; lives in main's frame.
 typedef struct {
@@ -43,13 +43,14 @@ typedef struct {
     bool quiet;
     // metrics.jsonl follower
     FILE *metrics;
-    char *pending; // bytes of an unfinished line
+    char pending[S_METRICS_LINE_MAX]; // the beginning of a line not yet complete
     size_t pending_size;
+    bool overlong; // the pending line outgrew `pending`: skip it
     long long rounds_target;
-    double last_round, first_round;
+    double last_round, last_print_round;
     double final_accuracy, best_accuracy, last_train_loss, last_rejected_total;
     size_t lines;
-    double started_s, last_print_s, first_line_s;
+    double started_s, last_print_s;
 } s_run_t;
 
 static double
@@ -309,9 +310,10 @@ s_wait_for(s_run_t *run, int index)
 static void
 s_print_progress(s_run_t *run, const byzgd_metrics_line_t *line, bool evaluated)
 {
+    // The rate over the rounds since the previous line (start-up excluded after the first).
     double now = s_now_s();
-    double seconds = now - run->first_line_s;
-    double done = line->round - run->first_round;
+    double seconds = now - run->last_print_s;
+    double done = line->round - run->last_print_round;
     double rate = seconds > 0 && done > 0 ? done / seconds : NAN;
     char accuracy[64] = "";
     if (evaluated)
@@ -321,6 +323,7 @@ s_print_progress(s_run_t *run, const byzgd_metrics_line_t *line, bool evaluated)
            run->rounds_target, accuracy, line->train_loss, rate, run->last_rejected_total);
     fflush(stdout);
     run->last_print_s = now;
+    run->last_print_round = line->round;
 }
 
 static void
@@ -334,7 +337,7 @@ s_consume_line(s_run_t *run, const char *text, size_t length)
         return;
     }
     if (run->lines++ == 0)
-        run->first_round = line.round - 1;
+        run->last_print_round = line.round - 1;
     run->last_round = line.round;
     run->last_train_loss = line.train_loss;
     run->last_rejected_total += line.rejected;
@@ -347,6 +350,18 @@ s_consume_line(s_run_t *run, const char *text, size_t length)
     if (!run->quiet &&
         (evaluated || (s_now_s() - run->last_print_s) * 1000 >= S_PROGRESS_INTERVAL_MS))
         s_print_progress(run, &line, evaluated);
+}
+
+// Keeps the beginning of a line whose end has not been written yet.
+static void
+s_pending_append(s_run_t *run, const char *data, size_t size)
+{
+    if (run->overlong || run->pending_size + size > sizeof run->pending) {
+        run->overlong = true;
+        return;
+    }
+    memcpy(run->pending + run->pending_size, data, size);
+    run->pending_size += size;
 }
 
 // Reads the complete lines appended to metrics.jsonl since the last call.
@@ -369,29 +384,23 @@ s_follow_metrics(s_run_t *run)
             if (buffer[i] != '\n')
                 continue;
             size_t piece = i - start;
-            if (run->pending_size) {
+            if (run->pending_size || run->overlong) {
                 // A line split across reads: join it with the kept beginning.
-                if (run->pending_size + piece <= S_METRICS_LINE_MAX) {
-                    run->pending = realloc(run->pending, run->pending_size + piece);
-                    if (!run->pending)
-                        abort();
-                    memcpy(run->pending + run->pending_size, buffer + start, piece);
-                    s_consume_line(run, run->pending, run->pending_size + piece);
-                }
+                s_pending_append(run, buffer + start, piece);
+                if (run->overlong)
+                    byzgd_warn("metrics.jsonl: skipping a line longer than %d bytes",
+                               S_METRICS_LINE_MAX);
+                else
+                    s_consume_line(run, run->pending, run->pending_size);
                 run->pending_size = 0;
+                run->overlong = false;
             } else {
                 s_consume_line(run, buffer + start, piece);
             }
             start = i + 1;
         }
-        size_t rest = got - start;
-        if (rest && run->pending_size + rest <= S_METRICS_LINE_MAX) {
-            run->pending = realloc(run->pending, run->pending_size + rest);
-            if (!run->pending)
-                abort();
-            memcpy(run->pending + run->pending_size, buffer + start, rest);
-            run->pending_size += rest;
-        }
+        if (got > start)
+            s_pending_append(run, buffer + start, got - start);
     }
 }
 
@@ -609,6 +618,8 @@ s_supervise(s_run_t *run)
 {
     double timeout = byzgd_cluster_config_get_number(run->config, "timeout");
     size_t worker_count = byzgd_launcher_count(run->launcher) - (size_t)run->server - 1;
+    double workers_gone_s = 0; // when the last worker ended (0: some still run)
+    size_t workers_done = 0;   // workers that left with status 0 (told BYE by the server)
     for (;;) {
         int ended = -1, signal_number = 0;
         byzgd_launcher_event_t event =
@@ -634,13 +645,22 @@ s_supervise(s_run_t *run)
                 s_print_tail(log, 10);
                 return -1;
             }
-            byzgd_warn("%s %s", byzgd_launcher_name(run->launcher, ended), status);
+            // A worker leaves with status 0 when the server said BYE: the normal end.
+            if (byzgd_launcher_succeeded(run->launcher, ended))
+                workers_done++;
+            else
+                byzgd_warn("%s %s", byzgd_launcher_name(run->launcher, ended), status);
             size_t running_workers = byzgd_launcher_running_count(run->launcher) -
                                      (byzgd_launcher_running(run->launcher, run->server) ? 1 : 0);
-            if (worker_count > 0 && running_workers == 0) {
-                byzgd_error("every worker has ended before the server finished");
-                return -1;
-            }
+            if (worker_count > 0 && running_workers == 0 && workers_gone_s == 0)
+                workers_gone_s = s_now_s();
+        }
+        // With every worker gone the server cannot go on. If some left because the server
+        // said BYE it is finishing: give it a grace period; if all failed, stop now.
+        if (workers_gone_s > 0 &&
+            (workers_done == 0 || (s_now_s() - workers_gone_s) * 1000 > S_WORKER_GRACE_MS)) {
+            byzgd_error("every worker has ended and the server did not finish");
+            return -1;
         }
         if (timeout > 0 && s_now_s() - run->started_s > timeout) {
             byzgd_error("timed out after %g s", timeout);
@@ -746,6 +766,14 @@ s_run(s_run_t *run)
     }
     if (!run->quiet)
         printf("byzgd-cluster: run directory %s\n", run->run_dir);
+    if (byzgd_cluster_config_get_flag(run->config, "resume")) {
+        // Follow only what the resumed server appends.
+        char path[S_PATH_MAX];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", run->run_dir);
+        run->metrics = fopen(path, "r");
+        if (run->metrics)
+            fseek(run->metrics, 0, SEEK_END);
+    }
     int status = s_make_keys(run);
     if (status == 0)
         status = s_start_server(run);
@@ -757,7 +785,7 @@ s_run(s_run_t *run)
                    run->endpoint, byzgd_cluster_config_get(run->config, "workers"),
                    byzgd_cluster_config_get(run->config, "byzantine"));
         fflush(stdout);
-        run->first_line_s = s_now_s();
+        run->last_print_s = s_now_s();
         status = s_start_workers(run);
     }
     s_write_pids(run);
@@ -823,7 +851,6 @@ main(int argc, char **argv)
 cleanup:
     if (run.metrics)
         fclose(run.metrics);
-    free(run.pending);
     byzgd_cluster_config_destroy(&run.config);
     return exit_code;
 }

@@ -14,13 +14,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     byzgd_cluster_config_t *config = byzgd_cluster_config_new();
     char error[512];
-    if (byzgd_cluster_config_parse(config, (const char *)data, size, "fuzz", error,
-                                   sizeof error) == 0) {
+    if (byzgd_cluster_config_parse(config, (const char *)data, size, "fuzz", error, sizeof error) ==
+        0) {
         byzgd_cluster_config_check(config, error, sizeof error);
         char *text = byzgd_cluster_config_format(config, NULL);
         byzgd_cluster_config_t *again = byzgd_cluster_config_new();
-        if (byzgd_cluster_config_parse(again, text, strlen(text), "again", error,
-                                       sizeof error) != 0)
+        if (byzgd_cluster_config_parse(again, text, strlen(text), "again", error, sizeof error) !=
+            0)
             abort(); // the writer produced something the parser refuses
         size_t count = 0;
         const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);

@@ -14,7 +14,7 @@ e2e_cleanup() {
     local status=$?
     # Whatever happened, nothing of this test may keep running.
     pkill -KILL -f -- "$E2E_DIR/" 2>/dev/null
-    if ((status == 0)); then rm -rf "$E2E_DIR"; else echo "kept $E2E_DIR for inspection"; fi
+    if ((status == 0 || status == 77)); then rm -rf "$E2E_DIR"; else echo "kept $E2E_DIR for inspection"; fi
 }
 
 e2e_fail() { # message [file to show]
@@ -106,4 +106,13 @@ import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 print(eval(sys.argv[2]))
 EOF
+}
+
+# Runs byzgd-cluster into RUN_DIR, its output in RUN_DIR.out; returns its exit status.
+# E2E_CLUSTER_FLAGS (e.g. --insecure) is appended, for debugging a failing test by hand.
+e2e_cluster() { # run_dir flags...
+    local run=$1
+    shift
+    # shellcheck disable=SC2086
+    "$BYZGD_BIN/byzgd-cluster" --run-dir "$run" "$@" ${E2E_CLUSTER_FLAGS:-} >"$run.out" 2>&1
 }

@@ -1,0 +1,247 @@
+/*  bench_round.c — round overhead of the parameter server with precomputed gradients (no
+    model compute): the server actor on loopback tcp and n client threads, each a real
+    DEALER speaking the codec, answering every PARAMS with a fixed precomputed vector.
+
+    Reports, per rule, the median round time (PARAMS of round r to PARAMS of round r+1 as
+    seen by client 0), the payload rate (bytes moved per round — n PARAMS out and n
+    PROPOSALs in, 4·d bytes each — divided by the round time), the median time the server
+    spent aggregating (from its metrics), and the round throughput relative to `average`.
+
+    The model is an MLP 784-1200-64-10 (d = 1 019 514 ≈ 10⁶); only its size matters here.
+    Also: the process's CPU time per round (server, clients and the kernel's TCP work
+    together), which does not depend on the machine's load as the round time does.
+    Insecure transport (CURVE costs ~0.7 GB/s on this machine kind, DESIGN.md §5).
+
+    bench_round [n] [rounds] [rules...]     defaults: 20 30 average krum multi-krum */
+#include <czmq.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "../server/server.h"
+#include "log.h"
+#include "msg.h"
+
+typedef struct {
+    char endpoint[256];
+    size_t d;
+    int index;
+    const float *gradient;
+    int64_t *arrivals_us; // client 0 only: when PARAMS of round r arrived, [rounds + 2]
+    uint64_t rounds;
+} s_client_args_t;
+
+static void
+s_client(zsock_t *pipe, void *arg)
+{
+    s_client_args_t *args = arg;
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    uint8_t id[16];
+    for (size_t i = 0; i < sizeof id; i++)
+        id[i] = (uint8_t)(0x41 + ((args->index * 7 + (int)i) % 26));
+    zmq_setsockopt(zsock_resolve(dealer), ZMQ_ROUTING_ID, id, sizeof id);
+    int64_t unlimited = -1;
+    zmq_setsockopt(zsock_resolve(dealer), ZMQ_MAXMSGSIZE, &unlimited, sizeof unlimited);
+    zsock_set_linger(dealer, 0);
+    zsock_connect(dealer, "%s", args->endpoint);
+    zsock_signal(pipe, 0);
+    byzgd_msg_t hello = {.type = BYZGD_MSG_HELLO};
+    snprintf(hello.hello.software, sizeof hello.hello.software, "bench");
+    uint8_t small[BYZGD_MSG_SMALL_MAX];
+    size_t size = 0;
+    char error[256];
+    byzgd_msg_encode(small, sizeof small, &size, &hello, error, sizeof error);
+    zmq_send(zsock_resolve(dealer), small, size, 0);
+    uint64_t epoch = 0;
+    zpoller_t *poller = zpoller_new(pipe, dealer, NULL);
+    while (true) {
+        void *which = zpoller_wait(poller, -1);
+        if (which != dealer)
+            break;
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, zsock_resolve(dealer), 0) < 0) {
+            zmq_msg_close(&frame);
+            break;
+        }
+        byzgd_msg_t msg;
+        byzgd_msg_reject_t reason = byzgd_msg_decode(
+            &msg, zmq_msg_data(&frame), zmq_msg_size(&frame), BYZGD_MSG_FROM_SERVER, args->d);
+        int64_t now = zclock_usecs();
+        if (reason == BYZGD_MSG_OK && msg.type == BYZGD_MSG_CONFIG)
+            epoch = msg.epoch;
+        else if (reason == BYZGD_MSG_OK && msg.type == BYZGD_MSG_PARAMS) {
+            if (args->arrivals_us && msg.round <= args->rounds + 1)
+                args->arrivals_us[msg.round] = now;
+            byzgd_msg_t proposal = {.type = BYZGD_MSG_PROPOSAL, .epoch = epoch, .round = msg.round};
+            proposal.proposal.train_loss = 1.0;
+            proposal.proposal.gradient = args->gradient;
+            proposal.proposal.dimension = args->d;
+            void *buffer = byzgd_msg_encode_new(&proposal, &size, error, sizeof error);
+            zmq_msg_t out;
+            zmq_msg_init_data(&out, buffer, size, byzgd_msg_free_fn, NULL);
+            if (zmq_msg_send(&out, zsock_resolve(dealer), 0) < 0)
+                zmq_msg_close(&out);
+        }
+        zmq_msg_close(&frame);
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&dealer);
+}
+
+static int
+s_compare(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double
+s_median(double *values, size_t count)
+{
+    qsort(values, count, sizeof *values, s_compare);
+    return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
+}
+
+// Median of a numeric field ("aggregate_s", …) over the metrics lines of rounds > skip.
+static double
+s_median_field(const char *path, const char *name, uint64_t skip)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", name);
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return NAN;
+    double values[4096];
+    size_t count = 0;
+    char line[8192];
+    while (fgets(line, sizeof line, file) && count < 4096) {
+        unsigned long long round = 0;
+        const char *field = strstr(line, key);
+        if (sscanf(line, "{\"round\":%llu", &round) == 1 && round > skip && field)
+            values[count++] = strtod(field + strlen(key), NULL);
+    }
+    fclose(file);
+    return count ? s_median(values, count) : NAN;
+}
+
+// Runs one rule; returns the median round time in seconds (NAN on failure).
+static double
+s_run(const char *rule, size_t n, uint64_t rounds, double *aggregate_s_out)
+{
+    byzgd_server_config_t config;
+    byzgd_server_config_init(&config);
+    snprintf(config.endpoint, sizeof config.endpoint, "tcp://127.0.0.1:*");
+    snprintf(config.architecture, sizeof config.architecture, "mlp");
+    snprintf(config.dataset, sizeof config.dataset, "fashion-mnist");
+    config.hidden[0] = 1200;
+    config.hidden[1] = 64;
+    config.worker_count = n;
+    config.byzantine_count = strcmp(rule, "average") == 0 ? 0 : (n - 3) / 2 > 6 ? 6 : (n - 3) / 2;
+    config.rounds = rounds + 1;
+    config.eval_every = 0;
+    config.eval_examples = 1;
+    config.insecure = true;
+    config.quiet = true;
+    config.learning_rate.initial = 1e-9;
+    snprintf(config.metrics, sizeof config.metrics, "/tmp/bench_round-%d.jsonl", (int)getpid());
+    char error[512];
+    if (byzgd_gar_config_parse_option(&config.gar, "rule", rule, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        return NAN;
+    }
+    config.gar.f = config.byzantine_count;
+    byzgd_server_t *server = byzgd_server_new(&config, error, sizeof error);
+    if (!server) {
+        byzgd_error("%s", error);
+        return NAN;
+    }
+    size_t d = byzgd_server_dimension(server);
+    float *gradient = malloc(d * sizeof *gradient);
+    for (size_t j = 0; j < d; j++)
+        gradient[j] = (float)((j % 97) * 1e-3);
+    int64_t *arrivals = calloc(rounds + 2, sizeof *arrivals);
+    s_client_args_t *args = calloc(n, sizeof *args);
+    zactor_t **clients = calloc(n, sizeof(zactor_t *));
+    for (size_t i = 0; i < n; i++) {
+        snprintf(args[i].endpoint, sizeof args[i].endpoint, "%s", byzgd_server_endpoint(server));
+        args[i].d = d;
+        args[i].index = (int)i;
+        args[i].gradient = gradient;
+        args[i].arrivals_us = i == 0 ? arrivals : NULL;
+        args[i].rounds = rounds;
+        clients[i] = zactor_new(s_client, &args[i]);
+    }
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    int status = byzgd_server_wait(server, 600000);
+    getrusage(RUSAGE_SELF, &after);
+    for (size_t i = 0; i < n; i++)
+        zactor_destroy(&clients[i]);
+    byzgd_server_destroy(&server);
+    double median = NAN;
+    if (status == 0) {
+        // Round r lasts from PARAMS(r) to PARAMS(r + 1); round 1 includes the joins.
+        double times[4096];
+        size_t count = 0;
+        for (uint64_t r = 2; r <= rounds && count < 4096; r++)
+            if (arrivals[r] && arrivals[r + 1])
+                times[count++] = (double)(arrivals[r + 1] - arrivals[r]) / 1e6;
+        if (count)
+            median = s_median(times, count);
+        *aggregate_s_out = s_median_field(config.metrics, "aggregate_s", 1);
+        printf("round_%s_collect_median_ms %.2f\n", rule,
+               s_median_field(config.metrics, "collect_s", 1) * 1e3);
+        printf("round_%s_publish_median_ms %.2f\n", rule,
+               s_median_field(config.metrics, "publish_s", 1) * 1e3);
+        printf("round_%s_update_median_ms %.2f\n", rule,
+               s_median_field(config.metrics, "update_s", 1) * 1e3);
+    }
+    unlink(config.metrics);
+    printf("round_%s_n%zu_d%zu_median_ms %.2f\n", rule, n, d, median * 1e3);
+    printf("round_%s_payload_gb_per_s %.2f\n", rule,
+           2.0 * (double)n * 4.0 * (double)d / median / 1e9);
+    printf("round_%s_aggregate_median_ms %.2f\n", rule, *aggregate_s_out * 1e3);
+    // CPU time of the whole process (server, clients, kernel TCP work) per round: on a
+    // shared machine the round time depends on the load, this figure does not; on an idle
+    // 2-core machine the round takes at least half of it.
+    double cpu_s = (double)(after.ru_utime.tv_sec - before.ru_utime.tv_sec) +
+                   (double)(after.ru_stime.tv_sec - before.ru_stime.tv_sec) +
+                   1e-6 * (double)(after.ru_utime.tv_usec - before.ru_utime.tv_usec +
+                                   after.ru_stime.tv_usec - before.ru_stime.tv_usec);
+    printf("round_%s_cpu_ms_per_round %.2f\n", rule, cpu_s * 1e3 / (double)(rounds + 1));
+    fflush(stdout);
+    free(gradient);
+    free(arrivals);
+    free(args);
+    free(clients);
+    return median;
+}
+
+int
+main(int argc, char **argv)
+{
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
+    mallopt(M_TOP_PAD, 64 * 1024 * 1024);
+    size_t n = argc > 1 ? (size_t)atoi(argv[1]) : 20;
+    uint64_t rounds = argc > 2 ? (uint64_t)atoi(argv[2]) : 30;
+    const char *defaults[] = {"average", "krum", "multi-krum"};
+    const char **rules = argc > 3 ? (const char **)argv + 3 : defaults;
+    int rule_count = argc > 3 ? argc - 3 : 3;
+    zsys_init();
+    zsys_set_io_threads(2);
+    double average = NAN;
+    for (int i = 0; i < rule_count; i++) {
+        double aggregate = NAN;
+        double median = s_run(rules[i], n, rounds, &aggregate);
+        if (strcmp(rules[i], "average") == 0)
+            average = median;
+        else if (!isnan(average))
+            printf("round_%s_throughput_vs_average %.3f\n", rules[i], average / median);
+    }
+    return 0;
+}

@@ -1,0 +1,1298 @@
+/*  server.c — the parameter server actor (see server.h for the contract and
+    docs/PROTOCOL.md for the wire grammar).
+
+    State machine of the actor:
+        JOINING     fewer than q identities have joined: HELLOs are answered with CONFIG
+                    and the current PARAMS, proposals are already accepted
+        COLLECTING  round t published; proposals fill rows of the n×d matrix
+        DRAINING    all rounds done, BYE(done) sent; waiting for the last evaluations
+        FINISHED    metrics flushed, DONE reported to the caller; answers BYE to stragglers
+    The actor loop only dispatches: the pipe (typed commands), the ROUTER, the evaluator and
+    the timers (deadline, heartbeats). Pipe grammar, private to this file:
+        caller → actor  "STATS" | "PARAMS" | "STOP" | "$TERM"
+        actor → caller  "STATS" bytes | "PARAMS" bytes | "STOPPED" | "DONE" status(i)
+    "DONE" may arrive unsolicited at any time; the API remembers it while waiting for a
+    reply. */
+#include "server.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "dataset.h"
+#include "evaluator.h"
+#include "log.h"
+#include "metrics.h"
+#include "model.h"
+#include "msg.h"
+#include "security.h"
+
+_Static_assert(BYZGD_MSG_REJECT_COUNT <= 32, "byzgd_server_stats_t.rejected is too small");
+
+#define S_SOFTWARE              "byzgd-server/1"
+#define S_UNKNOWN_ERRORS        64 // identities without a slot remembered for ERROR rate limiting
+#define S_RECV_BUDGET           256
+#define S_EVALUATIONS_IN_FLIGHT 4
+
+typedef enum { S_JOINING, S_COLLECTING, S_DRAINING, S_FINISHED } s_phase_t;
+typedef enum { S_PROGRESS_ROUND, S_PROGRESS_EVALUATION, S_PROGRESS_FINAL } s_progress_t;
+
+typedef struct {
+    char identity[BYZGD_IDENTITY_SIZE]; // "" = free slot
+    uint8_t routing_id[256];            // return address of the last accepted message
+    size_t routing_id_size;
+    bool alive;
+    int64_t last_heard_ms;
+    int64_t last_sent_ms;
+    int64_t last_error_ms;
+    int64_t last_hello_ms;
+    uint64_t proposed_round; // last round this identity proposed in (0: none)
+} s_peer_t;
+
+typedef struct {
+    char identity[BYZGD_IDENTITY_SIZE];
+    int64_t last_error_ms;
+} s_stranger_t;
+
+typedef struct {
+    byzgd_server_config_t config;
+    size_t n, quorum, d;
+    zsock_t *pipe;
+    zsock_t *router;
+    void *router_handle;
+    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED of the ROUTER (e.g. frames over MAXMSGSIZE)
+    zpoller_t *poller;
+    byzgd_security_t *security;
+    byzgd_evaluator_t *evaluator; // NULL when eval_every = 0
+    byzgd_metrics_t *metrics;
+    byzgd_msg_config_t session; // CONFIG template (slot and shard filled per worker)
+
+    float *params;    // x_t, d floats
+    float *rows;      // n × d proposals of the current round, in arrival order
+    size_t *row_slot; // slot of each row
+    double *row_loss;
+    size_t received;
+    byzgd_gar_result_t *gar_result;
+
+    s_peer_t *peers; // n slots
+    size_t joined;
+    s_stranger_t strangers[S_UNKNOWN_ERRORS];
+
+    uint64_t epoch, round, first_round;
+    zmq_msg_t params_msg; // PARAMS of the current round, shared by every send
+
+    int64_t start_ms;
+    int64_t published_ms;   // when the current round's PARAMS went out
+    int64_t deadline_at_ms; // 0: no deadline armed (fewer than q joined)
+    int64_t give_up_at_ms;  // deadline + max wait
+    int64_t resend_at_ms;   // next PARAMS re-send while waiting past the deadline
+    int64_t last_tick_ms;
+    int64_t quorum_joined_ms; // when q identities had joined (0: not yet)
+    double publish_s;         // time to publish the current round
+
+    uint64_t rejected_round[BYZGD_MSG_REJECT_COUNT];
+    uint64_t disconnects_round;
+    byzgd_server_stats_t stats;
+
+    // progress line
+    double last_accuracy, last_test_loss;
+    uint64_t evaluated_round;
+    int64_t progress_ms; // start of the rounds/s window
+    int64_t progress_shown_ms;
+    uint64_t progress_round;
+    double rounds_per_s;
+
+    s_phase_t phase;
+    int exit_status;
+    char description[256];
+    bool reason_logged[BYZGD_MSG_REJECT_COUNT];
+    bool params_ready;
+    bool waiting_logged;
+    bool progress_tty;
+    bool evaluated;
+    bool evaluation_skip_logged;
+    bool started; // the first round of this run has been published
+    bool terminated;
+} s_server_t;
+
+struct byzgd_server_t {
+    zactor_t *actor;
+    char endpoint[BYZGD_SERVER_PATH_MAX];
+    size_t dimension;
+    uint64_t epoch;
+    bool done;
+    int status;
+};
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+static double
+s_seconds(int64_t ms)
+{
+    return (double)ms / 1000.0;
+}
+
+// Rejections only a misbehaving peer causes count towards a ban (security.h strikes).
+// Stale rounds, other epochs, non-finite gradients (a diverging model) and the like also
+// happen to honest workers, so they are only counted.
+static bool
+s_is_strike(byzgd_msg_reject_t reason)
+{
+    switch (reason) {
+    case BYZGD_MSG_REJECT_MALFORMED:
+    case BYZGD_MSG_REJECT_TRUNCATED:
+    case BYZGD_MSG_REJECT_TRAILING_BYTES:
+    case BYZGD_MSG_REJECT_TOO_LARGE:
+    case BYZGD_MSG_REJECT_TYPE:
+    case BYZGD_MSG_REJECT_SCHEMA:
+    case BYZGD_MSG_REJECT_VALUE:
+    case BYZGD_MSG_REJECT_DIMENSION:
+    case BYZGD_MSG_REJECT_EXTRA_FRAMES:
+    case BYZGD_MSG_REJECT_DUPLICATE:
+    case BYZGD_MSG_REJECT_FUTURE_ROUND:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void
+s_reject(s_server_t *self, byzgd_msg_reject_t reason, const char *identity, const char *detail)
+{
+    self->rejected_round[reason]++;
+    self->stats.rejected[reason]++;
+    if (!self->reason_logged[reason]) {
+        self->reason_logged[reason] = true;
+        byzgd_warn("round %" PRIu64 ": dropped a message (%s%s%s) from %s; further drops of "
+                   "this kind are only counted",
+                   self->round, byzgd_msg_reject_name(reason), detail ? ": " : "",
+                   detail ? detail : "", identity && *identity ? identity : "an unknown peer");
+    }
+    if (identity && *identity && s_is_strike(reason))
+        byzgd_security_strike(self->security, identity, byzgd_msg_reject_name(reason));
+}
+
+static s_peer_t *
+s_peer_find(s_server_t *self, const char *identity)
+{
+    for (size_t slot = 0; slot < self->n; slot++)
+        if (self->peers[slot].identity[0] && streq(self->peers[slot].identity, identity))
+            return &self->peers[slot];
+    return NULL;
+}
+
+static size_t
+s_slot_of(const s_server_t *self, const s_peer_t *peer)
+{
+    return (size_t)(peer - self->peers);
+}
+
+// Encodes and sends one small message (everything except PARAMS) to a routing id.
+static int
+s_send_small_to(s_server_t *self, const uint8_t *routing_id, size_t routing_id_size,
+                const byzgd_msg_t *msg)
+{
+    uint8_t buffer[BYZGD_MSG_SMALL_MAX];
+    size_t size = 0;
+    char error[256];
+    if (byzgd_msg_encode(buffer, sizeof buffer, &size, msg, error, sizeof error) != 0) {
+        byzgd_error("cannot encode %s: %s", byzgd_msg_type_name(msg->type), error);
+        return -1;
+    }
+    if (zmq_send(self->router_handle, routing_id, routing_id_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    return zmq_send(self->router_handle, buffer, size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+static int
+s_send_small(s_server_t *self, s_peer_t *peer, const byzgd_msg_t *msg)
+{
+    if (s_send_small_to(self, peer->routing_id, peer->routing_id_size, msg) != 0)
+        return -1;
+    peer->last_sent_ms = zclock_mono();
+    return 0;
+}
+
+static void
+s_send_error_to(s_server_t *self, const uint8_t *routing_id, size_t routing_id_size, uint32_t code,
+                const char *text)
+{
+    byzgd_msg_t msg = {.type = BYZGD_MSG_ERROR, .epoch = self->epoch, .round = self->round};
+    msg.error.code = code;
+    snprintf(msg.error.text, sizeof msg.error.text, "%s", text);
+    s_send_small_to(self, routing_id, routing_id_size, &msg);
+}
+
+// ERROR to an identity without a slot, at most once per heartbeat interval per identity
+// (so the server never amplifies a flood).
+static void
+s_send_error_to_stranger(s_server_t *self, const char *identity, const uint8_t *routing_id,
+                         size_t routing_id_size, uint32_t code, const char *text)
+{
+    int64_t now = zclock_mono();
+    s_stranger_t *oldest = &self->strangers[0];
+    for (size_t i = 0; i < S_UNKNOWN_ERRORS; i++) {
+        s_stranger_t *stranger = &self->strangers[i];
+        if (streq(stranger->identity, identity)) {
+            if (now - stranger->last_error_ms < self->config.heartbeat_interval_ms)
+                return;
+            stranger->last_error_ms = now;
+            s_send_error_to(self, routing_id, routing_id_size, code, text);
+            return;
+        }
+        if (stranger->last_error_ms < oldest->last_error_ms)
+            oldest = stranger;
+    }
+    snprintf(oldest->identity, sizeof oldest->identity, "%s", identity);
+    oldest->last_error_ms = now;
+    s_send_error_to(self, routing_id, routing_id_size, code, text);
+}
+
+static void
+s_send_bye(s_server_t *self, s_peer_t *peer, uint32_t code)
+{
+    byzgd_msg_t msg = {.type = BYZGD_MSG_BYE, .epoch = self->epoch, .round = self->round};
+    msg.bye.code = code;
+    s_send_small(self, peer, &msg);
+}
+
+static void
+s_send_config(s_server_t *self, s_peer_t *peer)
+{
+    byzgd_msg_t msg = {.type = BYZGD_MSG_CONFIG, .epoch = self->epoch, .round = self->round};
+    msg.config = self->session;
+    msg.config.slot = (uint32_t)s_slot_of(self, peer);
+    msg.config.shard_index = msg.config.slot;
+    s_send_small(self, peer, &msg);
+}
+
+// Sends the current PARAMS: a reference to the one encoded buffer, no copy per worker.
+static void
+s_send_params(s_server_t *self, s_peer_t *peer)
+{
+    if (!self->params_ready)
+        return;
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, &self->params_msg);
+    if (zmq_send(self->router_handle, peer->routing_id, peer->routing_id_size,
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_msg_send(&copy, self->router_handle, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&copy);
+        return;
+    }
+    peer->last_sent_ms = zclock_mono();
+}
+
+// ---------------------------------------------------------------------------------------
+// Rounds
+
+// Encodes PARAMS(round) once and sends it to every live worker.
+static void
+s_publish(s_server_t *self)
+{
+    int64_t started = zclock_mono();
+    if (self->params_ready) {
+        zmq_msg_close(&self->params_msg);
+        self->params_ready = false;
+    }
+    byzgd_msg_t msg = {.type = BYZGD_MSG_PARAMS, .epoch = self->epoch, .round = self->round};
+    msg.params.parameters = self->params;
+    msg.params.dimension = self->d;
+    size_t size = 0;
+    char error[256];
+    void *buffer = byzgd_msg_encode_new(&msg, &size, error, sizeof error);
+    if (!buffer) {
+        byzgd_error("cannot encode PARAMS: %s", error);
+        self->exit_status = 1;
+        self->terminated = true;
+        return;
+    }
+    zmq_msg_init_data(&self->params_msg, buffer, size, byzgd_msg_free_fn, NULL);
+    self->params_ready = true;
+    for (size_t slot = 0; slot < self->n; slot++)
+        if (self->peers[slot].identity[0] && self->peers[slot].alive)
+            s_send_params(self, &self->peers[slot]);
+    int64_t now = zclock_mono();
+    self->publish_s = s_seconds(now - started);
+    self->published_ms = now;
+    self->received = 0;
+    memset(self->rejected_round, 0, sizeof self->rejected_round);
+    self->disconnects_round = 0;
+    self->waiting_logged = false;
+    self->phase = self->joined >= self->quorum ? S_COLLECTING : S_JOINING;
+    self->deadline_at_ms = self->phase == S_COLLECTING ? now + self->config.deadline_ms : 0;
+    self->give_up_at_ms = 0;
+    self->resend_at_ms = 0;
+}
+
+// The first round starts when all n workers have joined, or deadline_ms after q of them
+// had: a worker that starts a little later than the others is not left out of it.
+static void
+s_start(s_server_t *self)
+{
+    self->started = true;
+    s_publish(self);
+}
+
+static bool
+s_evaluation_due(const s_server_t *self, uint64_t round)
+{
+    return self->evaluator &&
+           (round % self->config.eval_every == 0 || round == self->config.rounds);
+}
+
+static void
+s_save_checkpoint(s_server_t *self, uint64_t rounds_done)
+{
+    if (!self->config.checkpoint[0])
+        return;
+    byzgd_checkpoint_info_t info = {
+        .round = rounds_done, .seed = self->config.seed, .description = self->description};
+    char error[512];
+    if (byzgd_checkpoint_save(self->config.checkpoint, &info, self->params, self->d, error,
+                              sizeof error) != 0)
+        byzgd_error("checkpoint: %s", error);
+}
+
+// The one-line progress display. On a terminal it is rewritten in place after every round
+// (at most 5 times a second); in a log file a line is added per evaluation and at the end.
+static void
+s_progress(s_server_t *self, s_progress_t kind)
+{
+    if (self->config.quiet)
+        return;
+    int64_t now = zclock_mono();
+    uint64_t done = self->stats.rounds_done;
+    // rounds/s over a window of 0.1 to 2 s that restarts every 2 s
+    if (now - self->progress_ms >= 100)
+        self->rounds_per_s =
+            (double)(done - self->progress_round) / s_seconds(now - self->progress_ms);
+    if (now - self->progress_ms >= 2000) {
+        self->progress_ms = now;
+        self->progress_round = done;
+    }
+    if (self->progress_tty && kind == S_PROGRESS_ROUND && now - self->progress_shown_ms < 200)
+        return;
+    if (!self->progress_tty && kind == S_PROGRESS_ROUND)
+        return;
+    self->progress_shown_ms = now;
+    char evaluation[96] = "no evaluation yet";
+    if (self->evaluated)
+        snprintf(evaluation, sizeof evaluation,
+                 "test accuracy %.4f  test loss %.4f (round %" PRIu64 ")", self->last_accuracy,
+                 self->last_test_loss, self->evaluated_round);
+    char line[256];
+    snprintf(line, sizeof line, "round %" PRIu64 "/%" PRIu64 "  %s  train loss %.4f  %.2f rounds/s",
+             done + self->first_round - 1, self->config.rounds, evaluation,
+             self->stats.last_train_loss, self->rounds_per_s);
+    if (self->progress_tty)
+        fprintf(stderr, "\r%s\033[K%s", line, kind == S_PROGRESS_FINAL ? "\n" : "");
+    else
+        fprintf(stderr, "%s\n", line);
+}
+
+// Training is over: wait for the last evaluations (s_on_timers), then BYE and DONE.
+static void
+s_finish(s_server_t *self)
+{
+    self->phase = S_DRAINING;
+}
+
+// Aggregates the proposals received, updates x, records the round and publishes the next.
+static void
+s_close_round(s_server_t *self, bool by_deadline)
+{
+    int64_t closed = zclock_mono();
+    byzgd_round_record_t record = {.round = self->round};
+    record.collect_s = s_seconds(closed - self->published_ms);
+    record.publish_s = self->publish_s;
+    record.accepted = self->received;
+    record.deadline = by_deadline;
+    memcpy(record.rejected, self->rejected_round, sizeof record.rejected);
+    record.disconnects = self->disconnects_round;
+
+    self->config.gar.round = self->round;
+    char error[512];
+    int applied = byzgd_gar_apply(&self->config.gar, self->gar_result, self->rows, self->received,
+                                  self->d, error, sizeof error);
+    int64_t aggregated = zclock_mono();
+    record.aggregate_s = s_seconds(aggregated - closed);
+    size_t selected[BYZGD_MSG_WORKERS_MAX];
+    double gamma = byzgd_lr_schedule_rate(&self->config.learning_rate, self->round);
+    record.learning_rate = gamma;
+    if (applied == 0) {
+        const float *aggregate = self->gar_result->aggregate;
+        float *params = self->params;
+        float step = (float)gamma;
+        size_t d = self->d;
+        // x ← x − γ_t·GAR(V_1, …, V_q); the rule guarantees a finite aggregate.
+        for (size_t j = 0; j < d; j++)
+            params[j] -= step * aggregate[j];
+        record.non_finite = self->gar_result->dropped;
+        if (self->gar_result->selected_count > 0) {
+            size_t count = self->gar_result->selected_count;
+            for (size_t i = 0; i < count && i < BYZGD_MSG_WORKERS_MAX; i++) {
+                size_t row = self->gar_result->selected[i];
+                selected[i] = row < self->received ? self->row_slot[row] : row;
+            }
+            record.selected = selected;
+            record.selected_count = count;
+        }
+    } else
+        byzgd_error("round %" PRIu64 ": aggregation failed (%s); parameters unchanged", self->round,
+                    error);
+    record.update_s = s_seconds(zclock_mono() - aggregated);
+
+    double loss_sum = 0;
+    size_t loss_count = 0;
+    for (size_t i = 0; i < self->received; i++)
+        if (isfinite(self->row_loss[i])) {
+            loss_sum += self->row_loss[i];
+            loss_count++;
+        }
+    record.train_loss = loss_count ? loss_sum / (double)loss_count : NAN;
+    record.elapsed_s = s_seconds(zclock_mono() - self->start_ms);
+
+    self->stats.rounds_done++;
+    self->stats.last_accepted = self->received;
+    self->stats.last_train_loss = record.train_loss;
+    if (by_deadline)
+        self->stats.deadline_rounds++;
+
+    bool evaluate = s_evaluation_due(self, self->round);
+    // Evaluations slower than K rounds would queue a copy of x each: beyond a few in
+    // flight, intermediate ones are skipped (never the last round's).
+    if (evaluate && self->round < self->config.rounds &&
+        byzgd_evaluator_outstanding(self->evaluator) >= S_EVALUATIONS_IN_FLIGHT) {
+        evaluate = false;
+        if (!self->evaluation_skip_logged) {
+            self->evaluation_skip_logged = true;
+            byzgd_warn("round %" PRIu64 ": evaluation skipped, %d still running (raise "
+                       "--eval-every); further skips are silent",
+                       self->round, S_EVALUATIONS_IN_FLIGHT);
+        }
+    }
+    if (evaluate &&
+        byzgd_evaluator_submit(self->evaluator, self->round, self->params, self->d) != 0)
+        evaluate = false;
+    if (byzgd_metrics_add(self->metrics, &record, evaluate) != 0)
+        byzgd_error("cannot write the metrics file %s", self->config.metrics);
+    if (self->config.checkpoint_every && self->round % self->config.checkpoint_every == 0)
+        s_save_checkpoint(self, self->round);
+
+    if (self->round >= self->config.rounds) {
+        s_save_checkpoint(self, self->round);
+        s_progress(self, S_PROGRESS_ROUND);
+        self->round++;
+        s_finish(self);
+        return;
+    }
+    s_progress(self, S_PROGRESS_ROUND);
+    self->round++;
+    self->stats.round = self->round;
+    s_publish(self);
+}
+
+// The deadline passed: close with what arrived if the rule accepts that many, else keep
+// waiting (re-sending PARAMS to the silent workers) until the documented limit.
+static void
+s_on_deadline(s_server_t *self, int64_t now)
+{
+    char reason[256] = "no proposal";
+    if (self->received > 0 &&
+        byzgd_gar_check(&self->config.gar, self->received, reason, sizeof reason) == 0) {
+        s_close_round(self, true);
+        return;
+    }
+    if (!self->waiting_logged) {
+        self->waiting_logged = true;
+        self->stats.waited_rounds++;
+        int max_wait =
+            self->config.max_wait_ms ? self->config.max_wait_ms : 10 * self->config.deadline_ms;
+        self->give_up_at_ms = now + max_wait;
+        byzgd_warn("round %" PRIu64 ": deadline passed with %zu of %zu proposals (%s); "
+                   "waiting up to %d ms more",
+                   self->round, self->received, self->quorum, reason, max_wait);
+    }
+    if (now >= self->give_up_at_ms) {
+        byzgd_error("round %" PRIu64 ": not enough proposals (%zu) after the deadline and "
+                    "the extra wait; stopping",
+                    self->round, self->received);
+        self->exit_status = 1;
+        s_save_checkpoint(self, self->round - 1);
+        s_finish(self);
+        return;
+    }
+    if (now >= self->resend_at_ms) {
+        self->resend_at_ms = now + self->config.deadline_ms;
+        for (size_t slot = 0; slot < self->n; slot++) {
+            s_peer_t *peer = &self->peers[slot];
+            if (peer->identity[0] && peer->alive && peer->proposed_round != self->round)
+                s_send_params(self, peer);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages from workers
+
+static void
+s_bind_routing_id(s_peer_t *peer, zframe_t *routing_id)
+{
+    size_t size = zframe_size(routing_id);
+    if (size > sizeof peer->routing_id)
+        size = sizeof peer->routing_id;
+    memcpy(peer->routing_id, zframe_data(routing_id), size);
+    peer->routing_id_size = size;
+    peer->alive = true;
+    peer->last_heard_ms = zclock_mono();
+}
+
+static void
+s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
+{
+    s_peer_t *peer = s_peer_find(self, identity);
+    int64_t now = zclock_mono();
+    if (peer && now - peer->last_hello_ms < self->config.heartbeat_interval_ms / 2) {
+        // Each HELLO costs a PARAMS send: a flood of them must not turn the server into
+        // an amplifier. Honest workers repeat HELLO once per heartbeat interval at most.
+        s_reject(self, BYZGD_MSG_REJECT_RATE_LIMITED, identity, "HELLO too often");
+        return;
+    }
+    if (!peer) {
+        for (size_t slot = 0; slot < self->n && !peer; slot++)
+            if (!self->peers[slot].identity[0])
+                peer = &self->peers[slot];
+        if (!peer && self->config.insecure) {
+            // Without keys an identity cannot come back after its process restarted:
+            // a new one may take over the slot of a worker that went silent.
+            for (size_t slot = 0; slot < self->n && !peer; slot++)
+                if (!self->peers[slot].alive)
+                    peer = &self->peers[slot];
+        }
+        if (!peer) {
+            s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, identity, "server full");
+            s_send_error_to_stranger(self, identity, zframe_data(routing_id),
+                                     zframe_size(routing_id), BYZGD_MSG_ERROR_SERVER_FULL,
+                                     "all slots are taken");
+            return;
+        }
+        if (!peer->identity[0])
+            self->joined++;
+        memset(peer, 0, sizeof *peer);
+        snprintf(peer->identity, sizeof peer->identity, "%s", identity);
+        self->stats.joined = self->joined;
+    }
+    s_bind_routing_id(peer, routing_id);
+    peer->last_hello_ms = now;
+    if (self->phase == S_FINISHED)
+        s_send_bye(self, peer, BYZGD_MSG_BYE_DONE);
+    if (self->phase == S_DRAINING || self->phase == S_FINISHED)
+        return;
+    s_send_config(self, peer);
+    if (!self->started) {
+        if (self->joined >= self->quorum && !self->quorum_joined_ms)
+            self->quorum_joined_ms = now;
+        if (self->joined == self->n)
+            s_start(self);
+        return;
+    }
+    s_send_params(self, peer);
+    if (self->phase == S_JOINING && self->joined >= self->quorum) {
+        // The deadline counts from when the quorum can be reached.
+        self->phase = S_COLLECTING;
+        self->deadline_at_ms = zclock_mono() + self->config.deadline_ms;
+    }
+}
+
+static void
+s_on_proposal(s_server_t *self, s_peer_t *peer, const byzgd_msg_t *msg)
+{
+    if (msg->epoch != self->epoch)
+        return s_reject(self, BYZGD_MSG_REJECT_EPOCH, peer->identity, NULL);
+    if (!self->started)
+        return s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, peer->identity, "no round yet");
+    if (self->phase != S_JOINING && self->phase != S_COLLECTING)
+        return s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, peer->identity, "training is over");
+    if (msg->round < self->round)
+        return s_reject(self, BYZGD_MSG_REJECT_STALE_ROUND, peer->identity, NULL);
+    if (msg->round > self->round)
+        return s_reject(self, BYZGD_MSG_REJECT_FUTURE_ROUND, peer->identity, NULL);
+    if (peer->proposed_round == self->round)
+        return s_reject(self, BYZGD_MSG_REJECT_DUPLICATE, peer->identity, NULL);
+    size_t row = self->received++;
+    byzgd_msg_tensor_copy(self->rows + row * self->d, msg->proposal.gradient, self->d);
+    self->row_slot[row] = s_slot_of(self, peer);
+    self->row_loss[row] = msg->proposal.train_loss;
+    peer->proposed_round = self->round;
+    self->stats.accepted++;
+    if (self->received >= self->quorum)
+        s_close_round(self, false);
+}
+
+// One admitted message: decode, then dispatch on its type.
+static void
+s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zframe_t *body)
+{
+    byzgd_msg_t msg;
+    byzgd_msg_reject_t reason = byzgd_msg_decode(&msg, zframe_data(body), zframe_size(body),
+                                                 BYZGD_MSG_FROM_WORKER, self->d);
+    s_peer_t *peer = s_peer_find(self, identity);
+    if (reason != BYZGD_MSG_OK) {
+        s_reject(self, reason, identity, msg.reject_field);
+        if (reason == BYZGD_MSG_REJECT_VERSION)
+            s_send_error_to_stranger(self, identity, zframe_data(routing_id),
+                                     zframe_size(routing_id), BYZGD_MSG_ERROR_VERSION,
+                                     "this server speaks protocol version 1");
+        if (peer)
+            peer->last_heard_ms = zclock_mono();
+        return;
+    }
+    if (msg.type == BYZGD_MSG_HELLO)
+        return s_on_hello(self, identity, routing_id);
+    if (!peer) {
+        s_reject(self, BYZGD_MSG_REJECT_NOT_JOINED, identity, byzgd_msg_type_name(msg.type));
+        if (msg.type != BYZGD_MSG_BYE)
+            s_send_error_to_stranger(self, identity, zframe_data(routing_id),
+                                     zframe_size(routing_id), BYZGD_MSG_ERROR_NOT_JOINED,
+                                     "send HELLO first");
+        return;
+    }
+    bool was_alive = peer->alive;
+    s_bind_routing_id(peer, routing_id);
+    if (!was_alive && peer->proposed_round != self->round &&
+        (self->phase == S_JOINING || self->phase == S_COLLECTING))
+        s_send_params(self, peer); // it came back after being counted as gone
+    switch (msg.type) {
+    case BYZGD_MSG_PROPOSAL:
+        s_on_proposal(self, peer, &msg);
+        break;
+    case BYZGD_MSG_HEARTBEAT:
+        if (msg.epoch != self->epoch)
+            s_reject(self, BYZGD_MSG_REJECT_EPOCH, identity, "heartbeat");
+        else if (self->phase == S_FINISHED)
+            s_send_bye(self, peer, BYZGD_MSG_BYE_DONE);
+        break;
+    case BYZGD_MSG_BYE:
+        peer->alive = false;
+        break;
+    default:
+        s_reject(self, BYZGD_MSG_REJECT_TYPE, identity, byzgd_msg_type_name(msg.type));
+        break;
+    }
+}
+
+// Receives one message from the ROUTER as [routing id, body]: a body frame with more
+// frames behind it is drained frame by frame (never accumulated) and reported through
+// *extra_frames_out. Returns NULL when nothing is waiting.
+static zmsg_t *
+s_receive(s_server_t *self, size_t *extra_frames_out)
+{
+    *extra_frames_out = 0;
+    zframe_t *routing_id = zframe_recv(self->router);
+    if (!routing_id)
+        return NULL;
+    zmsg_t *message = zmsg_new();
+    bool more = zframe_more(routing_id);
+    zmsg_append(message, &routing_id);
+    if (more) {
+        // libzmq hands over whole messages: the remaining frames are already here.
+        zframe_t *body = zframe_recv(self->router);
+        more = body && zframe_more(body);
+        if (body)
+            zmsg_append(message, &body);
+    }
+    while (more) {
+        zframe_t *extra = zframe_recv(self->router);
+        if (!extra)
+            break;
+        more = zframe_more(extra);
+        zframe_destroy(&extra);
+        (*extra_frames_out)++;
+    }
+    return message;
+}
+
+// The one place where a received message becomes (identity, body) or a rejection: the
+// security layer names the identity (CURVE key, or the routing id in insecure mode) and
+// applies the deny-list and rate limits on every message.
+static void
+s_on_router(s_server_t *self)
+{
+    for (int budget = 0; budget < S_RECV_BUDGET && !self->terminated; budget++) {
+        size_t extra_frames = 0;
+        zmsg_t *message = s_receive(self, &extra_frames);
+        if (!message)
+            return;
+        char identity[BYZGD_IDENTITY_SIZE] = "";
+        byzgd_admit_t verdict = byzgd_security_check(self->security, message, identity);
+        switch (verdict) {
+        case BYZGD_ADMIT_OK:
+            if (extra_frames > 0)
+                s_reject(self, BYZGD_MSG_REJECT_EXTRA_FRAMES, identity, NULL);
+            else {
+                zframe_t *routing_id = zmsg_first(message);
+                zframe_t *body = zmsg_next(message);
+                s_on_message(self, identity, routing_id, body);
+            }
+            break;
+        case BYZGD_ADMIT_NO_IDENTITY:
+            s_reject(self, BYZGD_MSG_REJECT_UNAUTHENTICATED, NULL, NULL);
+            break;
+        case BYZGD_ADMIT_DENIED:
+            s_reject(self, BYZGD_MSG_REJECT_DENIED, identity, NULL);
+            break;
+        case BYZGD_ADMIT_RATE_LIMITED:
+            s_reject(self, BYZGD_MSG_REJECT_RATE_LIMITED, identity, NULL);
+            break;
+        case BYZGD_ADMIT_TOO_MANY_FRAMES:
+            s_reject(self, BYZGD_MSG_REJECT_EXTRA_FRAMES, identity, NULL);
+            break;
+        default:
+            s_reject(self, BYZGD_MSG_REJECT_MALFORMED, identity, "empty message");
+            break;
+        }
+        zmsg_destroy(&message);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Timers: liveness, heartbeats, the round deadline
+
+static void
+s_on_timers(s_server_t *self)
+{
+    int64_t now = zclock_mono();
+    if (now - self->last_tick_ms >= self->config.heartbeat_interval_ms / 2) {
+        self->last_tick_ms = now;
+        byzgd_msg_t heartbeat = {
+            .type = BYZGD_MSG_HEARTBEAT, .epoch = self->epoch, .round = self->round};
+        for (size_t slot = 0; slot < self->n; slot++) {
+            s_peer_t *peer = &self->peers[slot];
+            if (!peer->identity[0] || !peer->alive)
+                continue;
+            if (now - peer->last_heard_ms > self->config.heartbeat_timeout_ms) {
+                peer->alive = false;
+                byzgd_warn("worker %zu went silent (no message for %d ms)", slot,
+                           self->config.heartbeat_timeout_ms);
+                continue;
+            }
+            if (now - peer->last_sent_ms >= self->config.heartbeat_interval_ms)
+                s_send_small(self, peer, &heartbeat);
+        }
+    }
+    if (!self->started && self->quorum_joined_ms &&
+        now >= self->quorum_joined_ms + self->config.deadline_ms)
+        s_start(self);
+    if (self->phase == S_COLLECTING && self->deadline_at_ms && now >= self->deadline_at_ms)
+        s_on_deadline(self, now);
+    if (self->phase == S_DRAINING &&
+        (!self->evaluator || byzgd_evaluator_outstanding(self->evaluator) == 0)) {
+        byzgd_metrics_flush(self->metrics);
+        s_progress(self, S_PROGRESS_FINAL);
+        // BYE goes last, so workers end after everything is on disk, shortly before the
+        // server process itself.
+        for (size_t slot = 0; slot < self->n; slot++)
+            if (self->peers[slot].identity[0])
+                s_send_bye(self, &self->peers[slot], BYZGD_MSG_BYE_DONE);
+        self->phase = S_FINISHED;
+        self->stats.finished = self->exit_status == 0;
+        zsock_send(self->pipe, "si", "DONE", self->exit_status);
+    }
+}
+
+static int
+s_timeout_ms(const s_server_t *self)
+{
+    int64_t now = zclock_mono();
+    int64_t wake = self->last_tick_ms + self->config.heartbeat_interval_ms / 2;
+    if (self->phase == S_COLLECTING && self->deadline_at_ms) {
+        int64_t deadline = self->deadline_at_ms;
+        if (self->waiting_logged)
+            deadline =
+                self->resend_at_ms < self->give_up_at_ms ? self->resend_at_ms : self->give_up_at_ms;
+        if (deadline < wake)
+            wake = deadline;
+    }
+    if (!self->started && self->quorum_joined_ms &&
+        self->quorum_joined_ms + self->config.deadline_ms < wake)
+        wake = self->quorum_joined_ms + self->config.deadline_ms;
+    if (self->phase == S_DRAINING)
+        wake = now + 50;
+    int64_t timeout = wake - now;
+    return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
+}
+
+// ---------------------------------------------------------------------------------------
+// Evaluation results and pipe commands
+
+// libzmq closes a connection that sends a frame over ZMQ_MAXMSGSIZE before the
+// application sees any byte of it: such frames are counted here, as disconnects.
+static void
+s_on_monitor(s_server_t *self)
+{
+    zmsg_t *event = zmsg_recv(self->monitor);
+    zframe_t *head = event ? zmsg_first(event) : NULL;
+    if (head && zframe_size(head) >= 2) {
+        uint16_t type = (uint16_t)(zframe_data(head)[0] | zframe_data(head)[1] << 8);
+        if (type == ZMQ_EVENT_DISCONNECTED) {
+            self->disconnects_round++;
+            self->stats.disconnects++;
+        }
+    }
+    zmsg_destroy(&event);
+}
+
+static void
+s_on_evaluation(s_server_t *self)
+{
+    uint64_t round = 0;
+    double loss = 0, accuracy = 0;
+    if (byzgd_evaluator_recv(self->evaluator, &round, &loss, &accuracy) != 0)
+        return;
+    self->last_accuracy = accuracy;
+    self->last_test_loss = loss;
+    self->evaluated = true;
+    self->evaluated_round = round;
+    if (byzgd_metrics_set_evaluation(self->metrics, round, loss, accuracy) != 0)
+        byzgd_error("cannot write the metrics file %s", self->config.metrics);
+    s_progress(self, S_PROGRESS_EVALUATION);
+}
+
+// Stops on request: BYE(shutdown) to the workers, final checkpoint, metrics flushed.
+static void
+s_stop(s_server_t *self)
+{
+    if (self->phase != S_FINISHED) {
+        for (size_t slot = 0; slot < self->n; slot++)
+            if (self->peers[slot].identity[0])
+                s_send_bye(self, &self->peers[slot], BYZGD_MSG_BYE_SHUTDOWN);
+        if (self->phase != S_DRAINING)
+            s_save_checkpoint(self, self->round - 1);
+        // Evaluations in flight finish first, so their lines are complete.
+        while (self->evaluator && byzgd_evaluator_outstanding(self->evaluator) > 0)
+            s_on_evaluation(self);
+        byzgd_metrics_flush(self->metrics);
+        s_progress(self, S_PROGRESS_FINAL);
+        self->phase = S_FINISHED;
+    }
+    zsock_send(self->pipe, "s", "STOPPED");
+}
+
+static void
+s_on_pipe(s_server_t *self)
+{
+    zmsg_t *request = zmsg_recv(self->pipe);
+    if (!request) {
+        self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr(request);
+    if (!command || streq(command, "$TERM"))
+        self->terminated = true;
+    else if (streq(command, "STATS")) {
+        self->stats.round = self->round;
+        self->stats.epoch = self->epoch;
+        self->stats.joined = self->joined;
+        zsock_send(self->pipe, "sb", "STATS", &self->stats, sizeof self->stats);
+    } else if (streq(command, "PARAMS"))
+        zsock_send(self->pipe, "sb", "PARAMS", self->params, self->d * sizeof(float));
+    else if (streq(command, "STOP"))
+        s_stop(self);
+    zstr_free(&command);
+    zmsg_destroy(&request);
+}
+
+// ---------------------------------------------------------------------------------------
+// Construction (in the caller's thread, so errors come back synchronously)
+
+static void
+s_state_destroy(s_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_server_t *self = *self_p;
+    if (self->params_ready)
+        zmq_msg_close(&self->params_msg);
+    zpoller_destroy(&self->poller);
+    if (self->monitor) {
+        zmq_socket_monitor(self->router_handle, NULL, 0);
+        zsock_destroy(&self->monitor);
+    }
+    if (self->router)
+        zsock_set_linger(self->router, 500); // let BYE reach the workers
+    zsock_destroy(&self->router);
+    byzgd_evaluator_destroy(&self->evaluator);
+    byzgd_metrics_destroy(&self->metrics);
+    byzgd_security_destroy(&self->security);
+    byzgd_gar_result_destroy(&self->gar_result);
+    free(self->params);
+    free(self->rows);
+    free(self->row_slot);
+    free(self->row_loss);
+    free(self->peers);
+    free(self);
+    *self_p = NULL;
+}
+
+static uint64_t
+s_random_epoch(void)
+{
+    uint64_t epoch = 0;
+    while (epoch == 0)
+        if (getrandom(&epoch, sizeof epoch, 0) != (ssize_t)sizeof epoch)
+            epoch = (uint64_t)zclock_time() ^ ((uint64_t)getpid() << 32);
+    return epoch;
+}
+
+static s_server_t *
+s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error, size_t error_size)
+{
+    s_server_t *self = calloc(1, sizeof *self);
+    byzgd_model_t *model = NULL;
+    byzgd_dataset_t *test_set = NULL;
+    if (!self)
+        abort();
+    self->config = *config;
+    self->n = config->worker_count;
+    self->quorum = config->quorum ? config->quorum : config->worker_count;
+    self->config.gar.f = config->byzantine_count;
+    self->config.gar.seed = config->seed;
+
+    byzgd_dataset_options_t data_options = {0};
+    data_options.data_dir = config->data_dir[0] ? config->data_dir : NULL;
+    data_options.split = BYZGD_SPLIT_TEST;
+    data_options.limit = config->eval_examples;
+    data_options.seed = config->seed;
+    test_set = byzgd_dataset_load(config->dataset, &data_options, error, error_size);
+    if (!test_set)
+        goto failed;
+    byzgd_model_spec_t spec = {.architecture = self->config.architecture,
+                               .channels = test_set->channels,
+                               .height = test_set->height,
+                               .width = test_set->width,
+                               .class_count = test_set->class_count,
+                               .hidden = {config->hidden[0], config->hidden[1]}};
+    model = byzgd_model_new(&spec, 1, error, error_size);
+    if (!model)
+        goto failed;
+    self->d = byzgd_model_dimension(model);
+    if (self->d > BYZGD_MSG_DIMENSION_MAX) {
+        byzgd_set_error(error, error_size, "model has d = %zu, the protocol allows %u", self->d,
+                        BYZGD_MSG_DIMENSION_MAX);
+        goto failed;
+    }
+    snprintf(self->description, sizeof self->description, "%s", byzgd_model_description(model));
+
+    byzgd_msg_config_t *session = &self->session;
+    session->worker_count = (uint32_t)self->n;
+    session->byzantine_count = (uint32_t)config->byzantine_count;
+    session->dimension = self->d;
+    snprintf(session->architecture, sizeof session->architecture, "%s", config->architecture);
+    session->hidden[0] = (uint32_t)config->hidden[0];
+    session->hidden[1] = (uint32_t)config->hidden[1];
+    session->channels = (uint32_t)test_set->channels;
+    session->height = (uint32_t)test_set->height;
+    session->width = (uint32_t)test_set->width;
+    session->class_count = (uint32_t)test_set->class_count;
+    snprintf(session->dataset, sizeof session->dataset, "%s", config->dataset);
+    session->shard_count = (uint32_t)self->n;
+    session->dirichlet_alpha = config->dirichlet_alpha;
+    session->batch_size = (uint32_t)config->batch_size;
+    session->seed = config->seed;
+    session->heartbeat_interval_ms = (uint32_t)config->heartbeat_interval_ms;
+    session->heartbeat_timeout_ms = (uint32_t)config->heartbeat_timeout_ms;
+
+    // The n×d matrix and x are allocated once; every round reuses them.
+    self->params = malloc(self->d * sizeof *self->params);
+    self->rows = malloc(self->n * self->d * sizeof *self->rows);
+    self->row_slot = calloc(self->n, sizeof *self->row_slot);
+    self->row_loss = calloc(self->n, sizeof *self->row_loss);
+    self->peers = calloc(self->n, sizeof *self->peers);
+    self->gar_result = byzgd_gar_result_new(self->n, self->d);
+    if (!self->params || !self->rows || !self->row_slot || !self->row_loss || !self->peers ||
+        !self->gar_result) {
+        byzgd_set_error(error, error_size, "out of memory for n = %zu, d = %zu", self->n, self->d);
+        goto failed;
+    }
+    byzgd_model_init(model, self->params, config->seed);
+    self->round = 1;
+    if (config->resume) {
+        byzgd_checkpoint_info_t expected = {.seed = config->seed, .description = self->description};
+        uint64_t done = 0;
+        if (byzgd_checkpoint_load(config->checkpoint, &expected, self->params, self->d, &done,
+                                  error, error_size) != 0)
+            goto failed;
+        self->round = done + 1;
+        if (self->round > config->rounds) {
+            byzgd_set_error(error, error_size,
+                            "the checkpoint has all %" PRIu64 " rounds done already", done);
+            goto failed;
+        }
+        byzgd_info("resuming after round %" PRIu64 " from %s", done, config->checkpoint);
+    }
+    self->first_round = self->round;
+    byzgd_model_destroy(&model);
+
+    self->metrics = byzgd_metrics_new(config->metrics[0] ? config->metrics : NULL, config->resume,
+                                      error, error_size);
+    if (!self->metrics)
+        goto failed;
+    if (config->eval_every > 0) {
+        self->evaluator = byzgd_evaluator_new(&spec, &test_set, error, error_size);
+        if (!self->evaluator)
+            goto failed;
+    }
+    byzgd_dataset_destroy(&test_set);
+
+    byzgd_security_options_t security_options;
+    byzgd_security_options_defaults(&security_options, self->d);
+    security_options.insecure = config->insecure;
+    security_options.keys_dir = config->keys_dir[0] ? config->keys_dir : NULL;
+    security_options.deny_list_path = config->deny_list[0] ? config->deny_list : NULL;
+    security_options.max_frames = 1; // one body frame per message (PROTOCOL.md §1)
+    security_options.heartbeat_ivl_ms = config->heartbeat_interval_ms;
+    self->security = byzgd_security_new(&security_options, error, error_size);
+    if (!self->security)
+        goto failed;
+    self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router) {
+        byzgd_set_error(error, error_size, "cannot create the ROUTER socket");
+        goto failed;
+    }
+    if (byzgd_security_server_setup(self->security, self->router, error, error_size) != 0)
+        goto failed;
+    zsock_set_rcvtimeo(self->router, 0);
+    self->router_handle = zsock_resolve(self->router);
+    char monitor_endpoint[64];
+    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://byzgd-server-monitor-%p",
+             (void *)self);
+    if (zmq_socket_monitor(self->router_handle, monitor_endpoint, ZMQ_EVENT_DISCONNECTED) == 0)
+        self->monitor = zsock_new_pair(monitor_endpoint);
+    if (zsock_bind(self->router, "%s", config->endpoint) < 0) {
+        byzgd_set_error(error, error_size, "cannot bind %s: %s", config->endpoint,
+                        zmq_strerror(zmq_errno()));
+        goto failed;
+    }
+    char *bound = zsock_last_endpoint(self->router);
+    snprintf(endpoint_out, BYZGD_SERVER_PATH_MAX, "%s", bound ? bound : config->endpoint);
+    zstr_free(&bound);
+    self->router_handle = zsock_resolve(self->router);
+    self->epoch = s_random_epoch();
+    self->stats.epoch = self->epoch;
+    self->stats.round = self->round;
+    return self;
+failed:
+    byzgd_model_destroy(&model);
+    byzgd_dataset_destroy(&test_set);
+    s_state_destroy(&self);
+    return NULL;
+}
+
+static void
+s_actor(zsock_t *pipe, void *arg)
+{
+    s_server_t *self = arg;
+    self->pipe = pipe;
+    self->poller = zpoller_new(pipe, self->router, NULL);
+    if (self->monitor)
+        zpoller_add(self->poller, self->monitor);
+    if (self->evaluator)
+        zpoller_add(self->poller, byzgd_evaluator_socket(self->evaluator));
+    zpoller_set_nonstop(self->poller, true); // the caller decides what a signal means
+    self->progress_tty = isatty(STDERR_FILENO);
+    self->start_ms = zclock_mono();
+    self->last_tick_ms = self->start_ms;
+    self->progress_ms = self->start_ms;
+    self->progress_round = 0;
+    zsock_signal(pipe, 0);
+    byzgd_info("epoch %016" PRIx64 ", d = %zu, n = %zu, f = %zu, q = %zu, rule %s, seed %" PRIu64
+               ", round %" PRIu64 " of %" PRIu64,
+               self->epoch, self->d, self->n, self->config.byzantine_count, self->quorum,
+               byzgd_gar_rule_name(self->config.gar.rule), self->config.seed, self->round,
+               self->config.rounds);
+    while (!self->terminated) {
+        void *which = zpoller_wait(self->poller, s_timeout_ms(self));
+        if (which == pipe)
+            s_on_pipe(self);
+        else if (which == self->router)
+            s_on_router(self);
+        else if (self->evaluator && which == byzgd_evaluator_socket(self->evaluator))
+            s_on_evaluation(self);
+        else if (self->monitor && which == self->monitor)
+            s_on_monitor(self);
+        else if (zpoller_terminated(self->poller))
+            break;
+        if (!self->terminated)
+            s_on_timers(self);
+    }
+    s_state_destroy(&self);
+}
+
+// ---------------------------------------------------------------------------------------
+// Typed API
+
+byzgd_server_t *
+byzgd_server_new(const byzgd_server_config_t *config, char *error, size_t error_size)
+{
+    if (byzgd_server_config_check(config, error, error_size) != 0)
+        return NULL;
+    byzgd_server_t *self = calloc(1, sizeof *self);
+    if (!self)
+        abort();
+    s_server_t *state = s_state_new(config, self->endpoint, error, error_size);
+    if (!state) {
+        free(self);
+        return NULL;
+    }
+    self->dimension = state->d;
+    self->epoch = state->epoch;
+    self->status = -1;
+    if (config->endpoint_file[0]) {
+        char tmp[BYZGD_SERVER_PATH_MAX + 8];
+        snprintf(tmp, sizeof tmp, "%s.tmp", config->endpoint_file);
+        FILE *file = fopen(tmp, "w");
+        if (!file || fprintf(file, "%s\n", self->endpoint) < 0 || fclose(file) != 0 ||
+            rename(tmp, config->endpoint_file) != 0) {
+            byzgd_set_error(error, error_size, "cannot write %s", config->endpoint_file);
+            s_state_destroy(&state);
+            free(self);
+            return NULL;
+        }
+    }
+    self->actor = zactor_new(s_actor, state);
+    if (!self->actor)
+        abort();
+    return self;
+}
+
+void
+byzgd_server_destroy(byzgd_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    byzgd_server_t *self = *self_p;
+    zactor_destroy(&self->actor);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *
+byzgd_server_endpoint(const byzgd_server_t *self)
+{
+    return self->endpoint;
+}
+
+size_t
+byzgd_server_dimension(const byzgd_server_t *self)
+{
+    return self->dimension;
+}
+
+uint64_t
+byzgd_server_epoch(const byzgd_server_t *self)
+{
+    return self->epoch;
+}
+
+// Receives the next message from the actor; a "DONE" event is recorded and skipped unless
+// it is what the caller waits for. Returns the message, or NULL on timeout/interrupt.
+static zmsg_t *
+s_recv_reply(byzgd_server_t *self, const char *expected, int timeout_ms)
+{
+    bool forever = timeout_ms < 0;
+    int64_t end = forever ? INT64_MAX : zclock_mono() + timeout_ms;
+    while (true) {
+        int64_t left = forever ? -1 : end - zclock_mono();
+        if (!forever && left < 0)
+            return NULL;
+        zsock_set_rcvtimeo(self->actor, (int)(left > INT32_MAX ? INT32_MAX : left));
+        zmsg_t *reply = zmsg_recv(self->actor);
+        if (!reply) {
+            if (errno == EINTR || errno == EAGAIN) {
+                if (zsys_interrupted || errno == EAGAIN)
+                    return NULL;
+                continue;
+            }
+            return NULL;
+        }
+        char *tag = zmsg_popstr(reply);
+        bool done = tag && streq(tag, "DONE");
+        if (done) {
+            char *status = zmsg_popstr(reply);
+            self->done = true;
+            self->status = status ? atoi(status) : 1;
+            zstr_free(&status);
+        }
+        bool match = tag && streq(tag, expected);
+        zstr_free(&tag);
+        if (match)
+            return reply;
+        zmsg_destroy(&reply);
+    }
+}
+
+int
+byzgd_server_wait(byzgd_server_t *self, int timeout_ms)
+{
+    if (self->done)
+        return self->status;
+    zmsg_t *reply = s_recv_reply(self, "DONE", timeout_ms);
+    zmsg_destroy(&reply);
+    return self->done ? self->status : -1;
+}
+
+void
+byzgd_server_stop(byzgd_server_t *self)
+{
+    if (zstr_send(self->actor, "STOP") != 0)
+        return;
+    zmsg_t *reply = s_recv_reply(self, "STOPPED", 60000);
+    zmsg_destroy(&reply);
+    if (!self->done) {
+        self->done = true;
+        self->status = 0;
+    }
+}
+
+int
+byzgd_server_stats(byzgd_server_t *self, byzgd_server_stats_t *stats)
+{
+    if (zstr_send(self->actor, "STATS") != 0)
+        return -1;
+    zmsg_t *reply = s_recv_reply(self, "STATS", 10000);
+    zframe_t *frame = reply ? zmsg_first(reply) : NULL;
+    int status = -1;
+    if (frame && zframe_size(frame) == sizeof *stats) {
+        memcpy(stats, zframe_data(frame), sizeof *stats);
+        status = 0;
+    }
+    zmsg_destroy(&reply);
+    return status;
+}
+
+int
+byzgd_server_params(byzgd_server_t *self, float *params_out)
+{
+    if (zstr_send(self->actor, "PARAMS") != 0)
+        return -1;
+    zmsg_t *reply = s_recv_reply(self, "PARAMS", 10000);
+    zframe_t *frame = reply ? zmsg_first(reply) : NULL;
+    int status = -1;
+    if (frame && zframe_size(frame) == self->dimension * sizeof(float)) {
+        memcpy(params_out, zframe_data(frame), zframe_size(frame));
+        status = 0;
+    }
+    zmsg_destroy(&reply);
+    return status;
+}

@@ -1,0 +1,863 @@
+/*  worker.c — the worker actor (see worker.h; docs/PROTOCOL.md §4 is the state machine).
+
+    States: CONNECTING (HELLO every hello interval until a CONFIG arrives) → JOINED
+    (PARAMS → compute → PROPOSAL) → DONE (BYE received, or an ERROR that ends the worker).
+    A CONFIG with another epoch while JOINED means the server restarted: start over.
+    Pipe grammar, private to this file:
+        caller → actor  "STATS" | "$TERM"
+        actor → caller  "STATS" bytes | "DONE" status(i)  ("DONE" may come unsolicited) */
+#include "worker.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "log.h"
+#include "model.h"
+#include "security.h"
+
+#define S_SOFTWARE   "byzgd-worker/1"
+#define S_FULL_CHUNK 256 // examples per gradient call over the whole training set
+
+#define S_LEAVE_GRACE_MS 2000 // after BYE: wait this long for the server to close first
+
+// LEAVING: told BYE; the worker stays until the server's connection closes (or the grace
+// period ends), so that it never ends before the server process that stopped it.
+typedef enum { S_CONNECTING, S_JOINED, S_LEAVING, S_DONE } s_phase_t;
+
+struct byzgd_worker_context_t {
+    byzgd_msg_config_t session;
+    uint64_t round;
+    size_t d;
+    byzgd_model_t *model;
+    byzgd_dataset_t *shard;
+    byzgd_dataset_t *full; // whole training set (kept only when keep_full_set)
+    byzgd_rng_t rng;       // the worker's sampling stream (seed, slot)
+    float *params;
+    float *features; // max_batch × feature_count
+    uint8_t *labels;
+    float *scratch; // d floats, for the full-set gradient
+    size_t max_batch;
+};
+
+struct byzgd_worker_sender_t {
+    void *dealer;
+    uint64_t epoch, round;
+    uint64_t *sent;
+};
+
+typedef struct {
+    byzgd_worker_config_t config;
+    zsock_t *pipe;
+    zsock_t *dealer;
+    void *dealer_handle;
+    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED of the DEALER
+    int64_t bye_at_ms;
+    zpoller_t *poller;
+    s_phase_t phase;
+    uint64_t epoch;
+    uint64_t last_round;
+    byzgd_worker_context_t context;
+    bool context_ready;
+    float *proposal;
+    double proposal_loss;
+    bool proposal_pending; // held back by the delay hook
+    int64_t send_at_ms;
+    int64_t last_sent_ms, last_heard_ms, last_server_ms, last_hello_ms;
+    int64_t backoff_until_ms;
+    int heartbeat_interval_ms, heartbeat_timeout_ms;
+    byzgd_worker_stats_t stats;
+    bool terminated;
+    int exit_status;
+    bool logged_drop;
+} s_worker_t;
+
+struct byzgd_worker_t {
+    zactor_t *actor;
+    bool done;
+    int status;
+};
+
+// ---------------------------------------------------------------------------------------
+// Context functions (what hooks may call)
+
+const byzgd_msg_config_t *
+byzgd_worker_context_session(const byzgd_worker_context_t *context)
+{
+    return &context->session;
+}
+
+uint64_t
+byzgd_worker_context_round(const byzgd_worker_context_t *context)
+{
+    return context->round;
+}
+
+const float *
+byzgd_worker_context_params(const byzgd_worker_context_t *context)
+{
+    return context->params;
+}
+
+double
+byzgd_worker_context_gradient(byzgd_worker_context_t *context, float *gradient_out,
+                              byzgd_rng_t *rng, bool from_full_set, bool flip_labels)
+{
+    const byzgd_dataset_t *data = from_full_set && context->full ? context->full : context->shard;
+    size_t batch = context->session.batch_size;
+    byzgd_dataset_sample(data, rng ? rng : &context->rng, batch, context->features,
+                         context->labels);
+    if (flip_labels)
+        for (size_t i = 0; i < batch; i++)
+            context->labels[i] = (uint8_t)(data->class_count - 1 - context->labels[i]);
+    return byzgd_model_gradient(context->model, gradient_out, context->params, context->features,
+                                context->labels, batch);
+}
+
+double
+byzgd_worker_context_full_gradient(byzgd_worker_context_t *context, float *gradient_out,
+                                   size_t limit)
+{
+    const byzgd_dataset_t *data = context->full ? context->full : context->shard;
+    size_t count = limit && limit < data->count ? limit : data->count;
+    size_t d = context->d;
+    double loss = 0;
+    memset(gradient_out, 0, d * sizeof *gradient_out);
+    // Chunks are weighted by their size, so the result is the mean over all examples.
+    for (size_t start = 0; start < count; start += context->max_batch) {
+        size_t chunk = count - start < context->max_batch ? count - start : context->max_batch;
+        double chunk_loss = byzgd_model_gradient(context->model, context->scratch, context->params,
+                                                 data->features + start * data->feature_count,
+                                                 data->labels + start, chunk);
+        float weight = (float)((double)chunk / (double)count);
+        for (size_t j = 0; j < d; j++)
+            gradient_out[j] += weight * context->scratch[j];
+        loss += chunk_loss * (double)chunk / (double)count;
+    }
+    return loss;
+}
+
+static void
+s_context_clear(byzgd_worker_context_t *context)
+{
+    byzgd_model_destroy(&context->model);
+    byzgd_dataset_destroy(&context->shard);
+    byzgd_dataset_destroy(&context->full);
+    free(context->params);
+    free(context->features);
+    free(context->labels);
+    free(context->scratch);
+    memset(context, 0, sizeof *context);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sending
+
+static int
+s_send_frame(void *dealer, const void *data, size_t size)
+{
+    return zmq_send(dealer, data, size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+static int
+s_send_small(s_worker_t *self, const byzgd_msg_t *msg)
+{
+    uint8_t buffer[BYZGD_MSG_SMALL_MAX];
+    size_t size = 0;
+    char error[256];
+    if (byzgd_msg_encode(buffer, sizeof buffer, &size, msg, error, sizeof error) != 0) {
+        byzgd_error("cannot encode %s: %s", byzgd_msg_type_name(msg->type), error);
+        return -1;
+    }
+    if (s_send_frame(self->dealer_handle, buffer, size) != 0)
+        return -1;
+    self->last_sent_ms = zclock_mono();
+    return 0;
+}
+
+int
+byzgd_worker_send_proposal(byzgd_worker_sender_t *sender, uint64_t round, const float *values,
+                           size_t dimension, double train_loss)
+{
+    byzgd_msg_t msg = {.type = BYZGD_MSG_PROPOSAL, .epoch = sender->epoch, .round = round};
+    msg.proposal.train_loss = train_loss;
+    msg.proposal.gradient = values;
+    msg.proposal.dimension = dimension;
+    size_t size = 0;
+    char error[256];
+    void *buffer = byzgd_msg_encode_new(&msg, &size, error, sizeof error);
+    if (!buffer) {
+        byzgd_error("cannot encode PROPOSAL: %s", error);
+        return -1;
+    }
+    // The encoded buffer goes to libzmq as is (freed after the send), no second copy.
+    zmq_msg_t frame;
+    zmq_msg_init_data(&frame, buffer, size, byzgd_msg_free_fn, NULL);
+    if (zmq_msg_send(&frame, sender->dealer, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&frame);
+        return -1;
+    }
+    (*sender->sent)++;
+    return 0;
+}
+
+int
+byzgd_worker_send_raw(byzgd_worker_sender_t *sender, const void *bytes, size_t size)
+{
+    if (zmq_send(sender->dealer, bytes, size, ZMQ_DONTWAIT) < 0)
+        return -1;
+    (*sender->sent)++;
+    return 0;
+}
+
+uint64_t
+byzgd_worker_sender_round(const byzgd_worker_sender_t *sender)
+{
+    return sender->round;
+}
+
+static void
+s_send_proposal(s_worker_t *self)
+{
+    uint64_t sent = 0;
+    byzgd_worker_sender_t sender = {.dealer = self->dealer_handle,
+                                    .epoch = self->epoch,
+                                    .round = self->context.round,
+                                    .sent = &sent};
+    if (self->config.hooks.send)
+        self->config.hooks.send(self->config.hooks.state, &sender, self->proposal, self->context.d,
+                                self->proposal_loss);
+    else
+        byzgd_worker_send_proposal(&sender, self->context.round, self->proposal, self->context.d,
+                                   self->proposal_loss);
+    self->proposal_pending = false;
+    self->stats.proposals_sent += sent;
+    if (sent)
+        self->last_sent_ms = zclock_mono();
+}
+
+static void
+s_send_hello(s_worker_t *self)
+{
+    byzgd_msg_t msg = {.type = BYZGD_MSG_HELLO};
+    snprintf(msg.hello.software, sizeof msg.hello.software, "%s", S_SOFTWARE);
+    s_send_small(self, &msg);
+    self->last_hello_ms = zclock_mono();
+}
+
+static void
+s_finish(s_worker_t *self, int status)
+{
+    self->phase = S_DONE;
+    self->exit_status = status;
+    zsock_send(self->pipe, "si", "DONE", status);
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages from the server
+
+static bool
+s_same_session(const byzgd_msg_config_t *a, const byzgd_msg_config_t *b)
+{
+    return a->slot == b->slot && a->worker_count == b->worker_count &&
+           a->dimension == b->dimension && streq(a->architecture, b->architecture) &&
+           a->hidden[0] == b->hidden[0] && a->hidden[1] == b->hidden[1] &&
+           a->channels == b->channels && a->height == b->height && a->width == b->width &&
+           a->class_count == b->class_count && streq(a->dataset, b->dataset) &&
+           a->shard_index == b->shard_index && a->shard_count == b->shard_count &&
+           a->dirichlet_alpha == b->dirichlet_alpha && a->batch_size == b->batch_size &&
+           a->seed == b->seed;
+}
+
+// Loads the shard and builds the model the CONFIG names. Returns 0, or -1 with a message.
+static int
+s_prepare(s_worker_t *self, const byzgd_msg_config_t *session, char *error, size_t error_size)
+{
+    byzgd_worker_context_t *context = &self->context;
+    s_context_clear(context);
+    self->context_ready = false;
+    context->session = *session;
+    byzgd_dataset_options_t options = {0};
+    options.data_dir = self->config.data_dir[0] ? self->config.data_dir : NULL;
+    options.split = BYZGD_SPLIT_TRAIN;
+    options.seed = session->seed;
+    byzgd_dataset_t *full = byzgd_dataset_load(session->dataset, &options, error, error_size);
+    if (!full)
+        return -1;
+    context->shard =
+        byzgd_dataset_shard(full, session->shard_index, session->shard_count,
+                            session->dirichlet_alpha, session->seed, error, error_size);
+    if (!context->shard) {
+        byzgd_dataset_destroy(&full);
+        return -1;
+    }
+    if (self->config.keep_full_set)
+        context->full = full;
+    else
+        byzgd_dataset_destroy(&full);
+    byzgd_model_spec_t spec = {.architecture = session->architecture,
+                               .channels = session->channels,
+                               .height = session->height,
+                               .width = session->width,
+                               .class_count = session->class_count,
+                               .hidden = {session->hidden[0], session->hidden[1]}};
+    context->max_batch = session->batch_size;
+    if (self->config.keep_full_set && context->max_batch < S_FULL_CHUNK)
+        context->max_batch = S_FULL_CHUNK;
+    context->model = byzgd_model_new(&spec, context->max_batch, error, error_size);
+    if (!context->model)
+        return -1;
+    byzgd_model_set_threads(context->model, self->config.threads);
+    context->d = byzgd_model_dimension(context->model);
+    if (context->d != session->dimension)
+        return byzgd_set_error(error, error_size,
+                               "the server's model has d = %" PRIu64 ", mine has d = %zu",
+                               session->dimension, context->d);
+    if (context->shard->feature_count != byzgd_model_feature_count(context->model))
+        return byzgd_set_error(error, error_size, "dataset and model shapes differ");
+    size_t feature_count = context->shard->feature_count;
+    context->params = calloc(context->d, sizeof *context->params);
+    context->scratch = calloc(context->d, sizeof *context->scratch);
+    context->features = calloc(context->max_batch * feature_count, sizeof *context->features);
+    context->labels = calloc(context->max_batch, sizeof *context->labels);
+    free(self->proposal);
+    self->proposal = calloc(context->d, sizeof *self->proposal);
+    if (!context->params || !context->scratch || !context->features || !context->labels ||
+        !self->proposal)
+        abort();
+    byzgd_rng_seed(&context->rng, session->seed, session->slot);
+    self->context_ready = true;
+    return 0;
+}
+
+static void
+s_on_config(s_worker_t *self, const byzgd_msg_t *msg)
+{
+    self->stats.configs++;
+    bool new_epoch = msg->epoch != self->epoch;
+    if (!self->context_ready || !s_same_session(&self->context.session, &msg->config)) {
+        char error[512];
+        if (s_prepare(self, &msg->config, error, sizeof error) != 0) {
+            byzgd_error("cannot set up the session: %s", error);
+            byzgd_msg_t bye = {.type = BYZGD_MSG_BYE, .epoch = msg->epoch, .round = 0};
+            bye.bye.code = BYZGD_MSG_BYE_SHUTDOWN;
+            s_send_small(self, &bye);
+            s_finish(self, 1);
+            return;
+        }
+    }
+    if (new_epoch) {
+        self->epoch = msg->epoch;
+        self->last_round = 0;
+        self->proposal_pending = false;
+        self->stats.epochs++;
+    }
+    self->heartbeat_interval_ms = (int)msg->config.heartbeat_interval_ms;
+    self->heartbeat_timeout_ms = (int)msg->config.heartbeat_timeout_ms;
+    self->phase = S_JOINED;
+    self->stats.joined = true;
+    // Loading the shard may have taken seconds: the silence clock starts now.
+    self->last_heard_ms = self->last_server_ms = zclock_mono();
+    self->stats.slot = msg->config.slot;
+}
+
+static void
+s_on_params(s_worker_t *self, const byzgd_msg_t *msg)
+{
+    if (msg->round <= self->last_round) {
+        self->stats.dropped++;
+        return;
+    }
+    byzgd_worker_context_t *context = &self->context;
+    self->last_round = msg->round;
+    self->stats.last_round = msg->round;
+    context->round = msg->round;
+    byzgd_msg_tensor_copy(context->params, msg->params.parameters, context->d);
+    if (self->config.hooks.propose) {
+        if (self->config.hooks.propose(self->config.hooks.state, context, self->proposal,
+                                       &self->proposal_loss) != 0)
+            return;
+    } else
+        self->proposal_loss =
+            byzgd_worker_context_gradient(context, self->proposal, NULL, false, false);
+    int delay = self->config.hooks.delay_ms
+                    ? self->config.hooks.delay_ms(self->config.hooks.state, msg->round)
+                    : 0;
+    if (delay > 0) {
+        self->proposal_pending = true;
+        self->send_at_ms = zclock_mono() + delay;
+        return;
+    }
+    s_send_proposal(self);
+}
+
+static void
+s_on_error(s_worker_t *self, const byzgd_msg_t *msg)
+{
+    switch (msg->error.code) {
+    case BYZGD_MSG_ERROR_NOT_JOINED:
+        self->phase = S_CONNECTING;
+        s_send_hello(self);
+        break;
+    case BYZGD_MSG_ERROR_RATE_LIMITED:
+        self->backoff_until_ms = zclock_mono() + self->heartbeat_interval_ms;
+        break;
+    default:
+        byzgd_error("the server refused this worker: %s (%s)",
+                    byzgd_msg_error_code_name(msg->error.code), msg->error.text);
+        s_finish(self, 1);
+        break;
+    }
+}
+
+static void
+s_drop(s_worker_t *self, const char *why)
+{
+    self->stats.dropped++;
+    if (!self->logged_drop) {
+        self->logged_drop = true;
+        byzgd_warn("dropped a message from the server (%s); further drops are only counted", why);
+    }
+}
+
+// Receives what the server sent (up to a budget of queued messages). Of several queued
+// PARAMS only the newest is computed (docs/PROTOCOL.md §4): a worker that fell behind
+// skips straight to the current round instead of answering rounds already closed.
+static void
+s_on_dealer(s_worker_t *self)
+{
+    zmsg_t *newest = NULL; // the newest PARAMS seen in this batch, computed at the end
+    byzgd_msg_t newest_msg = {0};
+    for (int budget = 0; budget < 64; budget++) {
+        if (budget > 0 && !(zsock_events(self->dealer) & ZMQ_POLLIN))
+            break;
+        zmsg_t *message = zmsg_recv(self->dealer);
+        if (!message)
+            break;
+        if (zmsg_size(message) != 1) {
+            zmsg_destroy(&message);
+            s_drop(self, "extra_frames");
+            continue;
+        }
+        zframe_t *frame = zmsg_first(message);
+        byzgd_msg_t msg;
+        size_t d = self->context_ready ? self->context.d : 0;
+        byzgd_msg_reject_t reason = byzgd_msg_decode(&msg, zframe_data(frame), zframe_size(frame),
+                                                     BYZGD_MSG_FROM_SERVER, d);
+        if (reason != BYZGD_MSG_OK) {
+            zmsg_destroy(&message);
+            s_drop(self, byzgd_msg_reject_name(reason));
+            continue;
+        }
+        int64_t now = zclock_mono();
+        self->last_server_ms = now;
+        if (msg.type == BYZGD_MSG_CONFIG) {
+            self->last_heard_ms = now;
+            s_on_config(self, &msg);
+        } else if (msg.type == BYZGD_MSG_ERROR) {
+            s_on_error(self, &msg);
+        } else if (self->phase != S_JOINED) {
+            s_drop(self, "unexpected");
+        } else if (msg.epoch != self->epoch) {
+            s_drop(self, "epoch");
+        } else {
+            self->last_heard_ms = now;
+            if (msg.type == BYZGD_MSG_PARAMS && msg.round > self->last_round) {
+                if (newest)
+                    self->stats.skipped++;
+                zmsg_destroy(&newest);
+                newest = message; // newest_msg points into this frame
+                newest_msg = msg;
+                message = NULL;
+            } else if (msg.type == BYZGD_MSG_PARAMS)
+                self->stats.dropped++; // a round already computed
+            else if (msg.type == BYZGD_MSG_BYE) {
+                self->phase = S_LEAVING;
+                self->bye_at_ms = now;
+            }
+        }
+        zmsg_destroy(&message);
+    }
+    // A CONFIG, ERROR or BYE after the PARAMS may have changed the session meanwhile.
+    if (newest && self->phase == S_JOINED && newest_msg.epoch == self->epoch &&
+        newest_msg.round > self->last_round)
+        s_on_params(self, &newest_msg);
+    zmsg_destroy(&newest);
+}
+
+// ---------------------------------------------------------------------------------------
+// Timers and the pipe
+
+static void
+s_on_timers(s_worker_t *self)
+{
+    int64_t now = zclock_mono();
+    if (self->phase == S_DONE)
+        return;
+    if (self->phase == S_LEAVING) {
+        if (now - self->bye_at_ms >= S_LEAVE_GRACE_MS)
+            s_finish(self, 0);
+        return;
+    }
+    if (now - self->last_server_ms > self->config.give_up_ms) {
+        byzgd_error("no server for %d ms; giving up", self->config.give_up_ms);
+        s_finish(self, 1);
+        return;
+    }
+    if (self->phase == S_JOINED && now - self->last_heard_ms > self->heartbeat_timeout_ms) {
+        byzgd_warn("the server has been silent for %d ms; joining again",
+                   self->heartbeat_timeout_ms);
+        self->phase = S_CONNECTING;
+        self->proposal_pending = false;
+    }
+    if (now < self->backoff_until_ms)
+        return;
+    if (self->phase == S_CONNECTING && now - self->last_hello_ms >= self->config.hello_interval_ms)
+        s_send_hello(self);
+    if (self->phase == S_JOINED) {
+        if (self->proposal_pending && now >= self->send_at_ms)
+            s_send_proposal(self);
+        if (now - self->last_sent_ms >= self->heartbeat_interval_ms) {
+            byzgd_msg_t heartbeat = {
+                .type = BYZGD_MSG_HEARTBEAT, .epoch = self->epoch, .round = self->last_round};
+            s_send_small(self, &heartbeat);
+        }
+    }
+}
+
+static int
+s_timeout_ms(const s_worker_t *self)
+{
+    int64_t now = zclock_mono();
+    int64_t wake = now + 1000;
+    if (self->phase == S_CONNECTING)
+        wake = self->last_hello_ms + self->config.hello_interval_ms;
+    else if (self->phase == S_LEAVING)
+        wake = self->bye_at_ms + S_LEAVE_GRACE_MS;
+    else if (self->phase == S_JOINED) {
+        int64_t heartbeat = self->last_sent_ms + self->heartbeat_interval_ms;
+        if (heartbeat < wake)
+            wake = heartbeat;
+        if (self->proposal_pending && self->send_at_ms < wake)
+            wake = self->send_at_ms;
+    }
+    int64_t timeout = wake - now;
+    return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
+}
+
+// The connection to the server closed: after BYE this is the moment to end.
+static void
+s_on_monitor(s_worker_t *self)
+{
+    zmsg_t *event = zmsg_recv(self->monitor);
+    zframe_t *head = event ? zmsg_first(event) : NULL;
+    if (head && zframe_size(head) >= 2 && self->phase == S_LEAVING) {
+        uint16_t type = (uint16_t)(zframe_data(head)[0] | zframe_data(head)[1] << 8);
+        if (type == ZMQ_EVENT_DISCONNECTED)
+            s_finish(self, 0);
+    }
+    zmsg_destroy(&event);
+}
+
+static void
+s_on_pipe(s_worker_t *self)
+{
+    char *command = zstr_recv(self->pipe);
+    if (!command || streq(command, "$TERM"))
+        self->terminated = true;
+    else if (streq(command, "STATS"))
+        zsock_send(self->pipe, "sb", "STATS", &self->stats, sizeof self->stats);
+    zstr_free(&command);
+}
+
+static void
+s_state_destroy(s_worker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_worker_t *self = *self_p;
+    zpoller_destroy(&self->poller);
+    if (self->monitor) {
+        zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
+        zsock_destroy(&self->monitor);
+    }
+    zsock_destroy(&self->dealer);
+    s_context_clear(&self->context);
+    free(self->proposal);
+    if (self->config.hooks.destroy)
+        self->config.hooks.destroy(self->config.hooks.state);
+    free(self);
+    *self_p = NULL;
+}
+
+static void
+s_actor(zsock_t *pipe, void *arg)
+{
+    s_worker_t *self = arg;
+    self->pipe = pipe;
+    self->poller = zpoller_new(pipe, self->dealer, NULL);
+    if (self->monitor)
+        zpoller_add(self->poller, self->monitor);
+    zpoller_set_nonstop(self->poller, true);
+    int64_t now = zclock_mono();
+    self->last_server_ms = now;
+    self->last_heard_ms = now;
+    self->heartbeat_interval_ms = self->config.hello_interval_ms;
+    self->heartbeat_timeout_ms = 10 * self->config.hello_interval_ms;
+    zsock_signal(pipe, 0);
+    s_send_hello(self);
+    while (!self->terminated) {
+        void *which = zpoller_wait(self->poller, s_timeout_ms(self));
+        if (which == pipe)
+            s_on_pipe(self);
+        else if (self->monitor && which == self->monitor)
+            s_on_monitor(self);
+        else if (which == self->dealer && self->phase != S_DONE && self->phase != S_LEAVING)
+            s_on_dealer(self);
+        else if (which == self->dealer)
+            zmsg_destroy(&(zmsg_t *){zmsg_recv(self->dealer)});
+        else if (zpoller_terminated(self->poller))
+            break;
+        if (!self->terminated)
+            s_on_timers(self);
+    }
+    if (self->phase == S_JOINED) {
+        byzgd_msg_t bye = {.type = BYZGD_MSG_BYE, .epoch = self->epoch, .round = self->last_round};
+        bye.bye.code = BYZGD_MSG_BYE_SHUTDOWN;
+        s_send_small(self, &bye);
+    }
+    s_state_destroy(&self);
+}
+
+// ---------------------------------------------------------------------------------------
+// Typed API and options
+
+void
+byzgd_worker_config_init(byzgd_worker_config_t *config)
+{
+    memset(config, 0, sizeof *config);
+    snprintf(config->endpoint, sizeof config->endpoint, "tcp://127.0.0.1:5555");
+    config->threads = 1;
+    config->hello_interval_ms = 1000;
+    config->give_up_ms = 60000;
+}
+
+const char *
+byzgd_worker_usage(void)
+{
+    return "  --endpoint EP          the server (default tcp://127.0.0.1:5555)\n"
+           "  --cert FILE            this worker's certificate (public file; _secret beside it)\n"
+           "  --server-cert FILE     the server's public certificate\n"
+           "  --insecure             no CURVE (the server must run --insecure too)\n"
+           "  --data-dir DIR         where the dataset lives (default: the dataset's default)\n"
+           "  --threads N            model / OpenBLAS threads (default 1)\n"
+           "  --hello-ms MS          HELLO retry period while joining (default 1000)\n"
+           "  --give-up-ms MS        exit 1 after this long without a server (default 60000)\n"
+           "Everything else (model, dataset, shard, batch, seed) comes from the server.\n"
+           "Exit status: 0 when the server says BYE, 1 on errors or without a server, 2 for "
+           "bad flags.\n";
+}
+
+static int
+s_copy(char *out, size_t size, const char *name, const char *value, char *error, size_t error_size)
+{
+    if (!value || !*value || strlen(value) >= size)
+        return byzgd_set_error(error, error_size, "--%s needs a value (shorter than %zu)", name,
+                               size);
+    snprintf(out, size, "%s", value);
+    return 0;
+}
+
+static int
+s_int(int *out, const char *name, const char *value, int min, int max, char *error,
+      size_t error_size)
+{
+    char *end = NULL;
+    errno = 0;
+    long parsed = value ? strtol(value, &end, 10) : 0;
+    if (!value || !*value || errno || *end || parsed < min || parsed > max)
+        return byzgd_set_error(error, error_size, "--%s %s: expected an integer in [%d, %d]", name,
+                               value ? value : "", min, max);
+    *out = (int)parsed;
+    return 0;
+}
+
+int
+byzgd_worker_config_parse(byzgd_worker_config_t *config, int argc, char **argv,
+                          byzgd_worker_option_fn other, void *other_state, char *error,
+                          size_t error_size)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!arg || arg[0] != '-' || arg[1] == '\0')
+            return byzgd_set_error(error, error_size, "unexpected argument \"%s\"", arg);
+        const char *body = arg[1] == '-' ? arg + 2 : arg + 1;
+        char name[64];
+        const char *equals = strchr(body, '=');
+        size_t name_size = equals ? (size_t)(equals - body) : strlen(body);
+        if (name_size == 0 || name_size >= sizeof name)
+            return byzgd_set_error(error, error_size, "bad option \"%s\"", arg);
+        memcpy(name, body, name_size);
+        name[name_size] = '\0';
+        if (streq(name, "help") || streq(name, "h"))
+            return 1;
+        if (streq(name, "insecure")) {
+            config->insecure = true;
+            continue;
+        }
+        const char *value = equals ? equals + 1 : i + 1 < argc ? argv[i + 1] : NULL;
+        bool next_used = !equals && value;
+        int status = 0;
+        if (streq(name, "endpoint"))
+            status =
+                s_copy(config->endpoint, sizeof config->endpoint, name, value, error, error_size);
+        else if (streq(name, "cert"))
+            status = s_copy(config->cert, sizeof config->cert, name, value, error, error_size);
+        else if (streq(name, "server-cert"))
+            status = s_copy(config->server_cert, sizeof config->server_cert, name, value, error,
+                            error_size);
+        else if (streq(name, "data-dir"))
+            status =
+                s_copy(config->data_dir, sizeof config->data_dir, name, value, error, error_size);
+        else if (streq(name, "threads"))
+            status = s_int(&config->threads, name, value, 1, 256, error, error_size);
+        else if (streq(name, "hello-ms"))
+            status = s_int(&config->hello_interval_ms, name, value, 1, 600000, error, error_size);
+        else if (streq(name, "give-up-ms"))
+            status = s_int(&config->give_up_ms, name, value, 1, 86400000, error, error_size);
+        else {
+            status = other ? other(other_state, name, value, error, error_size) : 1;
+            if (status == 1)
+                return byzgd_set_error(error, error_size, "unknown option %s", arg);
+        }
+        if (status != 0)
+            return -1;
+        if (next_used)
+            i++;
+    }
+    if (!config->insecure && (!config->cert[0] || !config->server_cert[0]))
+        return byzgd_set_error(error, error_size,
+                               "CURVE is on by default: give --cert and --server-cert, or "
+                               "--insecure");
+    return 0;
+}
+
+byzgd_worker_t *
+byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_size)
+{
+    s_worker_t *state = calloc(1, sizeof *state);
+    if (!state)
+        abort();
+    state->config = *config;
+    if (state->config.threads < 1)
+        state->config.threads = 1;
+    if (state->config.hello_interval_ms < 1)
+        state->config.hello_interval_ms = 1000;
+    if (state->config.give_up_ms < 1)
+        state->config.give_up_ms = 60000;
+    state->dealer = zsock_new(ZMQ_DEALER);
+    if (!state->dealer) {
+        byzgd_set_error(error, error_size, "cannot create the DEALER socket");
+        goto failed;
+    }
+    if (byzgd_security_client_setup(
+            state->dealer, config->insecure, config->cert[0] ? config->cert : NULL,
+            config->server_cert[0] ? config->server_cert : NULL,
+            byzgd_msg_max_size(BYZGD_MSG_DIMENSION_MAX), error, error_size) != 0)
+        goto failed;
+    char monitor_endpoint[64];
+    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://byzgd-worker-monitor-%p",
+             (void *)state);
+    if (zmq_socket_monitor(zsock_resolve(state->dealer), monitor_endpoint,
+                           ZMQ_EVENT_DISCONNECTED) == 0)
+        state->monitor = zsock_new_pair(monitor_endpoint);
+    if (zsock_connect(state->dealer, "%s", config->endpoint) != 0) {
+        byzgd_set_error(error, error_size, "cannot connect to %s: %s", config->endpoint,
+                        zmq_strerror(zmq_errno()));
+        goto failed;
+    }
+    state->dealer_handle = zsock_resolve(state->dealer);
+    byzgd_worker_t *self = calloc(1, sizeof *self);
+    if (!self)
+        abort();
+    self->status = -1;
+    self->actor = zactor_new(s_actor, state);
+    if (!self->actor)
+        abort();
+    return self;
+failed:
+    s_state_destroy(&state);
+    return NULL;
+}
+
+void
+byzgd_worker_destroy(byzgd_worker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zactor_destroy(&(*self_p)->actor);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static zmsg_t *
+s_recv_reply(byzgd_worker_t *self, const char *expected, int timeout_ms)
+{
+    bool forever = timeout_ms < 0;
+    int64_t end = forever ? INT64_MAX : zclock_mono() + timeout_ms;
+    while (true) {
+        int64_t left = forever ? -1 : end - zclock_mono();
+        if (!forever && left < 0)
+            return NULL;
+        zsock_set_rcvtimeo(self->actor, (int)(left > INT32_MAX ? INT32_MAX : left));
+        zmsg_t *reply = zmsg_recv(self->actor);
+        if (!reply) {
+            if (errno == EINTR && !zsys_interrupted)
+                continue;
+            return NULL;
+        }
+        char *tag = zmsg_popstr(reply);
+        if (tag && streq(tag, "DONE")) {
+            char *status = zmsg_popstr(reply);
+            self->done = true;
+            self->status = status ? atoi(status) : 1;
+            zstr_free(&status);
+        }
+        bool match = tag && streq(tag, expected);
+        zstr_free(&tag);
+        if (match)
+            return reply;
+        zmsg_destroy(&reply);
+    }
+}
+
+int
+byzgd_worker_wait(byzgd_worker_t *self, int timeout_ms)
+{
+    if (self->done)
+        return self->status;
+    zmsg_t *reply = s_recv_reply(self, "DONE", timeout_ms);
+    zmsg_destroy(&reply);
+    return self->done ? self->status : -1;
+}
+
+int
+byzgd_worker_stats(byzgd_worker_t *self, byzgd_worker_stats_t *stats)
+{
+    if (zstr_send(self->actor, "STATS") != 0)
+        return -1;
+    zmsg_t *reply = s_recv_reply(self, "STATS", 10000);
+    zframe_t *frame = reply ? zmsg_first(reply) : NULL;
+    int status = -1;
+    if (frame && zframe_size(frame) == sizeof *stats) {
+        memcpy(stats, zframe_data(frame), sizeof *stats);
+        status = 0;
+    }
+    zmsg_destroy(&reply);
+    return status;
+}
