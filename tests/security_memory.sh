@@ -93,7 +93,7 @@ wait
 # ---- 2. endless multipart under the supervisor
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 endpoint=tcp://127.0.0.1:$port
-cap_mb=400
+cap_mb=128
 rounds=400
 "$bin/byzgd-supervise" --memory-mb $cap_mb --checkpoint "$tmp/checkpoint" --max-restarts 3 -- \
     "$bin/byzgd-server" --endpoint "$endpoint" --workers 5 --quorum 4 --rule median \
@@ -107,7 +107,7 @@ for _ in $(seq 150); do [[ -s "$tmp/checkpoint" ]] && break; sleep 0.1; done
 [[ -s "$tmp/checkpoint" ]] || fail "no checkpoint written"
 "$bin/byzgd-hammer" --endpoint "$endpoint" --plaintext rawmultipart >"$tmp/multipart.log" 2>&1 &
 multipart=$!
-for _ in $(seq 300); do grep -q 'killing it' "$tmp/supervisor.log" && break; sleep 0.1; done
+for _ in $(seq 900); do grep -q 'killing it' "$tmp/supervisor.log" && break; sleep 0.1; done
 kill $multipart 2>/dev/null
 grep -q 'killing it' "$tmp/supervisor.log" || fail "the server was never killed at its cap"
 wait $supervisor || fail "the supervised server ended with status $?"
