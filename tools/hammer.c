@@ -606,6 +606,8 @@ main(int argc, char **argv)
     s_options_t options = {.seconds = 5, .count = 100, .seed = 1, .connections = 1};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!arg) // argv ends with NULL; the analyzer cannot know argc agrees
+            break;
         if (streq(arg, "--plaintext"))
             options.plaintext = true;
         else if (streq(arg, "--random-key"))
