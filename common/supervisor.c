@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -72,6 +73,7 @@ byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *optio
     sigaddset(&stop_signals, SIGHUP);
     sigprocmask(SIG_BLOCK, &stop_signals, &previous);
 
+    pid_t supervisor = getpid();
     int result = -1;
     bool stopping = false;
     for (unsigned start = 0;; start++) {
@@ -86,6 +88,11 @@ byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *optio
             break;
         }
         if (pid == 0) {
+            // A supervisor killed outright (kill -9, its own parent's PDEATHSIG) must not
+            // leave the server running unsupervised.
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != supervisor)
+                _exit(127);
             sigprocmask(SIG_SETMASK, &previous, NULL);
             execvp(child_argv[0], child_argv);
             fprintf(stderr, "%s: cannot run %s: %s\n", program_invocation_short_name, child_argv[0],
@@ -121,6 +128,11 @@ byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *optio
                 kill(pid, received);
             }
         }
+        // A stop request sent to the whole process group may end the child before the
+        // supervisor took it: it still means stop, not restart.
+        struct timespec no_wait = {0, 0};
+        if (!stopping && sigtimedwait(&stop_signals, NULL, &no_wait) > 0)
+            stopping = true;
         if (WIFEXITED(status) && !memory_killed) {
             result = WEXITSTATUS(status);
             break; // a normal end, successful or not (a config error would only repeat)

@@ -6,7 +6,7 @@
 # process survives a success, a failure, Ctrl-C or a `kill -9` of the launcher itself.
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
-e2e_need byzgd-cluster
+e2e_need byzgd-cluster byzgd-supervise
 
 doubles=$E2E_DIR/doubles
 mkdir -p "$doubles"
@@ -66,6 +66,8 @@ echo "keygen argv: $*"
 mkdir -p "$1/workers" && echo "server cert" >"$1/server.cert"
 EOF
 chmod +x "$doubles"/byzgd-*
+# The real supervisor (not a double): the launcher starts the server double under it.
+ln -s "$BYZGD_BIN/byzgd-supervise" "$doubles/byzgd-supervise"
 cluster=("$BYZGD_BIN/byzgd-cluster" --bin-dir "$doubles")
 
 echo "== a run that succeeds"
@@ -84,12 +86,13 @@ done
 [[ -f $run/keys/server.cert ]] || e2e_fail "keygen was not run into RUN_DIR/keys"
 grep -q "keygen argv: $run/keys --workers 5" "$run/logs/keygen.log" || e2e_fail "keygen flags" "$run/logs/keygen.log"
 server_log=$run/logs/server.log
-for flag in "--endpoint tcp://127.0.0.1:\*" "--endpoint-file $run/endpoint" "--metrics $run/metrics.jsonl" \
+for flag in "--endpoint tcp://127.0.0.1:[0-9][0-9]* " "--checkpoint-every 10" "--endpoint-file $run/endpoint" "--metrics $run/metrics.jsonl" \
     "--checkpoint $run/checkpoint" "--keys $run/keys" "--workers 5" "-f 2" "--rule krum" "-m 1" \
     "--rounds 6" "--batch 16" "--lr 0.05" "--seed 1" "--dataset fashion-mnist" "--model mlp"; do
     grep -q -- "$flag" "$server_log" || e2e_fail "server lacks '$flag'" "$server_log"
 done
 grep -q -- "--attack\|--sigma\|--misbehave" "$server_log" && e2e_fail "attack flags reached the server" "$server_log"
+grep -q "memory cap 2088 MiB" "$server_log" || e2e_fail "the server is not supervised (2048 + 8 n MiB)" "$server_log"
 grep -q -- "--endpoint tcp://127.0.0.1:1[0-9]* --cert $run/keys/workers/worker-000.cert --server-cert $run/keys/server.cert --threads 1$" \
     "$run/logs/worker-00.log" || e2e_fail "honest worker flags" "$run/logs/worker-00.log"
 grep -q -- "worker-003.cert .* --attack gaussian --sigma 3 --misbehave stale$" "$run/logs/byzantine-00.log" ||
@@ -116,6 +119,13 @@ grep -q -- "--insecure" "$E2E_DIR/insecure/logs/server.log" || e2e_fail "server 
 grep -q -- "--endpoint tcp://127.0.0.1:[0-9]* --insecure --threads 1$" "$E2E_DIR/insecure/logs/worker-00.log" ||
     e2e_fail "worker not insecure" "$E2E_DIR/insecure/logs/worker-00.log"
 [[ -e $E2E_DIR/insecure/keys ]] && e2e_fail "keys made for an insecure run"
+
+echo "== --no-supervise runs the server directly, with the endpoint as given"
+"${cluster[@]}" --run-dir "$E2E_DIR/direct" --workers 2 --rounds 2 --no-supervise --quiet >"$E2E_DIR/direct.out" 2>&1
+e2e_expect_status $? 0 "$E2E_DIR/direct.out"
+grep -q -- "--endpoint tcp://127.0.0.1:\* " "$E2E_DIR/direct/logs/server.log" && ! grep -q "memory cap" "$E2E_DIR/direct/logs/server.log" ||
+    e2e_fail "--no-supervise still supervised" "$E2E_DIR/direct/logs/server.log"
+grep -q -- "--checkpoint-every" "$E2E_DIR/direct/logs/server.log" && e2e_fail "--no-supervise changed the checkpoint period"
 
 echo "== failures exit 1 and leave nothing behind"
 DOUBLE_MODE=fail "${cluster[@]}" --run-dir "$E2E_DIR/fail" --workers 3 --rounds 3 >"$E2E_DIR/fail.out" 2>&1

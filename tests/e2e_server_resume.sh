@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The server is killed with SIGKILL in the middle of a run (the launcher then fails and
+# The server is killed with SIGKILL in the middle of a run (its supervisor, which takes
+# byzgd-server along, so nothing restarts it; the launcher then fails and
 # stops the workers); `byzgd-cluster --config RUN_DIR/config --run-dir RUN_DIR --resume`
 # restarts everything and the server continues from its last checkpoint: metrics.jsonl
 # goes on at the saved round + 1 and reaches the last round.

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics_line.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -21,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +34,9 @@
 #define S_STOP_GRACE_MS        3000   // after SIGTERM, before SIGKILL
 #define S_PROGRESS_INTERVAL_MS 5000   // a progress line at least this often
 #define S_METRICS_LINE_MAX     65536  // longer metrics lines are skipped
+#define S_CHECKPOINT_EVERY     10     // supervised default: a restart repeats < 10 rounds
+#define S_MEMORY_BASE_MB       2048   // dataset, allocator and sanitizer headroom
+#define S_MEMORY_PER_WORKER_MB 8      // (4 + 4) queued tensors of 4 d bytes, d <= 2^18
 
 // Everything one run needs; lives in main's frame.
 typedef struct {
@@ -554,16 +560,85 @@ s_write_pids(const s_run_t *run)
     return result;
 }
 
+// A restarted server must bind the endpoint the workers connect to, so a wildcard port
+// `tcp://ADDRESS:*` (ADDRESS an IPv4 literal or *) becomes a concrete free port: bind port
+// 0, read the port, close. Another process may take the port before the server binds it;
+// the server then fails to start and the run fails: rare, and reported. Returns 0 or -1.
+static int
+s_concrete_endpoint(char *endpoint, size_t size, const char *configured)
+{
+    snprintf(endpoint, size, "%s", configured);
+    size_t length = strlen(configured);
+    if (strncmp(configured, "tcp://", 6) != 0 || length < 9 ||
+        strcmp(configured + length - 2, ":*") != 0)
+        return 0;
+    char host[64];
+    if (length - 8 >= sizeof host)
+        return -1;
+    memcpy(host, configured + 6, length - 8);
+    host[length - 8] = '\0';
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
+    if (strcmp(host, "*") == 0)
+        address.sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (inet_pton(AF_INET, host, &address.sin_addr) != 1)
+        return -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    socklen_t address_size = sizeof address;
+    int result = -1;
+    if (bind(fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+        getsockname(fd, (struct sockaddr *)&address, &address_size) == 0) {
+        snprintf(endpoint, size, "tcp://%s:%u", host, (unsigned)ntohs(address.sin_port));
+        result = 0;
+    }
+    close(fd);
+    return result;
+}
+
+// The supervisor's command before the server's: restarts after a crash or the memory cap,
+// with --resume once RUN_DIR/checkpoint exists (docs/SECURITY.md §4-§5).
+static void
+s_add_supervisor(s_run_t *run, s_argv_t *argv)
+{
+    long long memory_mb = byzgd_cluster_config_get_int(run->config, "server-memory-mb");
+    if (memory_mb == 0)
+        memory_mb = S_MEMORY_BASE_MB +
+                    S_MEMORY_PER_WORKER_MB * byzgd_cluster_config_get_int(run->config, "workers");
+    s_argv_add(argv, "%s/byzgd-supervise", run->bin_dir);
+    s_argv_add(argv, "--memory-mb");
+    s_argv_add(argv, "%lld", memory_mb);
+    s_argv_add(argv, "--checkpoint");
+    s_argv_add(argv, "%s/checkpoint", run->run_dir);
+    s_argv_add(argv, "--max-restarts");
+    s_argv_add(argv, "%s", byzgd_cluster_config_get(run->config, "max-restarts"));
+    s_argv_add(argv, "--");
+}
+
 static int
 s_start_server(s_run_t *run)
 {
     char endpoint_path[S_PATH_MAX];
     snprintf(endpoint_path, sizeof endpoint_path, "%s/endpoint", run->run_dir);
     unlink(endpoint_path);
+    bool supervise = !byzgd_cluster_config_get_flag(run->config, "no-supervise");
+    const char *configured = byzgd_cluster_config_get(run->config, "endpoint");
+    char endpoint[1024];
+    if (!supervise)
+        snprintf(endpoint, sizeof endpoint, "%s", configured);
+    else if (s_concrete_endpoint(endpoint, sizeof endpoint, configured) != 0) {
+        byzgd_error("cannot choose a free port for %s", configured);
+        return -1;
+    } else if (strchr(endpoint, '*'))
+        byzgd_warn("--endpoint %s: a restarted server may bind another port than the workers "
+                   "use; give a concrete port",
+                   endpoint);
     s_argv_t argv = {0};
+    if (supervise)
+        s_add_supervisor(run, &argv);
     s_argv_add(&argv, "%s/byzgd-server", run->bin_dir);
     s_argv_add(&argv, "--endpoint");
-    s_argv_add(&argv, "%s", byzgd_cluster_config_get(run->config, "endpoint"));
+    s_argv_add(&argv, "%s", endpoint);
     s_argv_add(&argv, "--endpoint-file");
     s_argv_add(&argv, "%s", endpoint_path);
     s_argv_add(&argv, "--metrics");
@@ -580,6 +655,10 @@ s_start_server(s_run_t *run)
         s_argv_add(&argv, "%s/keys", run->run_dir);
     }
     s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_SERVER);
+    if (supervise && !byzgd_cluster_config_is_set(run->config, "checkpoint-every")) {
+        s_argv_add(&argv, "--checkpoint-every");
+        s_argv_add(&argv, "%d", S_CHECKPOINT_EVERY);
+    }
     run->server = s_spawn(run, "server", &argv, NULL);
     s_argv_free(&argv);
     return run->server < 0 ? -1 : 0;
