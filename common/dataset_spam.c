@@ -4,6 +4,7 @@
     hashing, log(1 + tf), L2 norm, the stratified split and the cache file format. The
     cache holds the whole corpus in canonical order, so one file serves every split seed. */
 #include "dataset.h"
+#include "bytes.h"
 #include "dataset_private.h"
 #include "log.h"
 
@@ -555,32 +556,6 @@ byzgd_spam_features(float *features_out, const char *text, size_t text_size, siz
 
 // ---- the cache file: little-endian, see docs/DATASETS.md
 
-static void
-s_put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-s_put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t
-s_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-s_get64(const uint8_t *p)
-{
-    return (uint64_t)s_get32(p) | (uint64_t)s_get32(p + 4) << 32;
-}
-
 static uint32_t
 s_crc32(const uint8_t *data, size_t size)
 {
@@ -621,11 +596,11 @@ byzgd_spam_cache_encode(uint8_t **data_out, size_t *size_out, const byzgd_datase
     if (!data)
         return byzgd_set_error(error, error_size, "spam cache: out of memory for %zu bytes", size);
     memcpy(data, S_CACHE_MAGIC, 8); // NOLINT(bugprone-not-null-terminated-result): 8-byte magic
-    s_put32(data + 8, S_CACHE_VERSION);
-    s_put32(data + 12, (uint32_t)d);
-    s_put32(data + 16, (uint32_t)n);
-    s_put32(data + 20, (uint32_t)corpus->class_count);
-    s_put64(data + 24, nonzero);
+    byzgd_le_put_u32(data + 8, S_CACHE_VERSION);
+    byzgd_le_put_u32(data + 12, (uint32_t)d);
+    byzgd_le_put_u32(data + 16, (uint32_t)n);
+    byzgd_le_put_u32(data + 20, (uint32_t)corpus->class_count);
+    byzgd_le_put_u64(data + 24, nonzero);
     uint8_t *labels = data + S_CACHE_HEADER;
     uint8_t *row_counts = labels + n;
     uint8_t *indices = row_counts + 4 * n;
@@ -639,14 +614,14 @@ byzgd_spam_cache_encode(uint8_t **data_out, size_t *size_out, const byzgd_datase
             if (row[j] > 0) {
                 uint32_t bits;
                 memcpy(&bits, &row[j], 4);
-                s_put32(indices + 4 * k, (uint32_t)j);
-                s_put32(values + 4 * k, bits);
+                byzgd_le_put_u32(indices + 4 * k, (uint32_t)j);
+                byzgd_le_put_u32(values + 4 * k, bits);
                 k++, row_count++;
             }
         }
-        s_put32(row_counts + 4 * i, row_count);
+        byzgd_le_put_u32(row_counts + 4 * i, row_count);
     }
-    s_put32(data + size - 4, s_crc32(data, size - 4));
+    byzgd_le_put_u32(data + size - 4, s_crc32(data, size - 4));
     *data_out = data;
     *size_out = size;
     return 0;
@@ -660,14 +635,15 @@ byzgd_spam_cache_parse(const uint8_t *data, size_t size, int verify_checksum, ch
         byzgd_set_error(error, error_size, "not a byzgd spam cache (bad magic or %zu bytes)", size);
         return NULL;
     }
-    uint32_t version = s_get32(data + 8);
+    uint32_t version = byzgd_le_get_u32(data + 8);
     if (version != S_CACHE_VERSION) {
         byzgd_set_error(error, error_size, "spam cache version %u, expected %u", version,
                         S_CACHE_VERSION);
         return NULL;
     }
-    uint64_t d = s_get32(data + 12), n = s_get32(data + 16), classes = s_get32(data + 20);
-    uint64_t nonzero = s_get64(data + 24);
+    uint64_t d = byzgd_le_get_u32(data + 12), n = byzgd_le_get_u32(data + 16),
+             classes = byzgd_le_get_u32(data + 20);
+    uint64_t nonzero = byzgd_le_get_u64(data + 24);
     if (d < S_MIN_FEATURE_COUNT || d > S_MAX_FEATURE_COUNT || n == 0 || n > S_MAX_EXAMPLES ||
         classes != 2 || n * d > S_MAX_DENSE_VALUES || nonzero > n * d) {
         byzgd_set_error(error, error_size,
@@ -685,7 +661,7 @@ byzgd_spam_cache_parse(const uint8_t *data, size_t size, int verify_checksum, ch
                         size < expected ? "truncated" : "trailing data");
         return NULL;
     }
-    if (verify_checksum && s_crc32(data, size - 4) != s_get32(data + size - 4)) {
+    if (verify_checksum && s_crc32(data, size - 4) != byzgd_le_get_u32(data + size - 4)) {
         byzgd_set_error(error, error_size, "spam cache: checksum mismatch (corrupt file)");
         return NULL;
     }
@@ -700,15 +676,15 @@ byzgd_spam_cache_parse(const uint8_t *data, size_t size, int verify_checksum, ch
             byzgd_set_error(error, error_size, "spam cache: label %u of example %zu", labels[i], i);
             return NULL;
         }
-        uint32_t row_count = s_get32(row_counts + 4 * i);
+        uint32_t row_count = byzgd_le_get_u32(row_counts + 4 * i);
         if (row_count > d || total + row_count > nonzero) {
             byzgd_set_error(error, error_size, "spam cache: bad nonzero count of example %zu", i);
             return NULL;
         }
         uint64_t previous = 0;
         for (uint64_t k = total; k < total + row_count; k++) {
-            uint32_t index = s_get32(indices + 4 * k);
-            uint32_t bits = s_get32(values + 4 * k);
+            uint32_t index = byzgd_le_get_u32(indices + 4 * k);
+            uint32_t bits = byzgd_le_get_u32(values + 4 * k);
             float value;
             memcpy(&value, &bits, 4);
             if (index >= d || (k > total && index <= previous) || !(value > 0) ||
@@ -736,11 +712,11 @@ byzgd_spam_cache_parse(const uint8_t *data, size_t size, int verify_checksum, ch
     memcpy(self->labels, labels, n);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t row_count = s_get32(row_counts + 4 * i);
+        uint32_t row_count = byzgd_le_get_u32(row_counts + 4 * i);
         float *row = self->features + i * d;
         for (uint32_t r = 0; r < row_count; r++, k++) {
-            uint32_t bits = s_get32(values + 4 * k);
-            memcpy(&row[s_get32(indices + 4 * k)], &bits, 4);
+            uint32_t bits = byzgd_le_get_u32(values + 4 * k);
+            memcpy(&row[byzgd_le_get_u32(indices + 4 * k)], &bits, 4);
         }
     }
     return self;

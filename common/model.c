@@ -2,6 +2,7 @@
     backward passes; seeded initialisation; parameter files. The layer kernels are in
     layers.c; this file only lays out the parameters and chains the activations. */
 #include "model.h"
+#include "bytes.h"
 
 #include "layers.h"
 #include "log.h"
@@ -684,38 +685,6 @@ byzgd_model_evaluate(byzgd_model_t *self, const float *params, const byzgd_datas
 static const char s_magic[8] = {'B', 'Y', 'Z', 'G', 'D', 'P', 'R', 'M'};
 #define S_FORMAT_VERSION 1u
 
-static void
-s_put_u32(uint8_t *out, uint32_t value)
-{
-    for (int i = 0; i < 4; i++)
-        out[i] = (uint8_t)(value >> (8 * i));
-}
-
-static void
-s_put_u64(uint8_t *out, uint64_t value)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(value >> (8 * i));
-}
-
-static uint32_t
-s_get_u32(const uint8_t *in)
-{
-    uint32_t value = 0;
-    for (int i = 0; i < 4; i++)
-        value |= (uint32_t)in[i] << (8 * i);
-    return value;
-}
-
-static uint64_t
-s_get_u64(const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value |= (uint64_t)in[i] << (8 * i);
-    return value;
-}
-
 // Parameters as little-endian bytes (a plain copy on little-endian hosts).
 static void
 s_floats_to_bytes(uint8_t *out, const float *values, size_t count)
@@ -723,7 +692,7 @@ s_floats_to_bytes(uint8_t *out, const float *values, size_t count)
     for (size_t i = 0; i < count; i++) {
         uint32_t bits;
         memcpy(&bits, &values[i], sizeof bits);
-        s_put_u32(out + 4 * i, bits);
+        byzgd_le_put_u32(out + 4 * i, bits);
     }
 }
 
@@ -731,7 +700,7 @@ static void
 s_bytes_to_floats(float *out, const uint8_t *bytes, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
-        uint32_t bits = s_get_u32(bytes + 4 * i);
+        uint32_t bits = byzgd_le_get_u32(bytes + 4 * i);
         memcpy(&out[i], &bits, sizeof bits);
     }
 }
@@ -765,12 +734,12 @@ byzgd_model_save(const byzgd_model_t *self, const float *params, const char *pat
     if (!image)
         return byzgd_set_error(error, error_size, "%s: out of memory", path);
     memcpy(image, s_magic, 8);
-    s_put_u32(image + 8, S_FORMAT_VERSION);
-    s_put_u32(image + 12, (uint32_t)description_size);
+    byzgd_le_put_u32(image + 8, S_FORMAT_VERSION);
+    byzgd_le_put_u32(image + 12, (uint32_t)description_size);
     memcpy(image + 16, self->description, description_size);
-    s_put_u64(image + 16 + description_size, self->dimension);
+    byzgd_le_put_u64(image + 16 + description_size, self->dimension);
     s_floats_to_bytes(image + header_size, params, self->dimension);
-    s_put_u32(image + 24 + description_size, s_crc32(image + header_size, data_size));
+    byzgd_le_put_u32(image + 24 + description_size, s_crc32(image + header_size, data_size));
 
     file = fopen(temporary, "wb");
     if (!file) {
@@ -821,14 +790,14 @@ byzgd_model_load(const byzgd_model_t *self, float *params, const char *path, cha
         byzgd_set_error(error, error_size, "%s: truncated header (%zu bytes)", path, got);
         goto cleanup;
     }
-    uint32_t version = s_get_u32(header + 8);
+    uint32_t version = byzgd_le_get_u32(header + 8);
     if (version != S_FORMAT_VERSION) {
         byzgd_set_error(error, error_size,
                         "%s: parameter file version %u, this build reads version %u", path, version,
                         S_FORMAT_VERSION);
         goto cleanup;
     }
-    uint32_t description_size = s_get_u32(header + 12);
+    uint32_t description_size = byzgd_le_get_u32(header + 12);
     char description[96];
     uint8_t tail[12];
     if (description_size == 0 || description_size >= sizeof description) {
@@ -848,14 +817,14 @@ byzgd_model_load(const byzgd_model_t *self, float *params, const char *path, cha
                         description, self->description);
         goto cleanup;
     }
-    uint64_t dimension = s_get_u64(tail);
+    uint64_t dimension = byzgd_le_get_u64(tail);
     if (dimension != self->dimension) {
         byzgd_set_error(error, error_size,
                         "%s: d mismatch: the file holds %llu parameters, the model has %zu", path,
                         (unsigned long long)dimension, self->dimension);
         goto cleanup;
     }
-    uint32_t expected_crc = s_get_u32(tail + 8);
+    uint32_t expected_crc = byzgd_le_get_u32(tail + 8);
     size_t data_size = self->dimension * 4;
     data = malloc(data_size ? data_size : 1);
     if (!data) {

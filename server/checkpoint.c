@@ -1,5 +1,6 @@
 /*  checkpoint.c — atomic save (tmp + fsync + rename + directory fsync) and checked load. */
 #include "checkpoint.h"
+#include "bytes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,38 +17,6 @@
 #define S_MAGIC       "BYZGDCKP"
 #define S_VERSION     1u
 #define S_HEADER_SIZE (8 + 4 + 4 + 8 + 8 + 8 + 4)
-
-static void
-s_put_u32(uint8_t *out, uint32_t value)
-{
-    for (int i = 0; i < 4; i++)
-        out[i] = (uint8_t)(value >> (8 * i));
-}
-
-static void
-s_put_u64(uint8_t *out, uint64_t value)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(value >> (8 * i));
-}
-
-static uint32_t
-s_get_u32(const uint8_t *in)
-{
-    uint32_t value = 0;
-    for (int i = 0; i < 4; i++)
-        value |= (uint32_t)in[i] << (8 * i);
-    return value;
-}
-
-static uint64_t
-s_get_u64(const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value |= (uint64_t)in[i] << (8 * i);
-    return value;
-}
 
 // CRC-32 of a large buffer (zlib's length argument is a uInt).
 static uint32_t
@@ -90,12 +59,12 @@ byzgd_checkpoint_save(const char *path, const byzgd_checkpoint_info_t *info, con
     size_t description_size = strlen(info->description);
     uint8_t header[S_HEADER_SIZE];
     memcpy(header, S_MAGIC, 8);
-    s_put_u32(header + 8, S_VERSION);
-    s_put_u32(header + 12, (uint32_t)description_size);
-    s_put_u64(header + 16, info->round);
-    s_put_u64(header + 24, info->seed);
-    s_put_u64(header + 32, d);
-    s_put_u32(header + 40, s_crc(params, d * sizeof *params));
+    byzgd_le_put_u32(header + 8, S_VERSION);
+    byzgd_le_put_u32(header + 12, (uint32_t)description_size);
+    byzgd_le_put_u64(header + 16, info->round);
+    byzgd_le_put_u64(header + 24, info->seed);
+    byzgd_le_put_u64(header + 32, d);
+    byzgd_le_put_u32(header + 40, s_crc(params, d * sizeof *params));
 
     int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -145,19 +114,19 @@ byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected,
         byzgd_set_error(error, error_size, "%s: not a byzgd checkpoint", path);
         goto cleanup;
     }
-    if (s_get_u32(header + 8) != S_VERSION) {
+    if (byzgd_le_get_u32(header + 8) != S_VERSION) {
         byzgd_set_error(error, error_size, "%s: checkpoint version %u, expected %u", path,
-                        s_get_u32(header + 8), S_VERSION);
+                        byzgd_le_get_u32(header + 8), S_VERSION);
         goto cleanup;
     }
-    uint32_t description_size = s_get_u32(header + 12);
+    uint32_t description_size = byzgd_le_get_u32(header + 12);
     if (description_size > 4096) {
         byzgd_set_error(error, error_size, "%s: corrupt checkpoint header", path);
         goto cleanup;
     }
-    uint64_t round = s_get_u64(header + 16), seed = s_get_u64(header + 24);
-    uint64_t file_d = s_get_u64(header + 32);
-    uint32_t crc = s_get_u32(header + 40);
+    uint64_t round = byzgd_le_get_u64(header + 16), seed = byzgd_le_get_u64(header + 24);
+    uint64_t file_d = byzgd_le_get_u64(header + 32);
+    uint32_t crc = byzgd_le_get_u32(header + 40);
     description = calloc(1, description_size + 1);
     if (!description)
         abort();
