@@ -12,6 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+// isfinite() is what keeps NaN and Inf out of the model; -ffast-math and -Ofast make it
+// return true for NaN (DESIGN.md §4), so such a build must not exist.
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "byzgd must not be built with -ffast-math or -Ofast: isfinite() would accept NaN"
+#endif
+
 static const char *const s_rule_names[] = {
     "average",      "krum",   "multi-krum", "medoid", "1-p-krum", "geomed", "median",
     "trimmed-mean", "meamed", "bulyan",     "mda",    "cclip",    NULL,

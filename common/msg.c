@@ -14,6 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+// isfinite() is what keeps NaN and Inf out of the model; -ffast-math and -Ofast make it
+// return true for NaN (DESIGN.md §4), so such a build must not exist.
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "byzgd must not be built with -ffast-math or -Ofast: isfinite() would accept NaN"
+#endif
+
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the wire carries little-endian float32; byzgd assumes a little-endian host");
 _Static_assert(sizeof(float) == 4, "float must be IEEE-754 binary32");
