@@ -26,6 +26,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "actor.h"
 #include "checkpoint.h"
 #include "dataset.h"
 #include "evaluator.h"
@@ -1205,49 +1206,13 @@ byzgd_server_epoch(const byzgd_server_t *self)
     return self->epoch;
 }
 
-// Receives the next message from the actor; a "DONE" event is recorded and skipped unless
-// it is what the caller waits for. Returns the message, or NULL on timeout/interrupt.
-static zmsg_t *
-s_recv_reply(byzgd_server_t *self, const char *expected, int timeout_ms)
-{
-    bool forever = timeout_ms < 0;
-    int64_t end = forever ? INT64_MAX : zclock_mono() + timeout_ms;
-    while (true) {
-        int64_t left = forever ? -1 : end - zclock_mono();
-        if (!forever && left < 0)
-            return NULL;
-        zsock_set_rcvtimeo(self->actor, (int)(left > INT32_MAX ? INT32_MAX : left));
-        zmsg_t *reply = zmsg_recv(self->actor);
-        if (!reply) {
-            if (errno == EINTR || errno == EAGAIN) {
-                if (zsys_interrupted || errno == EAGAIN)
-                    return NULL;
-                continue;
-            }
-            return NULL;
-        }
-        char *tag = zmsg_popstr(reply);
-        bool done = tag && streq(tag, "DONE");
-        if (done) {
-            char *status = zmsg_popstr(reply);
-            self->done = true;
-            self->status = status ? atoi(status) : 1;
-            zstr_free(&status);
-        }
-        bool match = tag && streq(tag, expected);
-        zstr_free(&tag);
-        if (match)
-            return reply;
-        zmsg_destroy(&reply);
-    }
-}
-
 int
 byzgd_server_wait(byzgd_server_t *self, int timeout_ms)
 {
     if (self->done)
         return self->status;
-    zmsg_t *reply = s_recv_reply(self, "DONE", timeout_ms);
+    zmsg_t *reply =
+        byzgd_actor_recv_reply(self->actor, "DONE", timeout_ms, &self->done, &self->status);
     zmsg_destroy(&reply);
     return self->done ? self->status : -1;
 }
@@ -1257,7 +1222,8 @@ byzgd_server_stop(byzgd_server_t *self)
 {
     if (zstr_send(self->actor, "STOP") != 0)
         return;
-    zmsg_t *reply = s_recv_reply(self, "STOPPED", 60000);
+    zmsg_t *reply =
+        byzgd_actor_recv_reply(self->actor, "STOPPED", 60000, &self->done, &self->status);
     zmsg_destroy(&reply);
     if (!self->done) {
         self->done = true;
@@ -1270,7 +1236,7 @@ byzgd_server_stats(byzgd_server_t *self, byzgd_server_stats_t *stats)
 {
     if (zstr_send(self->actor, "STATS") != 0)
         return -1;
-    zmsg_t *reply = s_recv_reply(self, "STATS", 10000);
+    zmsg_t *reply = byzgd_actor_recv_reply(self->actor, "STATS", 10000, &self->done, &self->status);
     zframe_t *frame = reply ? zmsg_first(reply) : NULL;
     int status = -1;
     if (frame && zframe_size(frame) == sizeof *stats) {
@@ -1286,7 +1252,8 @@ byzgd_server_params(byzgd_server_t *self, float *params_out)
 {
     if (zstr_send(self->actor, "PARAMS") != 0)
         return -1;
-    zmsg_t *reply = s_recv_reply(self, "PARAMS", 10000);
+    zmsg_t *reply =
+        byzgd_actor_recv_reply(self->actor, "PARAMS", 10000, &self->done, &self->status);
     zframe_t *frame = reply ? zmsg_first(reply) : NULL;
     int status = -1;
     if (frame && zframe_size(frame) == self->dimension * sizeof(float)) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor.h"
 #include "dataset.h"
 #include "log.h"
 #include "model.h"
@@ -805,43 +806,13 @@ byzgd_worker_destroy(byzgd_worker_t **self_p)
     *self_p = NULL;
 }
 
-static zmsg_t *
-s_recv_reply(byzgd_worker_t *self, const char *expected, int timeout_ms)
-{
-    bool forever = timeout_ms < 0;
-    int64_t end = forever ? INT64_MAX : zclock_mono() + timeout_ms;
-    while (true) {
-        int64_t left = forever ? -1 : end - zclock_mono();
-        if (!forever && left < 0)
-            return NULL;
-        zsock_set_rcvtimeo(self->actor, (int)(left > INT32_MAX ? INT32_MAX : left));
-        zmsg_t *reply = zmsg_recv(self->actor);
-        if (!reply) {
-            if (errno == EINTR && !zsys_interrupted)
-                continue;
-            return NULL;
-        }
-        char *tag = zmsg_popstr(reply);
-        if (tag && streq(tag, "DONE")) {
-            char *status = zmsg_popstr(reply);
-            self->done = true;
-            self->status = status ? atoi(status) : 1;
-            zstr_free(&status);
-        }
-        bool match = tag && streq(tag, expected);
-        zstr_free(&tag);
-        if (match)
-            return reply;
-        zmsg_destroy(&reply);
-    }
-}
-
 int
 byzgd_worker_wait(byzgd_worker_t *self, int timeout_ms)
 {
     if (self->done)
         return self->status;
-    zmsg_t *reply = s_recv_reply(self, "DONE", timeout_ms);
+    zmsg_t *reply =
+        byzgd_actor_recv_reply(self->actor, "DONE", timeout_ms, &self->done, &self->status);
     zmsg_destroy(&reply);
     return self->done ? self->status : -1;
 }
@@ -851,7 +822,7 @@ byzgd_worker_stats(byzgd_worker_t *self, byzgd_worker_stats_t *stats)
 {
     if (zstr_send(self->actor, "STATS") != 0)
         return -1;
-    zmsg_t *reply = s_recv_reply(self, "STATS", 10000);
+    zmsg_t *reply = byzgd_actor_recv_reply(self->actor, "STATS", 10000, &self->done, &self->status);
     zframe_t *frame = reply ? zmsg_first(reply) : NULL;
     int status = -1;
     if (frame && zframe_size(frame) == sizeof *stats) {

@@ -1,0 +1,34 @@
+/*  actor.c — replies on an actor pipe, with the DONE event recorded on the way. */
+#include "actor.h"
+
+zmsg_t *
+byzgd_actor_recv_reply(zactor_t *actor, const char *expected, int timeout_ms, bool *done,
+                       int *status)
+{
+    bool forever = timeout_ms < 0;
+    int64_t end = forever ? INT64_MAX : zclock_mono() + timeout_ms;
+    while (true) {
+        int64_t left = forever ? -1 : end - zclock_mono();
+        if (!forever && left < 0)
+            return NULL;
+        zsock_set_rcvtimeo(actor, (int)(left > INT32_MAX ? INT32_MAX : left));
+        zmsg_t *reply = zmsg_recv(actor);
+        if (!reply) {
+            if (errno == EINTR && !zsys_interrupted)
+                continue;
+            return NULL; // timeout, interrupt or a closed pipe
+        }
+        char *tag = zmsg_popstr(reply);
+        if (tag && streq(tag, "DONE")) {
+            char *status_text = zmsg_popstr(reply);
+            *done = true;
+            *status = status_text ? atoi(status_text) : 1;
+            zstr_free(&status_text);
+        }
+        bool match = tag && streq(tag, expected);
+        zstr_free(&tag);
+        if (match)
+            return reply;
+        zmsg_destroy(&reply);
+    }
+}
