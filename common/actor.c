@@ -32,3 +32,16 @@ byzgd_actor_recv_reply(zactor_t *actor, const char *expected, int timeout_ms, bo
         zmsg_destroy(&reply);
     }
 }
+
+unsigned
+byzgd_monitor_event_recv(zsock_t *monitor)
+{
+    zmsg_t *event = zmsg_recv(monitor);
+    zframe_t *head = event ? zmsg_first(event) : NULL;
+    unsigned type = 0;
+    // The first frame starts with the event number, 16 bits little-endian.
+    if (head && zframe_size(head) >= 2)
+        type = (unsigned)(zframe_data(head)[0] | zframe_data(head)[1] << 8);
+    zmsg_destroy(&event);
+    return type;
+}

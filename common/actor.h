@@ -14,4 +14,8 @@
 zmsg_t *byzgd_actor_recv_reply(zactor_t *actor, const char *expected, int timeout_ms, bool *done,
                                int *status);
 
+// Receives one event from a zmq_socket_monitor() PAIR socket and returns its event type
+// (ZMQ_EVENT_*), or 0 if nothing valid arrived. The event message is consumed.
+unsigned byzgd_monitor_event_recv(zsock_t *monitor);
+
 #endif

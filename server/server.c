@@ -842,16 +842,10 @@ s_timeout_ms(const s_server_t *self)
 static void
 s_on_monitor(s_server_t *self)
 {
-    zmsg_t *event = zmsg_recv(self->monitor);
-    zframe_t *head = event ? zmsg_first(event) : NULL;
-    if (head && zframe_size(head) >= 2) {
-        uint16_t type = (uint16_t)(zframe_data(head)[0] | zframe_data(head)[1] << 8);
-        if (type == ZMQ_EVENT_DISCONNECTED) {
-            self->disconnects_round++;
-            self->stats.disconnects++;
-        }
+    if (byzgd_monitor_event_recv(self->monitor) == ZMQ_EVENT_DISCONNECTED) {
+        self->disconnects_round++;
+        self->stats.disconnects++;
     }
-    zmsg_destroy(&event);
 }
 
 static void

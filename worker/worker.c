@@ -555,14 +555,9 @@ s_timeout_ms(const s_worker_t *self)
 static void
 s_on_monitor(s_worker_t *self)
 {
-    zmsg_t *event = zmsg_recv(self->monitor);
-    zframe_t *head = event ? zmsg_first(event) : NULL;
-    if (head && zframe_size(head) >= 2 && self->phase == S_LEAVING) {
-        uint16_t type = (uint16_t)(zframe_data(head)[0] | zframe_data(head)[1] << 8);
-        if (type == ZMQ_EVENT_DISCONNECTED)
-            s_finish(self, 0);
-    }
-    zmsg_destroy(&event);
+    unsigned type = byzgd_monitor_event_recv(self->monitor);
+    if (type == ZMQ_EVENT_DISCONNECTED && self->phase == S_LEAVING)
+        s_finish(self, 0);
 }
 
 static void
