@@ -30,14 +30,21 @@ WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpo
 ifneq ($(filter 1 true,$(WERROR) $(CI)),)
 WARNINGS += -Werror
 endif
-BYZGD_CFLAGS := -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(PKG_CFLAGS) -MMD -MP
+BYZGD_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -Icommon $(WARNINGS) $(PKG_CFLAGS) -MMD -MP
 SANITIZE     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-# Library: everything with logic. Actors live in server/ and worker/ but are archived too,
-# so the Byzantine worker and the tests link the same actor code as the real executables.
-LIB_SRC := $(sort $(wildcard common/*.c) \
-             $(filter-out %/main.c,$(wildcard server/*.c worker/*.c byzantine/*.c)))
-MAIN_SRC := $(wildcard server/main.c worker/main.c byzantine/main.c tools/*.c)
+# Layers, bottom up: common/support (logging, bytes, rng, JSON, npy), common/rules
+# (aggregation), common/learning (layers, models, datasets, attacks), common/wire (codec,
+# security, deny-list, actors); then the programs: each directory with a main.c is one
+# executable (byzgd-<dir>), each tools/*.c a small one (byzgd-<file>).
+# Library: everything with logic. Actors and launcher modules live beside their program but
+# are archived too, so the Byzantine worker and the tests link the same code as the real
+# executables.
+LAYERS   := common/support common/rules common/learning common/wire
+PROG_DIRS:= server worker byzantine cluster supervise
+LIB_SRC := $(sort $(foreach d,$(LAYERS),$(wildcard $d/*.c)) \
+             $(filter-out %/main.c,$(foreach d,$(PROG_DIRS),$(wildcard $d/*.c))))
+MAIN_SRC := $(foreach d,$(PROG_DIRS),$(wildcard $d/main.c)) $(wildcard tools/*.c)
 prog_name = $(if $(filter tools/%,$1),byzgd-$(basename $(notdir $1)),byzgd-$(patsubst %/,%,$(dir $1)))
 PROGRAMS := $(foreach s,$(MAIN_SRC),$(call prog_name,$s))
 
@@ -130,7 +137,7 @@ bench: all $(patsubst bench/%.c,$(REL)/bench/%,$(BENCH_SRC))
 	@bench/run-bench.sh $(REL)/bench
 
 # ---- fuzzing with clang libFuzzer (not part of `make test`)
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) -Wno-unknown-pragmas -g -O1 -MMD -MP \
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -I. -Icommon $(PKG_CFLAGS) -Wno-unknown-pragmas -g -O1 -MMD -MP \
               -fsanitize=address,undefined -fno-sanitize-recover=undefined
 $(FUZZ)/%.o: %.c
 	@mkdir -p $(@D)
@@ -142,12 +149,12 @@ fuzz: deps
 	@tests/fuzz/run-fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
 
 # ---- hygiene
-C_FILES := $(wildcard common/*.[ch] server/*.[ch] worker/*.[ch] byzantine/*.[ch] tools/*.[ch] \
+C_FILES := $(wildcard $(foreach d,$(LAYERS) $(PROG_DIRS),$d/*.[ch]) tools/*.[ch] \
              tests/*.[ch] tests/support/*.[ch] tests/fuzz/*.[ch] bench/*.[ch])
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon -Itests $(LIB_SRC) $(MAIN_SRC)
-	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) -- -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS)
+	  --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -I. -Icommon -Itests $(LIB_SRC) $(MAIN_SRC)
+	clang-tidy --quiet $(LIB_SRC) $(MAIN_SRC) -- -std=c11 -D_GNU_SOURCE -I. -Icommon $(PKG_CFLAGS)
 format:
 	clang-format -i $(C_FILES)
 format-check:

@@ -10,8 +10,8 @@
     then see the same neighbours. BYZGD_BENCH_THREADS (default 2) sets the thread count of
     both; BYZGD_BENCH_SECONDS (default 1.0) the time per measurement; BYZGD_BENCH_PYTHON
     (default /usr/bin/python3, Debian's, which python3-torch installs into) the interpreter. */
-#include "model.h"
-#include "rng.h"
+#include "learning/model.h"
+#include "support/rng.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /*  bench_msg.c — cost of the wire codec for a d = 10^6 tensor, against memcpy of the
     same 4 MB measured in the same run (timings on a shared machine are noisy; compare the
     ratios). Prints the median of REPEATS runs of each operation. */
-#include "msg.h"
-#include "rng.h"
+#include "wire/msg.h"
+#include "support/rng.h"
 
 #include <msgpack.h>
 #include <stdio.h>

@@ -21,9 +21,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "../server/server.h"
-#include "log.h"
-#include "msg.h"
+#include "server/server.h"
+#include "support/log.h"
+#include "wire/msg.h"
 
 typedef struct {
     char endpoint[256];

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The PyTorch reference for bench/bench_model.c: the same mlp and convnet as
-common/model.c (docs/MODELS.md), forward+backward (cross-entropy, gradients of every
+common/learning/model.c (docs/MODELS.md), forward+backward (cross-entropy, gradients of every
 parameter) on random 1x28x28 inputs.
 
 --check NAME=FILE  recompute a gradient byzgd wrote and print the difference.

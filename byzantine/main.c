@@ -1,15 +1,15 @@
 /*  byzgd-byzantine — the honest worker with an attack plugged in (byzantine.h). Glue only:
-    the worker's flags plus the attack options of common/attack.h. */
+    the worker's flags plus the attack options of common/learning/attack.h. */
 #include <czmq.h>
 #include <malloc.h>
 #include <stdio.h>
 
-#include "attack.h"
+#include "learning/attack.h"
 #include "byzantine.h"
-#include "log.h"
-#include "../worker/worker.h"
+#include "support/log.h"
+#include "worker/worker.h"
 
-// The attack options of common/attack.h, plus the misbehaviour names of the launcher's
+// The attack options of common/learning/attack.h, plus the misbehaviour names of the launcher's
 // command-line contract ("wrong-dim", "silent") as aliases of attack.h's names.
 static int
 s_attack_option(void *state, const char *name, const char *value, char *error, size_t error_size)

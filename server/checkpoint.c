@@ -1,6 +1,6 @@
 /*  checkpoint.c — atomic save (tmp + fsync + rename + directory fsync) and checked load. */
 #include "checkpoint.h"
-#include "bytes.h"
+#include "support/bytes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "log.h"
+#include "support/log.h"
 
 #define S_MAGIC       "BYZGDCKP"
 #define S_VERSION     1u

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "support/log.h"
 
 #define S_EVAL_BATCH 256
 

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dataset.h"
-#include "model.h"
+#include "learning/dataset.h"
+#include "learning/model.h"
 
 typedef struct byzgd_evaluator_t byzgd_evaluator_t;
 

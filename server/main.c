@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "support/log.h"
 #include "server.h"
 
 int

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "log.h"
+#include "support/json.h"
+#include "support/log.h"
 
 typedef struct {
     byzgd_round_record_t record;

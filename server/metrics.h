@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "msg.h"
+#include "wire/msg.h"
 
 typedef struct {
     uint64_t round;

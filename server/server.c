@@ -26,15 +26,15 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "actor.h"
+#include "wire/actor.h"
 #include "checkpoint.h"
-#include "dataset.h"
+#include "learning/dataset.h"
 #include "evaluator.h"
-#include "log.h"
+#include "support/log.h"
 #include "metrics.h"
-#include "model.h"
-#include "msg.h"
-#include "security.h"
+#include "learning/model.h"
+#include "wire/msg.h"
+#include "wire/security.h"
 
 _Static_assert(BYZGD_MSG_REJECT_COUNT <= 32, "byzgd_server_stats_t.rejected is too small");
 

@@ -32,8 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gar.h"
-#include "lr_schedule.h"
+#include "rules/gar.h"
+#include "learning/lr_schedule.h"
 
 #define BYZGD_SERVER_PATH_MAX 1024
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "msg.h"
+#include "support/log.h"
+#include "wire/msg.h"
 #include "server.h"
 
 void

@@ -1,7 +1,7 @@
 /*  test_attack.c — attack vectors on hand-checked inputs, option parsing, ALIE's z and the
     normal quantile, the moments accumulator, determinism and collusion. */
-#include "attack.h"
-#include "rng.h"
+#include "learning/attack.h"
+#include "support/rng.h"
 #include "test.h"
 
 #include <stdint.h>

@@ -2,9 +2,9 @@
     synthetic gradients: n = 20 workers of which f = 6 attack (the paper's 33 %), honest
     proposals g + N(0, s²) per coordinate around a true gradient g. Each property holds
     over many seeds, not one lucky draw. */
-#include "attack.h"
-#include "gar.h"
-#include "rng.h"
+#include "learning/attack.h"
+#include "rules/gar.h"
+#include "support/rng.h"
 #include "test.h"
 
 enum { N = 20, F = 6, D = 100, TRIALS = 25 };

@@ -1,8 +1,8 @@
 /*  test_cluster_config.c — byzgd-cluster's options: value checks, the strict config-file
     parser (errors name the line, nothing applied on error), the effective configuration
     round trip, cross-option checks; and the metrics.jsonl line reader. */
-#include "cluster_config.h"
-#include "metrics_line.h"
+#include "cluster/cluster_config.h"
+#include "cluster/metrics_line.h"
 #include "test.h"
 
 #include <math.h>

@@ -2,7 +2,7 @@
     Fixtures in tests/fixtures/ come from tests/fixtures/make-fixtures.py; the IDX fixture's
     pixels and labels follow a formula recomputed here. Tests that read the real datasets
     pass without checking anything when the data is not installed. */
-#include "dataset.h"
+#include "learning/dataset.h"
 #include "test.h"
 
 #include <stdint.h>

@@ -2,8 +2,8 @@
     precondition error, random inputs against slow double-precision references written
     here (per-pair loops, full sorts, exhaustive subsets), non-finite rows for every rule,
     numerics, determinism and the pre-aggregators. */
-#include "gar.h"
-#include "rng.h"
+#include "rules/gar.h"
+#include "support/rng.h"
 #include "test.h"
 
 #include <float.h>

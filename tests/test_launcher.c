@@ -1,7 +1,7 @@
 /*  test_launcher.c — process supervision of byzgd-cluster, with /bin/sh children as the
     supervised programs: exit statuses, exec failures, logs, environment, signals taken
     synchronously, TERM-then-KILL, no grandchild left behind, PDEATHSIG. */
-#include "launcher.h"
+#include "cluster/launcher.h"
 #include "test.h"
 
 #include <errno.h>

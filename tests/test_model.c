@@ -2,11 +2,11 @@
     every architecture, a direct-convolution reference, determinism, a loss that falls on
     synthetic data, parameter files (round trip and every refusal), learning-rate schedules.
     Shapes are tiny so the suite stays fast under the sanitizers. */
-#include "dataset.h"
-#include "layers.h"
-#include "lr_schedule.h"
-#include "model.h"
-#include "rng.h"
+#include "learning/dataset.h"
+#include "learning/layers.h"
+#include "learning/lr_schedule.h"
+#include "learning/model.h"
+#include "support/rng.h"
 #include "test.h"
 
 #include <stdint.h>

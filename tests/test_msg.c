@@ -1,8 +1,8 @@
 /*  test_msg.c — the wire codec: round trips of every message type, the examples of
     docs/PROTOCOL.md, a named table of malformed messages, truncation at every prefix
     length, size caps, zero-copy tensors and the encoder's own checks. */
-#include "msg.h"
-#include "rng.h"
+#include "wire/msg.h"
+#include "support/rng.h"
 #include "test.h"
 
 #include <float.h>

@@ -1,6 +1,6 @@
 /*  test_npy.c — the .npy decoder on hand-written headers (good variants and every kind of
     malformed one) and the writer's round trip. */
-#include "npy.h"
+#include "support/npy.h"
 #include "test.h"
 
 #include <stdint.h>

@@ -3,7 +3,8 @@
     (no key / unknown key / wrong server key), identity from User-Id, revocation of an open
     connection, rate limits and bans, frame caps, spoofed routing ids, Sybil connections,
     the libzmq routing-id collision abort, and the supervisor. */
-#include "security.h"
+#include "wire/security.h"
+#include "supervise/supervisor.h"
 #include "test.h"
 
 #include <signal.h>

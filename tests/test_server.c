@@ -5,15 +5,15 @@
 #include <czmq.h>
 #include <inttypes.h>
 
-#include "../byzantine/byzantine.h"
-#include "../server/checkpoint.h"
-#include "../server/metrics.h"
-#include "../server/server.h"
-#include "../worker/worker.h"
-#include "attack.h"
-#include "model.h"
-#include "msg.h"
-#include "security.h"
+#include "byzantine/byzantine.h"
+#include "server/checkpoint.h"
+#include "server/metrics.h"
+#include "server/server.h"
+#include "worker/worker.h"
+#include "learning/attack.h"
+#include "learning/model.h"
+#include "wire/msg.h"
+#include "wire/security.h"
 #include "test.h"
 
 #define D 42 // logreg on the default synthetic mixture: 20 features × 2 classes + 2 biases

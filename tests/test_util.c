@@ -1,6 +1,6 @@
 /*  test_util.c — the seeded generator and the JSON writer. */
-#include "json.h"
-#include "rng.h"
+#include "support/json.h"
+#include "support/rng.h"
 #include "test.h"
 
 TEST(rng_same_seed_same_sequence)

@@ -5,10 +5,10 @@
     Reads IN (float32 or float64, C order, 2-D), writes the d-vector to OUT as float32 .npy
     and prints one JSON line on stdout. Any error: exit status 2, one line on stderr, and
     OUT is not written. */
-#include "gar.h"
-#include "json.h"
-#include "log.h"
-#include "npy.h"
+#include "rules/gar.h"
+#include "support/json.h"
+#include "support/log.h"
+#include "support/npy.h"
 
 #include <getopt.h>
 #include <stdio.h>

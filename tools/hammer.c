@@ -27,9 +27,9 @@
     Messages are packed by hand (msgpack-c's packer, raw bytes for the malformed ones), not
     with byzgd's codec, so the server is tested against an independent encoder. Prints one
     summary line: `hammer MODE: sent S, received R, errors E`. */
-#include "log.h"
-#include "rng.h"
-#include "security.h"
+#include "support/log.h"
+#include "support/rng.h"
+#include "wire/security.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>

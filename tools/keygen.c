@@ -1,12 +1,12 @@
-/*  byzgd-keygen — creates the CURVE keys of a byzgd cluster (layout in common/security.h).
+/*  byzgd-keygen — creates the CURVE keys of a byzgd cluster (layout in common/wire/security.h).
 
     byzgd-keygen DIR --workers N [--force]
 
     DIR/server.cert goes to every worker; DIR/workers/worker-NNN.cert(+_secret) to worker
     NNN; the server reads DIR/server.cert_secret and the allow-list DIR/allowed/. Secret
     files are mode 0600; never commit them. */
-#include "log.h"
-#include "security.h"
+#include "support/log.h"
+#include "wire/security.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -6,12 +6,12 @@
 
     Progress on stderr; one JSON object per evaluation in the metrics file. Exit status 2
     for bad flags or missing data, 1 for a failure during training. */
-#include "dataset.h"
-#include "json.h"
-#include "log.h"
-#include "lr_schedule.h"
-#include "model.h"
-#include "rng.h"
+#include "learning/dataset.h"
+#include "support/json.h"
+#include "support/log.h"
+#include "learning/lr_schedule.h"
+#include "learning/model.h"
+#include "support/rng.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -4,7 +4,7 @@
 #include <malloc.h>
 #include <stdio.h>
 
-#include "log.h"
+#include "support/log.h"
 #include "worker.h"
 
 int

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "actor.h"
-#include "dataset.h"
-#include "log.h"
-#include "model.h"
-#include "security.h"
+#include "wire/actor.h"
+#include "learning/dataset.h"
+#include "support/log.h"
+#include "learning/model.h"
+#include "wire/security.h"
 
 #define S_SOFTWARE   "byzgd-worker/1"
 #define S_FULL_CHUNK 256 // examples per gradient call over the whole training set

@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "msg.h"
-#include "rng.h"
+#include "wire/msg.h"
+#include "support/rng.h"
 
 #define BYZGD_WORKER_PATH_MAX 1024
 

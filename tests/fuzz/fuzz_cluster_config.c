@@ -1,7 +1,7 @@
 /*  fuzz_cluster_config.c — byzgd-cluster's `name = value` parser on arbitrary bytes. Beyond
     not crashing: whatever it accepts must pass through the effective-configuration writer
     and parse back to the same values. */
-#include "cluster_config.h"
+#include "cluster/cluster_config.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*  fuzz_denylist.c — the deny-list file parser (a file an operator edits) on arbitrary
     bytes: never crashes, and every loaded entry is a 40-character Z85 key. */
-#include "security.h"
+#include "wire/security.h"
 
 #include <stdint.h>
 #include <string.h>

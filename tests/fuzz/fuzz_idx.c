@@ -1,7 +1,7 @@
 /*  fuzz_idx.c — the IDX decoder (images + labels, gzip or plain) on arbitrary bytes.
     Input layout: 2 bytes little-endian n, then n bytes of image file, then the label file
     (n is clamped to what is there), so one input exercises both files and their pairing. */
-#include "dataset.h"
+#include "learning/dataset.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*  fuzz_metrics_line.c — the metrics.jsonl line reader of byzgd-cluster on arbitrary
     bytes (a torn or corrupted metrics file must not crash the launcher). */
-#include "metrics_line.h"
+#include "cluster/metrics_line.h"
 
 #include <stdint.h>
 

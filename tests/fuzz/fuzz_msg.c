@@ -11,7 +11,7 @@
     - msgpack-c agrees with every accepted frame: msgpack_unpack_next() parses it as one
       array of the type's length, consuming every byte, and sees the same tensor bytes.
       Only accepted frames reach msgpack-c (docs/PROTOCOL.md §6), as in production. */
-#include "msg.h"
+#include "wire/msg.h"
 
 #include <math.h>
 #include <msgpack.h>

@@ -1,8 +1,8 @@
 /*  fuzz_npy.c — the .npy decoder on arbitrary bytes; decoded small matrices are then fed to
     an aggregation rule chosen from the input size, which must give a finite aggregate
     whenever it accepts (the non-finite policy). */
-#include "gar.h"
-#include "npy.h"
+#include "rules/gar.h"
+#include "support/npy.h"
 
 #include <math.h>
 #include <stdint.h>

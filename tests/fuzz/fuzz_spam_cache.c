@@ -1,7 +1,7 @@
 /*  fuzz_spam_cache.c — the spam cache decoder on arbitrary bytes, twice: as given (the CRC
     rejects almost everything) and with the CRC trailer recomputed, so the structural checks
     behind it (sizes, row counts, indices, values) are reached too. */
-#include "dataset.h"
+#include "learning/dataset.h"
 
 #include <math.h>
 #include <stdint.h>

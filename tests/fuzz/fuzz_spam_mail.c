@@ -1,6 +1,6 @@
 /*  fuzz_spam_mail.c — the strict JSON field extractor and the feature recipe on arbitrary
     bytes, as byzgd reads each SpamAssassin mail file. */
-#include "dataset.h"
+#include "learning/dataset.h"
 
 #include <math.h>
 #include <stdint.h>

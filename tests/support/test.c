@@ -1,5 +1,5 @@
 /*  test.c — runs a table of cases, each in a forked child with alarm() as its timeout. */
-#include "test.h"
+#include "tests/test.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -3,7 +3,7 @@
     Iterates are kept in double; each row's distance is summed by one thread in a fixed
     order, so results do not depend on the thread count. */
 #include "gar_internal.h"
-#include "log.h"
+#include "support/log.h"
 
 #include <math.h>
 #include <string.h>

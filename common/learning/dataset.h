@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rng.h"
+#include "support/rng.h"
 
 typedef struct {
     size_t count;                   // examples

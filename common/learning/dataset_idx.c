@@ -5,7 +5,7 @@
     against the bytes actually present before anything is allocated for it. */
 #include "dataset.h"
 #include "dataset_private.h"
-#include "log.h"
+#include "support/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,9 +4,9 @@
     hashing, log(1 + tf), L2 norm, the stratified split and the cache file format. The
     cache holds the whole corpus in canonical order, so one file serves every split seed. */
 #include "dataset.h"
-#include "bytes.h"
+#include "support/bytes.h"
 #include "dataset_private.h"
-#include "log.h"
+#include "support/log.h"
 
 #include <dirent.h>
 #include <errno.h>

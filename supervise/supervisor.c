@@ -7,11 +7,13 @@
     filling memory with an endless multipart message) both end the process anyway. The
     parent polls the child's VmRSS, kills it above the cap, and starts it again with
     `--resume`, so it continues from its last checkpoint with the persisted deny-list. */
-#include "log.h"
-#include "security.h"
+#include "supervisor.h"
+#include "support/log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,8 +6,8 @@
     smaller). Their output vectors live in two workspace buffers used alternately; the
     membership lists remember which input rows each vector stands for. */
 #include "gar_internal.h"
-#include "log.h"
-#include "rng.h"
+#include "support/log.h"
+#include "support/rng.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,8 +2,8 @@
     Krum, Multi-Krum, Medoid, 1-p Krum (Blanchard et al. 2017), Bulyan (El Mhamdi et al.
     2018) and MDA (minimum-diameter averaging). All ties go to the smallest index. */
 #include "gar_internal.h"
-#include "log.h"
-#include "rng.h"
+#include "support/log.h"
+#include "support/rng.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*  lr_schedule.c — constant, inverse square root and step-decay learning rates. */
 #include "lr_schedule.h"
 
-#include "log.h"
+#include "support/log.h"
 
 #include <errno.h>
 #include <math.h>

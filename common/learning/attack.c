@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "support/log.h"
 
 // Separate random streams per use, so drawing minibatches never shifts the noise.
 enum { S_PURPOSE_SAMPLING = 1, S_PURPOSE_NOISE = 2, S_PURPOSE_GARBAGE = 3 };

@@ -1,7 +1,8 @@
 /*  security.h — the security layer of byzgd: CURVE keys, the ZAP handler (allow-list,
     deny-list, handshake rate limit), socket hardening, peer identity from the `User-Id`
-    metadata, per-identity message rate limits with strikes and bans, and a supervisor that
-    restarts a server killed by its memory cap or by a libzmq assertion.
+    metadata, per-identity message rate limits with strikes and bans. The deny-list is
+    wire/denylist.h; the supervisor that restarts a server killed by its memory cap or by a
+    libzmq assertion is supervise/supervisor.h.
 
     Threat model and design: docs/SECURITY.md. In short:
     - a worker's identity is the Z85 CURVE public key the ZAP handler authenticated
@@ -53,34 +54,7 @@ int byzgd_keys_generate(const char *dir, size_t worker_count, bool force, char *
 // it) into `path`. Returns 0, or -1 when it does not fit.
 int byzgd_keys_worker_cert_path(char *path, size_t path_size, const char *dir, size_t index);
 
-// ---------------------------------------------------------------------------------------
-// Deny-list: a text file of Z85 public keys, one per line, `#` starts a comment. Checked on
-// every message and every handshake; reloaded when the file changes (an operator's edit
-// revokes an open connection); bans are appended atomically (write + fsync + rename), so
-// they survive a restart.
-
-typedef struct byzgd_denylist_t byzgd_denylist_t;
-
-// Opens (or prepares to create) the deny-list at `path`. A missing file is an empty list;
-// an empty path keeps the list in memory only (insecure mode).
-// Returns NULL with a message when the file exists but cannot be read.
-byzgd_denylist_t *byzgd_denylist_new(const char *path, char *error, size_t error_size);
-void byzgd_denylist_destroy(byzgd_denylist_t **self_p);
-
-// True when `identity` is denied. Re-reads the file first if it changed on disk.
-bool byzgd_denylist_contains(byzgd_denylist_t *self, const char *identity);
-
-// Adds `identity` with a comment `reason` and persists the file atomically.
-// Returns 0, or -1 with a message (the in-memory ban still holds).
-int byzgd_denylist_add(byzgd_denylist_t *self, const char *identity, const char *reason,
-                       char *error, size_t error_size);
-
-// Number of denied identities currently loaded.
-size_t byzgd_denylist_size(const byzgd_denylist_t *self);
-
-// Replaces the in-memory list by the keys parsed from `text` (the file format). Lines that
-// are not a 40-character Z85 key are skipped and counted. Returns the skipped count.
-size_t byzgd_denylist_parse(byzgd_denylist_t *self, const char *text, size_t text_size);
+#include "denylist.h"
 
 // ---------------------------------------------------------------------------------------
 // Server side
@@ -194,24 +168,5 @@ const char *byzgd_admit_name(byzgd_admit_t verdict);
 int byzgd_security_client_setup(zsock_t *dealer, bool insecure, const char *worker_cert_path,
                                 const char *server_cert_path, size_t max_frame_bytes, char *error,
                                 size_t error_size);
-
-// ---------------------------------------------------------------------------------------
-// Supervisor: runs a server as a child, kills it when its resident memory exceeds
-// `memory_limit_bytes` (bounding the endless-multipart attack libzmq cannot stop) and
-// restarts it after any abnormal end (signal, memory cap), appending `resume_argument`
-// (e.g. "--resume") from the second start on. Returns the child's final exit status, or -1.
-
-typedef struct {
-    size_t memory_limit_bytes;   // 0: no cap
-    const char *resume_argument; // NULL: restart with the same arguments
-    const char *checkpoint_path; // if set, resume only once this file exists
-    unsigned max_restarts;       // give up after this many restarts
-    int poll_interval_ms;        // RSS polling interval (default 20)
-} byzgd_supervisor_options_t;
-
-int byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *options);
-
-// Resident memory (VmRSS) of process `pid` in bytes (0 for this process), or 0 if unknown.
-size_t byzgd_process_rss_bytes(int pid);
 
 #endif

@@ -5,7 +5,8 @@
     process's ban is seen by the next message, and bans survive a restart. Writes go to a
     temporary file that is fsynced and renamed over the old one, so a crash never leaves a
     half-written list. */
-#include "log.h"
+#include "denylist.h"
+#include "support/log.h"
 #include "security.h"
 
 #include <errno.h>

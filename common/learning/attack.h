@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rng.h"
+#include "support/rng.h"
 
 // The attack vectors. BYZGD_ATTACK_NONE is an honest proposal (the own gradient).
 typedef enum {

@@ -2,7 +2,7 @@
     (security.h; the reasoning is in docs/SECURITY.md). */
 #include "security.h"
 
-#include "log.h"
+#include "support/log.h"
 
 #include <errno.h>
 #include <sodium.h>

@@ -2,7 +2,7 @@
     The sources live in dataset_idx.c, dataset_spam.c and dataset_synthetic.c. */
 #include "dataset.h"
 #include "dataset_private.h"
-#include "log.h"
+#include "support/log.h"
 
 #include <errno.h>
 #include <stdio.h>

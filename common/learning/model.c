@@ -2,11 +2,11 @@
     backward passes; seeded initialisation; parameter files. The layer kernels are in
     layers.c; this file only lays out the parameters and chains the activations. */
 #include "model.h"
-#include "bytes.h"
+#include "support/bytes.h"
 
 #include "layers.h"
-#include "log.h"
-#include "rng.h"
+#include "support/log.h"
+#include "support/rng.h"
 
 #include <assert.h>
 #include <cblas.h>

@@ -3,7 +3,7 @@
     gar_iterative.c and gar_pre.c. */
 #include "gar.h"
 #include "gar_internal.h"
-#include "log.h"
+#include "support/log.h"
 
 #include <errno.h>
 #include <math.h>

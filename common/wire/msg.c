@@ -7,7 +7,7 @@
     buffer; a tensor costs one memcpy. */
 #include "msg.h"
 
-#include "log.h"
+#include "support/log.h"
 
 #include <math.h>
 #include <msgpack.h>

@@ -10,7 +10,7 @@
     or a run directory already holding a run; 128 + signal when interrupted. */
 #include "cluster_config.h"
 #include "launcher.h"
-#include "log.h"
+#include "support/log.h"
 #include "metrics_line.h"
 
 #include <arpa/inet.h>

@@ -5,7 +5,7 @@
     and test share the mixture but not the examples. */
 #include "dataset.h"
 #include "dataset_private.h"
-#include "log.h"
+#include "support/log.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /*  cluster_config.c — the option table of byzgd-cluster, value checks, the strict
     `name = value` parser and the writer of the effective configuration. */
 #include "cluster_config.h"
-#include "attack.h"
-#include "gar.h"
-#include "log.h"
+#include "learning/attack.h"
+#include "rules/gar.h"
+#include "support/log.h"
 
 #include <assert.h>
 #include <errno.h>

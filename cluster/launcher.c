@@ -1,7 +1,7 @@
 /*  launcher.c — fork/execve children in their own process groups, PDEATHSIG, synchronous
     signal handling with sigtimedwait(), reaping, TERM-then-KILL shutdown. */
 #include "launcher.h"
-#include "log.h"
+#include "support/log.h"
 
 #include <assert.h>
 #include <errno.h>

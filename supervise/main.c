@@ -6,8 +6,9 @@
 
     --bound N,D sets the cap to byzgd_security_memory_bound(N, D, 4): the memory a server
     for N workers and dimension D needs with the default high-water marks. */
-#include "log.h"
-#include "security.h"
+#include "supervisor.h"
+#include "support/log.h"
+#include "wire/security.h"
 
 #include <errno.h>
 #include <stdlib.h>
