@@ -462,7 +462,10 @@ s_worker_common(s_run_t *run, s_argv_t *argv, size_t key_index)
     s_argv_add(argv, "--endpoint");
     s_argv_add(argv, "%s", run->endpoint);
     if (byzgd_cluster_config_get_flag(run->config, "insecure")) {
+        // Without keys the worker names its slot; with keys the key's name is the slot.
         s_argv_add(argv, "--insecure");
+        s_argv_add(argv, "--slot");
+        s_argv_add(argv, "%zu", key_index);
     } else {
         s_argv_add(argv, "--cert");
         s_argv_add(argv, "%s/keys/workers/worker-%03zu.cert", run->run_dir, key_index);

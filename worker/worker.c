@@ -641,6 +641,7 @@ byzgd_worker_config_init(byzgd_worker_config_t *config)
     config->threads = 1;
     config->hello_interval_ms = 1000;
     config->give_up_ms = 60000;
+    config->slot = -1;
 }
 
 const char *
@@ -654,6 +655,8 @@ byzgd_worker_usage(void)
            "  --threads N            model / OpenBLAS threads (default 1)\n"
            "  --hello-ms MS          HELLO retry period while joining (default 1000)\n"
            "  --give-up-ms MS        exit 1 after this long without a server (default 60000)\n"
+           "  --slot N               with --insecure: ask for slot N (its shard and random\n"
+           "                         stream); with keys the key's name decides\n"
            "Everything else (model, dataset, shard, batch, seed) comes from the server.\n"
            "Exit status: 0 when the server says BYE, 1 on errors or without a server, 2 for "
            "bad flags.\n";
@@ -726,6 +729,9 @@ byzgd_worker_config_parse(byzgd_worker_config_t *config, int argc, char **argv,
             status = s_int(&config->hello_interval_ms, name, value, 1, 600000, error, error_size);
         else if (streq(name, "give-up-ms"))
             status = s_int(&config->give_up_ms, name, value, 1, 86400000, error, error_size);
+        else if (streq(name, "slot"))
+            status = s_int(&config->slot, name, value, 0, BYZGD_MSG_WORKERS_MAX - 1, error,
+                           error_size);
         else {
             status = other ? other(other_state, name, value, error, error_size) : 1;
             if (status == 1)
@@ -736,6 +742,10 @@ byzgd_worker_config_parse(byzgd_worker_config_t *config, int argc, char **argv,
         if (next_used)
             i++;
     }
+    if (!config->insecure && config->slot >= 0)
+        return byzgd_set_error(error, error_size,
+                               "--slot is for --insecure: with keys, the key's name decides "
+                               "the slot");
     if (!config->insecure && (!config->cert[0] || !config->server_cert[0]))
         return byzgd_set_error(error, error_size,
                                "CURVE is on by default: give --cert and --server-cert, or "
@@ -766,6 +776,12 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
             config->server_cert[0] ? config->server_cert : NULL,
             byzgd_msg_max_size(BYZGD_MSG_DIMENSION_MAX), error, error_size) != 0)
         goto failed;
+    if (config->insecure && config->slot >= 0) {
+        // The server reads the slot from the routing id in insecure mode (the identity).
+        char name[32];
+        byzgd_keys_worker_name(name, sizeof name, (size_t)config->slot);
+        zmq_setsockopt(zsock_resolve(state->dealer), ZMQ_ROUTING_ID, name, strlen(name));
+    }
     char monitor_endpoint[64];
     snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://byzgd-worker-monitor-%p",
              (void *)state);

@@ -88,6 +88,8 @@ typedef struct {
     int hello_interval_ms;                   // HELLO retry period while joining (1000)
     int give_up_ms;                          // exit 1 after this long without a server (60000)
     bool keep_full_set;                      // keep the whole training set (attacks need it)
+    int slot; // insecure mode: the slot this worker asks for (-1: any free one); with keys
+              // the key's name decides (PROTOCOL.md §4, "Slots")
     byzgd_worker_hooks_t hooks;              // zero: honest
 } byzgd_worker_config_t;
 
