@@ -7,7 +7,13 @@
 
     Exit status: 0 the server finished every round and wrote metrics; 1 the run failed
     (server error, all workers gone, timeout, no metrics); 2 bad flags or configuration,
-    or a run directory already holding a run; 128 + signal when interrupted. */
+    or a run directory already holding a run; 3 the model diverged (a result: the metrics
+    and the summary say "diverged"); 128 + signal when interrupted.
+
+    The launcher knows the roles, the server does not: it writes RUN_DIR/byzantine-slots
+    and, once the server has ended, adds "selected_byzantine" to the metrics lines
+    (byzantine_slots.h). */
+#include "byzantine_slots.h"
 #include "cluster_config.h"
 #include "launcher.h"
 #include "support/log.h"
@@ -25,6 +31,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +44,7 @@
 #define S_CHECKPOINT_EVERY     10     // supervised default: a restart repeats < 10 rounds
 #define S_MEMORY_BASE_MB       2048   // dataset, allocator and sanitizer headroom
 #define S_MEMORY_PER_WORKER_MB 8      // (4 + 4) queued tensors of 4 d bytes, d <= 2^18
+#define S_EXIT_DIVERGED        3      // byzgd-server's BYZGD_SERVER_EXIT_DIVERGED
 
 // Everything one run needs; lives in main's frame.
 typedef struct {
@@ -512,6 +520,19 @@ s_start_workers(s_run_t *run)
     long long byzantine = byzgd_cluster_config_get_int(run->config, "byzantine");
     long long honest = workers - byzantine;
     int width = workers > 100 ? 3 : 2;
+    // Slot i is key worker-i: the Byzantine workers hold the last slots (byzantine_slots.h).
+    bool *roles = calloc((size_t)workers, sizeof *roles);
+    if (!roles)
+        abort();
+    byzgd_byzantine_slots_assign(roles, (size_t)workers, (size_t)byzantine);
+    char error[512];
+    int written =
+        byzgd_byzantine_slots_write(run->run_dir, roles, (size_t)workers, error, sizeof error);
+    free(roles);
+    if (written != 0) {
+        byzgd_error("%s", error);
+        return -1;
+    }
     // Many workers share few cores: one OpenMP thread each and no busy-waiting.
     static const char *const env[] = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1",
                                       "OMP_WAIT_POLICY=passive", NULL};
@@ -721,6 +742,9 @@ s_supervise(s_run_t *run)
             if (ended == run->server) {
                 if (byzgd_launcher_succeeded(run->launcher, ended))
                     return 0;
+                int server_status = byzgd_launcher_status(run->launcher, ended);
+                if (WIFEXITED(server_status) && WEXITSTATUS(server_status) == S_EXIT_DIVERGED)
+                    return S_EXIT_DIVERGED;
                 char log[S_PATH_MAX];
                 s_log_path(log, sizeof log, run, "server");
                 byzgd_error("the server %s; %s ends with:", status, log);
@@ -817,14 +841,32 @@ s_prepare_run_dir(s_run_t *run, char *error, size_t error_size)
     return result;
 }
 
+// Adds "selected_byzantine" to the server's metrics lines (the server does not know the
+// roles). A run without the file (an older run resumed) is left as it is.
 static void
-s_summary(const s_run_t *run, bool succeeded, double seconds)
+s_annotate_metrics(const s_run_t *run)
+{
+    size_t n = (size_t)byzgd_cluster_config_get_int(run->config, "workers");
+    bool *is_byzantine = calloc(n, sizeof *is_byzantine);
+    if (!is_byzantine)
+        abort();
+    char error[512], path[S_PATH_MAX];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run->run_dir);
+    if (byzgd_byzantine_slots_read(run->run_dir, is_byzantine, n, error, sizeof error) != 0 ||
+        (s_exists(run->run_dir, "metrics.jsonl") &&
+         byzgd_byzantine_slots_annotate(path, is_byzantine, n, error, sizeof error) < 0))
+        byzgd_warn("selected_byzantine not added: %s", error);
+    free(is_byzantine);
+}
+
+static void
+s_summary(const s_run_t *run, const char *status, double seconds)
 {
     const char *attack = byzgd_cluster_config_get(run->config, "attack");
     printf("summary: %s rule=%s attack=%s workers=%s byzantine=%s rounds=%.0f "
            "final_accuracy=%.4f best_accuracy=%.4f seconds=%.1f run_dir=%s\n",
-           succeeded ? "ok" : "failed", byzgd_cluster_config_get(run->config, "rule"),
-           attack ? attack : "none", byzgd_cluster_config_get(run->config, "workers"),
+           status, byzgd_cluster_config_get(run->config, "rule"), attack ? attack : "none",
+           byzgd_cluster_config_get(run->config, "workers"),
            byzgd_cluster_config_get(run->config, "byzantine"),
            isnan(run->last_round) ? 0 : run->last_round, run->final_accuracy, run->best_accuracy,
            seconds, run->run_dir);
@@ -873,23 +915,28 @@ s_run(s_run_t *run)
     s_write_pids(run);
     if (status == 0)
         status = s_supervise(run);
-    if (status == 0)
+    if (status == 0 || status == S_EXIT_DIVERGED)
         s_finish_workers(run);
     else
         byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
     s_follow_metrics(run);
     byzgd_launcher_destroy(&run->launcher);
+    s_annotate_metrics(run);
 
+    bool diverged = status == S_EXIT_DIVERGED && run->lines > 0;
     bool complete = status == 0 && run->lines > 0 && run->last_round >= (double)run->rounds_target;
     if (status == 0 && !complete) {
         byzgd_error("the server ended but metrics.jsonl holds %s (round %.0f of %lld)",
                     run->lines ? "too few rounds" : "no round", run->last_round,
                     run->rounds_target);
     }
-    s_summary(run, complete, s_now_s() - run->started_s);
+    if (diverged)
+        printf("byzgd-cluster: the model diverged at round %.0f (see metrics.jsonl)\n",
+               run->last_round);
+    s_summary(run, diverged ? "diverged" : complete ? "ok" : "failed", s_now_s() - run->started_s);
     if (status > 128)
         return status;
-    return complete ? 0 : 1;
+    return diverged ? S_EXIT_DIVERGED : complete ? 0 : 1;
 }
 
 int

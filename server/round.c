@@ -14,11 +14,11 @@ struct byzgd_round_t {
     byzgd_round_config_t config;
     size_t n, d, quorum;
     uint64_t round;
-    float *params;        // x_t
-    float *rows;          // n × d, row s = the proposal of slot s
-    bool *present;        // slot s proposed in the current round
-    bool *non_finite;     // slot s reported non-finite in the current round
-    double *loss;         // per slot
+    float *params;          // x_t
+    float *rows;            // n × d, row s = the proposal of slot s
+    bool *present;          // slot s proposed in the current round
+    bool *non_finite;       // slot s reported non-finite in the current round
+    double *loss;           // per slot
     double *loss_scratch;   // n doubles: the accepted losses in slot order
     double *median_scratch; // n doubles for the median
     size_t accepted, non_finite_count;
@@ -64,7 +64,8 @@ byzgd_round_new(const byzgd_round_config_t *config, const float *x0, uint64_t fi
     self->selected = calloc(self->n, sizeof *self->selected);
     self->gar_result = byzgd_gar_result_new(self->n, self->d);
     if (!self->params || !self->rows || !self->present || !self->non_finite || !self->loss ||
-        !self->loss_scratch || !self->median_scratch || !self->row_slot || !self->selected || !self->gar_result) {
+        !self->loss_scratch || !self->median_scratch || !self->row_slot || !self->selected ||
+        !self->gar_result) {
         byzgd_set_error(error, error_size, "out of memory for n = %zu, d = %zu", self->n, self->d);
         byzgd_round_destroy(&self);
         return NULL;

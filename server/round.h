@@ -35,10 +35,10 @@
 #include "wire/msg.h"
 
 typedef struct {
-    size_t worker_count;            // n: slots 0 … n − 1
-    size_t dimension;               // d
-    size_t quorum;                  // proposals that make a round ready (0 = n)
-    byzgd_gar_config_t gar;         // rule, f and pre-aggregators (gar.f is the declared f)
+    size_t worker_count;    // n: slots 0 … n − 1
+    size_t dimension;       // d
+    size_t quorum;          // proposals that make a round ready (0 = n)
+    byzgd_gar_config_t gar; // rule, f and pre-aggregators (gar.f is the declared f)
     byzgd_lr_schedule_t learning_rate;
 } byzgd_round_config_t;
 

@@ -175,8 +175,7 @@ s_round(const s_server_t *self)
 static bool
 s_in_round(const s_server_t *self)
 {
-    return self->state == S_UNDERSTAFFED || self->state == S_COLLECTING ||
-           self->state == S_WAITING;
+    return self->state == S_UNDERSTAFFED || self->state == S_COLLECTING || self->state == S_WAITING;
 }
 
 // Every transition of the table at the top of this file goes through here.
@@ -400,8 +399,7 @@ s_save_checkpoint(s_server_t *self, uint64_t rounds_done)
         .round = rounds_done, .seed = self->config.seed, .description = self->description};
     char error[512];
     if (byzgd_checkpoint_save(self->config.checkpoint, &info, byzgd_round_params(self->engine),
-                              self->d, error,
-                              sizeof error) != 0)
+                              self->d, error, sizeof error) != 0)
         byzgd_error("checkpoint: %s", error);
 }
 
@@ -483,8 +481,8 @@ s_close_round(s_server_t *self, bool by_deadline)
                        round, S_EVALUATIONS_IN_FLIGHT);
         }
     }
-    if (evaluate && byzgd_evaluator_submit(self->evaluator, round,
-                                           byzgd_round_params(self->engine), self->d) != 0)
+    if (evaluate && byzgd_evaluator_submit(self->evaluator, round, byzgd_round_params(self->engine),
+                                           self->d) != 0)
         evaluate = false;
     if (byzgd_metrics_add(self->metrics, &record, evaluate) != 0)
         byzgd_error("cannot write the metrics file %s", self->config.metrics);
@@ -494,8 +492,7 @@ s_close_round(s_server_t *self, bool by_deadline)
     s_progress(self, S_PROGRESS_ROUND);
     if (status == BYZGD_ROUND_DIVERGED) {
         // A result, not a failure: the run ends here and its metrics say so.
-        byzgd_warn("round %" PRIu64 ": the model diverged (%s); stopping", round,
-                   outcome.message);
+        byzgd_warn("round %" PRIu64 ": the model diverged (%s); stopping", round, outcome.message);
         self->exit_status = BYZGD_SERVER_EXIT_DIVERGED;
         self->stats.diverged = true;
         s_save_checkpoint(self, round);
@@ -589,8 +586,7 @@ s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
                                      "this key is not named worker-NNN");
             return;
         }
-        if (named && slot < self->n &&
-            (!self->peers[slot].identity[0] || !self->peers[slot].alive))
+        if (named && slot < self->n && (!self->peers[slot].identity[0] || !self->peers[slot].alive))
             peer = &self->peers[slot];
         for (size_t free_slot = 0; !named && free_slot < self->n && !peer; free_slot++)
             if (!self->peers[free_slot].identity[0])
@@ -668,8 +664,8 @@ s_on_proposal(s_server_t *self, s_peer_t *peer, const byzgd_msg_t *msg)
     if (!s_in_round(self))
         return s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, peer->identity, "training is over");
     byzgd_msg_reject_t reason =
-        byzgd_round_accept(self->engine, s_slot_of(self, peer), msg->round,
-                           msg->proposal.gradient, msg->proposal.dimension, msg->proposal.train_loss);
+        byzgd_round_accept(self->engine, s_slot_of(self, peer), msg->round, msg->proposal.gradient,
+                           msg->proposal.dimension, msg->proposal.train_loss);
     if (reason != BYZGD_MSG_OK)
         return s_reject(self, reason, peer->identity, NULL);
     self->stats.accepted++;

@@ -89,8 +89,8 @@ typedef struct {
     uint64_t disconnects;     // connections libzmq closed (frames over ZMQ_MAXMSGSIZE, peers gone)
     size_t last_accepted;     // proposals in the last aggregated round
     double last_train_loss;
-    bool finished; // the run ended with a result: all rounds done, or diverged
-    bool diverged; // the model or the honest losses became non-finite
+    bool finished;     // the run ended with a result: all rounds done, or diverged
+    bool diverged;     // the model or the honest losses became non-finite
     const char *state; // the actor's state (server.c), a static string
 } byzgd_server_stats_t;
 

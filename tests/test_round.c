@@ -93,8 +93,8 @@ static void
 s_run_order(const size_t *order, float *x_out, size_t *selected_out, size_t *selected_count)
 {
     byzgd_round_t *engine = s_engine(5, 0, 1, BYZGD_GAR_MULTI_KRUM);
-    float rows[5][D] = {{1e-3f, 7, 1}, {0.1f, 3e5f, 1}, {1.1f, 7.3f, 0.9f}, {1, 7.1f, 1.2f},
-                        {0.9f, 6.8f, 1}};
+    float rows[5][D] = {
+        {1e-3f, 7, 1}, {0.1f, 3e5f, 1}, {1.1f, 7.3f, 0.9f}, {1, 7.1f, 1.2f}, {0.9f, 6.8f, 1}};
     for (size_t i = 0; i < 5; i++)
         ASSERT_EQ_INT(byzgd_round_accept(engine, order[i], 1, rows[order[i]], D, 0.5),
                       BYZGD_MSG_OK);

@@ -346,7 +346,8 @@ TEST(hostile_proposals_are_rejected_and_counted_per_reason)
 {
     byzgd_server_config_t config;
     s_config(&config, 2);
-    config.byzantine_count = config.gar.f = 1; // one slot's non-finite report is not yet a divergence
+    config.byzantine_count = config.gar.f =
+        1; // one slot's non-finite report is not yet a divergence
     byzgd_server_t *server = s_server(&config);
     fake_t *pair[2];
     s_fake_join_all(server, pair, 2, 1);

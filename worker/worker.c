@@ -730,8 +730,8 @@ byzgd_worker_config_parse(byzgd_worker_config_t *config, int argc, char **argv,
         else if (streq(name, "give-up-ms"))
             status = s_int(&config->give_up_ms, name, value, 1, 86400000, error, error_size);
         else if (streq(name, "slot"))
-            status = s_int(&config->slot, name, value, 0, BYZGD_MSG_WORKERS_MAX - 1, error,
-                           error_size);
+            status =
+                s_int(&config->slot, name, value, 0, BYZGD_MSG_WORKERS_MAX - 1, error, error_size);
         else {
             status = other ? other(other_state, name, value, error, error_size) : 1;
             if (status == 1)

@@ -90,7 +90,7 @@ typedef struct {
     bool keep_full_set;                      // keep the whole training set (attacks need it)
     int slot; // insecure mode: the slot this worker asks for (-1: any free one); with keys
               // the key's name decides (PROTOCOL.md §4, "Slots")
-    byzgd_worker_hooks_t hooks;              // zero: honest
+    byzgd_worker_hooks_t hooks; // zero: honest
 } byzgd_worker_config_t;
 
 typedef struct {

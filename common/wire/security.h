@@ -143,7 +143,6 @@ int byzgd_security_server_setup(byzgd_security_t *self, zsock_t *router, char *e
 byzgd_admit_t byzgd_security_recv(byzgd_security_t *self, zsock_t *router, zmsg_t **message_p,
                                   char identity[BYZGD_IDENTITY_SIZE]);
 
-
 // Records a protocol violation (malformed message, wrong round, duplicate...) by an
 // admitted identity. Returns true when this strike banned it (only if strikes_to_ban > 0).
 bool byzgd_security_strike(byzgd_security_t *self, const char *identity, const char *reason);
