@@ -37,7 +37,8 @@ struct byzgd_worker_context_t {
     size_t d;
     byzgd_model_t *model;
     byzgd_dataset_t *shard;
-    byzgd_dataset_t *full; // whole training set (kept only when keep_full_set)
+    const byzgd_dataset_t *full; // whole training set (NULL unless keep_full_set)
+    byzgd_dataset_t *owned_full; // `full` when the context loaded it itself
     byzgd_rng_t rng;       // the worker's sampling stream (seed, slot)
     float *params;
     float *features; // max_batch × feature_count
@@ -63,8 +64,7 @@ typedef struct {
     s_phase_t phase;
     uint64_t epoch;
     uint64_t last_round;
-    byzgd_worker_context_t context;
-    bool context_ready;
+    byzgd_worker_context_t *context; // NULL until a CONFIG was set up
     float *proposal;
     double proposal_loss;
     bool proposal_pending; // held back by the delay hook
@@ -143,17 +143,107 @@ byzgd_worker_context_full_gradient(byzgd_worker_context_t *context, float *gradi
     return loss;
 }
 
-static void
-s_context_clear(byzgd_worker_context_t *context)
+void
+byzgd_worker_context_destroy(byzgd_worker_context_t **context_p)
 {
+    if (!context_p || !*context_p)
+        return;
+    byzgd_worker_context_t *context = *context_p;
     byzgd_model_destroy(&context->model);
     byzgd_dataset_destroy(&context->shard);
-    byzgd_dataset_destroy(&context->full);
+    byzgd_dataset_destroy(&context->owned_full);
     free(context->params);
     free(context->features);
     free(context->labels);
     free(context->scratch);
-    memset(context, 0, sizeof *context);
+    free(context);
+    *context_p = NULL;
+}
+
+byzgd_worker_context_t *
+byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_t *train_set,
+                         const char *data_dir, bool keep_full_set, int threads, char *error,
+                         size_t error_size)
+{
+    byzgd_worker_context_t *context = calloc(1, sizeof *context);
+    if (!context)
+        abort();
+    context->session = *session;
+    const byzgd_dataset_t *full = train_set;
+    if (!full) {
+        byzgd_dataset_options_t options = {0};
+        options.data_dir = data_dir && *data_dir ? data_dir : NULL;
+        options.split = BYZGD_SPLIT_TRAIN;
+        options.seed = session->seed;
+        context->owned_full = byzgd_dataset_load(session->dataset, &options, error, error_size);
+        if (!context->owned_full)
+            goto failed;
+        full = context->owned_full;
+    }
+    context->shard = byzgd_dataset_shard(full, session->shard_index, session->shard_count,
+                                         session->dirichlet_alpha, session->seed, error, error_size);
+    if (!context->shard)
+        goto failed;
+    if (keep_full_set)
+        context->full = full;
+    else
+        byzgd_dataset_destroy(&context->owned_full);
+    byzgd_model_spec_t spec = {.architecture = session->architecture,
+                               .channels = session->channels,
+                               .height = session->height,
+                               .width = session->width,
+                               .class_count = session->class_count,
+                               .hidden = {session->hidden[0], session->hidden[1]}};
+    context->max_batch = session->batch_size;
+    if (keep_full_set && context->max_batch < S_FULL_CHUNK)
+        context->max_batch = S_FULL_CHUNK;
+    context->model = byzgd_model_new(&spec, context->max_batch, error, error_size);
+    if (!context->model)
+        goto failed;
+    byzgd_model_set_threads(context->model, threads < 1 ? 1 : threads);
+    context->d = byzgd_model_dimension(context->model);
+    if (context->d != session->dimension) {
+        byzgd_set_error(error, error_size,
+                        "the server's model has d = %" PRIu64 ", mine has d = %zu",
+                        session->dimension, context->d);
+        goto failed;
+    }
+    if (context->shard->feature_count != byzgd_model_feature_count(context->model)) {
+        byzgd_set_error(error, error_size, "dataset and model shapes differ");
+        goto failed;
+    }
+    size_t feature_count = context->shard->feature_count;
+    context->params = calloc(context->d, sizeof *context->params);
+    context->scratch = calloc(context->d, sizeof *context->scratch);
+    context->features = calloc(context->max_batch * feature_count, sizeof *context->features);
+    context->labels = calloc(context->max_batch, sizeof *context->labels);
+    if (!context->params || !context->scratch || !context->features || !context->labels)
+        abort();
+    byzgd_rng_seed(&context->rng, session->seed, session->slot);
+    return context;
+failed:
+    byzgd_worker_context_destroy(&context);
+    return NULL;
+}
+
+size_t
+byzgd_worker_context_dimension(const byzgd_worker_context_t *context)
+{
+    return context->d;
+}
+
+int
+byzgd_worker_context_propose(byzgd_worker_context_t *context, const byzgd_worker_hooks_t *hooks,
+                             uint64_t round, const void *params, float *proposal_out,
+                             double *loss_out)
+{
+    context->round = round;
+    // PARAMS tensors may sit at any address in the received frame: one copy, as bytes.
+    memcpy(context->params, params, context->d * sizeof *context->params);
+    if (hooks && hooks->propose)
+        return hooks->propose(hooks->state, context, proposal_out, loss_out);
+    *loss_out = byzgd_worker_context_gradient(context, proposal_out, NULL, false, false);
+    return 0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -228,13 +318,13 @@ s_send_proposal(s_worker_t *self)
     uint64_t sent = 0;
     byzgd_worker_sender_t sender = {.dealer = self->dealer_handle,
                                     .epoch = self->epoch,
-                                    .round = self->context.round,
+                                    .round = self->context->round,
                                     .sent = &sent};
     if (self->config.hooks.send)
-        self->config.hooks.send(self->config.hooks.state, &sender, self->proposal, self->context.d,
+        self->config.hooks.send(self->config.hooks.state, &sender, self->proposal, self->context->d,
                                 self->proposal_loss);
     else
-        byzgd_worker_send_proposal(&sender, self->context.round, self->proposal, self->context.d,
+        byzgd_worker_send_proposal(&sender, self->context->round, self->proposal, self->context->d,
                                    self->proposal_loss);
     self->proposal_pending = false;
     self->stats.proposals_sent += sent;
@@ -279,60 +369,16 @@ s_same_session(const byzgd_msg_config_t *a, const byzgd_msg_config_t *b)
 static int
 s_prepare(s_worker_t *self, const byzgd_msg_config_t *session, char *error, size_t error_size)
 {
-    byzgd_worker_context_t *context = &self->context;
-    s_context_clear(context);
-    self->context_ready = false;
-    context->session = *session;
-    byzgd_dataset_options_t options = {0};
-    options.data_dir = self->config.data_dir[0] ? self->config.data_dir : NULL;
-    options.split = BYZGD_SPLIT_TRAIN;
-    options.seed = session->seed;
-    byzgd_dataset_t *full = byzgd_dataset_load(session->dataset, &options, error, error_size);
-    if (!full)
+    byzgd_worker_context_destroy(&self->context);
+    self->context =
+        byzgd_worker_context_new(session, NULL, self->config.data_dir, self->config.keep_full_set,
+                                 self->config.threads, error, error_size);
+    if (!self->context)
         return -1;
-    context->shard =
-        byzgd_dataset_shard(full, session->shard_index, session->shard_count,
-                            session->dirichlet_alpha, session->seed, error, error_size);
-    if (!context->shard) {
-        byzgd_dataset_destroy(&full);
-        return -1;
-    }
-    if (self->config.keep_full_set)
-        context->full = full;
-    else
-        byzgd_dataset_destroy(&full);
-    byzgd_model_spec_t spec = {.architecture = session->architecture,
-                               .channels = session->channels,
-                               .height = session->height,
-                               .width = session->width,
-                               .class_count = session->class_count,
-                               .hidden = {session->hidden[0], session->hidden[1]}};
-    context->max_batch = session->batch_size;
-    if (self->config.keep_full_set && context->max_batch < S_FULL_CHUNK)
-        context->max_batch = S_FULL_CHUNK;
-    context->model = byzgd_model_new(&spec, context->max_batch, error, error_size);
-    if (!context->model)
-        return -1;
-    byzgd_model_set_threads(context->model, self->config.threads);
-    context->d = byzgd_model_dimension(context->model);
-    if (context->d != session->dimension)
-        return byzgd_set_error(error, error_size,
-                               "the server's model has d = %" PRIu64 ", mine has d = %zu",
-                               session->dimension, context->d);
-    if (context->shard->feature_count != byzgd_model_feature_count(context->model))
-        return byzgd_set_error(error, error_size, "dataset and model shapes differ");
-    size_t feature_count = context->shard->feature_count;
-    context->params = calloc(context->d, sizeof *context->params);
-    context->scratch = calloc(context->d, sizeof *context->scratch);
-    context->features = calloc(context->max_batch * feature_count, sizeof *context->features);
-    context->labels = calloc(context->max_batch, sizeof *context->labels);
     free(self->proposal);
-    self->proposal = calloc(context->d, sizeof *self->proposal);
-    if (!context->params || !context->scratch || !context->features || !context->labels ||
-        !self->proposal)
+    self->proposal = calloc(self->context->d, sizeof *self->proposal);
+    if (!self->proposal)
         abort();
-    byzgd_rng_seed(&context->rng, session->seed, session->slot);
-    self->context_ready = true;
     return 0;
 }
 
@@ -341,7 +387,7 @@ s_on_config(s_worker_t *self, const byzgd_msg_t *msg)
 {
     self->stats.configs++;
     bool new_epoch = msg->epoch != self->epoch;
-    if (!self->context_ready || !s_same_session(&self->context.session, &msg->config)) {
+    if (!self->context || !s_same_session(&self->context->session, &msg->config)) {
         char error[512];
         if (s_prepare(self, &msg->config, error, sizeof error) != 0) {
             byzgd_error("cannot set up the session: %s", error);
@@ -374,18 +420,12 @@ s_on_params(s_worker_t *self, const byzgd_msg_t *msg)
         self->stats.dropped++;
         return;
     }
-    byzgd_worker_context_t *context = &self->context;
     self->last_round = msg->round;
     self->stats.last_round = msg->round;
-    context->round = msg->round;
-    byzgd_msg_tensor_copy(context->params, msg->params.parameters, context->d);
-    if (self->config.hooks.propose) {
-        if (self->config.hooks.propose(self->config.hooks.state, context, self->proposal,
-                                       &self->proposal_loss) != 0)
-            return;
-    } else
-        self->proposal_loss =
-            byzgd_worker_context_gradient(context, self->proposal, NULL, false, false);
+    if (byzgd_worker_context_propose(self->context, &self->config.hooks, msg->round,
+                                     msg->params.parameters, self->proposal,
+                                     &self->proposal_loss) != 0)
+        return;
     int delay = self->config.hooks.delay_ms
                     ? self->config.hooks.delay_ms(self->config.hooks.state, msg->round)
                     : 0;
@@ -447,7 +487,7 @@ s_on_dealer(s_worker_t *self)
         }
         zframe_t *frame = zmsg_first(message);
         byzgd_msg_t msg;
-        size_t d = self->context_ready ? self->context.d : 0;
+        size_t d = self->context ? self->context->d : 0;
         byzgd_msg_reject_t reason = byzgd_msg_decode(&msg, zframe_data(frame), zframe_size(frame),
                                                      BYZGD_MSG_FROM_SERVER, d);
         if (reason != BYZGD_MSG_OK) {
@@ -583,7 +623,7 @@ s_state_destroy(s_worker_t **self_p)
         zsock_destroy(&self->monitor);
     }
     zsock_destroy(&self->dealer);
-    s_context_clear(&self->context);
+    byzgd_worker_context_destroy(&self->context);
     free(self->proposal);
     if (self->config.hooks.destroy)
         self->config.hooks.destroy(self->config.hooks.state);

@@ -24,13 +24,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire/msg.h"
+#include "learning/dataset.h"
 #include "support/rng.h"
+#include "wire/msg.h"
 
 #define BYZGD_WORKER_PATH_MAX 1024
 
 // The worker's view of the session while it computes a proposal (valid during a hook call).
 typedef struct byzgd_worker_context_t byzgd_worker_context_t;
+
+// Builds what a worker computes with from a session (what CONFIG carries): the model, the
+// shard session->shard_index of session->shard_count, the sampling stream (seed, slot).
+// train_set: the whole training split, borrowed and shared (NULL: loaded from data_dir,
+// "" or NULL for the dataset's default). keep_full_set: attacks may draw from the whole set.
+// threads: model / OpenBLAS threads. Returns NULL with a message.
+byzgd_worker_context_t *byzgd_worker_context_new(const byzgd_msg_config_t *session,
+                                                 const byzgd_dataset_t *train_set,
+                                                 const char *data_dir, bool keep_full_set,
+                                                 int threads, char *error, size_t error_size);
+void byzgd_worker_context_destroy(byzgd_worker_context_t **context_p);
+size_t byzgd_worker_context_dimension(const byzgd_worker_context_t *context);
 
 // The session configuration the server sent (slot, n, f, d, model, dataset, seed, ...).
 const byzgd_msg_config_t *byzgd_worker_context_session(const byzgd_worker_context_t *context);
@@ -77,6 +90,14 @@ typedef struct {
                 double train_loss);
     void (*destroy)(void *state);
 } byzgd_worker_hooks_t;
+
+// Computes the proposal of `round` at params (d float32 values at any address, copied):
+// the hooks' propose when hooks->propose is set, else the honest gradient of one minibatch.
+// Writes proposal_out[d] and *loss_out. Returns 0, or -1 when the hook sends nothing. The
+// worker actor and byzgd-simulate both compute through this function.
+int byzgd_worker_context_propose(byzgd_worker_context_t *context, const byzgd_worker_hooks_t *hooks,
+                                 uint64_t round, const void *params, float *proposal_out,
+                                 double *loss_out);
 
 typedef struct {
     char endpoint[BYZGD_WORKER_PATH_MAX];
