@@ -536,9 +536,14 @@ s_start_workers(s_run_t *run)
     // Many workers share few cores: one OpenMP thread each and no busy-waiting.
     static const char *const env[] = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1",
                                       "OMP_WAIT_POLICY=passive", NULL};
+    // Byzantine workers without a protocol misbehaviour run as one process holding all
+    // their identities, so that the inputs they share are computed once per round.
+    bool grouped = byzantine > 1 && !byzgd_cluster_config_get(run->config, "misbehave");
     for (long long i = 0; i < workers; i++) {
         bool is_byzantine = i >= honest;
         long long number = is_byzantine ? i - honest : i;
+        if (grouped && is_byzantine && number > 0)
+            break;
         char name[64];
         snprintf(name, sizeof name, "%s-%0*lld", is_byzantine ? "byzantine" : "worker", width,
                  number);
@@ -547,6 +552,10 @@ s_start_workers(s_run_t *run)
         s_worker_common(run, &argv, (size_t)i);
         if (is_byzantine) {
             s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_BYZANTINE);
+            if (grouped) {
+                s_argv_add(&argv, "--identities");
+                s_argv_add(&argv, "%lld", byzantine);
+            }
             char mode[64];
             if (s_misbehaviour(run, (size_t)number, mode, sizeof mode)) {
                 s_argv_add(&argv, "--misbehave");

@@ -44,9 +44,8 @@
 
 // byzgd-cluster options that describe processes and transport: meaningless here.
 static const char *const s_transport_options[] = {
-    "endpoint",     "insecure", "no-supervise", "server-memory-mb", "max-restarts",
-    "bin-dir",      "resume",   "timeout",      "deadline-ms",      "max-wait-ms",
-    "quorum",       NULL};
+    "endpoint", "insecure", "no-supervise", "server-memory-mb", "max-restarts", "bin-dir",
+    "resume",   "timeout",  "deadline-ms",  "max-wait-ms",      "quorum",       NULL};
 
 typedef struct {
     byzgd_cluster_config_t *config;
@@ -183,8 +182,7 @@ s_derive(s_sim_t *sim, char *error, size_t error_size)
         if (!(options[i].destinations & BYZGD_CLUSTER_TO_SERVER))
             continue;
         char *flag = NULL;
-        if (asprintf(&flag, "%s%s", strlen(options[i].name) == 1 ? "-" : "--",
-                     options[i].name) < 0)
+        if (asprintf(&flag, "%s%s", strlen(options[i].name) == 1 ? "-" : "--", options[i].name) < 0)
             abort();
         flags[flag_count++] = flag;
         if (options[i].type != BYZGD_CLUSTER_FLAG) {
@@ -249,8 +247,7 @@ s_prepare_run_dir(s_sim_t *sim, char *error, size_t error_size)
     free(body);
     if (fclose(file) != 0)
         return byzgd_set_error(error, error_size, "cannot write %s", config_path);
-    return byzgd_byzantine_slots_write(sim->run_dir, sim->is_byzantine, sim->n, error,
-                                       error_size);
+    return byzgd_byzantine_slots_write(sim->run_dir, sim->is_byzantine, sim->n, error, error_size);
 }
 
 // Loads the data once, builds the n worker contexts (sharing the training set) and the
@@ -264,7 +261,8 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
     data_options.split = BYZGD_SPLIT_TEST;
     data_options.limit = config->eval_examples;
     data_options.seed = config->seed;
-    byzgd_dataset_t *test_set = byzgd_dataset_load(config->dataset, &data_options, error, error_size);
+    byzgd_dataset_t *test_set =
+        byzgd_dataset_load(config->dataset, &data_options, error, error_size);
     if (!test_set)
         return -1;
     byzgd_model_spec_t spec = {.architecture = config->architecture,
@@ -304,6 +302,7 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
     session.seed = config->seed;
 
     int status = 0;
+    byzgd_collusion_t *collusion = byzgd_collusion_new(); // the attackers' shared inputs
     if (config->eval_every > 0) {
         sim->evaluator = byzgd_evaluator_new(&spec, &test_set, error, error_size);
         if (!sim->evaluator)
@@ -326,14 +325,16 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
         abort();
     for (size_t slot = 0; slot < sim->n && status == 0; slot++) {
         session.slot = session.shard_index = (uint32_t)slot;
-        sim->contexts[slot] = byzgd_worker_context_new(&session, sim->train_set, NULL,
-                                                       sim->is_byzantine[slot], 1, error, error_size);
+        sim->contexts[slot] = byzgd_worker_context_new(
+            &session, sim->train_set, NULL, sim->is_byzantine[slot], 1, error, error_size);
         if (!sim->contexts[slot])
             status = -1;
         else if (sim->is_byzantine[slot] &&
-                 byzgd_byzantine_hooks(&sim->hooks[slot], &sim->attack, error, error_size) != 0)
+                 byzgd_byzantine_hooks(&sim->hooks[slot], &sim->attack, collusion, error,
+                                       error_size) != 0)
             status = -1;
     }
+    byzgd_collusion_release(&collusion);
     if (status == 0) {
         byzgd_round_config_t round_config = {.worker_count = sim->n,
                                              .dimension = sim->d,
@@ -414,8 +415,8 @@ s_run(s_sim_t *sim)
             if (sim->status[slot] != 0)
                 continue;
             byzgd_msg_reject_t reason =
-                byzgd_round_accept(sim->engine, slot, round, sim->proposals + slot * sim->d,
-                                   sim->d, sim->losses[slot]);
+                byzgd_round_accept(sim->engine, slot, round, sim->proposals + slot * sim->d, sim->d,
+                                   sim->losses[slot]);
             if (reason != BYZGD_MSG_OK) {
                 record.rejected[reason]++;
                 rejected_total++;
@@ -434,8 +435,7 @@ s_run(s_sim_t *sim)
             return 1;
         }
         bool last = round == sim->server.rounds || status == BYZGD_ROUND_DIVERGED;
-        bool evaluate =
-            sim->evaluator && (round % sim->server.eval_every == 0 || last);
+        bool evaluate = sim->evaluator && (round % sim->server.eval_every == 0 || last);
         double loss = NAN, accuracy = NAN;
         if (evaluate) {
             uint64_t evaluated_round = 0;
@@ -536,7 +536,9 @@ main(int argc, char **argv)
     const char *attack = byzgd_cluster_config_get(sim.config, "attack");
     printf("summary: %s rule=%s attack=%s workers=%s byzantine=%s rounds=%.0f "
            "final_accuracy=%.4f best_accuracy=%.4f seconds=%.1f run_dir=%s\n",
-           exit_code == 0 ? "ok" : exit_code == 3 ? "diverged" : "failed",
+           exit_code == 0   ? "ok"
+           : exit_code == 3 ? "diverged"
+                            : "failed",
            byzgd_cluster_config_get(sim.config, "rule"), attack ? attack : "none",
            byzgd_cluster_config_get(sim.config, "workers"),
            byzgd_cluster_config_get(sim.config, "byzantine"), (double)sim.rounds_done,

@@ -1026,7 +1026,7 @@ s_byzantine_run(const char *attack_name, const char *misbehaviour,
                                                        sizeof error),
                       0);
     byzgd_worker_hooks_t hooks;
-    ASSERT_EQ_INT(byzgd_byzantine_hooks(&hooks, &attack, error, sizeof error), 0);
+    ASSERT_EQ_INT(byzgd_byzantine_hooks(&hooks, &attack, NULL, error, sizeof error), 0);
     byzgd_worker_t *honest[2] = {s_worker(server, NULL), s_worker(server, NULL)};
     byzgd_worker_t *byzantine = s_worker(server, &hooks);
     ASSERT_EQ_INT(byzgd_server_wait(server, 30000), 0);

@@ -39,7 +39,7 @@ struct byzgd_worker_context_t {
     byzgd_dataset_t *shard;
     const byzgd_dataset_t *full; // whole training set (NULL unless keep_full_set)
     byzgd_dataset_t *owned_full; // `full` when the context loaded it itself
-    byzgd_rng_t rng;       // the worker's sampling stream (seed, slot)
+    byzgd_rng_t rng;             // the worker's sampling stream (seed, slot)
     float *params;
     float *features; // max_batch × feature_count
     uint8_t *labels;
@@ -180,8 +180,9 @@ byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_
             goto failed;
         full = context->owned_full;
     }
-    context->shard = byzgd_dataset_shard(full, session->shard_index, session->shard_count,
-                                         session->dirichlet_alpha, session->seed, error, error_size);
+    context->shard =
+        byzgd_dataset_shard(full, session->shard_index, session->shard_count,
+                            session->dirichlet_alpha, session->seed, error, error_size);
     if (!context->shard)
         goto failed;
     if (keep_full_set)
