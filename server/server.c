@@ -340,6 +340,25 @@ s_send_params(s_server_t *self, s_peer_t *peer)
 // ---------------------------------------------------------------------------------------
 // Rounds
 
+static int
+s_max_wait_ms(const s_server_t *self)
+{
+    return self->config.max_wait_ms ? self->config.max_wait_ms : 10 * self->config.deadline_ms;
+}
+
+// When the current round's deadline passes, counted from `now`. The first round of a run
+// counts it from its first accepted proposal instead (at the latest deadline + max wait
+// after now): workers load their data after they joined (seconds for 20 workers sharing 2
+// cores), and that start-up is not round time — otherwise round 1 of a large run would
+// close short of the quorum, differently each time.
+static int64_t
+s_deadline(const s_server_t *self, int64_t now)
+{
+    if (s_round(self) == self->first_round && byzgd_round_accepted(self->engine) == 0)
+        return now + self->config.deadline_ms + s_max_wait_ms(self);
+    return now + self->config.deadline_ms;
+}
+
 // Encodes PARAMS(round) once and sends it to every live worker; the round's state is
 // UNDERSTAFFED until q identities have joined, then COLLECTING with its deadline armed.
 static void
@@ -375,7 +394,7 @@ s_publish(s_server_t *self)
     self->give_up_at_ms = 0;
     self->resend_at_ms = 0;
     if (self->joined >= self->quorum) {
-        self->deadline_at_ms = now + self->config.deadline_ms;
+        self->deadline_at_ms = s_deadline(self, now);
         s_enter(self, S_COLLECTING);
     } else {
         self->deadline_at_ms = 0;
@@ -520,8 +539,7 @@ s_on_deadline(s_server_t *self, int64_t now)
     }
     if (self->state == S_COLLECTING) {
         self->stats.waited_rounds++;
-        int max_wait =
-            self->config.max_wait_ms ? self->config.max_wait_ms : 10 * self->config.deadline_ms;
+        int max_wait = s_max_wait_ms(self);
         self->give_up_at_ms = now + max_wait;
         byzgd_warn("round %" PRIu64 ": deadline passed with %zu of %zu proposals (%s); "
                    "waiting up to %d ms more",
@@ -632,7 +650,7 @@ s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
         s_send_params(self, peer);
         if (self->joined >= self->quorum) {
             // The deadline counts from when the quorum can be reached.
-            self->deadline_at_ms = now + self->config.deadline_ms;
+            self->deadline_at_ms = s_deadline(self, now);
             s_enter(self, S_COLLECTING);
         }
         return;
@@ -649,9 +667,10 @@ s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
 static void
 s_after_proposal(s_server_t *self)
 {
-    if (byzgd_round_diverging(self->engine) || byzgd_round_ready(self->engine) ||
-        (self->state == S_WAITING && byzgd_round_closable(self->engine, NULL, 0)))
+    if (byzgd_round_diverging(self->engine) || byzgd_round_ready(self->engine))
         s_close_round(self, false);
+    else if (self->state == S_WAITING && byzgd_round_closable(self->engine, NULL, 0))
+        s_close_round(self, true); // past its deadline, short of the quorum
 }
 
 static void
@@ -669,6 +688,10 @@ s_on_proposal(s_server_t *self, s_peer_t *peer, const byzgd_msg_t *msg)
     if (reason != BYZGD_MSG_OK)
         return s_reject(self, reason, peer->identity, NULL);
     self->stats.accepted++;
+    int64_t counted_from_now = zclock_mono() + self->config.deadline_ms;
+    if (self->state == S_COLLECTING && s_round(self) == self->first_round &&
+        byzgd_round_accepted(self->engine) == 1 && counted_from_now < self->deadline_at_ms)
+        self->deadline_at_ms = counted_from_now; // the first round's clock starts now
     s_after_proposal(self);
 }
 

@@ -19,7 +19,9 @@
     byzgd_server_destroy(&server);
 
     Start rule: the first round is published when all n workers have joined, or
-    deadline_ms after q of them had (workers that start late still get round 1).
+    deadline_ms after q of them had (workers that start late still get round 1). The first
+    round's deadline counts from its first accepted proposal, not from its publication:
+    workers load their data after joining, and that start-up is not round time.
 
     Waiting rule (documented limit): when the deadline passes with fewer proposals than
     the rule's precondition needs, the server keeps waiting and re-sends PARAMS to the
