@@ -10,6 +10,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "learning/attack.h"
 #include "byzantine.h"
@@ -131,6 +132,12 @@ main(int argc, char **argv)
             ended = byzgd_worker_wait(workers[i], 200);
         if (ended > status)
             status = ended;
+    }
+    if (zsys_interrupted) {
+        // Stopped by a signal (the launcher's SIGTERM): nothing here needs flushing, and
+        // tearing down several actors mid-session can trip CZMQ's assertions.
+        fflush(NULL);
+        _exit(status);
     }
     unsigned long computed = 0, shared = 0;
     byzgd_collusion_counts(collusion, &computed, &shared);
