@@ -1,6 +1,7 @@
 /*  byzantine.c — attack and misbehaviour hooks for the worker actor. */
 #include "byzantine.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -136,6 +137,7 @@ s_remember(byzgd_collusion_t *collusion, s_shared_t *cache, uint64_t round, uint
         cache->second = s_alloc(d);
         cache->d = d;
     }
+    assert(first && cache->first && cache->second);
     memcpy(cache->first, first, d * sizeof *first);
     if (second)
         memcpy(cache->second, second, d * sizeof *second);
@@ -200,6 +202,7 @@ s_propose(void *arg, byzgd_worker_context_t *context, float *proposal_out, doubl
         s_shared_t *cache = state->collusion && shared ? &state->collusion->moments : NULL;
         if (cache)
             pthread_mutex_lock(&state->collusion->lock);
+        assert(state->mean && state->stddev);
         if (cache && cache->valid && cache->round == round && cache->checksum == checksum &&
             cache->d == d) {
             memcpy(state->mean, cache->first, d * sizeof *state->mean);

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <czmq.h>
+
 #include "byzantine/byzantine.h"
 #include "cluster/byzantine_slots.h"
 #include "cluster/cluster_config.h"
@@ -68,6 +70,8 @@ typedef struct {
     double started_s, last_print_s, last_print_round;
     double final_accuracy, best_accuracy;
     uint64_t rounds_done;
+    double last_train_loss;
+    uint64_t rejected_total;
 } s_sim_t;
 
 static double
@@ -316,7 +320,7 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
     if (status == 0 &&
         !(sim->train_set = byzgd_dataset_load(config->dataset, &train_options, error, error_size)))
         status = -1;
-    sim->contexts = calloc(sim->n, sizeof *sim->contexts);
+    sim->contexts = calloc(sim->n, sizeof(byzgd_worker_context_t *));
     sim->hooks = calloc(sim->n, sizeof *sim->hooks);
     sim->proposals = malloc(sim->n * sim->d * sizeof *sim->proposals);
     sim->losses = calloc(sim->n, sizeof *sim->losses);
@@ -394,6 +398,31 @@ s_print_progress(s_sim_t *sim, uint64_t round, double train_loss, bool evaluated
     sim->last_print_round = (double)round;
 }
 
+// Takes the evaluation results that are ready (all of them when `wait`), completes their
+// metrics lines and prints their progress lines. Returns 0, or -1 on a write error.
+static int
+s_collect_evaluations(s_sim_t *sim, bool wait)
+{
+    while (sim->evaluator && byzgd_evaluator_outstanding(sim->evaluator) > 0 &&
+           (wait || (zsock_events(byzgd_evaluator_socket(sim->evaluator)) & ZMQ_POLLIN))) {
+        uint64_t round = 0;
+        double loss = NAN, accuracy = NAN;
+        if (byzgd_evaluator_recv(sim->evaluator, &round, &loss, &accuracy) != 0)
+            return -1;
+        if (byzgd_metrics_set_evaluation(sim->metrics, round, loss, accuracy) != 0) {
+            byzgd_error("cannot write %s/metrics.jsonl", sim->run_dir);
+            return -1;
+        }
+        sim->final_accuracy = accuracy;
+        if (isnan(sim->best_accuracy) || accuracy > sim->best_accuracy)
+            sim->best_accuracy = accuracy;
+        if (!sim->quiet)
+            s_print_progress(sim, round, sim->last_train_loss, true, loss, accuracy,
+                             sim->rejected_total);
+    }
+    return 0;
+}
+
 // Runs every round. Returns 0, 1 (failed) or 3 (diverged).
 static int
 s_run(s_sim_t *sim)
@@ -436,28 +465,22 @@ s_run(s_sim_t *sim)
         }
         bool last = round == sim->server.rounds || status == BYZGD_ROUND_DIVERGED;
         bool evaluate = sim->evaluator && (round % sim->server.eval_every == 0 || last);
-        double loss = NAN, accuracy = NAN;
-        if (evaluate) {
-            uint64_t evaluated_round = 0;
-            if (byzgd_evaluator_submit(sim->evaluator, round, byzgd_round_params(sim->engine),
-                                       sim->d) != 0 ||
-                byzgd_evaluator_recv(sim->evaluator, &evaluated_round, &loss, &accuracy) != 0)
-                evaluate = false;
-        }
-        if (byzgd_metrics_add(sim->metrics, &record, evaluate) != 0 ||
-            (evaluate && byzgd_metrics_set_evaluation(sim->metrics, round, loss, accuracy) != 0)) {
+        // Evaluations run on the evaluator's thread while the next rounds are computed, as
+        // in the server; their lines wait in the metrics queue (the last one is awaited).
+        if (evaluate && byzgd_evaluator_submit(sim->evaluator, round,
+                                               byzgd_round_params(sim->engine), sim->d) != 0)
+            evaluate = false;
+        if (byzgd_metrics_add(sim->metrics, &record, evaluate) != 0) {
             byzgd_error("cannot write %s/metrics.jsonl", sim->run_dir);
             return 1;
         }
-        if (evaluate) {
-            sim->final_accuracy = accuracy;
-            if (isnan(sim->best_accuracy) || accuracy > sim->best_accuracy)
-                sim->best_accuracy = accuracy;
-        }
         sim->rounds_done = round;
-        if (!sim->quiet && (evaluate || s_now_s() - sim->last_print_s >= S_PROGRESS_INTERVAL_S))
-            s_print_progress(sim, round, outcome.train_loss, evaluate, loss, accuracy,
-                             rejected_total);
+        sim->last_train_loss = outcome.train_loss;
+        sim->rejected_total = rejected_total;
+        if (s_collect_evaluations(sim, last) != 0)
+            return 1;
+        if (!sim->quiet && !evaluate && s_now_s() - sim->last_print_s >= S_PROGRESS_INTERVAL_S)
+            s_print_progress(sim, round, outcome.train_loss, false, NAN, NAN, rejected_total);
         if (status == BYZGD_ROUND_DIVERGED) {
             printf("byzgd-simulate: the model diverged at round %" PRIu64 " (%s)\n", round,
                    outcome.message);

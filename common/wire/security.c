@@ -203,13 +203,12 @@ byzgd_keys_slot_of_name(const char *name, size_t *slot_out)
     static const char prefix[] = "worker-";
     if (!name || strncmp(name, prefix, sizeof prefix - 1) != 0)
         return -1;
-    const char *digits = name + sizeof prefix - 1;
-    size_t count = strspn(digits, "0123456789");
-    if (count == 0 || count > 9 || (digits[count] && strcmp(digits + count, ".cert") != 0))
+    const char *cursor = name + sizeof prefix - 1;
+    size_t slot = 0, count = 0;
+    for (; *cursor >= '0' && *cursor <= '9'; cursor++, count++)
+        slot = slot * 10 + (size_t)(*cursor - '0');
+    if (count == 0 || count > 9 || (*cursor && strcmp(cursor, ".cert") != 0))
         return -1;
-    size_t slot = 0;
-    for (size_t i = 0; i < count; i++)
-        slot = slot * 10 + (size_t)(digits[i] - '0');
     *slot_out = slot;
     return 0;
 }
@@ -809,7 +808,7 @@ byzgd_security_slot(const byzgd_security_t *self, const char *identity, size_t *
     if (strncmp(identity, insecure_prefix, sizeof insecure_prefix - 1) != 0)
         return -1;
     const char *hex = identity + sizeof insecure_prefix - 1;
-    char name[BYZGD_IDENTITY_SIZE / 2];
+    char name[BYZGD_IDENTITY_SIZE / 2] = "";
     size_t length = strlen(hex) / 2;
     if (length >= sizeof name)
         return -1;
