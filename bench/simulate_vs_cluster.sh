@@ -37,7 +37,14 @@ def load(path):
         for key in [k for k in row if k.endswith("_s") or k == "disconnects"]:
             del row[key]
     return rows
-same = load(f"{tmp}/simulate/metrics.jsonl") == load(f"{tmp}/cluster/metrics.jsonl")
+simulated, networked = load(f"{tmp}/simulate/metrics.jsonl"), load(f"{tmp}/cluster/metrics.jsonl")
+same = simulated == networked
+for a, b in zip(simulated, networked):
+    if a != b:
+        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        print(f"first difference in round {a['round']}: " +
+              ", ".join(f"{k} {a.get(k)} vs {b.get(k)}" for k in keys))
+        break
 accuracy = [r for r in load(f"{tmp}/simulate/metrics.jsonl") if "test_accuracy" in r][-1]["test_accuracy"]
 print(f"byzgd-simulate --threads {threads}: {simulate:7.1f} s  ({rounds / simulate:5.2f} rounds/s)")
 print(f"byzgd-cluster --insecure:     {cluster:7.1f} s  ({rounds / cluster:5.2f} rounds/s)")

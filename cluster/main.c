@@ -64,6 +64,7 @@ typedef struct {
     double last_round, last_print_round;
     double final_accuracy, best_accuracy, last_train_loss, last_rejected_total;
     size_t lines;
+    bool diverged; // a metrics line says "status":"diverged"
     double started_s, last_print_s;
 } s_run_t;
 
@@ -352,6 +353,9 @@ s_consume_line(s_run_t *run, const char *text, size_t length)
     }
     if (run->lines++ == 0)
         run->last_print_round = line.round - 1;
+    static const char diverged[] = "\"status\":\"diverged\"";
+    if (memmem(text, length, diverged, sizeof diverged - 1))
+        run->diverged = true;
     run->last_round = line.round;
     run->last_train_loss = line.train_loss;
     run->last_rejected_total += line.rejected;
@@ -751,8 +755,11 @@ s_supervise(s_run_t *run)
             if (ended == run->server) {
                 if (byzgd_launcher_succeeded(run->launcher, ended))
                     return 0;
+                // Status 3 is a diverged run only when its metrics say so.
                 int server_status = byzgd_launcher_status(run->launcher, ended);
-                if (WIFEXITED(server_status) && WEXITSTATUS(server_status) == S_EXIT_DIVERGED)
+                s_follow_metrics(run);
+                if (WIFEXITED(server_status) && WEXITSTATUS(server_status) == S_EXIT_DIVERGED &&
+                    run->diverged)
                     return S_EXIT_DIVERGED;
                 char log[S_PATH_MAX];
                 s_log_path(log, sizeof log, run, "server");
@@ -932,7 +939,7 @@ s_run(s_run_t *run)
     byzgd_launcher_destroy(&run->launcher);
     s_annotate_metrics(run);
 
-    bool diverged = status == S_EXIT_DIVERGED && run->lines > 0;
+    bool diverged = status == S_EXIT_DIVERGED;
     bool complete = status == 0 && run->lines > 0 && run->last_round >= (double)run->rounds_target;
     if (status == 0 && !complete) {
         byzgd_error("the server ended but metrics.jsonl holds %s (round %.0f of %lld)",

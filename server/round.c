@@ -160,7 +160,9 @@ byzgd_round_closable(const byzgd_round_t *self, char *why, size_t why_size)
 bool
 byzgd_round_diverging(const byzgd_round_t *self)
 {
-    return self->non_finite_count > self->config.gar.f;
+    // More than f: at least one honest slot saw the model blow up. More than half of all
+    // slots too: insiders beyond the declared f must not be able to end a run at will.
+    return self->non_finite_count > self->config.gar.f && 2 * self->non_finite_count > self->n;
 }
 
 double
@@ -248,8 +250,9 @@ byzgd_round_close(byzgd_round_t *self, byzgd_round_outcome_t *outcome)
     if (diverging) {
         outcome->status = BYZGD_ROUND_DIVERGED;
         snprintf(outcome->message, sizeof outcome->message,
-                 "%zu slots (more than f = %zu) reported a non-finite gradient or loss",
-                 self->non_finite_count, self->config.gar.f);
+                 "%zu of %zu slots (more than f = %zu and than half) reported a non-finite "
+                 "gradient or loss",
+                 self->non_finite_count, self->n, self->config.gar.f);
     } else if (applied != 0) {
         outcome->status = BYZGD_ROUND_FAILED;
         snprintf(outcome->message, sizeof outcome->message, "aggregation failed: %s", error);

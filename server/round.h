@@ -17,8 +17,10 @@
       whatever order they arrived in, so a run with quorum n is a function of its inputs;
     - a non-finite report (a gradient with NaN/±Inf, or a non-finite loss beside a finite
       gradient) means the model diverged for the slot that computed it: it is not
-      aggregated, and when more than f distinct slots report non-finite in one round, at
-      least one of them is honest and the run has diverged (outcome status DIVERGED);
+      aggregated, and when more than f distinct slots — and more than half of the n —
+      report non-finite in one round, at least one of them is honest and the run has
+      diverged (outcome status DIVERGED); the majority bound keeps insiders beyond the
+      declared f from ending a run at will;
     - close aggregates the accepted rows with the rule, updates x ← x − γ_t·g, and ends the
       run as DIVERGED when x is no longer finite;
     - train_loss of a round is the median of the accepted finite losses (lower median for an
@@ -86,7 +88,8 @@ void byzgd_round_note_non_finite(byzgd_round_t *self, size_t slot);
 bool byzgd_round_ready(const byzgd_round_t *self);
 // The rule's precondition holds for the rows accepted so far (closing early is allowed).
 bool byzgd_round_closable(const byzgd_round_t *self, char *why, size_t why_size);
-// More than f distinct slots reported non-finite this round: the run has diverged.
+// More than f distinct slots, and more than half of the n, reported non-finite this round:
+// the run has diverged.
 bool byzgd_round_diverging(const byzgd_round_t *self);
 
 // Closes the current round (see the rules above) and moves to the next. Returns the

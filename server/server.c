@@ -19,7 +19,8 @@
     WAITING       re-send timer                           PARAMS to silent workers  WAITING
     WAITING       give-up timer                           checkpoint, status 1      DRAINING
     any round     close of the last round                 checkpoint                DRAINING
-    any round     > f slots non-finite, or x non-finite   close as diverged         DRAINING
+    any round     > f and > n/2 slots non-finite, or x    close as diverged         DRAINING
+                  non-finite
     DRAINING      evaluations done                        flush, BYE(done), DONE    FINISHED
     FINISHED      HELLO / HEARTBEAT                       BYE(done)                 FINISHED
     any           STOP (pipe)                             BYE(shutdown), flush      FINISHED

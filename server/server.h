@@ -28,7 +28,8 @@
     workers that have not proposed, up to max_wait_ms after the deadline; after that it
     stops with status 1 ("not enough proposals").
 
-    Divergence rule: when more than f slots report a non-finite proposal in one round, or x
+    Divergence rule: when more than f slots, and more than half of the n, report a
+    non-finite proposal in one round, or x
     becomes non-finite, the run stops with BYZGD_SERVER_EXIT_DIVERGED (round.h). */
 #ifndef BYZGD_SERVER_H
 #define BYZGD_SERVER_H

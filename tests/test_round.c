@@ -190,8 +190,8 @@ TEST(non_finite_up_to_f_is_not_divergence)
     byzgd_round_destroy(&engine);
 }
 
-// More than f slots with a non-finite loss: at least one honest worker saw the model
-// diverge, even though every gradient was finite.
+// More than f slots (and more than half) with a non-finite loss: at least one honest
+// worker saw the model diverge, even though every gradient was finite.
 TEST(non_finite_losses_beyond_f_diverge)
 {
     byzgd_round_t *engine = s_engine(5, 0, 1, BYZGD_GAR_AVERAGE);
@@ -199,11 +199,13 @@ TEST(non_finite_losses_beyond_f_diverge)
     ASSERT_EQ_INT(byzgd_round_accept(engine, 0, 1, g, D, INFINITY), BYZGD_MSG_REJECT_NON_FINITE);
     ASSERT(!byzgd_round_diverging(engine));
     byzgd_round_note_non_finite(engine, 3); // rejected by the codec before the engine
+    ASSERT(!byzgd_round_diverging(engine)); // 2 > f, but not more than half of n = 5
+    byzgd_round_note_non_finite(engine, 4);
     ASSERT(byzgd_round_diverging(engine));
     ASSERT_EQ_INT(byzgd_round_accept(engine, 1, 1, g, D, 1), BYZGD_MSG_OK);
     byzgd_round_outcome_t outcome;
     ASSERT_EQ_INT(byzgd_round_close(engine, &outcome), BYZGD_ROUND_DIVERGED);
-    ASSERT_EQ_INT(outcome.non_finite, 2);
+    ASSERT_EQ_INT(outcome.non_finite, 3);
     ASSERT_STR_CONTAINS(outcome.message, "non-finite");
     byzgd_round_destroy(&engine);
 }
