@@ -6,6 +6,7 @@
 
     byzgd_gar_config_t config;
     byzgd_gar_config_init(&config);                       // average, f = 0, defaults
+    // (gar_options.h parses the options by name)
     byzgd_gar_config_parse_option(&config, "rule", "multi-krum", error, sizeof error);
     byzgd_gar_config_parse_option(&config, "f", "6", error, sizeof error);
     byzgd_gar_result_t *result = byzgd_gar_result_new(20, d); // reused every round
@@ -105,13 +106,6 @@ typedef struct {
 // Fills `config` with the defaults: average, f = 0, round 1, seed 0, geomed tolerance 1e-8,
 // smoothing 1e-6, cclip tau 10 started at the median, no pre-aggregators.
 void byzgd_gar_config_init(byzgd_gar_config_t *config);
-
-// Sets one option from its command-line name (without "--") and text value: rule, f, m,
-// seed, round, tolerance, smoothing, iterations (alias max-iterations), tau,
-// start (median|average|zero), clip, nnm (value "", "1", "true", "0" or "false"), bucket.
-// Returns 0, or -1 with a one-line message for an unknown name or a malformed value.
-int byzgd_gar_config_parse_option(byzgd_gar_config_t *config, const char *name, const char *value,
-                                  char *error, size_t error_size);
 
 // The command-line names of the rules, indexed by byzgd_gar_rule_t, NULL-terminated.
 const char *const *byzgd_gar_rule_names(void);
