@@ -10,6 +10,7 @@
     or a run directory already holding a run; 128 + signal when interrupted. */
 #include "cluster_config.h"
 #include "launcher.h"
+#include "support/files.h"
 #include "support/log.h"
 #include "metrics_line.h"
 
@@ -146,23 +147,13 @@ s_exists(const char *dir, const char *name)
     return access(path, F_OK) == 0;
 }
 
-// Writes text to dir/name atomically (temporary file + rename).
+// Writes text to dir/name atomically and durably (support/files.h).
 static int
 s_write_file(const char *dir, const char *name, const char *text, char *error, size_t error_size)
 {
-    char path[S_PATH_MAX], temporary[S_PATH_MAX + 8];
+    char path[S_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(temporary, sizeof temporary, "%s.tmp", path);
-    FILE *file = fopen(temporary, "w");
-    if (!file)
-        return byzgd_set_error(error, error_size, "%s: %s", temporary, strerror(errno));
-    bool ok = fputs(text, file) >= 0;
-    ok = fclose(file) == 0 && ok;
-    if (!ok || rename(temporary, path) != 0) {
-        unlink(temporary);
-        return byzgd_set_error(error, error_size, "cannot write %s", path);
-    }
-    return 0;
+    return byzgd_atomic_write(path, 0644, text, strlen(text), error, error_size);
 }
 
 // The directory holding this executable (its siblings are the ones launched).

@@ -10,6 +10,7 @@
 #include "support/json.h"
 #include "support/log.h"
 #include "support/options.h"
+#include "support/param_file.h"
 #include "learning/lr_schedule.h"
 #include "learning/model.h"
 #include "support/rng.h"
@@ -330,7 +331,8 @@ main(int argc, char **argv)
         goto cleanup;
     }
     if (options.load_path) {
-        if (byzgd_model_load(model, params, options.load_path, error, sizeof error) < 0) {
+        if (byzgd_param_file_load(options.load_path, byzgd_model_description(model), params,
+                                  d, error, sizeof error) < 0) {
             byzgd_error("--load: %s", error);
             status = 2;
             goto cleanup;
@@ -366,7 +368,8 @@ main(int argc, char **argv)
             goto cleanup;
     }
     if (options.save_path) {
-        if (byzgd_model_save(model, params, options.save_path, error, sizeof error) < 0) {
+        if (byzgd_param_file_save(options.save_path, byzgd_model_description(model), params,
+                                  d, error, sizeof error) < 0) {
             byzgd_error("--save: %s", error);
             goto cleanup;
         }

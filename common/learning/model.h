@@ -96,17 +96,4 @@ void byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *
 void byzgd_model_evaluate(byzgd_model_t *self, const float *params, const byzgd_dataset_t *data,
                           double *loss_out, double *accuracy_out);
 
-// Saves params[d] to `path` (written to path.tmp then renamed): a header with magic,
-// version, the model description, d and a CRC-32 of the data, then the floats in
-// little-endian. Returns 0, or -1 with a message.
-int byzgd_model_save(const byzgd_model_t *self, const float *params, const char *path, char *error,
-                     size_t error_size);
-
-// Loads params[d] from a file written by byzgd_model_save for the same architecture.
-// Refuses, with a message saying why, a wrong magic or version, another architecture, a
-// different d, a truncated or overlong file, or a checksum mismatch; params is untouched
-// then. Returns 0 or -1.
-int byzgd_model_load(const byzgd_model_t *self, float *params, const char *path, char *error,
-                     size_t error_size);
-
 #endif
