@@ -10,7 +10,7 @@
 int
 main(int argc, char **argv)
 {
-    // Received PARAMS and sent proposals are megabytes each (DESIGN.md §5).
+    // Received PARAMS and sent proposals are megabytes each (docs/ARCHITECTURE.md §7).
     mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     byzgd_worker_config_t config;

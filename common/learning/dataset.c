@@ -62,12 +62,6 @@ byzgd_dataset_destroy(byzgd_dataset_t **self_p)
     *self_p = NULL;
 }
 
-void
-byzgd_dataset_set_name(byzgd_dataset_t *self, const char *name)
-{
-    snprintf(self->name, sizeof self->name, "%s", name);
-}
-
 byzgd_dataset_t *
 byzgd_dataset_select(const byzgd_dataset_t *full, const size_t *indices, size_t count)
 {

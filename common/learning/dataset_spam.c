@@ -718,7 +718,7 @@ byzgd_spam_split(uint8_t *is_test_out, const byzgd_dataset_t *corpus, uint64_t s
     memset(is_test_out, 0, corpus->count);
     size_t *members = malloc((corpus->count ? corpus->count : 1) * sizeof *members);
     if (!members)
-        abort(); // out of memory may abort (STYLE.md)
+        abort(); // out of memory ends the process
     byzgd_rng_t rng;
     byzgd_rng_seed(&rng, seed, S_STREAM_SPLIT);
     for (size_t label = 0; label < corpus->class_count; label++) {

@@ -398,12 +398,6 @@ byzgd_model_dimension(const byzgd_model_t *self)
 }
 
 size_t
-byzgd_model_max_batch(const byzgd_model_t *self)
-{
-    return self->max_batch;
-}
-
-size_t
 byzgd_model_feature_count(const byzgd_model_t *self)
 {
     return self->feature_count;
@@ -423,7 +417,7 @@ byzgd_model_set_threads(byzgd_model_t *self, int count)
     if (count == self->threads)
         return;
     if (s_allocate_workspaces(self, count) < 0)
-        abort(); // out of memory (STYLE.md: may abort)
+        abort(); // out of memory ends the process
 }
 
 void

@@ -55,8 +55,6 @@ void byzgd_model_destroy(byzgd_model_t **self_p);
 // d: the length of the parameter and gradient vectors.
 size_t byzgd_model_dimension(const byzgd_model_t *self);
 
-// The largest batch gradient/predict accept.
-size_t byzgd_model_max_batch(const byzgd_model_t *self);
 
 // Floats per input example (channels × height × width).
 size_t byzgd_model_feature_count(const byzgd_model_t *self);
