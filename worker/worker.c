@@ -100,12 +100,6 @@ byzgd_worker_context_round(const byzgd_worker_context_t *context)
     return context->round;
 }
 
-const float *
-byzgd_worker_context_params(const byzgd_worker_context_t *context)
-{
-    return context->params;
-}
-
 double
 byzgd_worker_context_gradient(byzgd_worker_context_t *context, float *gradient_out,
                               byzgd_rng_t *rng, bool from_full_set, bool flip_labels)

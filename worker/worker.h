@@ -35,9 +35,8 @@ typedef struct byzgd_worker_context_t byzgd_worker_context_t;
 
 // The session configuration the server sent (slot, n, f, d, model, dataset, seed, ...).
 const byzgd_msg_config_t *byzgd_worker_context_session(const byzgd_worker_context_t *context);
-// The round being computed and the parameters x_round (d floats, borrowed).
+// The round being computed.
 uint64_t byzgd_worker_context_round(const byzgd_worker_context_t *context);
-const float *byzgd_worker_context_params(const byzgd_worker_context_t *context);
 
 // Gradient at x_round of one minibatch of the session's batch size, written to
 // gradient_out[d]; returns the mean loss. from_full_set: draw from the whole training set
