@@ -4,6 +4,7 @@
     (n = 20) and <= 160 ms (n = 100); median <= 30 ms (n = 20).
     BYZGD_BENCH_QUICK=1 runs d = 1e5 only; BYZGD_BENCH_RULES=krum,median and
     BYZGD_BENCH_N=100 select rules and n. f = (n - 3) / 4, valid for every rule. */
+#include "rules/gar.h"
 #include "rules/gar_options.h"
 #include "support/rng.h"
 

@@ -3,6 +3,7 @@
     proposals g + N(0, s²) per coordinate around a true gradient g. Each property holds
     over many seeds, not one lucky draw. */
 #include "learning/attack.h"
+#include "rules/gar.h"
 #include "rules/gar_options.h"
 #include "support/rng.h"
 #include "test.h"

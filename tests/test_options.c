@@ -1,5 +1,6 @@
 /*  test_options.c — the option parser of support/options.h: command lines, configuration
     lines, value checks, sections with their own state, and the embedded rule section. */
+#include "rules/gar.h"
 #include "rules/gar_options.h"
 #include "support/options.h"
 #include "test.h"

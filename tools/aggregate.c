@@ -6,6 +6,7 @@
     and prints one JSON line on stdout. Any error: exit status 2, one line on stderr, and
     OUT is not written. Options: support/options.h with the rule options of
     rules/gar_options.h. */
+#include "rules/gar.h"
 #include "rules/gar_options.h"
 #include "support/json.h"
 #include "support/log.h"

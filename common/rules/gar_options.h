@@ -8,7 +8,7 @@
 #ifndef BYZGD_GAR_OPTIONS_H
 #define BYZGD_GAR_OPTIONS_H
 
-#include "rules/gar.h"
+#include "rules/gar_types.h"
 #include "support/options.h"
 
 // The rule options; its apply function takes a byzgd_gar_config_t *.
