@@ -766,30 +766,6 @@ TEST(evaluate_in_batches_matches_one_batch)
     byzgd_model_destroy(&large);
 }
 
-TEST(evaluate_over_a_dataset)
-{
-    byzgd_model_t *model = s_tiny_model("mlp");
-    byzgd_dataset_t *data = byzgd_dataset_new(10, 1, 8, 6, 3, "tiny");
-    ASSERT(data);
-    byzgd_rng_t rng;
-    byzgd_rng_seed(&rng, 7, 7);
-    s_fill_gaussian(data->features, 10 * 48, &rng, 1.0);
-    for (int i = 0; i < 10; i++)
-        data->labels[i] = (uint8_t)(i % 3);
-    size_t d = byzgd_model_dimension(model);
-    float *params = malloc(d * sizeof *params);
-    byzgd_model_init(model, params, 7);
-    double loss_a, accuracy_a, loss_b, accuracy_b;
-    byzgd_model_evaluate(model, params, data, &loss_a, &accuracy_a);
-    byzgd_model_evaluate_arrays(model, &loss_b, &accuracy_b, params, data->features, data->labels,
-                                data->count);
-    ASSERT(loss_a == loss_b && accuracy_a == accuracy_b);
-    ASSERT(loss_a > 0);
-    free(params);
-    byzgd_dataset_destroy(&data);
-    byzgd_model_destroy(&model);
-}
-
 // ---- parameter files
 
 static void
@@ -953,7 +929,6 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(determinism_for_a_fixed_seed),
     TEST_CASE(mlp_loss_falls_on_synthetic_data),
     TEST_CASE(evaluate_in_batches_matches_one_batch),
-    TEST_CASE(evaluate_over_a_dataset),
     TEST_CASE(params_file_round_trip_and_refusals),
     TEST_CASE(lr_schedules),
 };

@@ -203,7 +203,8 @@ s_report(s_progress_t *progress, const s_options_t *options, byzgd_model_t *mode
          const float *params, const byzgd_dataset_t *test, unsigned long long step, double rate)
 {
     double test_loss, test_accuracy;
-    byzgd_model_evaluate(model, params, test, &test_loss, &test_accuracy);
+    byzgd_model_evaluate_arrays(model, &test_loss, &test_accuracy, params, test->features,
+                                test->labels, test->count);
     double elapsed = s_now() - progress->start;
     double train_loss = progress->losses ? progress->loss_sum / (double)progress->losses : NAN;
     byzgd_info("step %llu/%llu  train_loss %.4f  test_loss %.4f  test_accuracy %.4f  lr %.4g  "

@@ -655,12 +655,3 @@ byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *accur
     *loss_out = count ? loss_sum / (double)count : 0.0;
     *accuracy_out = count ? (double)correct / (double)count : 0.0;
 }
-
-void
-byzgd_model_evaluate(byzgd_model_t *self, const float *params, const byzgd_dataset_t *data,
-                     double *loss_out, double *accuracy_out)
-{
-    assert(data->feature_count == self->feature_count);
-    byzgd_model_evaluate_arrays(self, loss_out, accuracy_out, params, data->features, data->labels,
-                                data->count);
-}

@@ -33,7 +33,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dataset.h"
 
 typedef struct {
     const char *architecture;       // logreg | mlp | convnet (borrowed)
@@ -89,9 +88,5 @@ void byzgd_model_predict(byzgd_model_t *self, uint8_t *predictions_out, const fl
 void byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *accuracy_out,
                                  const float *params, const float *features, const uint8_t *labels,
                                  size_t count);
-
-// The same over a whole dataset (data->feature_count must equal the model's).
-void byzgd_model_evaluate(byzgd_model_t *self, const float *params, const byzgd_dataset_t *data,
-                          double *loss_out, double *accuracy_out);
 
 #endif
