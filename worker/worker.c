@@ -783,26 +783,12 @@ byzgd_worker_destroy(byzgd_worker_t **self_p)
 int
 byzgd_worker_wait(byzgd_worker_t *self, int timeout_ms)
 {
-    if (self->done)
-        return self->status;
-    zmsg_t *reply =
-        byzgd_actor_recv_reply(self->actor, "DONE", timeout_ms, &self->done, &self->status);
-    zmsg_destroy(&reply);
-    return self->done ? self->status : -1;
+    return byzgd_actor_wait(self->actor, timeout_ms, &self->done, &self->status);
 }
 
 int
 byzgd_worker_stats(byzgd_worker_t *self, byzgd_worker_stats_t *stats)
 {
-    if (zstr_send(self->actor, "STATS") != 0)
-        return -1;
-    zmsg_t *reply = byzgd_actor_recv_reply(self->actor, "STATS", 10000, &self->done, &self->status);
-    zframe_t *frame = reply ? zmsg_first(reply) : NULL;
-    int status = -1;
-    if (frame && zframe_size(frame) == sizeof *stats) {
-        memcpy(stats, zframe_data(frame), sizeof *stats);
-        status = 0;
-    }
-    zmsg_destroy(&reply);
-    return status;
+    return byzgd_actor_call(self->actor, "STATS", stats, sizeof *stats, 10000, &self->done,
+                            &self->status);
 }
