@@ -51,16 +51,5 @@ main(int argc, char **argv)
         byzgd_error("%s", error);
         return 2;
     }
-    zsys_init();
-    zsys_set_linger(200);
-    byzgd_worker_t *worker = byzgd_worker_new(&config, error, sizeof error);
-    if (!worker) {
-        byzgd_error("%s", error);
-        return 1;
-    }
-    int status = -1;
-    while (status < 0 && !zsys_interrupted)
-        status = byzgd_worker_wait(worker, 200);
-    byzgd_worker_destroy(&worker);
-    return status < 0 ? 0 : status;
+    return byzgd_worker_run(&config);
 }

@@ -792,3 +792,21 @@ byzgd_worker_stats(byzgd_worker_t *self, byzgd_worker_stats_t *stats)
     return byzgd_actor_call(self->actor, "STATS", stats, sizeof *stats, 10000, &self->done,
                             &self->status);
 }
+
+int
+byzgd_worker_run(const byzgd_worker_config_t *config)
+{
+    zsys_init();
+    zsys_set_linger(200);
+    char error[1024];
+    byzgd_worker_t *worker = byzgd_worker_new(config, error, sizeof error);
+    if (!worker) {
+        byzgd_error("%s", error);
+        return 1;
+    }
+    int status = -1;
+    while (status < 0 && !zsys_interrupted)
+        status = byzgd_worker_wait(worker, 200);
+    byzgd_worker_destroy(&worker);
+    return status < 0 ? 0 : status;
+}
