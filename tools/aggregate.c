@@ -17,13 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-static int
-s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-        const char *value, char *error, size_t error_size)
-{
-    (void)section;
-    return byzgd_gar_config_parse_option(state, option->name, value, error, error_size);
-}
+BYZGD_OPTION_APPLY_BY_NAME(s_apply, byzgd_gar_config_t, byzgd_gar_config_parse_option)
 
 #define S_U64_MAX 18446744073709551615.0
 

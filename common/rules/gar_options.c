@@ -43,13 +43,7 @@ static const byzgd_option_t s_options[] = {
 };
 // clang-format on
 
-static int
-s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-        const char *value, char *error, size_t error_size)
-{
-    (void)section;
-    return byzgd_gar_config_parse_option(state, option->name, value, error, error_size);
-}
+BYZGD_OPTION_APPLY_BY_NAME(s_apply, byzgd_gar_config_t, byzgd_gar_config_parse_option)
 
 const byzgd_option_section_t byzgd_gar_option_section =
     BYZGD_OPTION_SECTION("Rule options", s_options, s_apply);

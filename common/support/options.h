@@ -68,6 +68,18 @@ struct byzgd_option_section_t {
     byzgd_option_apply_fn apply;
 };
 
+// Defines `static int function(...)`, an apply function that hands the option's name and
+// value to `parse(type *state, const char *name, const char *value, char *error,
+// size_t error_size)`, the by-name parser a module offers (byzgd_gar_config_parse_option).
+#define BYZGD_OPTION_APPLY_BY_NAME(function, type, parse)                                       \
+    static int function(void *state, const byzgd_option_section_t *section,                     \
+                        const byzgd_option_t *option, const char *value, char *error,          \
+                        size_t error_size)                                                     \
+    {                                                                                          \
+        (void)section;                                                                         \
+        return parse((type *)state, option->name, value, error, error_size);                   \
+    }
+
 #define BYZGD_OPTION_SECTION(title, table, apply)                                                \
     {(title), (table), sizeof(table) / sizeof((table)[0]), 0, (apply)}
 
