@@ -90,9 +90,8 @@ static const byzgd_option_t s_process_options[] = {
 // clang-format on
 
 // Stores a checked value in the configuration (every section's state).
-static int s_store(void *state, const byzgd_option_section_t *section,
-                   const byzgd_option_t *option, const char *value, char *error,
-                   size_t error_size);
+static int s_store(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+                   const char *value, char *error, size_t error_size);
 
 static const byzgd_option_section_t s_run_section = {
     "Run options", s_run_options, sizeof s_run_options / sizeof s_run_options[0], 0, s_store};
@@ -108,7 +107,6 @@ static const byzgd_option_section_t *s_sections[5];
 static size_t s_offsets[5], s_option_count;
 static pthread_once_t s_sections_once = PTHREAD_ONCE_INIT;
 
-
 static void
 s_sections_init(void)
 {
@@ -118,8 +116,8 @@ s_sections_init(void)
     s_attack_section = byzgd_attack_option_section;
     s_attack_section.tags = BYZGD_CLUSTER_TO_BYZANTINE;
     s_attack_section.apply = s_store;
-    const byzgd_option_section_t *sections[] = {&s_run_section, &s_rule_section,
-                                                &s_attack_section, &s_process_section};
+    const byzgd_option_section_t *sections[] = {&s_run_section, &s_rule_section, &s_attack_section,
+                                                &s_process_section};
     for (size_t i = 0; i < 4; i++) {
         s_sections[i] = sections[i];
         s_offsets[i] = s_option_count;
@@ -376,12 +374,11 @@ byzgd_cluster_config_check(const byzgd_cluster_config_t *self, char *error, size
         char mode[64];
         snprintf(mode, sizeof mode, "%.*s", (int)length, item);
         byzgd_misbehaviour_t misbehaviour;
-        if (byzgd_misbehaviour_from_name(mode, &misbehaviour) != 0)
-        {
+        if (byzgd_misbehaviour_from_name(mode, &misbehaviour) != 0) {
             char names[256];
             byzgd_options_join(byzgd_misbehaviour_names(), names, sizeof names);
-            return byzgd_set_error(error, error_size, "--misbehave: unknown mode '%s' (%s)",
-                                   mode, names);
+            return byzgd_set_error(error, error_size, "--misbehave: unknown mode '%s' (%s)", mode,
+                                   names);
         }
         item = comma ? comma + 1 : NULL;
     }

@@ -277,7 +277,7 @@ static const byzgd_option_section_t s_section =
     BYZGD_OPTION_SECTION(NULL, s_options, s_apply_option);
 
 static const byzgd_option_section_t *const s_sections[] = {&s_section, &byzgd_gar_option_section,
-                                                          NULL};
+                                                           NULL};
 
 static const byzgd_program_t s_program = {
     "byzgd-server",
@@ -306,8 +306,9 @@ byzgd_server_config_parse(byzgd_server_config_t *config, int argc, char **argv, 
     int parsed = byzgd_options_parse(&s_program, argc, argv, states, NULL, error, error_size);
     if (parsed != 0)
         return parsed;
-    if (byzgd_lr_schedule_parse(&config->learning_rate, state.schedule ? state.schedule : "constant",
-                                state.lr, error, error_size) != 0)
+    if (byzgd_lr_schedule_parse(&config->learning_rate,
+                                state.schedule ? state.schedule : "constant", state.lr, error,
+                                error_size) != 0)
         return -1;
     config->gar.f = config->byzantine_count;
     config->gar.seed = config->seed;

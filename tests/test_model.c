@@ -804,7 +804,9 @@ s_expect_refusal(byzgd_model_t *model, const uint8_t *image, size_t size, const 
     for (size_t i = 0; i < d; i++)
         params[i] = 7.0f;
     char error[512] = "";
-    ASSERT_EQ_INT(byzgd_param_file_load(path, byzgd_model_description(model), params, byzgd_model_dimension(model), error, sizeof error), -1);
+    ASSERT_EQ_INT(byzgd_param_file_load(path, byzgd_model_description(model), params,
+                                        byzgd_model_dimension(model), error, sizeof error),
+                  -1);
     ASSERT_STR_CONTAINS(error, why);
     for (size_t i = 0; i < d; i++)
         ASSERT(params[i] == 7.0f);
@@ -821,8 +823,12 @@ TEST(params_file_round_trip_and_refusals)
     params[1] = 1e-40f; // a denormal survives
     char path[512], error[512] = "";
     snprintf(path, sizeof path, "%s/model.params", byzgd_test_tmpdir());
-    ASSERT_MSG(byzgd_param_file_save(path, byzgd_model_description(model), params, byzgd_model_dimension(model), error, sizeof error) == 0, "%s", error);
-    ASSERT_MSG(byzgd_param_file_load(path, byzgd_model_description(model), loaded, byzgd_model_dimension(model), error, sizeof error) == 0, "%s", error);
+    ASSERT_MSG(byzgd_param_file_save(path, byzgd_model_description(model), params,
+                                     byzgd_model_dimension(model), error, sizeof error) == 0,
+               "%s", error);
+    ASSERT_MSG(byzgd_param_file_load(path, byzgd_model_description(model), loaded,
+                                     byzgd_model_dimension(model), error, sizeof error) == 0,
+               "%s", error);
     ASSERT(memcmp(params, loaded, d * sizeof *params) == 0);
 
     size_t size;
@@ -863,7 +869,8 @@ TEST(params_file_round_trip_and_refusals)
     s_expect_refusal(other, image, size, "this model is \"logreg");
     byzgd_model_destroy(&other);
 
-    ASSERT_EQ_INT(byzgd_param_file_load("/nonexistent/x.params", byzgd_model_description(model), loaded, byzgd_model_dimension(model), error, sizeof error),
+    ASSERT_EQ_INT(byzgd_param_file_load("/nonexistent/x.params", byzgd_model_description(model),
+                                        loaded, byzgd_model_dimension(model), error, sizeof error),
                   -1);
     ASSERT_STR_CONTAINS(error, "No such file");
     free(altered);

@@ -70,8 +70,8 @@ TEST(command_line_spellings)
     s_record_t mine, other;
     char error[256];
     int first = 0, argc = 0;
-    const char *args[] = {"--workers", "7", "-f", "2", "--lr=0.5", "--quiet", "--quiet=no",
-                    "--depth", "3", "--f", "1", NULL};
+    const char *args[] = {"--workers",  "7",       "-f", "2",   "--lr=0.5", "--quiet",
+                          "--quiet=no", "--depth", "3",  "--f", "1",        NULL};
     ASSERT_EQ_INT(s_parse(&mine, &other, args, &first, error, sizeof error, &argc), 0);
     ASSERT_STR_EQ(mine.log, "workers=7 f=2 lr=0.5 quiet=true quiet=false f=1");
     ASSERT_STR_EQ(other.log, "[t]depth=3");
@@ -99,8 +99,8 @@ TEST(positional_order_is_kept)
     void *states[] = {&mine, &other};
     int first = 0;
     char error[256];
-    ASSERT_EQ_INT(byzgd_options_parse(&s_program, 5, (char **)argv, states, &first, error, sizeof error),
-                  0);
+    ASSERT_EQ_INT(
+        byzgd_options_parse(&s_program, 5, (char **)argv, states, &first, error, sizeof error), 0);
     ASSERT_EQ_INT(first, 3);
     ASSERT_STR_EQ(argv[3], "one");
     ASSERT_STR_EQ(argv[4], "two");
@@ -133,8 +133,7 @@ TEST(usage_errors)
         s_record_t mine, other;
         char error[256] = "";
         int first = 0, argc = 0;
-        ASSERT_EQ_INT(s_parse(&mine, &other, cases[i].args, &first, error, sizeof error,
-                              &argc),
+        ASSERT_EQ_INT(s_parse(&mine, &other, cases[i].args, &first, error, sizeof error, &argc),
                       -1);
         ASSERT_STR_CONTAINS(error, cases[i].message);
     }
@@ -154,8 +153,8 @@ TEST(help_and_version_stop_parsing)
 {
     // stdout is the test log; both print there and report 1 without applying anything.
     for (int i = 0; i < 3; i++) {
-        const char *args[][3] = {{"--help", "--workers", NULL}, {"-h", NULL, NULL},
-                           {"--version", "--bogus", NULL}};
+        const char *args[][3] = {
+            {"--help", "--workers", NULL}, {"-h", NULL, NULL}, {"--version", "--bogus", NULL}};
         s_record_t mine, other;
         char error[256];
         int first = 0, argc = 0;
@@ -170,8 +169,8 @@ TEST(help_text_lists_every_option_and_choice)
     size_t size = 0;
     FILE *out = open_memstream(&text, &size);
     static const byzgd_option_section_t *const sections[] = {&byzgd_gar_option_section, NULL};
-    static const byzgd_program_t program = {"byzgd-x", "[options]", "x", sections, NULL, NULL,
-                                            0, 0};
+    static const byzgd_program_t program = {"byzgd-x", "[options]", "x", sections,
+                                            NULL,      NULL,        0,   0};
     byzgd_options_print_help(&program, out);
     fclose(out);
     ASSERT_STR_CONTAINS(text, "Usage: byzgd-x [options]");
@@ -193,14 +192,16 @@ TEST(help_text_lists_every_option_and_choice)
 TEST(rule_section_applies_to_a_gar_config)
 {
     static const byzgd_option_section_t *const sections[] = {&byzgd_gar_option_section, NULL};
-    static const byzgd_program_t program = {"byzgd-x", "[options]", "x", sections, NULL, NULL,
-                                            0, 0};
-    const char *argv[] = {"byzgd-x", "--rule", "multi-krum", "-m", "3", "--nnm", "--clip", "2", NULL};
+    static const byzgd_program_t program = {"byzgd-x", "[options]", "x", sections,
+                                            NULL,      NULL,        0,   0};
+    const char *argv[] = {"byzgd-x", "--rule", "multi-krum", "-m", "3",
+                          "--nnm",   "--clip", "2",          NULL};
     byzgd_gar_config_t config;
     byzgd_gar_config_init(&config);
     void *states[] = {&config};
     char error[256];
-    ASSERT_EQ_INT(byzgd_options_parse(&program, 8, (char **)argv, states, NULL, error, sizeof error), 0);
+    ASSERT_EQ_INT(
+        byzgd_options_parse(&program, 8, (char **)argv, states, NULL, error, sizeof error), 0);
     ASSERT_EQ_INT(config.rule, BYZGD_GAR_MULTI_KRUM);
     ASSERT_EQ_INT(config.m, 3);
     ASSERT(config.nnm);
@@ -209,8 +210,8 @@ TEST(rule_section_applies_to_a_gar_config)
         {"--clip", "0"}, {"--bucket", "0"}, {"--iterations", "0"}, {"-m", "0"}, {"--rule", "x"}};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         const char *bad[] = {"byzgd-x", refused[i][0], refused[i][1], NULL};
-        ASSERT_EQ_INT(byzgd_options_parse(&program, 3, (char **)bad, states, NULL, error, sizeof error),
-                      -1);
+        ASSERT_EQ_INT(
+            byzgd_options_parse(&program, 3, (char **)bad, states, NULL, error, sizeof error), -1);
     }
     ASSERT_STR_CONTAINS(error, "unknown rule 'x' (average, krum, multi-krum");
 }

@@ -152,7 +152,7 @@ TEST(atomic_write_replaces_or_leaves_untouched)
     ASSERT(file);
     ASSERT_EQ_INT(byzgd_atomic_file_write(file, "sec", 3), 0);
     ASSERT_EQ_INT(s_entries(byzgd_test_tmpdir()), 2); // the target and the temporary file
-    ASSERT_STR_EQ(s_read(path), "first");              // untouched until the commit
+    ASSERT_STR_EQ(s_read(path), "first");             // untouched until the commit
     ASSERT_EQ_INT(byzgd_atomic_file_write(file, "ond", 3), 0);
     ASSERT_EQ_INT(byzgd_atomic_file_commit(&file, error, sizeof error), 0);
     ASSERT(file == NULL);

@@ -30,7 +30,7 @@ static const byzgd_option_t s_options[] = {
 };
 static const byzgd_option_section_t s_section = BYZGD_OPTION_SECTION(NULL, s_options, s_apply);
 static const byzgd_option_section_t *const s_sections[] = {&s_section, &byzgd_gar_option_section,
-                                                          NULL};
+                                                           NULL};
 static const byzgd_program_t s_program = {
     "byzgd-aggregate",
     "--rule RULE [-f F] [-m M] [--seed S] [--round T] [rule options] IN.npy OUT.npy",
@@ -67,8 +67,7 @@ s_print_json(const byzgd_gar_config_t *config, const byzgd_gar_result_t *result,
     // The m asked for, else the default n - f over the vectors the rule saw (with --bucket,
     // `selected` lists the member rows of the m selected buckets, so it is longer).
     if (config->rule == BYZGD_GAR_MULTI_KRUM)
-        byzgd_json_key_int(json, "m",
-                           (int64_t)(config->m ? config->m : result->used - result->f));
+        byzgd_json_key_int(json, "m", (int64_t)(config->m ? config->m : result->used - result->f));
     if (config->rule == BYZGD_GAR_ONE_P_KRUM) {
         byzgd_json_key_int(json, "round", (int64_t)config->round);
         byzgd_json_key_string(json, "chose", result->chose);

@@ -83,8 +83,7 @@ s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t
     else if (strcmp(name, "lr") == 0) {
         options->lr = strtod(value, NULL);
         if (!(options->lr > 0))
-            return byzgd_set_error(error, error_size, "--lr %s: expected a positive number",
-                                   value);
+            return byzgd_set_error(error, error_size, "--lr %s: expected a positive number", value);
     } else if (strcmp(name, "lr-schedule") == 0)
         options->lr_schedule = value;
     else if (strcmp(name, "steps") == 0)
@@ -113,7 +112,7 @@ s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t
 }
 
 #define S_U64_MAX   18446744073709551615.0
-#define S_COUNT_MAX 1099511627776.0 // 2^40
+#define S_COUNT_MAX 1099511627776.0    // 2^40
 #define S_EXACT_MAX 9007199254740992.0 // 2^53
 
 // clang-format off
@@ -332,8 +331,8 @@ main(int argc, char **argv)
         goto cleanup;
     }
     if (options.load_path) {
-        if (byzgd_param_file_load(options.load_path, byzgd_model_description(model), params,
-                                  d, error, sizeof error) < 0) {
+        if (byzgd_param_file_load(options.load_path, byzgd_model_description(model), params, d,
+                                  error, sizeof error) < 0) {
             byzgd_error("--load: %s", error);
             status = 2;
             goto cleanup;
@@ -369,8 +368,8 @@ main(int argc, char **argv)
             goto cleanup;
     }
     if (options.save_path) {
-        if (byzgd_param_file_save(options.save_path, byzgd_model_description(model), params,
-                                  d, error, sizeof error) < 0) {
+        if (byzgd_param_file_save(options.save_path, byzgd_model_description(model), params, d,
+                                  error, sizeof error) < 0) {
             byzgd_error("--save: %s", error);
             goto cleanup;
         }

@@ -257,8 +257,7 @@ byzgd_attack_config_parse_option(byzgd_attack_config_t *config, const char *name
     double x = 0; // set on success; the analyser cannot see byzgd_set_error returns -1
 
     if (strcmp(name, "attack") == 0) {
-        if (byzgd_attack_kind_from_name(value, &config->kind))
-        {
+        if (byzgd_attack_kind_from_name(value, &config->kind)) {
             char names[256];
             byzgd_options_join(s_kind_names, names, sizeof names);
             return byzgd_set_error(error, error_size, "unknown attack '%s' (%s)",
@@ -304,8 +303,7 @@ byzgd_attack_config_parse_option(byzgd_attack_config_t *config, const char *name
             return -1;
         config->seed_given = true;
     } else if (strcmp(name, "misbehave") == 0) {
-        if (byzgd_misbehaviour_from_name(value, &config->misbehaviour))
-        {
+        if (byzgd_misbehaviour_from_name(value, &config->misbehaviour)) {
             char names[256];
             byzgd_options_join(s_misbehaviour_names, names, sizeof names);
             return byzgd_set_error(error, error_size, "unknown misbehaviour '%s' (%s)",

@@ -33,7 +33,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 typedef struct {
     const char *architecture;       // logreg | mlp | convnet (borrowed)
     size_t channels, height, width; // input shape; vectors: 1, 1, feature_count
@@ -53,7 +52,6 @@ void byzgd_model_destroy(byzgd_model_t **self_p);
 
 // d: the length of the parameter and gradient vectors.
 size_t byzgd_model_dimension(const byzgd_model_t *self);
-
 
 // Floats per input example (channels × height × width).
 size_t byzgd_model_feature_count(const byzgd_model_t *self);

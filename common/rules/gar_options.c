@@ -87,8 +87,7 @@ byzgd_gar_config_parse_option(byzgd_gar_config_t *config, const char *name, cons
     if (!value)
         value = "";
     if (strcmp(name, "rule") == 0) {
-        if (byzgd_gar_rule_from_name(value, &config->rule) != 0)
-        {
+        if (byzgd_gar_rule_from_name(value, &config->rule) != 0) {
             char names[256];
             byzgd_options_join(byzgd_gar_rule_names(), names, sizeof names);
             return byzgd_set_error(error, error_size, "unknown rule '%s' (%s)", value, names);
@@ -180,4 +179,3 @@ byzgd_gar_config_parse_option(byzgd_gar_config_t *config, const char *name, cons
     }
     return byzgd_set_error(error, error_size, "unknown aggregation option --%s", name);
 }
-

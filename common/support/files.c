@@ -51,8 +51,7 @@ byzgd_atomic_file_open(const char *path, mode_t mode, char *error, size_t error_
     self->fd = mkostemp(self->temporary, O_CLOEXEC);
     // mkostemp creates the file 0600; give it the mode the caller asked for.
     if (self->fd < 0 || fchmod(self->fd, mode) != 0) {
-        byzgd_set_error(error, error_size, "cannot write %s: %s", self->temporary,
-                        strerror(errno));
+        byzgd_set_error(error, error_size, "cannot write %s: %s", self->temporary, strerror(errno));
         if (self->fd >= 0) {
             close(self->fd);
             unlink(self->temporary);

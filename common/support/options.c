@@ -103,8 +103,8 @@ s_check_int(const byzgd_option_t *option, const char *value, char *error, size_t
             number = (double)strtoull(value, &end, 10);
     }
     if (!end || *end || errno || end == value)
-        return byzgd_set_error(error, error_size, "%s%s: '%.64s' is not an integer",
-                               s_dashes(name), name, value);
+        return byzgd_set_error(error, error_size, "%s%s: '%.64s' is not an integer", s_dashes(name),
+                               name, value);
     if (number < option->min || number > option->max)
         return byzgd_set_error(error, error_size, "%s%s: %s is outside [%.0f, %.0f]",
                                s_dashes(name), name, value, option->min, option->max);
@@ -112,8 +112,7 @@ s_check_int(const byzgd_option_t *option, const char *value, char *error, size_t
 }
 
 const char *
-byzgd_option_check(const byzgd_option_t *option, const char *value, char *error,
-                   size_t error_size)
+byzgd_option_check(const byzgd_option_t *option, const char *value, char *error, size_t error_size)
 {
     assert(option && value);
     const char *name = option->name;
@@ -134,8 +133,8 @@ byzgd_option_check(const byzgd_option_t *option, const char *value, char *error,
             return NULL;
         }
         if (number < option->min || number > option->max) {
-            byzgd_set_error(error, error_size, "%s%s: %g is outside [%g, %g]", dashes, name,
-                            number, option->min, option->max);
+            byzgd_set_error(error, error_size, "%s%s: %g is outside [%g, %g]", dashes, name, number,
+                            option->min, option->max);
             return NULL;
         }
         break;
@@ -159,8 +158,8 @@ byzgd_option_check(const byzgd_option_t *option, const char *value, char *error,
         break;
     case BYZGD_OPTION_TEXT:
         if (length == 0 || length > BYZGD_OPTION_VALUE_MAX) {
-            byzgd_set_error(error, error_size, "%s%s: empty or longer than %d bytes", dashes,
-                            name, BYZGD_OPTION_VALUE_MAX);
+            byzgd_set_error(error, error_size, "%s%s: empty or longer than %d bytes", dashes, name,
+                            BYZGD_OPTION_VALUE_MAX);
             return NULL;
         }
         for (size_t i = 0; i < length; i++)
@@ -197,8 +196,8 @@ s_apply(const byzgd_option_section_t *const *sections, size_t section_index,
     const char *checked = byzgd_option_check(option, value, error, error_size);
     if (!checked)
         return -1;
-    return section->apply ? section->apply(states ? states[section_index] : NULL, section,
-                                           option, checked, error, error_size)
+    return section->apply ? section->apply(states ? states[section_index] : NULL, section, option,
+                                           checked, error, error_size)
                           : 0;
 }
 
@@ -255,11 +254,9 @@ byzgd_options_parse(const byzgd_program_t *program, int argc, char **argv, void 
         else if (i + 1 < argc)
             value = argv[++i];
         else
-            result = byzgd_set_error(error, error_size, "%s%s needs a value", s_dashes(name),
-                                     name);
+            result = byzgd_set_error(error, error_size, "%s%s needs a value", s_dashes(name), name);
         if (value)
-            result = s_apply(program->sections, section, option, value, states, error,
-                             error_size);
+            result = s_apply(program->sections, section, option, value, states, error, error_size);
     }
     if (result == 0 && count < program->positional_min)
         result = byzgd_set_error(error, error_size, "missing argument (usage: %s %s)",
@@ -281,8 +278,8 @@ byzgd_options_main(const byzgd_program_t *program, int argc, char **argv, void *
                    int *first_positional)
 {
     char error[1024];
-    int result = byzgd_options_parse(program, argc, argv, states, first_positional, error,
-                                     sizeof error);
+    int result =
+        byzgd_options_parse(program, argc, argv, states, first_positional, error, sizeof error);
     if (result == 1)
         return 0;
     if (result != 0) {
@@ -328,16 +325,16 @@ byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const c
         if (length > 0 && start[length - 1] == '\r')
             length--;
         if (length > LINE_MAX_BYTES) {
-            result = byzgd_set_error(error, error_size, "%s:%zu: line longer than %d bytes",
-                                     origin, line_number, LINE_MAX_BYTES);
+            result = byzgd_set_error(error, error_size, "%s:%zu: line longer than %d bytes", origin,
+                                     line_number, LINE_MAX_BYTES);
             break;
         }
         for (size_t i = 0; i < length && result == 0; i++) {
             unsigned char c = (unsigned char)start[i];
             if ((c < 0x20 && c != '\t') || c == 0x7f)
-                result = byzgd_set_error(error, error_size,
-                                         "%s:%zu: control character (byte 0x%02x)", origin,
-                                         line_number, c);
+                result =
+                    byzgd_set_error(error, error_size, "%s:%zu: control character (byte 0x%02x)",
+                                    origin, line_number, c);
         }
         if (result != 0)
             break;
@@ -352,8 +349,8 @@ byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const c
             continue;
         char *equals = strchr(begin, '=');
         if (!equals) {
-            result = byzgd_set_error(error, error_size, "%s:%zu: expected 'name = value'",
-                                     origin, line_number);
+            result = byzgd_set_error(error, error_size, "%s:%zu: expected 'name = value'", origin,
+                                     line_number);
             break;
         }
         char *name_end = equals;
@@ -378,8 +375,7 @@ byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const c
             result = byzgd_set_error(error, error_size, "%s:%zu: '%s' has no value", origin,
                                      line_number, begin);
         else if (s_apply(sections, section, option, value, states, message, sizeof message) != 0)
-            result = byzgd_set_error(error, error_size, "%s:%zu: %s", origin, line_number,
-                                     message);
+            result = byzgd_set_error(error, error_size, "%s:%zu: %s", origin, line_number, message);
         else
             given[given_count++] = option;
     }
@@ -395,8 +391,7 @@ byzgd_options_join(const char *const *names, char *buffer, size_t size)
         return;
     buffer[0] = '\0';
     for (size_t i = 0; names && names[i] && length < size; i++)
-        length += (size_t)snprintf(buffer + length, size - length, "%s%s", i ? ", " : "",
-                                   names[i]);
+        length += (size_t)snprintf(buffer + length, size - length, "%s%s", i ? ", " : "", names[i]);
 }
 
 static const char *
@@ -452,8 +447,8 @@ byzgd_options_print_help(const byzgd_program_t *program, FILE *out)
             if (option->choices && length < sizeof help) {
                 char names[512];
                 byzgd_options_join(option->choices(), names, sizeof names);
-                length += (size_t)snprintf(help + length, sizeof help - length, " (one of: %s)",
-                                           names);
+                length +=
+                    (size_t)snprintf(help + length, sizeof help - length, " (one of: %s)", names);
             }
             if (option->default_value && !flag_type && length < sizeof help)
                 snprintf(help + length, sizeof help - length, " (default %s)",

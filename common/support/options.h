@@ -57,8 +57,8 @@ typedef struct byzgd_option_section_t byzgd_option_section_t;
 // Applies one checked value (FLAG: "true" or "false") to the program's state.
 // Returns 0, or -1 with a one-line message.
 typedef int (*byzgd_option_apply_fn)(void *state, const byzgd_option_section_t *section,
-                                     const byzgd_option_t *option, const char *value,
-                                     char *error, size_t error_size);
+                                     const byzgd_option_t *option, const char *value, char *error,
+                                     size_t error_size);
 
 struct byzgd_option_section_t {
     const char *title; // heading in --help ("Rule options"); NULL: the program's own
@@ -71,17 +71,19 @@ struct byzgd_option_section_t {
 // Defines `static int function(...)`, an apply function that hands the option's name and
 // value to `parse(type *state, const char *name, const char *value, char *error,
 // size_t error_size)`, the by-name parser a module offers (byzgd_gar_config_parse_option).
-#define BYZGD_OPTION_APPLY_BY_NAME(function, type, parse)                                       \
-    static int function(void *state, const byzgd_option_section_t *section,                     \
-                        const byzgd_option_t *option, const char *value, char *error,          \
-                        size_t error_size)                                                     \
-    {                                                                                          \
-        (void)section;                                                                         \
-        return parse((type *)state, option->name, value, error, error_size);                   \
+#define BYZGD_OPTION_APPLY_BY_NAME(function, type, parse)                                          \
+    static int function(void *state, const byzgd_option_section_t *section,                        \
+                        const byzgd_option_t *option, const char *value, char *error,              \
+                        size_t error_size)                                                         \
+    {                                                                                              \
+        (void)section;                                                                             \
+        return parse((type *)state, option->name, value, error, error_size);                       \
     }
 
-#define BYZGD_OPTION_SECTION(title, table, apply)                                                \
-    {(title), (table), sizeof(table) / sizeof((table)[0]), 0, (apply)}
+#define BYZGD_OPTION_SECTION(title, table, apply)                                                  \
+    {                                                                                              \
+        (title), (table), sizeof(table) / sizeof((table)[0]), 0, (apply)                           \
+    }
 
 typedef struct {
     const char *name;     // "byzgd-server"
@@ -117,14 +119,12 @@ const char *byzgd_option_check(const byzgd_option_t *option, const char *value, 
 // Parses argv[1..argc). Positional arguments are moved after the options, in order;
 // *first_positional (may be NULL) receives the index of the first one (argc if none).
 // Returns 0, 1 when --help or --version was printed on stdout, or -1 with a message.
-int byzgd_options_parse(const byzgd_program_t *program, int argc, char **argv,
-                        void *const *states,
+int byzgd_options_parse(const byzgd_program_t *program, int argc, char **argv, void *const *states,
                         int *first_positional, char *error, size_t error_size);
 
 // byzgd_options_parse() for main(): returns BYZGD_OPTIONS_CONTINUE to go on, 0 after
 // --help/--version, or 2 after printing "PROGRAM: message (see --help)" on stderr.
-int byzgd_options_main(const byzgd_program_t *program, int argc, char **argv,
-                       void *const *states,
+int byzgd_options_main(const byzgd_program_t *program, int argc, char **argv, void *const *states,
                        int *first_positional);
 
 // Applies `name = value` lines of text[0..size) (not NUL-terminated; at most
@@ -134,8 +134,7 @@ int byzgd_options_main(const byzgd_program_t *program, int argc, char **argv,
 // first error. Returns 0, or -1 with the message.
 int byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const char *text,
                               size_t size, size_t max_bytes, const char *origin,
-                              void *const *states,
-                              char *error, size_t error_size);
+                              void *const *states, char *error, size_t error_size);
 
 // Writes the --help text of `program` to `out`.
 void byzgd_options_print_help(const byzgd_program_t *program, FILE *out);

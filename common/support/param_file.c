@@ -135,8 +135,7 @@ byzgd_param_file_load(const char *path, const char *description_expected, float 
         goto cleanup;
     }
     if (fgetc(file) != EOF) {
-        byzgd_set_error(error, error_size, "%s: trailing bytes after the %zu parameters", path,
-                        d);
+        byzgd_set_error(error, error_size, "%s: trailing bytes after the %zu parameters", path, d);
         goto cleanup;
     }
     uint32_t crc = byzgd_crc32(data, data_size);
