@@ -14,7 +14,7 @@ for program in byzgd-server byzgd-worker byzgd-byzantine byzgd-cluster byzgd-sup
     [[ -x "$destdir/usr/bin/$program" ]] || fail "$program not installed"
     page="$destdir/usr/share/man/man1/$program.1"
     [[ -s "$page" ]] || { fail "no man page for $program"; continue; }
-    grep -q -- '--version' "$page" || fail "$program.1 does not mention --version"
+    grep -q 'print the version and exit' "$page" || fail "$program.1 does not document --version"
     grep -q "^$program \\\\- " "$page" || fail "$program.1 has no NAME line"
 done
 [[ ! -e "$destdir/usr/bin/byzgd-hammer" ]] || fail "the test tool byzgd-hammer is installed"
