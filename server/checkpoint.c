@@ -20,7 +20,7 @@ byzgd_checkpoint_save(const char *path, const byzgd_checkpoint_info_t *info, con
 {
     size_t description_size = strlen(info->description);
     uint8_t header[S_HEADER_SIZE];
-    memcpy(header, S_MAGIC, 8);
+    memcpy(header, S_MAGIC, 8); // NOLINT(bugprone-not-null-terminated-result): 8 bytes, no NUL
     byzgd_le_put_u32(header + 8, S_VERSION);
     byzgd_le_put_u32(header + 12, (uint32_t)description_size);
     byzgd_le_put_u64(header + 16, info->round);

@@ -307,11 +307,10 @@ byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const c
     size_t option_count = 0;
     for (size_t s = 0; sections[s]; s++)
         option_count += sections[s]->count;
-    // The options given so far, to refuse a name given twice.
-    const byzgd_option_t **given = calloc(option_count + 1, sizeof *given);
+    // given[k]: option k (counting through the sections) was set, to refuse it twice.
+    bool *given = calloc(option_count + 1, sizeof *given);
     if (!given)
         abort();
-    size_t given_count = 0;
     char line[LINE_MAX_BYTES + 1];
     char message[256];
     size_t position = 0, line_number = 0;
@@ -362,9 +361,12 @@ byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const c
             value++;
         size_t section = 0;
         const byzgd_option_t *option = byzgd_options_find(sections, begin, &section);
-        bool twice = false;
-        for (size_t i = 0; option && i < given_count; i++)
-            twice = twice || given[i] == option;
+        size_t index = 0;
+        for (size_t k = 0; option && k < section; k++)
+            index += sections[k]->count;
+        if (option)
+            index += (size_t)(option - sections[section]->options);
+        bool twice = option && given[index];
         if (!option)
             result = byzgd_set_error(error, error_size, "%s:%zu: unknown option '%.64s'", origin,
                                      line_number, begin);
@@ -377,7 +379,7 @@ byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const c
         else if (s_apply(sections, section, option, value, states, message, sizeof message) != 0)
             result = byzgd_set_error(error, error_size, "%s:%zu: %s", origin, line_number, message);
         else
-            given[given_count++] = option;
+            given[index] = true;
     }
     free(given);
     return result;

@@ -59,6 +59,8 @@ byzgd_param_file_save(const char *path, const char *description, const float *pa
     memcpy(image, s_magic, 8);
     byzgd_le_put_u32(image + 8, S_FORMAT_VERSION);
     byzgd_le_put_u32(image + 12, (uint32_t)description_size);
+    // The format stores the description without a terminator.
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
     memcpy(image + 16, description, description_size);
     byzgd_le_put_u64(image + 16 + description_size, d);
     s_floats_to_bytes(image + header_size, params, d);
