@@ -2,7 +2,6 @@
     the worker's options plus the attack and misbehaviour options of learning/attack.h
     (which also accepts the launcher's aliases wrong-dim and silent). */
 #include <czmq.h>
-#include <malloc.h>
 #include <stdio.h>
 
 #include "learning/attack.h"
@@ -13,8 +12,6 @@
 int
 main(int argc, char **argv)
 {
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     byzgd_worker_config_t config;
     byzgd_worker_config_init(&config);
     byzgd_attack_config_t attack;

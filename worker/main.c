@@ -1,7 +1,6 @@
 /*  byzgd-worker — an honest worker. Glue only: flags, the worker actor, wait for BYE or a
     signal. */
 #include <czmq.h>
-#include <malloc.h>
 #include <stdio.h>
 
 #include "support/log.h"
@@ -10,9 +9,6 @@
 int
 main(int argc, char **argv)
 {
-    // Received PARAMS and sent proposals are megabytes each (docs/ARCHITECTURE.md §7).
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     byzgd_worker_config_t config;
     byzgd_worker_config_init(&config);
     static const byzgd_option_section_t *const sections[] = {&byzgd_worker_option_section, NULL};

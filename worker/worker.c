@@ -10,6 +10,7 @@
 
 #include <assert.h>
 #include <czmq.h>
+#include <malloc.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -796,6 +797,10 @@ byzgd_worker_stats(byzgd_worker_t *self, byzgd_worker_stats_t *stats)
 int
 byzgd_worker_run(const byzgd_worker_config_t *config)
 {
+    // Received PARAMS and sent proposals are megabytes each: keep freed memory in the heap
+    // instead of mmap/munmap per round (docs/ARCHITECTURE.md §7).
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     zsys_init();
     zsys_set_linger(200);
     char error[1024];

@@ -117,9 +117,9 @@ extern const byzgd_option_section_t byzgd_worker_option_section;
 // Returns 0, or -1 with a message.
 int byzgd_worker_config_check(const byzgd_worker_config_t *config, char *error, size_t error_size);
 
-// A worker process's life: starts the worker, waits for BYE, give-up or a signal
-// (SIGINT/SIGTERM), and returns the process's exit status (0 after BYE or a signal, 1 on
-// errors or without a server; a start-up failure is reported on stderr).
+// A worker process's life: sets the allocator for megabyte messages, starts the worker, waits for
+// BYE, give-up or a signal (SIGINT/SIGTERM), and returns the process's exit status (0 after BYE or
+// a signal, 1 on errors or without a server; a start-up failure is reported on stderr).
 int byzgd_worker_run(const byzgd_worker_config_t *config);
 
 // Starts the worker actor and connects. Takes the hooks' state (destroyed with the worker,
