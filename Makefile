@@ -41,12 +41,14 @@ SANITIZE     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # are archived too, so the Byzantine worker and the tests link the same code as the real
 # executables.
 LAYERS   := common/support common/rules common/learning common/wire
-PROG_DIRS:= server worker byzantine cluster supervise
+PROG_DIRS:= server worker byzantine cluster supervise sweep
 LIB_SRC := $(sort $(foreach d,$(LAYERS),$(wildcard $d/*.c)) \
              $(filter-out %/main.c,$(foreach d,$(PROG_DIRS),$(wildcard $d/*.c))))
 MAIN_SRC := $(foreach d,$(PROG_DIRS),$(wildcard $d/main.c)) $(wildcard tools/*.c)
 prog_name = $(if $(filter tools/%,$1),byzgd-$(basename $(notdir $1)),byzgd-$(patsubst %/,%,$(dir $1)))
 PROGRAMS := $(foreach s,$(MAIN_SRC),$(call prog_name,$s))
+# Programs that are scripts: copied beside the executables (both flavours) and installed.
+SCRIPTS  := sweep/byzgd-plot
 
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_SUPPORT:= $(wildcard tests/support/*.c)
@@ -70,7 +72,13 @@ FUZZ := $(BUILD)/fuzz
 .SECONDARY:
 
 .PHONY: all test check demo bench lint format format-check fuzz install clean deps
-all: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+all: $(addprefix $(BUILD)/bin/,$(PROGRAMS) $(notdir $(SCRIPTS)))
+$(BUILD)/bin/byzgd-%: sweep/byzgd-%
+	@mkdir -p $(@D)
+	$(Q)install -m 755 $< $@
+$(ASAN)/bin/byzgd-%: sweep/byzgd-%
+	@mkdir -p $(@D)
+	$(Q)install -m 755 $< $@
 
 # ---- release flavour
 $(REL)/%.o: %.c
@@ -112,7 +120,7 @@ $(ASAN)/tests/fuzz/replay_%: $(ASAN)/tests/fuzz/fuzz_%.o $(ASAN)/tests/fuzz/repl
 
 TEST_BINS   := $(patsubst tests/%.c,$(ASAN)/tests/%,$(TEST_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(ASAN)/tests/fuzz/replay_%,$(FUZZ_SRC))
-ASAN_PROGS  := $(addprefix $(ASAN)/bin/,$(PROGRAMS))
+ASAN_PROGS  := $(addprefix $(ASAN)/bin/,$(PROGRAMS) $(notdir $(SCRIPTS)))
 
 deps:
 	@deploy/install-deps.sh
@@ -162,7 +170,7 @@ format-check:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(addprefix $(BUILD)/bin/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(addprefix $(BUILD)/bin/,$(PROGRAMS) $(notdir $(SCRIPTS))) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf $(BUILD)
