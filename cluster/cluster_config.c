@@ -82,6 +82,8 @@ static const byzgd_cluster_option_t s_options[] = {
      "gaussian: variance (the paper's 200), instead of --sigma"},
     {"kappa", BYZGD_CLUSTER_NUMBER, -1e30, 1e30, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
      "omniscient: scale"},
+    {"full-examples", BYZGD_CLUSTER_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
+     "omniscient: training examples of its true-gradient estimate (default 0: all)"},
     {"z", BYZGD_CLUSTER_NUMBER, -1e30, 1e30, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
      "alie: z (default from n and f)"},
     {"epsilon", BYZGD_CLUSTER_NUMBER, -1e30, 1e30, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
