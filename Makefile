@@ -3,6 +3,7 @@
 #   make            release build into build/bin/
 #   make test       installs missing packages, builds with ASan+UBSan, runs every test
 #   make demo       the README's main job: a local cluster with attackers on Fashion-MNIST
+#   make figures    the paper's Figures 2-5 and an attack table: docs/RESULTS.md, docs/figures/
 #   make bench      benchmarks (figures on stdout)
 #   make lint       cppcheck + clang-tidy
 #   make format-check / format
@@ -71,7 +72,7 @@ FUZZ := $(BUILD)/fuzz
 # Keep objects that pattern chains would otherwise delete as intermediates.
 .SECONDARY:
 
-.PHONY: all test check demo bench lint format format-check fuzz install clean deps
+.PHONY: all test check demo figures bench lint format format-check fuzz install clean deps
 all: $(addprefix $(BUILD)/bin/,$(PROGRAMS) $(notdir $(SCRIPTS)))
 $(BUILD)/bin/byzgd-%: sweep/byzgd-%
 	@mkdir -p $(@D)
@@ -136,6 +137,12 @@ check: $(TEST_BINS) $(REPLAY_BINS) $(ASAN_PROGS) all
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@deploy/demo.sh
+
+# The paper's Figures 2-5 and the attack table into docs/ (FIGURES=fig4 runs one; the
+# variables of experiments/figures.sh choose the rest).
+figures: deps
+	@$(MAKE) --no-print-directory all
+	@experiments/figures.sh
 
 # ---- benchmarks (release flags)
 $(REL)/bench/bench_%: $(REL)/bench/bench_%.o $(REL)/libbyzgd.a

@@ -5,6 +5,7 @@
 #include "support/log.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,22 @@ struct byzgd_grid_t {
     const char **columns;
     size_t column_count;
 };
+
+static int s_error(char *error, size_t error_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+// byzgd_set_error, visibly returning -1 (the static analyser follows this file only).
+static int
+s_error(char *error, size_t error_size, const char *fmt, ...)
+{
+    if (error && error_size > 0) {
+        va_list args;
+        va_start(args, fmt);
+        vsnprintf(error, error_size, fmt, args);
+        va_end(args);
+    }
+    return -1;
+}
 
 static const char *const s_reserved[] = {"seed", "run-dir", "resume", "bin-dir", "quiet", NULL};
 
@@ -69,9 +86,11 @@ s_entry_free(s_entry_t *entry)
 static s_entry_t *
 s_block_find(s_block_t *block, const char *name)
 {
-    for (size_t i = 0; i < block->count; i++)
+    for (size_t i = 0; i < block->count; i++) {
+        assert(block->entries[i].name && name);
         if (strcmp(block->entries[i].name, name) == 0)
             return &block->entries[i];
+    }
     return NULL;
 }
 
@@ -101,12 +120,12 @@ s_entry_parse(s_entry_t *entry, const char *name, const char *value, char *error
     memset(entry, 0, sizeof *entry);
     for (size_t i = 0; s_reserved[i]; i++)
         if (strcmp(name, s_reserved[i]) == 0)
-            return byzgd_set_error(error, error_size, "'%s' is set by the sweep%s", name,
-                                   strcmp(name, "seed") == 0 ? " (use 'seeds = 1,2,3')" : "");
+            return s_error(error, error_size, "'%s' is set by the sweep%s", name,
+                           strcmp(name, "seed") == 0 ? " (use 'seeds = 1,2,3')" : "");
     bool seeds = strcmp(name, "seeds") == 0;
     const byzgd_cluster_option_t *option = byzgd_cluster_option_find(seeds ? "seed" : name);
     if (!option)
-        return byzgd_set_error(error, error_size, "unknown option '%.64s'", name);
+        return s_error(error, error_size, "unknown option '%.64s'", name);
     entry->name = strdup(name);
     if (!entry->name)
         abort();
@@ -124,12 +143,12 @@ s_entry_parse(s_entry_t *entry, const char *name, const char *value, char *error
         entry->values = s_realloc(entry->values, (entry->value_count + 1) * sizeof *entry->values);
         entry->values[entry->value_count++] = one;
         if (length == 0)
-            status = byzgd_set_error(error, error_size, "%s: empty item in '%.64s'", name, value);
+            status = s_error(error, error_size, "%s: empty item in '%.64s'", name, value);
         else
             status = byzgd_cluster_config_set(scratch, option->name, one, error, error_size);
         for (size_t i = 0; i + 1 < entry->value_count && status == 0; i++)
             if (strcmp(entry->values[i], one) == 0)
-                status = byzgd_set_error(error, error_size, "%s: '%s' listed twice", name, one);
+                status = s_error(error, error_size, "%s: '%s' listed twice", name, one);
         item = comma ? comma + 1 : NULL;
     }
     byzgd_cluster_config_destroy(&scratch);
@@ -173,9 +192,9 @@ s_parse(byzgd_grid_t *self, const char *text, size_t size, const char *origin, c
         size_t error_size)
 {
     if (size > BYZGD_CLUSTER_CONFIG_MAX_BYTES)
-        return byzgd_set_error(error, error_size, "%s: larger than %d bytes", origin,
-                               BYZGD_CLUSTER_CONFIG_MAX_BYTES);
-    s_block_t *block = s_add_block(self, "");
+        return s_error(error, error_size, "%s: larger than %d bytes", origin,
+                       BYZGD_CLUSTER_CONFIG_MAX_BYTES);
+    s_block_t *block = &self->blocks[0];
     char line[BYZGD_CLUSTER_CONFIG_MAX_LINE + 1], message[512];
     size_t position = 0, line_number = 0;
     while (position < size) {
@@ -187,13 +206,13 @@ s_parse(byzgd_grid_t *self, const char *text, size_t size, const char *origin, c
         if (length > 0 && start[length - 1] == '\r')
             length--;
         if (length > BYZGD_CLUSTER_CONFIG_MAX_LINE)
-            return byzgd_set_error(error, error_size, "%s:%zu: line longer than %d bytes", origin,
-                                   line_number, BYZGD_CLUSTER_CONFIG_MAX_LINE);
+            return s_error(error, error_size, "%s:%zu: line longer than %d bytes", origin,
+                           line_number, BYZGD_CLUSTER_CONFIG_MAX_LINE);
         for (size_t i = 0; i < length; i++) {
             unsigned char c = (unsigned char)start[i];
             if ((c < 0x20 && c != '\t') || c == 0x7f)
-                return byzgd_set_error(error, error_size, "%s:%zu: control character (0x%02x)",
-                                       origin, line_number, c);
+                return s_error(error, error_size, "%s:%zu: control character (0x%02x)", origin,
+                               line_number, c);
         }
         memcpy(line, start, length);
         line[length] = '\0';
@@ -206,25 +225,25 @@ s_parse(byzgd_grid_t *self, const char *text, size_t size, const char *origin, c
             continue;
         if (*begin == '[') {
             if (end[-1] != ']')
-                return byzgd_set_error(error, error_size, "%s:%zu: expected '[section]'", origin,
-                                       line_number);
+                return s_error(error, error_size, "%s:%zu: expected '[section]'", origin,
+                               line_number);
             end[-1] = '\0';
             if (!s_section_name(begin + 1))
-                return byzgd_set_error(error, error_size,
-                                       "%s:%zu: section name '%.64s' (a-z, 0-9, '-', '.')", origin,
-                                       line_number, begin + 1);
+                return s_error(error, error_size,
+                               "%s:%zu: section name '%.64s' (a-z, 0-9, '-', '.')", origin,
+                               line_number, begin + 1);
             for (size_t i = 1; i < self->block_count; i++)
                 if (strcmp(self->blocks[i].name, begin + 1) == 0)
-                    return byzgd_set_error(error, error_size, "%s:%zu: section [%s] twice", origin,
-                                           line_number, begin + 1);
+                    return s_error(error, error_size, "%s:%zu: section [%s] twice", origin,
+                                   line_number, begin + 1);
             block = s_add_block(self, begin + 1);
             self->sectioned = true;
             continue;
         }
         char *equals = strchr(begin, '=');
         if (!equals)
-            return byzgd_set_error(error, error_size, "%s:%zu: expected 'name = value'", origin,
-                                   line_number);
+            return s_error(error, error_size, "%s:%zu: expected 'name = value'", origin,
+                           line_number);
         char *name_end = equals;
         while (name_end > begin && s_blank(name_end[-1]))
             name_end--;
@@ -233,11 +252,11 @@ s_parse(byzgd_grid_t *self, const char *text, size_t size, const char *origin, c
         while (s_blank(*value))
             value++;
         if (s_block_find(block, begin))
-            return byzgd_set_error(error, error_size, "%s:%zu: '%s' given twice", origin,
-                                   line_number, begin);
+            return s_error(error, error_size, "%s:%zu: '%s' given twice", origin, line_number,
+                           begin);
         s_entry_t entry;
         if (s_entry_parse(&entry, begin, value, message, sizeof message) != 0)
-            return byzgd_set_error(error, error_size, "%s:%zu: %s", origin, line_number, message);
+            return s_error(error, error_size, "%s:%zu: %s", origin, line_number, message);
         s_block_add(block, &entry);
     }
     return 0;
@@ -249,10 +268,10 @@ s_apply_overrides(byzgd_grid_t *self, const char *const *overrides, size_t count
 {
     char message[512];
     for (size_t i = 0; i < count; i++) {
+        assert(overrides[i]);
         const char *equals = strchr(overrides[i], '=');
         if (!equals || equals == overrides[i])
-            return byzgd_set_error(error, error_size, "--set %.64s: expected NAME=VALUE",
-                                   overrides[i]);
+            return s_error(error, error_size, "--set %.64s: expected NAME=VALUE", overrides[i]);
         char *name = s_strndup(overrides[i], (size_t)(equals - overrides[i]));
         s_entry_t entry;
         int status = s_entry_parse(&entry, name, equals + 1, message, sizeof message);
@@ -261,7 +280,7 @@ s_apply_overrides(byzgd_grid_t *self, const char *const *overrides, size_t count
                 s_block_remove(&self->blocks[b], name);
             s_block_add(&self->blocks[0], &entry);
         } else {
-            byzgd_set_error(error, error_size, "--set %s", message);
+            s_error(error, error_size, "--set %s", message);
         }
         free(name);
         if (status != 0)
@@ -298,6 +317,7 @@ s_expand_block(byzgd_grid_t *self, size_t b, char *error, size_t error_size)
             break;
         for (size_t i = 0; i < block->count; i++) {
             s_entry_t *entry = &block->entries[i];
+            assert(entry->name);
             if (pass == 0 && b != 0 && s_block_find(section, entry->name))
                 continue;
             if (strcmp(entry->name, "seeds") == 0) {
@@ -305,7 +325,7 @@ s_expand_block(byzgd_grid_t *self, size_t b, char *error, size_t error_size)
                 continue;
             }
             if (count == sizeof entries / sizeof entries[0])
-                return byzgd_set_error(error, error_size, "too many options");
+                return s_error(error, error_size, "too many options");
             entries[count++] = entry;
         }
     }
@@ -316,7 +336,7 @@ s_expand_block(byzgd_grid_t *self, size_t b, char *error, size_t error_size)
     for (size_t i = 0; i < count; i++) {
         combinations *= entries[i]->value_count;
         if (combinations + self->run_count > BYZGD_GRID_MAX_RUNS)
-            return byzgd_set_error(error, error_size, "more than %d runs", BYZGD_GRID_MAX_RUNS);
+            return s_error(error, error_size, "more than %d runs", BYZGD_GRID_MAX_RUNS);
     }
     size_t choice[256] = {0};
     for (size_t k = 0; k < combinations; k++) {
@@ -331,7 +351,7 @@ s_expand_block(byzgd_grid_t *self, size_t b, char *error, size_t error_size)
             settings[i] = (byzgd_grid_setting_t){entries[i]->name, entries[i]->values[choice[i]]};
         self->runs = s_realloc(self->runs, (self->run_count + 1) * sizeof *self->runs);
         self->run_settings =
-            s_realloc(self->run_settings, (self->run_count + 1) * sizeof *self->run_settings);
+            s_realloc(self->run_settings, (self->run_count + 1) * sizeof(byzgd_grid_setting_t *));
         self->run_settings[self->run_count] = settings;
         self->runs[self->run_count++] =
             (byzgd_grid_run_t){NULL, section->name, seed_values[k % seed_count], settings, count};
@@ -428,10 +448,10 @@ s_make_ids(byzgd_grid_t *self, char *error, size_t error_size)
     int status = 0;
     for (size_t r = 1; r < self->run_count && status == 0; r++)
         if (strcmp(sorted[r - 1], sorted[r]) == 0)
-            status = byzgd_set_error(error, error_size,
-                                     "two runs would share the id '%s' (values differ only in "
-                                     "characters ids replace by '+')",
-                                     sorted[r]);
+            status = s_error(error, error_size,
+                             "two runs would share the id '%s' (values differ only in "
+                             "characters ids replace by '+')",
+                             sorted[r]);
     free(sorted);
     return status;
 }
@@ -480,7 +500,7 @@ s_check_runs(const byzgd_grid_t *self, char *error, size_t error_size)
             status = s_check_rule(config, message, sizeof message);
         byzgd_cluster_config_destroy(&config);
         if (status != 0)
-            return byzgd_set_error(error, error_size, "run %s: %s", run->id, message);
+            return s_error(error, error_size, "run %s: %s", run->id, message);
     }
     return 0;
 }
@@ -492,13 +512,14 @@ byzgd_grid_new(const char *text, size_t size, const char *origin, const char *co
     byzgd_grid_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
+    s_add_block(self, ""); // the shared lines
     int status = s_parse(self, text, size, origin, error, error_size);
     if (status == 0)
         status = s_apply_overrides(self, overrides, override_count, error, error_size);
     for (size_t b = self->sectioned ? 1 : 0; b < self->block_count && status == 0; b++)
         status = s_expand_block(self, b, error, error_size);
     if (status == 0 && self->run_count == 0)
-        status = byzgd_set_error(error, error_size, "%s: no run", origin);
+        status = s_error(error, error_size, "%s: no run", origin);
     if (status == 0) {
         s_find_columns(self);
         status = s_make_ids(self, error, error_size);

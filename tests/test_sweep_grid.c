@@ -3,6 +3,7 @@
 #include "sweep/grid.h"
 #include "test.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static byzgd_grid_t *
@@ -125,11 +126,39 @@ TEST(bad_grids_are_refused_with_their_line)
     ASSERT_STR_CONTAINS(error, "--set rounds: expected NAME=VALUE");
 }
 
+// The committed experiment grids (make figures) stay valid, with the runs they promise.
+TEST(experiment_grids_are_valid)
+{
+    static const struct {
+        const char *path;
+        size_t runs;
+    } grids[] = {
+        {"experiments/fig2-3.grid", 2 * 3 * 3},
+        {"experiments/fig4.grid", 5 * 3},
+        {"experiments/fig5.grid", 5 * 3},
+        {"experiments/attacks.grid", 8 * 5 * 3},
+    };
+    for (size_t i = 0; i < sizeof grids / sizeof grids[0]; i++) {
+        FILE *file = fopen(grids[i].path, "r");
+        ASSERT_MSG(file, "%s: run the tests from the repository root", grids[i].path);
+        static char text[65536];
+        size_t size = fread(text, 1, sizeof text, file);
+        fclose(file);
+        char error[512] = "";
+        byzgd_grid_t *grid =
+            byzgd_grid_new(text, size, grids[i].path, NULL, 0, error, sizeof error);
+        ASSERT_MSG(grid, "%s", error);
+        ASSERT_EQ_INT(byzgd_grid_run_count(grid), grids[i].runs);
+        byzgd_grid_destroy(&grid);
+    }
+}
+
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(product_of_lists_and_seeds),
     TEST_CASE(sections_pair_settings_that_are_no_product),
     TEST_CASE(overrides_replace_an_option_everywhere),
     TEST_CASE(list_options_are_not_swept),
     TEST_CASE(bad_grids_are_refused_with_their_line),
+    TEST_CASE(experiment_grids_are_valid),
 };
 BYZGD_TEST_MAIN(cases)
