@@ -523,8 +523,14 @@ s_run_all(s_sweep_t *sweep)
             size_t index = next++;
             if (sweep->results[index].finished)
                 continue;
-            if (s_start(sweep, index) != 0)
-                return 1;
+            if (s_start(sweep, index) != 0) {
+                // Counted as failed: the next call tries it again.
+                snprintf(sweep->results[index].status, sizeof sweep->results[index].status,
+                         "failed");
+                sweep->done++;
+                sweep->failed++;
+                s_progress(sweep);
+            }
         }
         if (sweep->running == 0)
             continue;
