@@ -37,7 +37,7 @@ for grid in "${grids[@]}"; do
     "$bin/byzgd-sweep" --grid "$root/experiments/$grid.grid" --out "$runs/$grid" -j "$jobs" \
         "${set_args[@]}" "${flags[@]}" || status=$?
     ((status == 0 || status == 1)) || exit "$status" # 1: some run failed; the report says so
-    echo "$((SECONDS - start))" >"$runs/$grid/wall_seconds"
+    echo "$((SECONDS - start))" >>"$runs/$grid/wall_seconds" # one line per call
     printf '%s\n' "${set_args[@]}" "${flags[@]}" | paste -sd' ' >"$runs/$grid/overrides"
 done
 
@@ -52,8 +52,8 @@ for grid in "${grids[@]}"; do
     case $grid in
     fig2-3)
         plot fig2 rounds "$runs/fig2-3" --curve section,batch \
-            --title "Figure 2: ConvNet, Fashion-MNIST, n = 20: averaging (no attacker) vs Multi-Krum (9 omniscient)"
-        plot fig3 final "$runs/fig2-3" --x batch --logx --curve section \
+            --title "Figure 2: ConvNet, n = 20: averaging without attacker, Multi-Krum facing 9 omniscient"
+        plot fig3 final "$runs/fig2-3" --x batch --xlabel "batch size per worker" --logx --curve section \
             --title "Figure 3: final test accuracy against batch size (ConvNet, n = 20)"
         plot fig2-resilience rounds "$runs/fig2-3" --curve section,batch --where section=multi-krum \
             --field resilience_ratio --logy --hline 1 --ylabel "estimated eta sqrt(d) sigma / |aggregate|" \

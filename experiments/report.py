@@ -42,7 +42,9 @@ class Sweep:
             self.rows = list(csv.DictReader(handle))
         self.finished = [r for r in self.rows if r["status"] in FINISHED]
         self.failed = [r for r in self.rows if r["status"] not in FINISHED]
-        self.wall_seconds = read_text(os.path.join(directory, "wall_seconds"))
+        calls = read_text(os.path.join(directory, "wall_seconds")).split()
+        self.wall_seconds = sum(float(s) for s in calls)  # every call of the sweep
+        self.calls = len(calls)
         self.overrides = read_text(os.path.join(directory, "overrides"))
 
     def select(self, **conditions):
@@ -67,8 +69,9 @@ class Sweep:
         text = f"{len(self.finished)} of {len(self.rows)} runs finished"
         if self.failed:
             text += f" ({len(self.failed)} failed: {', '.join(r['id'] for r in self.failed[:4])})"
-        if self.wall_seconds:
-            text += f"; the sweep took {float(self.wall_seconds) / 60:.1f} min of wall time"
+        if self.calls:
+            text += (f"; the sweep took {self.wall_seconds / 60:.1f} min of wall time over "
+                     f"{self.calls} call{'s' if self.calls > 1 else ''} of `make figures`")
         return text
 
 
