@@ -3,6 +3,7 @@
 #   make            release build into build/bin/
 #   make test       installs missing packages, builds with ASan+UBSan, runs every test
 #   make demo       the README's main job: a local cluster with attackers on Fashion-MNIST
+#   make figures    the paper's Figures 2-5 and an attack table: docs/RESULTS.md, docs/figures/
 #   make bench      benchmarks (figures on stdout)
 #   make lint       cppcheck + clang-tidy
 #   make format-check / format
@@ -42,7 +43,7 @@ SANITIZE     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # are archived too, so the Byzantine worker and the tests link the same code as the real
 # executables.
 LAYERS   := common/support common/rules common/learning common/wire
-PROG_DIRS:= server worker byzantine cluster supervise
+PROG_DIRS:= server worker byzantine cluster supervise sweep
 LIB_SRC := $(sort $(foreach d,$(LAYERS),$(wildcard $d/*.c)) \
              $(filter-out %/main.c,$(foreach d,$(PROG_DIRS),$(wildcard $d/*.c))))
 MAIN_SRC := $(foreach d,$(PROG_DIRS),$(wildcard $d/main.c)) $(wildcard tools/*.c)
@@ -55,6 +56,8 @@ INSTALLED_PROGRAMS := $(filter-out $(TEST_TOOLS),$(PROGRAMS))
 VERSION := $(shell sed -n 's/^\#define BYZGD_VERSION "\(.*\)"$$/\1/p' common/support/version.h)
 MAN_PAGES := $(INSTALLED_PROGRAMS:%=$(BUILD)/man/%.1)
 DOCS := README.md $(wildcard docs/*.md)
+# Programs that are scripts: copied beside the executables (both flavours) and installed.
+SCRIPTS  := sweep/byzgd-plot
 
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_SUPPORT:= $(wildcard tests/support/*.c)
@@ -77,8 +80,14 @@ FUZZ := $(BUILD)/fuzz
 # Keep objects that pattern chains would otherwise delete as intermediates.
 .SECONDARY:
 
-.PHONY: all test check demo bench lint format format-check fuzz man install clean deps
-all: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+.PHONY: all test check demo figures bench lint format format-check fuzz man install clean deps
+all: $(addprefix $(BUILD)/bin/,$(PROGRAMS) $(notdir $(SCRIPTS)))
+# (Two rules: a pattern rule with two targets would make both in one run.)
+copy_script = @mkdir -p $(@D) && sed 's/@BYZGD_VERSION@/$(VERSION)/' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+$(BUILD)/bin/byzgd-%: sweep/byzgd-% common/support/version.h
+	$(copy_script)
+$(ASAN)/bin/byzgd-%: sweep/byzgd-% common/support/version.h
+	$(copy_script)
 
 # ---- release flavour
 $(REL)/%.o: %.c
@@ -120,7 +129,7 @@ $(ASAN)/tests/fuzz/replay_%: $(ASAN)/tests/fuzz/fuzz_%.o $(ASAN)/tests/fuzz/repl
 
 TEST_BINS   := $(patsubst tests/%.c,$(ASAN)/tests/%,$(TEST_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(ASAN)/tests/fuzz/replay_%,$(FUZZ_SRC))
-ASAN_PROGS  := $(addprefix $(ASAN)/bin/,$(PROGRAMS))
+ASAN_PROGS  := $(addprefix $(ASAN)/bin/,$(PROGRAMS) $(notdir $(SCRIPTS)))
 
 deps:
 	@deploy/install-deps.sh
@@ -136,6 +145,12 @@ check: $(TEST_BINS) $(REPLAY_BINS) $(ASAN_PROGS) all
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@deploy/demo.sh
+
+# The paper's Figures 2-5 and the attack table into docs/ (FIGURES=fig4 runs one; the
+# variables of experiments/figures.sh choose the rest).
+figures: deps
+	@$(MAKE) --no-print-directory all
+	@experiments/figures.sh
 
 # ---- benchmarks (release flags)
 $(REL)/bench/bench_%: $(REL)/bench/bench_%.o $(REL)/libbyzgd.a
@@ -180,7 +195,7 @@ man: $(MAN_PAGES)
 install: all man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(PREFIX)/share/doc/byzgd
-	install -m 755 $(addprefix $(BUILD)/bin/,$(INSTALLED_PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(addprefix $(BUILD)/bin/,$(INSTALLED_PROGRAMS) $(notdir $(SCRIPTS))) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 $(DOCS) $(DESTDIR)$(PREFIX)/share/doc/byzgd/
 
