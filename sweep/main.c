@@ -13,6 +13,7 @@
     128 + N after signal N (the running children get SIGTERM). */
 #include "sweep/grid.h"
 #include "support/log.h"
+#include "support/options.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,23 +80,48 @@ s_on_signal(int signal_number)
     s_interrupted = signal_number;
 }
 
-static void
-s_usage(FILE *out)
+typedef struct {
+    const char *grid_path, *out_dir;
+    const char *overrides[S_MAX_OVERRIDES];
+    size_t override_count;
+    long jobs;
+    bool distributed;
+} s_options_t;
+
+static int
+s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+        const char *value, char *error, size_t error_size)
 {
-    fprintf(
-        out,
-        "usage: byzgd-sweep --grid FILE --out DIR [-j N] [--distributed] [--set NAME=VALUE]...\n"
-        "Runs every combination of a grid file (byzgd-cluster `name = value` lines where a\n"
-        "value may be a comma-separated list, `seeds = 1,2,3`, optional [section] blocks)\n"
-        "and writes DIR/results.csv and DIR/runs/<id>/metrics.jsonl. Finished runs are\n"
-        "skipped when called again.\n"
-        "  --grid FILE        the grid\n"
-        "  --out DIR          where the runs and results.csv go\n"
-        "  -j N               runs at the same time [1]\n"
-        "  --distributed      run each experiment with byzgd-cluster (separate processes)\n"
-        "  --set NAME=VALUE   replace option NAME everywhere in the grid (e.g. rounds=20)\n"
-        "Exit status: 0 all runs ok or diverged, 1 some run failed, 2 usage or grid error.\n");
+    (void)section;
+    s_options_t *options = state;
+    if (strcmp(option->name, "grid") == 0)
+        options->grid_path = value;
+    else if (strcmp(option->name, "out") == 0)
+        options->out_dir = value;
+    else if (strcmp(option->name, "j") == 0)
+        options->jobs = strtol(value, NULL, 10);
+    else if (strcmp(option->name, "distributed") == 0)
+        options->distributed = strcmp(value, "true") == 0;
+    else if (options->override_count == S_MAX_OVERRIDES)
+        return snprintf(error, error_size, "--set: at most %d", S_MAX_OVERRIDES), -1;
+    else
+        options->overrides[options->override_count++] = value;
+    return 0;
 }
+
+// clang-format off
+static const byzgd_option_t s_table[] = {
+    {"grid", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the grid file (required)", "FILE", NULL},
+    {"out", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "where the runs and results.csv go (required)",
+     "DIR", NULL},
+    {"j", BYZGD_OPTION_INT, 1, 256, "1", 0, "runs at the same time", "N", NULL},
+    {"distributed", BYZGD_OPTION_FLAG, 0, 0, NULL, 0,
+     "run each experiment with byzgd-cluster (separate processes)", NULL, NULL},
+    {"set", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "replace option NAME everywhere in the grid, e.g. rounds=20 (repeatable)", "NAME=VALUE",
+     NULL},
+};
+// clang-format on
 
 static int
 s_mkdir_p(const char *path)
@@ -580,45 +606,36 @@ s_own_directory(char *dir, size_t size)
 int
 main(int argc, char **argv)
 {
-    const char *grid_path = NULL, *out_dir = NULL;
-    const char *overrides[S_MAX_OVERRIDES];
-    size_t override_count = 0;
-    long jobs = 1;
-    bool distributed = false;
-    for (int i = 1; i < argc; i++) {
-        const char *argument = argv[i];
-        bool has_value = i + 1 < argc;
-        if (strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0) {
-            s_usage(stdout);
-            return 0;
-        } else if (strcmp(argument, "--distributed") == 0) {
-            distributed = true;
-        } else if (strcmp(argument, "--grid") == 0 && has_value) {
-            grid_path = argv[++i];
-        } else if (strcmp(argument, "--out") == 0 && has_value) {
-            out_dir = argv[++i];
-        } else if (strcmp(argument, "-j") == 0 && has_value) {
-            char *end = NULL;
-            jobs = strtol(argv[++i], &end, 10);
-            if (!end || *end || jobs < 1 || jobs > 256) {
-                byzgd_error("-j: '%s' is not a number of runs in [1, 256]", argv[i]);
-                return 2;
-            }
-        } else if (strcmp(argument, "--set") == 0 && has_value) {
-            if (override_count == S_MAX_OVERRIDES) {
-                byzgd_error("--set: at most %d", S_MAX_OVERRIDES);
-                return 2;
-            }
-            overrides[override_count++] = argv[++i];
-        } else {
-            byzgd_error("unexpected argument '%s' (see --help)", argument);
-            return 2;
-        }
-    }
-    if (!grid_path || !out_dir) {
+    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
+    static const byzgd_option_section_t *const sections[] = {&section, NULL};
+    static const byzgd_program_t program = {
+        "byzgd-sweep",
+        "--grid FILE --out DIR [-j N] [--distributed] [--set NAME=VALUE]...",
+        "runs every combination of a grid of byzgd experiments",
+        sections,
+        "Runs every combination of a grid file (byzgd-cluster `name = value` lines where a\n"
+        "value may be a comma-separated list, `seeds = 1,2,3`, optional [section] blocks)\n"
+        "and writes DIR/results.csv and DIR/runs/<id>/metrics.jsonl. Finished runs are\n"
+        "skipped when called again.\n",
+        "Exit status: 0 all runs ok or diverged, 1 some run failed, 2 usage or grid error.\n",
+        0,
+        0,
+    };
+    s_options_t options = {.jobs = 1};
+    void *states[] = {&options};
+    int first = 0;
+    int parsed = byzgd_options_main(&program, argc, argv, states, &first);
+    if (parsed != BYZGD_OPTIONS_CONTINUE)
+        return parsed;
+    if (!options.grid_path || !options.out_dir) {
         byzgd_error("--grid and --out are required (see --help)");
         return 2;
     }
+    const char *grid_path = options.grid_path, *out_dir = options.out_dir;
+    const char *const *overrides = options.overrides;
+    size_t override_count = options.override_count;
+    long jobs = options.jobs;
+    bool distributed = options.distributed;
     s_sweep_t sweep;
     memset(&sweep, 0, sizeof sweep);
     sweep.jobs = (size_t)jobs;
