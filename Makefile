@@ -3,15 +3,17 @@
 #   make            release build into build/bin/
 #   make test       installs missing packages, builds with ASan+UBSan, runs every test
 #   make demo       the README's main job: a local cluster with attackers on Fashion-MNIST
+#   make figures    the paper's Figures 2-5 and an attack table: docs/RESULTS.md, docs/figures/
 #   make bench      benchmarks (figures on stdout)
 #   make lint       cppcheck + clang-tidy
 #   make format-check / format
 #   make fuzz       clang libFuzzer targets, FUZZ_SECONDS each (default 60)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make man        man pages from each program's --help (help2man) into build/man/
+#   make install    PREFIX=/usr/local DESTDIR=: programs (not the test tools), man pages, docs
 #
 # Mandatory flags live in BYZGD_CFLAGS, so `make CFLAGS=...` only changes optimisation.
 # WERROR=1 (or CI=true in the environment) turns warnings into errors.
-# Never add -ffast-math or -Ofast: they make isfinite(NaN) true (DESIGN.md §4).
+# Never add -ffast-math or -Ofast: they make isfinite(NaN) true (docs/ARCHITECTURE.md §7).
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -41,12 +43,21 @@ SANITIZE     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # are archived too, so the Byzantine worker and the tests link the same code as the real
 # executables.
 LAYERS   := common/support common/rules common/learning common/wire
-PROG_DIRS:= server worker byzantine cluster supervise simulate
+PROG_DIRS:= server worker byzantine cluster supervise simulate sweep
 LIB_SRC := $(sort $(foreach d,$(LAYERS),$(wildcard $d/*.c)) \
              $(filter-out %/main.c,$(foreach d,$(PROG_DIRS),$(wildcard $d/*.c))))
 MAIN_SRC := $(foreach d,$(PROG_DIRS),$(wildcard $d/main.c)) $(wildcard tools/*.c)
 prog_name = $(if $(filter tools/%,$1),byzgd-$(basename $(notdir $1)),byzgd-$(patsubst %/,%,$(dir $1)))
 PROGRAMS := $(foreach s,$(MAIN_SRC),$(call prog_name,$s))
+# Test tools are built and run by the tests but not installed.
+TEST_TOOLS := byzgd-hammer
+INSTALLED_PROGRAMS := $(filter-out $(TEST_TOOLS),$(PROGRAMS))
+# One version for every program (--version, man pages), kept in common/support/version.h.
+VERSION := $(shell sed -n 's/^\#define BYZGD_VERSION "\(.*\)"$$/\1/p' common/support/version.h)
+MAN_PAGES := $(INSTALLED_PROGRAMS:%=$(BUILD)/man/%.1)
+DOCS := README.md $(wildcard docs/*.md)
+# Programs that are scripts: copied beside the executables (both flavours) and installed.
+SCRIPTS  := sweep/byzgd-plot
 
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_SUPPORT:= $(wildcard tests/support/*.c)
@@ -69,8 +80,14 @@ FUZZ := $(BUILD)/fuzz
 # Keep objects that pattern chains would otherwise delete as intermediates.
 .SECONDARY:
 
-.PHONY: all test check demo bench lint format format-check fuzz install clean deps
-all: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+.PHONY: all test check demo figures bench lint format format-check fuzz man install clean deps
+all: $(addprefix $(BUILD)/bin/,$(PROGRAMS) $(notdir $(SCRIPTS)))
+# (Two rules: a pattern rule with two targets would make both in one run.)
+copy_script = @mkdir -p $(@D) && sed 's/@BYZGD_VERSION@/$(VERSION)/' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+$(BUILD)/bin/byzgd-%: sweep/byzgd-% common/support/version.h
+	$(copy_script)
+$(ASAN)/bin/byzgd-%: sweep/byzgd-% common/support/version.h
+	$(copy_script)
 
 # ---- release flavour
 $(REL)/%.o: %.c
@@ -112,7 +129,7 @@ $(ASAN)/tests/fuzz/replay_%: $(ASAN)/tests/fuzz/fuzz_%.o $(ASAN)/tests/fuzz/repl
 
 TEST_BINS   := $(patsubst tests/%.c,$(ASAN)/tests/%,$(TEST_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(ASAN)/tests/fuzz/replay_%,$(FUZZ_SRC))
-ASAN_PROGS  := $(addprefix $(ASAN)/bin/,$(PROGRAMS))
+ASAN_PROGS  := $(addprefix $(ASAN)/bin/,$(PROGRAMS) $(notdir $(SCRIPTS)))
 
 deps:
 	@deploy/install-deps.sh
@@ -128,6 +145,12 @@ check: $(TEST_BINS) $(REPLAY_BINS) $(ASAN_PROGS) all
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@deploy/demo.sh
+
+# The paper's Figures 2-5 and the attack table into docs/ (FIGURES=fig4 runs one; the
+# variables of experiments/figures.sh choose the rest).
+figures: deps
+	@$(MAKE) --no-print-directory all
+	@experiments/figures.sh
 
 # ---- benchmarks (release flags)
 $(REL)/bench/bench_%: $(REL)/bench/bench_%.o $(REL)/libbyzgd.a
@@ -160,9 +183,21 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(C_FILES)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(addprefix $(BUILD)/bin/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+# ---- man pages: help2man reads each program's --help and --version; the NAME line is the
+# summary on the second line of --help.
+$(BUILD)/man/%.1: $(BUILD)/bin/%
+	@mkdir -p $(@D)
+	$(call say,MAN,$@)
+	$(Q)help2man --no-info --no-discard-stderr --version-string=$(VERSION) \
+	  --name="$$(./$< --help | sed -n '2s/\.$$//p')" --output=$@ ./$<
+man: $(MAN_PAGES)
+
+install: all man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/doc/byzgd
+	install -m 755 $(addprefix $(BUILD)/bin/,$(INSTALLED_PROGRAMS) $(notdir $(SCRIPTS))) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(DOCS) $(DESTDIR)$(PREFIX)/share/doc/byzgd/
 
 clean:
 	rm -rf $(BUILD)

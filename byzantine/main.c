@@ -1,16 +1,14 @@
 /*  byzgd-byzantine — the honest worker with an attack plugged in (byzantine.h). Glue only:
-    the worker's flags plus the attack options of common/learning/attack.h, and
-    --identities K: this process holds K consecutive identities (the given key or --slot
-    and the K − 1 that follow it), one worker actor each, sharing one collusion object so
-    that inputs common to the attackers (the full-training-set gradient, colluders'
-    moments) are computed once per round instead of K times. */
+    the worker's options plus the attack and misbehaviour options of learning/attack.h
+    (which also accepts the launcher's aliases wrong-dim and silent), and --identities K:
+    this process holds K consecutive identities (the given key or --slot and the K − 1 that
+    follow it), one worker actor each, sharing one collusion object so that inputs common
+    to the attackers (the full-training-set gradient, colluders' moments) are computed once
+    per round instead of K times. */
 #include <czmq.h>
-#include <errno.h>
 #include <libgen.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "learning/attack.h"
 #include "byzantine.h"
@@ -20,33 +18,28 @@
 
 #define S_IDENTITIES_MAX 1024
 
-typedef struct {
-    byzgd_attack_config_t attack;
-    long identities;
-} s_options_t;
-
-// The attack options of common/learning/attack.h, plus the misbehaviour names of the launcher's
-// command-line contract ("wrong-dim", "silent") as aliases of attack.h's names.
 static int
-s_attack_option(void *state, const char *name, const char *value, char *error, size_t error_size)
+s_apply_identities(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+                   const char *value, char *error, size_t error_size)
 {
-    s_options_t *options = state;
-    if (streq(name, "identities")) {
-        char *end = NULL;
-        errno = 0;
-        options->identities = value ? strtol(value, &end, 10) : 0;
-        if (!value || errno || *end || options->identities < 1 ||
-            options->identities > S_IDENTITIES_MAX)
-            return byzgd_set_error(error, error_size, "--identities: expected 1 to %d",
-                                   S_IDENTITIES_MAX);
-        return 0;
-    }
-    if (streq(name, "misbehave") && value && streq(value, "wrong-dim"))
-        value = "wrong-dimension";
-    else if (streq(name, "misbehave") && value && streq(value, "silent"))
-        value = "silence";
-    return byzgd_attack_config_parse_option(&options->attack, name, value, error, error_size);
+    (void)section;
+    (void)option;
+    (void)error;
+    (void)error_size;
+    *(long *)state = strtol(value, NULL, 10); // checked by the table: an integer in range
+    return 0;
 }
+
+// clang-format off
+static const byzgd_option_t s_identity_options[] = {
+    {"identities", BYZGD_OPTION_INT, 1, S_IDENTITIES_MAX, "1", 0,
+     "hold K consecutive identities (keys or slots) in this process; shared attack inputs are "
+     "computed once", "K", NULL},
+};
+// clang-format on
+
+static const byzgd_option_section_t s_identity_section =
+    BYZGD_OPTION_SECTION("Collusion options", s_identity_options, s_apply_identities);
 
 // The configuration of identity i: the key worker-(N + i) beside worker-N, or slot + i.
 static int
@@ -78,73 +71,65 @@ s_identity(byzgd_worker_config_t *config, const byzgd_worker_config_t *first, lo
 int
 main(int argc, char **argv)
 {
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     byzgd_worker_config_t config;
     byzgd_worker_config_init(&config);
-    s_options_t options = {.identities = 1};
-    byzgd_attack_config_init(&options.attack);
+    byzgd_attack_config_t attack;
+    byzgd_attack_config_init(&attack);
+    long identities = 1;
+    static const byzgd_option_section_t *const sections[] = {
+        &byzgd_worker_option_section, &byzgd_attack_option_section,
+        &byzgd_misbehaviour_option_section, &s_identity_section, NULL};
+    static const byzgd_program_t program = {
+        "byzgd-byzantine",
+        "[worker options] --attack NAME [attack options]",
+        "a Byzantine byzgd worker: the honest worker with an attack plugged in",
+        sections,
+        NULL,
+        "Exit status: 0 when the server says BYE, 1 on errors or without a server, 2 for bad "
+        "flags.\n",
+        0,
+        0,
+    };
+    void *states[] = {&config, &attack, &attack, &identities};
+    int parsed = byzgd_options_main(&program, argc, argv, states, NULL);
+    if (parsed != BYZGD_OPTIONS_CONTINUE)
+        return parsed;
     char error[1024];
-    int parsed = byzgd_worker_config_parse(&config, argc, argv, s_attack_option, &options, error,
-                                           sizeof error);
-    if (parsed == 1) {
-        printf("usage: byzgd-byzantine [worker options] --attack NAME [attack options]\n%s"
-               "  --identities K         hold K consecutive identities (keys or slots) in this\n"
-               "                         process; shared attack inputs are computed once\n%s",
-               byzgd_worker_usage(), byzgd_attack_usage());
-        return 0;
-    }
-    if (parsed == 0 && options.identities > 1 && config.insecure && config.slot < 0)
-        parsed = byzgd_set_error(error, sizeof error, "--identities with --insecure needs --slot");
-    if (parsed != 0) {
+    int checked = byzgd_worker_config_check(&config, error, sizeof error);
+    if (checked == 0 && identities > 1 && config.insecure && config.slot < 0)
+        checked = byzgd_set_error(error, sizeof error, "--identities with --insecure needs --slot");
+    if (checked != 0) {
         byzgd_error("%s (see --help)", error);
         return 2;
     }
     char description[256];
-    byzgd_attack_config_describe(&options.attack, description, sizeof description);
+    byzgd_attack_config_describe(&attack, description, sizeof description);
     byzgd_info("%s", description);
     // The omniscient estimate and colluding attacks draw from the whole training set.
     config.keep_full_set = true;
-    zsys_init();
-    zsys_set_linger(200);
     byzgd_collusion_t *collusion = byzgd_collusion_new();
-    byzgd_worker_t *workers[S_IDENTITIES_MAX] = {0};
+    static byzgd_worker_config_t configs[S_IDENTITIES_MAX];
     int status = 0;
-    for (long i = 0; i < options.identities && status == 0; i++) {
-        byzgd_worker_config_t identity;
-        if (s_identity(&identity, &config, i, error, sizeof error) != 0 ||
-            byzgd_byzantine_hooks(&identity.hooks, &options.attack, collusion, error,
-                                  sizeof error) != 0) {
+    long built = 0;
+    for (; built < identities; built++) {
+        if (s_identity(&configs[built], &config, built, error, sizeof error) != 0 ||
+            byzgd_byzantine_hooks(&configs[built].hooks, &attack, collusion, error, sizeof error) !=
+                0) {
             byzgd_error("%s", error);
             status = 2;
             break;
         }
-        workers[i] = byzgd_worker_new(&identity, error, sizeof error);
-        if (!workers[i]) {
-            byzgd_error("%s", error);
-            status = 1;
-        }
     }
-    // The process ends when every identity has ended; its status is the worst of theirs.
-    for (long i = 0; i < options.identities && workers[i]; i++) {
-        int ended = -1;
-        while (ended < 0 && !zsys_interrupted)
-            ended = byzgd_worker_wait(workers[i], 200);
-        if (ended > status)
-            status = ended;
-    }
-    if (zsys_interrupted) {
-        // Stopped by a signal (the launcher's SIGTERM): nothing here needs flushing, and
-        // tearing down several actors mid-session can trip CZMQ's assertions.
-        fflush(NULL);
-        _exit(status);
-    }
+    if (status == 0)
+        status = byzgd_worker_run(configs, (size_t)identities);
+    else
+        for (long i = 0; i < built; i++)
+            if (configs[i].hooks.destroy)
+                configs[i].hooks.destroy(configs[i].hooks.state);
     unsigned long computed = 0, shared = 0;
     byzgd_collusion_counts(collusion, &computed, &shared);
     if (shared > 0)
         byzgd_info("shared attack inputs: computed %lu, reused %lu", computed, shared);
-    for (long i = 0; i < options.identities; i++)
-        byzgd_worker_destroy(&workers[i]);
     byzgd_collusion_release(&collusion);
     return status;
 }

@@ -44,11 +44,6 @@
 
 #define S_PROGRESS_INTERVAL_S 5.0
 
-// byzgd-cluster options that describe processes and transport: meaningless here.
-static const char *const s_transport_options[] = {
-    "endpoint", "insecure", "no-supervise", "server-memory-mb", "max-restarts", "bin-dir",
-    "resume",   "timeout",  "deadline-ms",  "max-wait-ms",      "quorum",       NULL};
-
 typedef struct {
     byzgd_cluster_config_t *config;
     byzgd_server_config_t server; // what byzgd-server would have been given
@@ -82,81 +77,97 @@ s_now_s(void)
     return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
 }
 
-static void
-s_usage(void)
+// The option sections of byzgd-cluster (byzgd_cluster_sections()) as this program takes
+// them: the same tables, but a BYZGD_CLUSTER_NETWORKED option is unlisted (no help line)
+// and refused when given. Built once from the cluster's tables.
+#define S_SECTIONS_MAX 8
+#define S_OPTIONS_MAX  256
+
+static byzgd_option_section_t s_sections[S_SECTIONS_MAX];
+static const byzgd_option_section_t *s_section_list[S_SECTIONS_MAX + 2];
+static byzgd_option_t s_options[S_OPTIONS_MAX];
+static const byzgd_option_section_t *const *s_cluster_sections;
+
+static int
+s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+        const char *value, char *error, size_t error_size)
 {
-    printf("usage: byzgd-simulate [--config FILE] [--NAME VALUE ...]\n"
-           "Runs a byzgd experiment in one process: byzgd-cluster's options and configuration\n"
-           "files, without its transport and process options; --threads N computes the\n"
-           "proposals of a round on N threads. Options:\n");
-    size_t count = 0;
-    const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);
-    for (size_t i = 0; i < count; i++) {
-        bool transport = false;
-        for (const char *const *name = s_transport_options; *name; name++)
-            transport = transport || strcmp(*name, options[i].name) == 0;
-        if (transport)
-            continue;
-        char flag[64];
-        snprintf(flag, sizeof flag, "%s%s%s", strlen(options[i].name) == 1 ? "-" : "--",
-                 options[i].name, options[i].type == BYZGD_CLUSTER_FLAG ? "" : " V");
-        printf("  %-20s %s\n", flag, options[i].help);
-    }
-    printf("Exit status: 0 run finished, 1 run failed, 2 usage error, 3 the model diverged.\n");
+    size_t index = (size_t)(section - s_sections);
+    if ((option->tags | section->tags) & BYZGD_CLUSTER_NETWORKED)
+        return byzgd_set_error(error, error_size,
+                               "--%s is a transport or process option of byzgd-cluster; it has "
+                               "no meaning in a simulation",
+                               option->name);
+    // The cluster's own store, through the cluster's section of the same index.
+    const byzgd_option_section_t *cluster = s_cluster_sections[index];
+    return cluster->apply(state, cluster, &cluster->options[option - section->options], value,
+                          error, error_size);
 }
 
-// The cluster's command line: `--name value`, `--name=value`, `-f value`, flags alone.
 static int
-s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv, char *error,
-                  size_t error_size)
+s_load_config(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+              const char *value, char *error, size_t error_size)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *argument = argv[i];
-        if (strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0)
-            return 1;
-        char name[64];
-        const char *value = NULL;
-        if (strncmp(argument, "--", 2) == 0) {
-            const char *equals = strchr(argument + 2, '=');
-            size_t length = equals ? (size_t)(equals - argument - 2) : strlen(argument + 2);
-            if (length == 0 || length >= sizeof name)
-                return byzgd_set_error(error, error_size, "unknown option '%.64s'", argument);
-            memcpy(name, argument + 2, length);
-            name[length] = '\0';
-            value = equals ? equals + 1 : NULL;
-        } else if (argument[0] == '-' && argument[1] && !argument[2]) {
-            name[0] = argument[1];
-            name[1] = '\0';
-        } else
-            return byzgd_set_error(error, error_size, "unexpected argument '%.64s'", argument);
-        if (strcmp(name, "config") == 0) {
-            if (!value && i + 1 >= argc)
-                return byzgd_set_error(error, error_size, "--config needs a file");
-            if (byzgd_cluster_config_load(config, value ? value : argv[++i], error, error_size) !=
-                0)
-                return -1;
-            continue;
+    (void)section;
+    (void)option;
+    return byzgd_cluster_config_load(state, value, error, error_size);
+}
+
+static const byzgd_option_t s_file_options[] = {
+    {"config", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "read options from FILE (name = value lines, a byzgd-cluster RUN_DIR/config too: its "
+     "transport and process options are ignored; later options win)",
+     "FILE", NULL},
+};
+static const byzgd_option_section_t s_file_section =
+    BYZGD_OPTION_SECTION("Configuration file", s_file_options, s_load_config);
+
+static void
+s_sections_build(void)
+{
+    s_cluster_sections = byzgd_cluster_sections();
+    size_t used = 0, count = 0;
+    for (; s_cluster_sections[count]; count++) {
+        const byzgd_option_section_t *cluster = s_cluster_sections[count];
+        if (count >= S_SECTIONS_MAX || used + cluster->count > S_OPTIONS_MAX)
+            abort(); // the tables outgrew this program's arrays: raise the limits
+        s_sections[count] = *cluster;
+        s_sections[count].options = &s_options[used];
+        s_sections[count].apply = s_apply;
+        for (size_t i = 0; i < cluster->count; i++) {
+            s_options[used + i] = cluster->options[i];
+            if ((cluster->options[i].tags | cluster->tags) & BYZGD_CLUSTER_NETWORKED)
+                s_options[used + i].help = NULL;
         }
-        for (const char *const *transport = s_transport_options; *transport; transport++)
-            if (strcmp(*transport, name) == 0)
-                return byzgd_set_error(error, error_size,
-                                       "--%s is a transport or process option of byzgd-cluster; "
-                                       "it has no meaning in a simulation",
-                                       name);
-        const byzgd_cluster_option_t *option = byzgd_cluster_option_find(name);
-        if (!option)
-            return byzgd_set_error(error, error_size, "unknown option '%.64s'", argument);
-        if (!value && option->type == BYZGD_CLUSTER_FLAG)
-            value = "true";
-        if (!value) {
-            if (i + 1 >= argc)
-                return byzgd_set_error(error, error_size, "%s needs a value", argument);
-            value = argv[++i];
-        }
-        if (byzgd_cluster_config_set(config, name, value, error, error_size) != 0)
-            return -1;
+        used += cluster->count;
+        s_section_list[count] = &s_sections[count];
     }
-    return 0;
+    s_section_list[count] = &s_file_section;
+    s_section_list[count + 1] = NULL;
+}
+
+// Parses argv into config. Returns BYZGD_OPTIONS_CONTINUE, or the exit status after
+// --help/--version (0) or a bad command line (2, message printed).
+static int
+s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv)
+{
+    s_sections_build();
+    void *states[S_SECTIONS_MAX + 2];
+    for (size_t i = 0; s_section_list[i]; i++)
+        states[i] = config;
+    static const byzgd_program_t program = {
+        "byzgd-simulate",
+        "[--config FILE] [--NAME VALUE ...]",
+        "runs a byzgd experiment in one process: byzgd-cluster's options, no network",
+        s_section_list,
+        "byzgd-cluster's options and configuration files, without its transport and process\n"
+        "options (refused); every slot proposes in every round. --threads N computes the\n"
+        "proposals of a round on N threads.\n",
+        "Exit status: 0 run finished, 1 run failed, 2 usage error, 3 the model diverged.\n",
+        0,
+        0,
+    };
+    return byzgd_options_main(&program, argc, argv, states, NULL);
 }
 
 // The server's and the attackers' settings come from the same parsers byzgd-cluster's
@@ -164,42 +175,46 @@ s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv, char *e
 static int
 s_derive(s_sim_t *sim, char *error, size_t error_size)
 {
-    size_t count = 0;
-    const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);
-    char *argv[256];
-    char *flags[128]; // the allocated flag strings, freed below
+    char *argv[S_OPTIONS_MAX * 2 + 2];
+    char *flags[S_OPTIONS_MAX]; // the allocated flag strings, freed below
     int argc = 0, flag_count = 0;
     static char program[] = "byzgd-simulate", insecure[] = "--insecure";
     argv[argc++] = program;
     argv[argc++] = insecure; // the server's parser insists on a transport choice
     byzgd_attack_config_init(&sim->attack);
-    for (size_t i = 0; i < count && argc < 250 && flag_count < 128; i++) {
-        const char *value = byzgd_cluster_config_get(sim->config, options[i].name);
-        if (!value)
-            continue;
-        if (options[i].destinations & BYZGD_CLUSTER_TO_BYZANTINE) {
-            if (byzgd_attack_config_parse_option(&sim->attack, options[i].name, value, error,
-                                                 error_size) != 0)
-                return -1;
-            continue;
+    int status = 0;
+    const byzgd_option_section_t *const *sections = byzgd_cluster_sections();
+    for (size_t s = 0; sections[s] && status == 0; s++)
+        for (size_t i = 0; i < sections[s]->count && status == 0; i++) {
+            const byzgd_option_t *option = &sections[s]->options[i];
+            unsigned tags = option->tags | sections[s]->tags;
+            const char *value = byzgd_cluster_config_get(sim->config, option->name);
+            if (!value || (tags & BYZGD_CLUSTER_NETWORKED))
+                continue;
+            if (tags & BYZGD_CLUSTER_TO_BYZANTINE) {
+                status = byzgd_attack_config_parse_option(&sim->attack, option->name, value, error,
+                                                          error_size);
+                continue;
+            }
+            if (!(tags & BYZGD_CLUSTER_TO_SERVER))
+                continue;
+            char *flag = NULL;
+            if (asprintf(&flag, "%s%s", strlen(option->name) == 1 ? "-" : "--", option->name) < 0)
+                abort();
+            flags[flag_count++] = flag;
+            if (option->type != BYZGD_OPTION_FLAG) {
+                argv[argc++] = flag;
+                argv[argc++] = (char *)value;
+            } else if (strcmp(value, "true") == 0)
+                argv[argc++] = flag;
         }
-        if (!(options[i].destinations & BYZGD_CLUSTER_TO_SERVER))
-            continue;
-        char *flag = NULL;
-        if (asprintf(&flag, "%s%s", strlen(options[i].name) == 1 ? "-" : "--", options[i].name) < 0)
-            abort();
-        flags[flag_count++] = flag;
-        if (options[i].type != BYZGD_CLUSTER_FLAG) {
-            argv[argc++] = flag;
-            argv[argc++] = (char *)value;
-        } else if (strcmp(value, "true") == 0)
-            argv[argc++] = flag;
-    }
+    argv[argc] = NULL;
     byzgd_server_config_init(&sim->server);
-    int parsed = byzgd_server_config_parse(&sim->server, argc, argv, error, error_size);
+    if (status == 0)
+        status = byzgd_server_config_parse(&sim->server, argc, argv, error, error_size);
     for (int i = 0; i < flag_count; i++)
         free(flags[i]);
-    if (parsed != 0)
+    if (status != 0)
         return -1;
     sim->server.quorum = 0; // every slot proposes
     sim->server.gar.f = sim->server.byzantine_count;
@@ -499,13 +514,12 @@ main(int argc, char **argv)
     sim.final_accuracy = sim.best_accuracy = NAN;
     sim.config = byzgd_cluster_config_new();
     int exit_code = 2;
-    int parsed = s_parse_arguments(sim.config, argc, argv, error, sizeof error);
-    if (parsed == 1) {
-        s_usage();
-        exit_code = 0;
+    int parsed = s_parse_arguments(sim.config, argc, argv);
+    if (parsed != BYZGD_OPTIONS_CONTINUE) {
+        exit_code = parsed;
         goto cleanup;
     }
-    if (parsed != 0 || byzgd_cluster_config_check(sim.config, error, sizeof error) != 0) {
+    if (byzgd_cluster_config_check(sim.config, error, sizeof error) != 0) {
         byzgd_error("%s (see --help)", error);
         goto cleanup;
     }

@@ -1,0 +1,106 @@
+/*  resilience.c — η(n, f), the S_n spread estimate over squared distances and the ratio of
+    Proposition 1 (see resilience.h for the estimator and why it resists Byzantine rows). */
+#include "resilience.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+double
+byzgd_resilience_eta(size_t n, size_t f)
+{
+    if (2 * f + 2 >= n)
+        return NAN;
+    double nn = (double)n, ff = (double)f;
+    double inner = nn - ff + (ff * (nn - ff - 2) + ff * ff * (nn - ff - 1)) / (nn - 2 * ff - 2);
+    return sqrt(2 * inner);
+}
+
+static bool
+s_finite_row(const float *row, size_t d)
+{
+    for (size_t k = 0; k < d; k++)
+        if (!isfinite(row[k]))
+            return false;
+    return true;
+}
+
+// ‖a − b‖², accumulated in double (float32 sums lose digits on similar gradients).
+static double
+s_squared_distance(const float *a, const float *b, size_t d)
+{
+    double sum = 0;
+    for (size_t k = 0; k < d; k++) {
+        double delta = (double)a[k] - (double)b[k];
+        sum += delta * delta;
+    }
+    return sum;
+}
+
+static int
+s_compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// The lower median of values[0..count) (sorts them in place): an order statistic, so it is
+// one of the values and a Byzantine minority cannot push it outside the honest ones.
+static double
+s_lower_median(double *values, size_t count)
+{
+    qsort(values, count, sizeof *values, s_compare_double);
+    return values[(count - 1) / 2];
+}
+
+int
+byzgd_resilience_estimate(byzgd_resilience_t *out, const float *rows, size_t n, size_t d, size_t f,
+                          const float *aggregate)
+{
+    *out = (byzgd_resilience_t){0, NAN, NAN, NAN, NAN, NAN};
+    if (d == 0 || n < 2 || !s_finite_row(aggregate, d))
+        return -1;
+    size_t *used = malloc(n * sizeof *used);
+    double *distances = malloc(n * n * sizeof *distances);
+    double *scratch = malloc(2 * n * sizeof *scratch); // one row's distances, then row medians
+    if (!used || !distances || !scratch)
+        abort();
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s_finite_row(rows + i * d, d))
+            used[m++] = i;
+    int status = -1;
+    if (m < 2)
+        goto cleanup;
+    for (size_t a = 0; a < m; a++)
+        for (size_t b = a + 1; b < m; b++)
+            distances[a * m + b] = distances[b * m + a] =
+                s_squared_distance(rows + used[a] * d, rows + used[b] * d, d);
+    double *row_medians = scratch + n;
+    for (size_t a = 0; a < m; a++) {
+        size_t count = 0;
+        for (size_t b = 0; b < m; b++)
+            if (b != a)
+                scratch[count++] = distances[a * m + b];
+        row_medians[a] = s_lower_median(scratch, count);
+    }
+    double spread_squared = s_lower_median(row_medians, m) / 2; // d σ̂²
+    double norm_squared = 0;
+    for (size_t k = 0; k < d; k++)
+        norm_squared += (double)aggregate[k] * (double)aggregate[k];
+    out->rows = m;
+    out->sigma = sqrt(spread_squared / (double)d);
+    out->eta = byzgd_resilience_eta(m, f);
+    out->bound = out->eta * sqrt(spread_squared);
+    out->aggregate_norm = sqrt(norm_squared);
+    if (isnan(out->eta))
+        out->ratio = NAN;
+    else
+        out->ratio = out->aggregate_norm > 0 ? out->bound / out->aggregate_norm : INFINITY;
+    status = 0;
+cleanup:
+    free(used);
+    free(distances);
+    free(scratch);
+    return status;
+}
