@@ -297,12 +297,14 @@ s_print_progress(s_run_t *run, const byzgd_metrics_line_t *line, bool evaluated)
     double seconds = now - run->last_print_s;
     double done = line->round - run->last_print_round;
     double rate = seconds > 0 && done > 0 ? done / seconds : NAN;
-    char accuracy[64] = "";
+    char accuracy[64] = "", ratio[32] = "";
     if (evaluated)
         snprintf(accuracy, sizeof accuracy, "  test accuracy %.4f  test loss %.4f",
                  line->test_accuracy, line->test_loss);
-    printf("round %4.0f/%lld%s  train loss %.4f  %.2f rounds/s  rejected %.0f\n", line->round,
-           run->rounds_target, accuracy, line->train_loss, rate, run->last_rejected_total);
+    if (!isnan(line->resilience_ratio))
+        snprintf(ratio, sizeof ratio, "  ratio %.2f", line->resilience_ratio);
+    printf("round %4.0f/%lld%s  train loss %.4f  %.2f rounds/s  rejected %.0f%s\n", line->round,
+           run->rounds_target, accuracy, line->train_loss, rate, run->last_rejected_total, ratio);
     fflush(stdout);
     run->last_print_s = now;
     run->last_print_round = line->round;

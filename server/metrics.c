@@ -61,6 +61,8 @@ byzgd_metrics_record_outcome(byzgd_round_record_t *record, const byzgd_round_out
     record->non_finite = outcome->non_finite;
     record->train_loss = outcome->train_loss;
     record->diverged = outcome->status == BYZGD_ROUND_DIVERGED;
+    record->diagnosed = outcome->diagnosed;
+    record->resilience = outcome->resilience;
 }
 
 static void
@@ -98,6 +100,13 @@ s_format(byzgd_json_t *json, const byzgd_round_record_t *record)
     byzgd_json_key_bool(json, "deadline", record->deadline);
     byzgd_json_key_int(json, "non_finite", (int64_t)record->non_finite);
     byzgd_json_key_int(json, "disconnects", (int64_t)record->disconnects);
+    if (record->diagnosed) {
+        byzgd_json_key_double(json, "sigma_estimate", record->resilience.sigma);
+        byzgd_json_key_double(json, "resilience_eta", record->resilience.eta);
+        byzgd_json_key_double(json, "resilience_bound", record->resilience.bound);
+        byzgd_json_key_double(json, "aggregate_norm", record->resilience.aggregate_norm);
+        byzgd_json_key_double(json, "resilience_ratio", record->resilience.ratio);
+    }
     if (record->evaluated) {
         byzgd_json_key_double(json, "test_loss", record->test_loss);
         byzgd_json_key_double(json, "test_accuracy", record->test_accuracy);

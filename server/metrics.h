@@ -44,6 +44,11 @@ typedef struct {
     bool diverged;        // this round ended the run: "status":"diverged"
     bool evaluated;       // set by byzgd_metrics_set_evaluation, not by the caller
     double test_loss, test_accuracy;
+    // The resilience diagnostic (rules/resilience.h), written when diagnosed as
+    // sigma_estimate, resilience_eta, resilience_bound, aggregate_norm, resilience_ratio
+    // (null when NaN)
+    bool diagnosed;
+    byzgd_resilience_t resilience;
 } byzgd_round_record_t;
 
 typedef struct byzgd_metrics_t byzgd_metrics_t;

@@ -196,6 +196,8 @@ byzgd_round_close(byzgd_round_t *self, byzgd_round_outcome_t *outcome)
 {
     memset(outcome, 0, sizeof *outcome);
     outcome->round = self->round;
+    outcome->resilience = (byzgd_resilience_t){
+        .sigma = NAN, .eta = NAN, .bound = NAN, .aggregate_norm = NAN, .ratio = NAN};
     outcome->status = BYZGD_ROUND_RUNNING;
     outcome->learning_rate = byzgd_lr_schedule_rate(&self->config.learning_rate, self->round);
     // Rows move down into slot order: row k of the compacted matrix is the k-th slot that
@@ -247,6 +249,15 @@ byzgd_round_close(byzgd_round_t *self, byzgd_round_outcome_t *outcome)
         }
     }
     outcome->update_s = s_now_s() - aggregated;
+    if (applied == 0 && self->config.resilience_every &&
+        self->round % self->config.resilience_every == 0)
+    // Rows and aggregate as the rule saw and made them; byzgd_gar_apply leaves rows as
+    // they were. A failed estimate (fewer than two finite rows) leaves its NaNs.
+    {
+        outcome->diagnosed = true;
+        byzgd_resilience_estimate(&outcome->resilience, self->rows, count, self->d,
+                                  self->config.gar.f, self->gar_result->aggregate);
+    }
     if (diverging) {
         outcome->status = BYZGD_ROUND_DIVERGED;
         snprintf(outcome->message, sizeof outcome->message,

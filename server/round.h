@@ -34,6 +34,7 @@
 
 #include "learning/lr_schedule.h"
 #include "rules/gar.h"
+#include "rules/resilience.h"
 #include "wire/msg.h"
 
 typedef struct {
@@ -42,6 +43,10 @@ typedef struct {
     size_t quorum;          // proposals that make a round ready (0 = n)
     byzgd_gar_config_t gar; // rule, f and pre-aggregators (gar.f is the declared f)
     byzgd_lr_schedule_t learning_rate;
+    // The resilience diagnostic (rules/resilience.h) on rounds that are multiples of this
+    // (0: never). It computes all pairwise distances (28-45 ms at n = 20, d = 10^5), so the
+    // server and byzgd-simulate ask for it on the evaluated rounds only (--eval-every).
+    uint64_t resilience_every;
 } byzgd_round_config_t;
 
 typedef enum {
@@ -63,6 +68,10 @@ typedef struct {
     double update_s;        // time of x ← x − γ·g
     byzgd_round_status_t status;
     char message[256]; // why, when status is not RUNNING
+    // The resilience diagnostic of this round's accepted rows and aggregate (diagnosed:
+    // computed this round); a field is NaN when it cannot be estimated.
+    bool diagnosed;
+    byzgd_resilience_t resilience;
 } byzgd_round_outcome_t;
 
 typedef struct byzgd_round_t byzgd_round_t;

@@ -21,9 +21,19 @@
     any round     close of the last round                 checkpoint                DRAINING
     any round     > f and > n/2 slots non-finite, or x    close as diverged         DRAINING
                   non-finite
-    DRAINING      evaluations done                        flush, BYE(done), DONE    FINISHED
+    DRAINING      evaluations done                        flush, BYE(done) to all   CLOSING
+    CLOSING       BYE from a worker (its acknowledgement)  forget it                 CLOSING
+    CLOSING       a BYE send fails: connection gone       forget it                 CLOSING
+    CLOSING       other message from a worker             BYE                       CLOSING
+    CLOSING       re-send timer (every 100 ms)            BYE to the unanswered     CLOSING
+    CLOSING       all answered or gone, or closing limit  DONE (or STOPPED)         FINISHED
     FINISHED      HELLO / HEARTBEAT                       BYE(done)                 FINISHED
-    any           STOP (pipe)                             BYE(shutdown), flush      FINISHED
+    any           STOP (pipe)                             BYE(shutdown), flush      CLOSING
+
+    CLOSING makes the end of a run reliable (PROTOCOL.md §4.1): a single BYE can be lost
+    (sends never block; a slow worker's full queue drops it), so BYE is re-sent until each
+    worker that was alive answers BYE or its connection is gone, for at most the closing
+    limit (2 heartbeat intervals, at least 2 s); the process exits only after that.
 
     "any round" is UNDERSTAFFED, COLLECTING or WAITING; a publish enters UNDERSTAFFED when
     fewer than q identities have joined (no deadline until they have), COLLECTING otherwise.
@@ -65,6 +75,8 @@ _Static_assert(BYZGD_MSG_REJECT_COUNT <= 32, "byzgd_server_stats_t.rejected is t
 #define S_UNKNOWN_ERRORS        64 // identities without a slot remembered for ERROR rate limiting
 #define S_RECV_BUDGET           256
 #define S_EVALUATIONS_IN_FLIGHT 4
+#define S_BYE_RESEND_MS         100  // CLOSING: BYE re-sent this often to the unanswered
+#define S_CLOSING_LIMIT_MIN_MS  2000 // CLOSING lasts at most max(this, 2 heartbeat intervals)
 
 typedef enum {
     S_STARTING,     // no round published yet
@@ -72,11 +84,12 @@ typedef enum {
     S_COLLECTING,   // round published, deadline armed
     S_WAITING,      // deadline passed without the rule's precondition
     S_DRAINING,     // training over: waiting for the last evaluations
+    S_CLOSING,      // everything on disk: BYE re-sent until every worker answered or left
     S_FINISHED,     // DONE reported; stragglers get BYE
 } s_state_t;
 
-static const char *const s_state_names[] = {"STARTING", "UNDERSTAFFED", "COLLECTING",
-                                            "WAITING",  "DRAINING",     "FINISHED"};
+static const char *const s_state_names[] = {"STARTING", "UNDERSTAFFED", "COLLECTING", "WAITING",
+                                            "DRAINING", "CLOSING",      "FINISHED"};
 typedef enum { S_PROGRESS_ROUND, S_PROGRESS_EVALUATION, S_PROGRESS_FINAL } s_progress_t;
 
 typedef struct {
@@ -88,6 +101,7 @@ typedef struct {
     int64_t last_sent_ms;
     int64_t last_error_ms;
     int64_t last_hello_ms;
+    bool bye_unanswered; // CLOSING: BYE sent, no BYE back yet, connection not known gone
 } s_peer_t;
 
 typedef struct {
@@ -124,6 +138,9 @@ typedef struct {
     int64_t resend_at_ms;   // WAITING: next PARAMS re-send
     int64_t last_tick_ms;
     int64_t quorum_joined_ms; // when q identities had joined (0: not yet)
+    int64_t closing_until_ms; // CLOSING: the closing limit
+    int64_t bye_resend_at_ms; // CLOSING: next BYE to the unanswered
+    uint32_t bye_code;        // CLOSING: BYZGD_MSG_BYE_DONE or _SHUTDOWN
     double publish_s;         // time to publish the current round
 
     uint64_t rejected_round[BYZGD_MSG_REJECT_COUNT];
@@ -132,6 +149,7 @@ typedef struct {
 
     // progress line
     double last_accuracy, last_test_loss;
+    double last_ratio; // resilience_ratio of the last diagnosed round (NaN: none)
     uint64_t evaluated_round;
     int64_t progress_ms; // start of the rounds/s window
     int64_t progress_shown_ms;
@@ -147,6 +165,7 @@ typedef struct {
     bool evaluated;
     bool evaluation_skip_logged;
     bool terminated;
+    bool stop_requested; // STOP came: STOPPED is owed when CLOSING ends
 } s_server_t;
 
 struct byzgd_server_t {
@@ -302,12 +321,14 @@ s_send_error_to_stranger(s_server_t *self, const char *identity, const uint8_t *
     s_send_error_to(self, routing_id, routing_id_size, code, text);
 }
 
-static void
+// Returns -1 with errno EHOSTUNREACH when the peer's connection is gone (ROUTER_MANDATORY),
+// -1 with EAGAIN when its queue is full (retried by CLOSING), else 0.
+static int
 s_send_bye(s_server_t *self, s_peer_t *peer, uint32_t code)
 {
     byzgd_msg_t msg = {.type = BYZGD_MSG_BYE, .epoch = self->epoch, .round = s_round(self)};
     msg.bye.code = code;
-    s_send_small(self, peer, &msg);
+    return s_send_small(self, peer, &msg);
 }
 
 static void
@@ -450,10 +471,14 @@ s_progress(s_server_t *self, s_progress_t kind)
         snprintf(evaluation, sizeof evaluation,
                  "test accuracy %.4f  test loss %.4f (round %" PRIu64 ")", self->last_accuracy,
                  self->last_test_loss, self->evaluated_round);
-    char line[256];
-    snprintf(line, sizeof line, "round %" PRIu64 "/%" PRIu64 "  %s  train loss %.4f  %.2f rounds/s",
+    char ratio[32] = "";
+    if (!isnan(self->last_ratio))
+        snprintf(ratio, sizeof ratio, "  ratio %.2f", self->last_ratio);
+    char line[288];
+    snprintf(line, sizeof line,
+             "round %" PRIu64 "/%" PRIu64 "  %s  train loss %.4f  %.2f rounds/s%s",
              done + self->first_round - 1, self->config.rounds, evaluation,
-             self->stats.last_train_loss, self->rounds_per_s);
+             self->stats.last_train_loss, self->rounds_per_s, ratio);
     if (self->progress_tty)
         fprintf(stderr, "\r%s\033[K%s", line, kind == S_PROGRESS_FINAL ? "\n" : "");
     else
@@ -484,6 +509,8 @@ s_close_round(s_server_t *self, bool by_deadline)
     self->stats.rounds_done++;
     self->stats.last_accepted = outcome.accepted;
     self->stats.last_train_loss = outcome.train_loss;
+    if (outcome.diagnosed)
+        self->last_ratio = outcome.resilience.ratio;
     if (by_deadline)
         self->stats.deadline_rounds++;
 
@@ -637,6 +664,10 @@ s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
     case S_FINISHED:
         s_send_bye(self, peer, BYZGD_MSG_BYE_DONE);
         return;
+    case S_CLOSING:
+        peer->bye_unanswered = true;
+        s_send_bye(self, peer, self->bye_code);
+        return;
     case S_DRAINING:
         return;
     case S_STARTING:
@@ -738,6 +769,16 @@ s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zfram
                                      "send HELLO first");
         return;
     }
+    if (self->state == S_CLOSING) {
+        // The run is over: BYE answers BYE; anything else is answered with BYE.
+        s_bind_routing_id(peer, routing_id);
+        if (msg.type == BYZGD_MSG_BYE) {
+            peer->bye_unanswered = false;
+            peer->alive = false;
+        } else
+            s_send_bye(self, peer, self->bye_code);
+        return;
+    }
     bool was_alive = peer->alive;
     s_bind_routing_id(peer, routing_id);
     if (!was_alive && s_in_round(self) &&
@@ -785,12 +826,22 @@ s_on_router(s_server_t *self)
         case BYZGD_ADMIT_NO_IDENTITY:
             s_reject(self, BYZGD_MSG_REJECT_UNAUTHENTICATED, NULL, NULL);
             break;
-        case BYZGD_ADMIT_DENIED:
+        case BYZGD_ADMIT_DENIED: {
             s_reject(self, BYZGD_MSG_REJECT_DENIED, identity, NULL);
+            zframe_t *routing_id = zmsg_first(message); // PROTOCOL.md §3.2
+            s_send_error_to_stranger(self, identity, zframe_data(routing_id),
+                                     zframe_size(routing_id), BYZGD_MSG_ERROR_BANNED,
+                                     "this identity is on the deny-list");
             break;
-        case BYZGD_ADMIT_RATE_LIMITED:
+        }
+        case BYZGD_ADMIT_RATE_LIMITED: {
             s_reject(self, BYZGD_MSG_REJECT_RATE_LIMITED, identity, NULL);
+            zframe_t *routing_id = zmsg_first(message);
+            s_send_error_to_stranger(self, identity, zframe_data(routing_id),
+                                     zframe_size(routing_id), BYZGD_MSG_ERROR_RATE_LIMITED,
+                                     "over the message or byte rate: wait one heartbeat interval");
             break;
+        }
         case BYZGD_ADMIT_TOO_MANY_FRAMES:
             s_reject(self, BYZGD_MSG_REJECT_EXTRA_FRAMES, identity, NULL);
             break;
@@ -800,6 +851,69 @@ s_on_router(s_server_t *self)
         }
         zmsg_destroy(&message);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Closing: BYE until every worker answered (PROTOCOL.md §4.1)
+
+static void
+s_finish(s_server_t *self, bool natural_end)
+{
+    s_enter(self, S_FINISHED);
+    if (natural_end) {
+        self->stats.finished = self->exit_status != 1;
+        zsock_send(self->pipe, "si", "DONE", self->exit_status);
+    }
+    if (self->stop_requested)
+        zsock_send(self->pipe, "s", "STOPPED");
+}
+
+// Re-sends BYE to the workers that have not answered (a send to a gone connection takes
+// the worker off the list) and ends CLOSING when none is left or the limit has passed.
+static void
+s_closing_tick(s_server_t *self, int64_t now)
+{
+    if (now >= self->bye_resend_at_ms) {
+        self->bye_resend_at_ms = now + S_BYE_RESEND_MS;
+        for (size_t slot = 0; slot < self->n; slot++) {
+            s_peer_t *peer = &self->peers[slot];
+            if (peer->bye_unanswered && s_send_bye(self, peer, self->bye_code) != 0 &&
+                errno == EHOSTUNREACH)
+                peer->bye_unanswered = false;
+        }
+    }
+    size_t unanswered = 0;
+    char names[256] = "";
+    for (size_t slot = 0; slot < self->n; slot++)
+        if (self->peers[slot].bye_unanswered) {
+            size_t used = strlen(names);
+            if (used + 16 < sizeof names)
+                snprintf(names + used, sizeof names - used, "%s%zu", unanswered ? ", " : "", slot);
+            unanswered++;
+        }
+    if (unanswered > 0 && now < self->closing_until_ms)
+        return;
+    if (unanswered > 0)
+        byzgd_warn("%zu worker%s did not acknowledge BYE (slots %s)", unanswered,
+                   unanswered == 1 ? "" : "s", names);
+    s_finish(self, !self->stop_requested || self->bye_code == BYZGD_MSG_BYE_DONE);
+}
+
+// Everything is on disk: BYE(code) to every worker alive (the silent ones are not waited
+// for), re-sent by s_closing_tick until each answers or the closing limit passes.
+static void
+s_begin_closing(s_server_t *self, uint32_t code)
+{
+    int64_t now = zclock_mono();
+    int limit = 2 * self->config.heartbeat_interval_ms;
+    self->bye_code = code;
+    self->closing_until_ms =
+        now + (limit > S_CLOSING_LIMIT_MIN_MS ? limit : S_CLOSING_LIMIT_MIN_MS);
+    self->bye_resend_at_ms = now;
+    for (size_t slot = 0; slot < self->n; slot++)
+        self->peers[slot].bye_unanswered = self->peers[slot].identity[0] && self->peers[slot].alive;
+    s_enter(self, S_CLOSING);
+    s_closing_tick(self, now);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -839,13 +953,9 @@ s_on_timers(s_server_t *self)
         s_progress(self, S_PROGRESS_FINAL);
         // BYE goes last, so workers end after everything is on disk, shortly before the
         // server process itself.
-        for (size_t slot = 0; slot < self->n; slot++)
-            if (self->peers[slot].identity[0])
-                s_send_bye(self, &self->peers[slot], BYZGD_MSG_BYE_DONE);
-        s_enter(self, S_FINISHED);
-        self->stats.finished = self->exit_status != 1;
-        zsock_send(self->pipe, "si", "DONE", self->exit_status);
-    }
+        s_begin_closing(self, BYZGD_MSG_BYE_DONE);
+    } else if (self->state == S_CLOSING)
+        s_closing_tick(self, now);
 }
 
 static int
@@ -864,6 +974,8 @@ s_timeout_ms(const s_server_t *self)
         wake = timer;
     if (self->state == S_DRAINING)
         wake = now + 50;
+    if (self->state == S_CLOSING && self->bye_resend_at_ms < wake)
+        wake = self->bye_resend_at_ms;
     int64_t timeout = wake - now;
     return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
 }
@@ -898,24 +1010,26 @@ s_on_evaluation(s_server_t *self)
     s_progress(self, S_PROGRESS_EVALUATION);
 }
 
-// Stops on request: BYE(shutdown) to the workers, final checkpoint, metrics flushed.
+// Stops on request: final checkpoint, metrics flushed, then CLOSING with BYE(shutdown);
+// STOPPED is sent when CLOSING ends (at once if the server has finished already).
 static void
 s_stop(s_server_t *self)
 {
-    if (self->state != S_FINISHED) {
-        for (size_t slot = 0; slot < self->n; slot++)
-            if (self->peers[slot].identity[0])
-                s_send_bye(self, &self->peers[slot], BYZGD_MSG_BYE_SHUTDOWN);
-        if (self->state != S_DRAINING)
-            s_save_checkpoint(self, s_round(self) - 1);
-        // Evaluations in flight finish first, so their lines are complete.
-        while (self->evaluator && byzgd_evaluator_outstanding(self->evaluator) > 0)
-            s_on_evaluation(self);
-        byzgd_metrics_flush(self->metrics);
-        s_progress(self, S_PROGRESS_FINAL);
-        s_enter(self, S_FINISHED);
+    if (self->state == S_FINISHED) {
+        zsock_send(self->pipe, "s", "STOPPED");
+        return;
     }
-    zsock_send(self->pipe, "s", "STOPPED");
+    self->stop_requested = true;
+    if (self->state == S_CLOSING)
+        return; // the run's own end is under way
+    if (self->state != S_DRAINING)
+        s_save_checkpoint(self, s_round(self) - 1);
+    // Evaluations in flight finish first, so their lines are complete.
+    while (self->evaluator && byzgd_evaluator_outstanding(self->evaluator) > 0)
+        s_on_evaluation(self);
+    byzgd_metrics_flush(self->metrics);
+    s_progress(self, S_PROGRESS_FINAL);
+    s_begin_closing(self, BYZGD_MSG_BYE_SHUTDOWN);
 }
 
 static void
@@ -1069,7 +1183,8 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
                                          .dimension = self->d,
                                          .quorum = self->quorum,
                                          .gar = self->config.gar,
-                                         .learning_rate = config->learning_rate};
+                                         .learning_rate = config->learning_rate,
+                                         .resilience_every = config->eval_every};
     self->engine = byzgd_round_new(&round_config, x0, first_round, error, error_size);
     if (!self->engine)
         goto failed;
@@ -1145,6 +1260,7 @@ s_actor(zsock_t *pipe, void *arg)
         zpoller_add(self->poller, byzgd_evaluator_socket(self->evaluator));
     zpoller_set_nonstop(self->poller, true); // the caller decides what a signal means
     self->progress_tty = isatty(STDERR_FILENO);
+    self->last_ratio = NAN;
     self->start_ms = zclock_mono();
     self->last_tick_ms = self->start_ms;
     self->progress_ms = self->start_ms;

@@ -66,6 +66,7 @@ typedef struct {
     double final_accuracy, best_accuracy;
     uint64_t rounds_done;
     double last_train_loss;
+    double last_ratio; // resilience_ratio of the last diagnosed round (NaN: none)
     uint64_t rejected_total;
 } s_sim_t;
 
@@ -359,7 +360,8 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
                                              .dimension = sim->d,
                                              .quorum = sim->n,
                                              .gar = config->gar,
-                                             .learning_rate = config->learning_rate};
+                                             .learning_rate = config->learning_rate,
+                                             .resilience_every = config->eval_every};
         sim->engine = byzgd_round_new(&round_config, x0, 1, error, error_size);
         if (!sim->engine)
             status = -1;
@@ -405,9 +407,12 @@ s_print_progress(s_sim_t *sim, uint64_t round, double train_loss, bool evaluated
     if (evaluated)
         snprintf(evaluation, sizeof evaluation, "  test accuracy %.4f  test loss %.4f", accuracy,
                  loss);
+    char ratio[32] = "";
+    if (!isnan(sim->last_ratio))
+        snprintf(ratio, sizeof ratio, "  ratio %.2f", sim->last_ratio);
     printf("round %4" PRIu64 "/%" PRIu64 "%s  train loss %.4f  %.2f rounds/s  rejected %" PRIu64
-           "\n",
-           round, sim->server.rounds, evaluation, train_loss, rate, rejected_total);
+           "%s\n",
+           round, sim->server.rounds, evaluation, train_loss, rate, rejected_total, ratio);
     fflush(stdout);
     sim->last_print_s = now;
     sim->last_print_round = (double)round;
@@ -491,6 +496,8 @@ s_run(s_sim_t *sim)
         }
         sim->rounds_done = round;
         sim->last_train_loss = outcome.train_loss;
+        if (outcome.diagnosed)
+            sim->last_ratio = outcome.resilience.ratio;
         sim->rejected_total = rejected_total;
         if (s_collect_evaluations(sim, last) != 0)
             return 1;
@@ -511,7 +518,7 @@ main(int argc, char **argv)
     char error[1024];
     s_sim_t sim;
     memset(&sim, 0, sizeof sim);
-    sim.final_accuracy = sim.best_accuracy = NAN;
+    sim.final_accuracy = sim.best_accuracy = sim.last_ratio = NAN;
     sim.config = byzgd_cluster_config_new();
     int exit_code = 2;
     int parsed = s_parse_arguments(sim.config, argc, argv);

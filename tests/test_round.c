@@ -4,6 +4,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "server/round.h"
 
@@ -239,6 +240,49 @@ TEST(rule_refusal_is_a_failure_not_divergence)
     byzgd_round_destroy(&engine);
 }
 
+// The resilience diagnostic runs on the rounds asked for, over the rows and aggregate of
+// that round: η(7, 2), σ̂ from the rows, ‖aggregate‖ of the update actually applied.
+TEST(resilience_on_diagnosed_rounds_only)
+{
+    byzgd_round_config_t config = {.worker_count = 7, .dimension = D, .resilience_every = 2};
+    byzgd_gar_config_init(&config.gar);
+    config.gar.rule = BYZGD_GAR_KRUM;
+    config.gar.f = 2;
+    config.learning_rate.kind = BYZGD_LR_CONSTANT;
+    config.learning_rate.initial = 1;
+    float x0[D] = {0, 0, 0};
+    char error[256];
+    byzgd_round_t *engine = byzgd_round_new(&config, x0, 1, error, sizeof error);
+    ASSERT_MSG(engine, "%s", error);
+    for (uint64_t round = 1; round <= 2; round++) {
+        for (size_t slot = 0; slot < 7; slot++) {
+            float g[D] = {1 + 0.1f * (float)slot, 1, slot >= 5 ? 100.0f : 1};
+            ASSERT_EQ_INT(byzgd_round_accept(engine, slot, round, g, D, 0.1), BYZGD_MSG_OK);
+        }
+        float before[D];
+        memcpy(before, byzgd_round_params(engine), sizeof before);
+        byzgd_round_outcome_t outcome;
+        ASSERT_EQ_INT(byzgd_round_close(engine, &outcome), BYZGD_ROUND_RUNNING);
+        ASSERT_EQ_INT(outcome.diagnosed, round == 2);
+        if (round == 1) {
+            ASSERT(isnan(outcome.resilience.ratio) && isnan(outcome.resilience.sigma));
+            continue;
+        }
+        ASSERT_EQ_INT(outcome.resilience.rows, 7);
+        ASSERT_NEAR(outcome.resilience.eta, byzgd_resilience_eta(7, 2), 1e-12);
+        double norm = 0;
+        for (size_t j = 0; j < D; j++) {
+            double step = before[j] - byzgd_round_params(engine)[j];
+            norm += step * step;
+        }
+        ASSERT_NEAR(outcome.resilience.aggregate_norm, sqrt(norm), 1e-5);
+        ASSERT(outcome.resilience.sigma > 0 && isfinite(outcome.resilience.ratio));
+        ASSERT_NEAR(outcome.resilience.ratio,
+                    outcome.resilience.bound / outcome.resilience.aggregate_norm, 1e-9);
+    }
+    byzgd_round_destroy(&engine);
+}
+
 TEST(bad_configuration)
 {
     byzgd_round_config_t config = {.worker_count = 3, .dimension = D, .quorum = 4};
@@ -261,6 +305,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(non_finite_losses_beyond_f_diverge),
     TEST_CASE(overflowing_update_diverges),
     TEST_CASE(rule_refusal_is_a_failure_not_divergence),
+    TEST_CASE(resilience_on_diagnosed_rounds_only),
     TEST_CASE(bad_configuration),
 };
 BYZGD_TEST_MAIN(cases)

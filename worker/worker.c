@@ -460,6 +460,23 @@ s_on_error(s_worker_t *self, const byzgd_msg_t *msg)
     }
 }
 
+// BYE ends the session (PROTOCOL.md §4.1): answered with BYE(same code), the
+// acknowledgement the server waits for, every time one arrives (an answer may be lost);
+// the first one starts LEAVING. A worker still connecting takes it too: the run it was
+// joining is over.
+static void
+s_on_bye(s_worker_t *self, const byzgd_msg_t *msg)
+{
+    byzgd_msg_t bye = {.type = BYZGD_MSG_BYE, .epoch = msg->epoch, .round = self->last_round};
+    bye.bye.code = msg->bye.code;
+    s_send_small(self, &bye);
+    if (self->phase == S_LEAVING)
+        return;
+    self->phase = S_LEAVING;
+    self->bye_at_ms = zclock_mono();
+    self->stats.bye_code = msg->bye.code;
+}
+
 static void
 s_drop(s_worker_t *self, const char *why)
 {
@@ -506,6 +523,9 @@ s_on_dealer(s_worker_t *self)
             s_on_config(self, &msg);
         } else if (msg.type == BYZGD_MSG_ERROR) {
             s_on_error(self, &msg);
+        } else if (msg.type == BYZGD_MSG_BYE &&
+                   (msg.epoch == self->epoch || self->phase == S_CONNECTING)) {
+            s_on_bye(self, &msg);
         } else if (self->phase != S_JOINED) {
             s_drop(self, "unexpected");
         } else if (msg.epoch != self->epoch) {
@@ -521,10 +541,6 @@ s_on_dealer(s_worker_t *self)
                 message = NULL;
             } else if (msg.type == BYZGD_MSG_PARAMS)
                 self->stats.dropped++; // a round already computed
-            else if (msg.type == BYZGD_MSG_BYE) {
-                self->phase = S_LEAVING;
-                self->bye_at_ms = now;
-            }
         }
         zmsg_destroy(&message);
     }
@@ -657,8 +673,8 @@ s_actor(zsock_t *pipe, void *arg)
             s_on_pipe(self);
         else if (self->monitor && which == self->monitor)
             s_on_monitor(self);
-        else if (which == self->dealer && self->phase != S_DONE && self->phase != S_LEAVING)
-            s_on_dealer(self);
+        else if (which == self->dealer && self->phase != S_DONE)
+            s_on_dealer(self); // LEAVING: BYE is answered again, the rest dropped
         else if (which == self->dealer)
             zmsg_destroy(&(zmsg_t *){zmsg_recv(self->dealer)});
         else if (zpoller_terminated(self->poller))
@@ -867,7 +883,7 @@ byzgd_worker_run(const byzgd_worker_config_t *configs, size_t count)
     mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     zsys_init();
     zsys_set_linger(200);
-    byzgd_worker_t **workers = calloc(count, sizeof *workers);
+    byzgd_worker_t **workers = calloc(count, sizeof(byzgd_worker_t *));
     if (!workers)
         abort();
     int status = 0;

@@ -786,7 +786,16 @@ byzgd_security_recv(byzgd_security_t *self, zsock_t *router, zmsg_t **message_p,
     zframe_t *routing_frame = zmsg_first(message);
     zframe_t *body = zmsg_next(message);
     byzgd_admit_t verdict = s_admit(self, routing_frame, body, frames, identity);
-    if (verdict == BYZGD_ADMIT_OK)
+    if (verdict == BYZGD_ADMIT_DENIED || verdict == BYZGD_ADMIT_RATE_LIMITED) {
+        // Only the return address is kept: the caller may answer with an ERROR.
+        zframe_t *address = zmsg_pop(message);
+        zmsg_destroy(&message);
+        message = zmsg_new();
+        assert(message);
+        zmsg_append(message, &address);
+    }
+    if (verdict == BYZGD_ADMIT_OK || verdict == BYZGD_ADMIT_DENIED ||
+        verdict == BYZGD_ADMIT_RATE_LIMITED)
         *message_p = message;
     else
         zmsg_destroy(&message);

@@ -139,7 +139,9 @@ int byzgd_security_server_setup(byzgd_security_t *self, zsock_t *router, char *e
 // Receives one message from `router` (honouring its RCVTIMEO) frame by frame, and admits
 // it: on BYZGD_ADMIT_OK, *message_p = [routing id, content frames...] (caller owns) and
 // `identity` holds the peer's identity. Any other value: the message was dropped and
-// counted (frames beyond max_frames are received and freed one at a time, never kept).
+// counted (frames beyond max_frames are received and freed one at a time, never kept);
+// on BYZGD_ADMIT_DENIED and BYZGD_ADMIT_RATE_LIMITED *message_p = [routing id] alone
+// (caller owns), so that the caller can answer ERROR banned / rate_limited.
 byzgd_admit_t byzgd_security_recv(byzgd_security_t *self, zsock_t *router, zmsg_t **message_p,
                                   char identity[BYZGD_IDENTITY_SIZE]);
 
