@@ -304,6 +304,16 @@ byzgd_gar_check(const byzgd_gar_config_t *config, size_t n, char *error, size_t 
     return s_check(config, n, 0, error, error_size);
 }
 
+// Bytes of distance scratch that serve every n <= max_n (the segmented layout of n <= 512
+// can need more than one segment at max_n > 512).
+static size_t
+s_distance_scratch_bytes(size_t max_n)
+{
+    size_t segmented = max_n < BYZGD_GAR_SEGMENTED_MAX_N ? max_n : BYZGD_GAR_SEGMENTED_MAX_N;
+    size_t a = byzgd_gar_distance_scratch(max_n), b = byzgd_gar_distance_scratch(segmented);
+    return (a > b ? a : b) * sizeof(double);
+}
+
 static void
 s_workspace_free(byzgd_gar_workspace_t *ws)
 {
@@ -537,15 +547,12 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
                          (config->rule == BYZGD_GAR_ONE_P_KRUM && !one_p_averages) ||
                          config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
     if ((distance_rule || config->nnm) && (!ws->distances || !ws->partial)) {
-        size_t segmented =
-            ws->max_n < BYZGD_GAR_SEGMENTED_MAX_N ? ws->max_n : BYZGD_GAR_SEGMENTED_MAX_N;
         if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n)
             return byzgd_set_error(error, error_size, "%s: n=%zu is too large", name, ws->max_n);
         if (!ws->distances)
             ws->distances = malloc(ws->max_n * ws->max_n * sizeof(double));
         if (!ws->partial)
-            ws->partial =
-                malloc((BYZGD_GAR_DISTANCE_SEGMENTS - 1) * segmented * segmented * sizeof(double));
+            ws->partial = malloc(s_distance_scratch_bytes(ws->max_n));
         if (!ws->distances || !ws->partial)
             return byzgd_set_error(error, error_size,
                                    "%s: out of memory for the %zu x %zu distance matrix", name,
