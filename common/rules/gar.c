@@ -321,6 +321,7 @@ s_workspace_free(byzgd_gar_workspace_t *ws)
         return;
     free(ws->rows);
     free(ws->subset);
+    free(ws->inputs);
     free(ws->member_start);
     free(ws->members);
     free(ws->member_start2);
@@ -366,6 +367,7 @@ s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
     ws->max_d = max_d;
     ws->rows = malloc(max_n * sizeof *ws->rows);
     ws->subset = malloc(max_n * sizeof *ws->subset);
+    ws->inputs = malloc(max_n * sizeof *ws->inputs);
     ws->member_start = malloc((max_n + 1) * sizeof(size_t));
     ws->members = malloc(max_n * sizeof(size_t));
     ws->member_start2 = malloc((max_n + 1) * sizeof(size_t));
@@ -377,9 +379,9 @@ s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
     ws->flags = malloc(max_n);
     ws->sum = malloc(max_d * sizeof(double));
     ws->sum2 = malloc(max_d * sizeof(double));
-    if (!ws->rows || !ws->subset || !ws->member_start || !ws->members || !ws->member_start2 ||
-        !ws->members2 || !ws->scores || !ws->values || !ws->order || !ws->picked || !ws->flags ||
-        !ws->sum || !ws->sum2)
+    if (!ws->rows || !ws->subset || !ws->inputs || !ws->member_start || !ws->members ||
+        !ws->member_start2 || !ws->members2 || !ws->scores || !ws->values || !ws->order ||
+        !ws->picked || !ws->flags || !ws->sum || !ws->sum2)
         goto failure;
     free(self->aggregate);
     free(self->selected);
@@ -446,8 +448,9 @@ s_row_finite(const float *row, size_t d)
 // the rows as given, and gets them ready in ws->distances. `fuse_average`: the rule is the
 // plain average, left in result->aggregate with *averaged set when all rows are finite.
 static size_t
-s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
-                size_t n, size_t d, bool fuse_distances, bool fuse_average, bool *averaged)
+s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
+                const float *const *rows, const double *given_distances, size_t n, size_t d,
+                bool fuse_distances, bool fuse_average, bool *averaged)
 {
     // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices. For the
     // distance rules without pre-aggregators, the distances of all n rows are computed
@@ -459,8 +462,11 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     size_t count = 0;
     if (fuse_distances && n >= 2 && s_check(config, n, 0, NULL, 0) == 0) {
         for (size_t i = 0; i < n; i++)
-            ws->rows[i] = rows + i * d;
-        byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+            ws->rows[i] = rows[i];
+        if (given_distances)
+            memcpy(ws->distances, given_distances, n * n * sizeof *ws->distances);
+        else
+            byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
         all_distances = true;
         bool all_finite = true;
         for (size_t k = 0; k < n * n; k++)
@@ -479,7 +485,7 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     // scanned when it is not.
     if (fuse_average) {
         for (size_t i = 0; i < n; i++)
-            ws->rows[i] = rows + i * d;
+            ws->rows[i] = rows[i];
         byzgd_gar_mean(result->aggregate, ws->sum, ws->rows, NULL, n, d);
         if (s_row_finite(result->aggregate, d)) {
             for (size_t i = 0; i < n; i++) {
@@ -494,11 +500,11 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
         unsigned char *finite = ws->flags;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
         for (size_t i = 0; i < n; i++)
-            finite[i] = s_row_finite(rows + i * d, d);
+            finite[i] = s_row_finite(rows[i], d);
         for (size_t i = 0; i < n; i++) {
             if (!finite[i])
                 continue;
-            ws->rows[count] = rows + i * d;
+            ws->rows[count] = rows[i];
             ws->member_start[count] = count;
             ws->members[count] = i;
             count++;
@@ -518,6 +524,20 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
 int
 byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
                 size_t n, size_t d, char *error, size_t error_size)
+{
+    if (n > 0 && s_result_reserve(result, n, d) != 0)
+        return byzgd_set_error(error, error_size, "%s: out of memory for n=%zu d=%zu",
+                               byzgd_gar_rule_name(config->rule), n, d);
+    for (size_t i = 0; i < n; i++)
+        result->workspace->inputs[i] = rows + i * d;
+    return byzgd_gar_apply_rows(config, result, result->workspace->inputs, NULL, n, d, error,
+                                error_size);
+}
+
+int
+byzgd_gar_apply_rows(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
+                     const float *const *rows, const double *distances, size_t n, size_t d,
+                     char *error, size_t error_size)
 {
     const char *name = byzgd_gar_rule_name(config->rule);
     if (config->rule >= BYZGD_GAR_RULE_COUNT)
@@ -562,7 +582,7 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
 
     bool averaged = false;
     size_t count =
-        s_gather_finite(config, result, rows, n, d, distance_rule && !pre,
+        s_gather_finite(config, result, rows, distances, n, d, distance_rule && !pre,
                         (config->rule == BYZGD_GAR_AVERAGE || one_p_averages) && !pre, &averaged);
     ws->member_start[count] = count;
     result->dropped = n - count;

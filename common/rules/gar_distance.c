@@ -180,6 +180,48 @@ s_group_block(double *distances, const float *const *rows, size_t n, size_t j0, 
             distances[a * n + b] += s_pair(rows[a] + j0, rows[b] + j0, len);
 }
 
+// out[k] = |a - b_k|^2 over len values, k < 4: four pairs per load of a, each summed
+// exactly as s_pair sums it.
+S_CONTRACT static void
+s_row4(double *out, const float *a, const float *const *b, size_t len)
+{
+    const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
+    size_t j = 0, vector_end = len - len % LANES;
+    s_v4d total[4][2] = {{{0}}};
+    while (j < vector_end) {
+        size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
+        s_v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+        for (; j < end; j += LANES) {
+            s_v8f x = *(const s_v8f *)(a + j), t;
+            t = x - *(const s_v8f *)(b0 + j), s0 += t * t;
+            t = x - *(const s_v8f *)(b1 + j), s1 += t * t;
+            t = x - *(const s_v8f *)(b2 + j), s2 += t * t;
+            t = x - *(const s_v8f *)(b3 + j), s3 += t * t;
+        }
+        s_fold(total[0], s0);
+        s_fold(total[1], s1);
+        s_fold(total[2], s2);
+        s_fold(total[3], s3);
+    }
+    for (int k = 0; k < 4; k++)
+        out[k] = s_finish(total[k], a, b[k], vector_end, len);
+}
+
+void
+byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *others, size_t count,
+                            size_t d)
+{
+    size_t groups = count / 4;
+#pragma omp parallel for schedule(dynamic, 1) if (count * d > 100000)
+    for (size_t g = 0; g <= groups; g++) {
+        if (g < groups)
+            s_row4(out + 4 * g, row, others + 4 * g, d);
+        else
+            for (size_t k = 4 * groups; k < count; k++)
+                out[k] = s_pair(row, others[k], d);
+    }
+}
+
 // ---- Gram kernels: |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one FMA per pair and value.
 
 // Centred values above this go to the direct kernel: the float chunk sums of their squares
