@@ -29,7 +29,7 @@
 // identity of the two source files), count x height x width little-endian floats, then
 // count label bytes. Each process maps it read-only: one copy in the page cache however
 // many workers read it, and each touches only the pages of the examples it uses.
-#define S_CACHE_MAGIC   "BYZGDIMG"
+static const uint8_t s_cache_magic[8] = {'B', 'Y', 'Z', 'G', 'D', 'I', 'M', 'G'};
 #define S_CACHE_VERSION 1u
 #define S_CACHE_HEADER  64
 // Image files below this size (test fixtures) decode in no time: they are not cached.
@@ -333,7 +333,7 @@ int
 byzgd_image_cache_parse(const uint8_t *data, size_t size, size_t *count_out, size_t *height_out,
                         size_t *width_out, char *error, size_t error_size)
 {
-    if (size < S_CACHE_HEADER || memcmp(data, S_CACHE_MAGIC, 8) != 0)
+    if (size < S_CACHE_HEADER || memcmp(data, s_cache_magic, sizeof s_cache_magic) != 0)
         return byzgd_set_error(error, error_size, "not a byzgd image cache (%zu bytes)", size);
     if (s_le64(data + 8) != S_CACHE_VERSION)
         return byzgd_set_error(error, error_size, "image cache version %llu, expected %u",
@@ -387,7 +387,7 @@ s_map_cache(const char *path, const char *name, uint64_t images_id, uint64_t lab
     if (mapping == MAP_FAILED)
         return NULL;
     const uint8_t *data = mapping;
-    size_t size = (size_t)info.st_size, count, height, width;
+    size_t size = (size_t)info.st_size, count = 0, height = 0, width = 0;
     char error[256];
     if (byzgd_image_cache_parse(data, size, &count, &height, &width, error, sizeof error) != 0 ||
         s_le64(data + 40) != images_id || s_le64(data + 48) != labels_id) {
@@ -424,7 +424,7 @@ s_write_cache(const char *path, const byzgd_dataset_t *set, uint64_t images_id, 
     if (fd < 0)
         return -1;
     uint8_t header[S_CACHE_HEADER] = {0};
-    memcpy(header, S_CACHE_MAGIC, 8);
+    memcpy(header, s_cache_magic, sizeof s_cache_magic);
     s_put_le64(header + 8, S_CACHE_VERSION);
     s_put_le64(header + 16, set->count);
     s_put_le64(header + 24, set->height);

@@ -1,16 +1,16 @@
 /*  gar_distance.c — pairwise squared distances and weighted sums for the rules.
 
-    The distance matrix is computed directly from differences, never through the Gram
-    identity |a|^2 + |b|^2 - 2 a.b, whose float32 cancellation gives percent-level errors on
-    near-identical gradients (DESIGN.md §5). The d axis is cut into blocks small enough that
-    the n rows' blocks stay in L2; all pairs are computed block by block, four partner rows
-    at a time so row a's load is shared. Inside a block each pair's squared differences are
-    summed in 16 float lanes over chunks of CHUNK values, and every chunk's lanes are added
-    into 16 double lanes (no horizontal sum until the block ends): relative error stays
-    around 1e-7. A pair whose float chunks overflowed (differences above ~1e19) has an
-    infinite block total and that block is recomputed in double, so huge finite rows never
-    produce Inf. Each pair is always summed in the same order, whatever the
-    number of threads: results are bit-identical run to run. */
+    The distance matrix comes from the Gram identity |a|^2 + |b|^2 - 2 a.b (one FMA per
+    pair and value instead of a subtraction and an FMA), made as exact as differences:
+    each block of d is centred on its column mean, each pair's products are summed in 8
+    float lanes over at most 512 values and then in double, and a pair still much closer
+    than its centred norms (ratio 1/16) is recomputed from its differences
+    (byzgd_gar_distances says why). Blocks with values above 1e15 or non-finite ones, and
+    blocks shorter than 64 values, use the direct kernel: each pair's squared differences
+    summed in 8 float lanes per chunk of 512 values, the chunks in double, an overflowing
+    chunk recomputed in double, so huge finite rows never produce Inf. Every pair is
+    summed the same way whichever tile computes it and whatever the number of threads:
+    duplicate rows tie exactly and results are bit-identical run to run. */
 #include "gar_internal.h"
 
 #include <math.h>
@@ -430,7 +430,7 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
     for (size_t g = 0; g < segments; g++) {
         double *out = g == 0 ? distances : partial + (g - 1) * n * n;
         double *gram = own + g * own_size, *norms = gram + n * n;
-        float *pack = (float *)(norms + n);
+        float *pack = (float *)(void *)(norms + n);
         memset(out, 0, n * n * sizeof *out);
         memset(norms, 0, n * sizeof *norms);
         size_t first = g * segment < d ? g * segment : d;
