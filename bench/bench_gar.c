@@ -10,6 +10,7 @@
     BYZGD_BENCH_RULES=krum,median and BYZGD_BENCH_N=100 select rules and n (the name
     "stream" selects the streamed figures). f = (n - 3) / 4, valid for every rule. */
 #include "rules/gar.h"
+#include "rules/gar_options.h"
 #include "rules/gar_stream.h"
 #include "support/rng.h"
 

@@ -2,6 +2,7 @@
     arrival, the same selection and aggregate as byzgd_gar_apply with scores within 1e-6,
     missing slots, non-finite rows, reuse across rounds and the error paths. */
 #include "rules/gar.h"
+#include "rules/gar_options.h"
 #include "rules/gar_stream.h"
 #include "support/rng.h"
 #include "test.h"

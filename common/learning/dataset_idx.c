@@ -409,7 +409,7 @@ s_map_cache(const char *path, const char *name, uint64_t images_id, uint64_t lab
     self->labels = (uint8_t *)mapping + size - count;
     self->mapping = mapping;
     self->mapping_size = size;
-    byzgd_dataset_set_name(self, name);
+    snprintf(self->name, sizeof self->name, "%s", name);
     return self;
 }
 
