@@ -42,8 +42,9 @@ main(int argc, char **argv)
     char description[256];
     byzgd_attack_config_describe(&attack, description, sizeof description);
     byzgd_info("%s", description);
-    // The omniscient estimate and colluding attacks draw from the whole training set.
-    config.keep_full_set = true;
+    // The omniscient estimate and colluding attacks draw from the whole training set; the
+    // others (gaussian needs no data at all) keep only their shard.
+    config.keep_full_set = byzgd_attack_needs_training_set(&attack);
     if (byzgd_byzantine_hooks(&config.hooks, &attack, error, sizeof error) != 0) {
         byzgd_error("%s", error);
         return 2;
