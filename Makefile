@@ -21,7 +21,7 @@ FUZZ_SECONDS ?= 60
 BUILD   := build
 
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS       := libzmq libczmq $(MSGPACK_PC) libsodium openblas zlib
+PKGS       := libzmq libczmq $(MSGPACK_PC) libsodium openblas zlib libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
