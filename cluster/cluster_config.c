@@ -93,7 +93,23 @@ static const byzgd_cluster_option_t s_options[] = {
      "stale, wrong-dimension, oversized, garbage, silence, slow"},
     // Processes and transport.
     {"endpoint", BYZGD_CLUSTER_TEXT, 0, 0, "tcp://127.0.0.1:*", 0,
-     "server endpoint (default: a free local port)"},
+     "where the server binds: tcp://ADDRESS:PORT, ADDRESS an interface or 0.0.0.0 "
+     "(default: a free local port)"},
+    // Across machines (docs/DEPLOY.md).
+    {"serve", BYZGD_CLUSTER_FLAG, 0, 0, "false", 0,
+     "start only the server; worker hosts join it with --join"},
+    {"advertise", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
+     "--serve: tcp://HOST:PORT the workers dial, written to RUN_DIR/endpoint "
+     "(default: --endpoint unless it binds 0.0.0.0)"},
+    {"keys", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
+     "existing key directory of byzgd-keygen (default: made in RUN_DIR/keys)"},
+    {"join", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
+     "tcp://HOST:PORT of a --serve server: start one worker per slot of --bundle"},
+    {"bundle", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
+     "--join: key bundle of this host (byzgd-keygen KEYS --bundle FILE --slots A-B)"},
+    {"join-timeout", BYZGD_CLUSTER_NUMBER, 1, 1e7, "600", 0,
+     "--serve: fail unless training starts within this many seconds; --join: workers "
+     "give up after this long without the server"},
     {"insecure", BYZGD_CLUSTER_FLAG, 0, 0, "false", 0,
      "no CURVE encryption nor authentication (default: keys in RUN_DIR/keys)"},
     {"no-supervise", BYZGD_CLUSTER_FLAG, 0, 0, "false", 0,
@@ -549,6 +565,23 @@ byzgd_cluster_config_check(const byzgd_cluster_config_t *self, char *error, size
                                    mode);
         item = comma ? comma + 1 : NULL;
     }
+    bool serve = byzgd_cluster_config_get_flag(self, "serve");
+    const char *join = byzgd_cluster_config_get(self, "join");
+    if (serve && join)
+        return byzgd_set_error(error, error_size, "--serve and --join exclude each other");
+    if (join && !byzgd_cluster_config_get(self, "bundle"))
+        return byzgd_set_error(error, error_size, "--join needs --bundle FILE (this host's keys)");
+    if (!join && byzgd_cluster_config_get(self, "bundle"))
+        return byzgd_set_error(error, error_size, "--bundle is for --join");
+    if (join && byzgd_cluster_config_get(self, "keys"))
+        return byzgd_set_error(error, error_size,
+                               "--join takes its keys from --bundle, not --keys");
+    if (serve && byzantine > 0)
+        return byzgd_set_error(error, error_size,
+                               "--serve starts no worker: give --byzantine to the --join hosts "
+                               "and -f to the server");
+    if (!serve && byzgd_cluster_config_get(self, "advertise"))
+        return byzgd_set_error(error, error_size, "--advertise is for --serve");
     if (byzgd_cluster_config_is_set(self, "sigma") && byzgd_cluster_config_is_set(self, "variance"))
         return byzgd_set_error(error, error_size, "--sigma and --variance exclude each other");
     return 0;
