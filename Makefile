@@ -3,6 +3,7 @@
 #   make            release build into build/bin/
 #   make test       installs missing packages, builds with ASan+UBSan, runs every test
 #   make demo       the README's main job: a local cluster with attackers on Fashion-MNIST
+#   make compose-demo  the same demo in Docker containers (deploy/compose.sh)
 #   make bench      benchmarks (figures on stdout)
 #   make lint       cppcheck + clang-tidy
 #   make format-check / format
@@ -69,7 +70,7 @@ FUZZ := $(BUILD)/fuzz
 # Keep objects that pattern chains would otherwise delete as intermediates.
 .SECONDARY:
 
-.PHONY: all test check demo bench lint format format-check fuzz install clean deps
+.PHONY: all test check demo compose-demo image bench lint format format-check fuzz install clean deps
 all: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
 # ---- release flavour
@@ -129,6 +130,13 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@deploy/demo.sh
 
+# The demo in containers (deploy/docker-compose.yml); provisions Docker and the base image
+# when missing (deploy/compose.sh, docs/DEPLOY.md). `make image` builds byzgd:latest only.
+compose-demo: deps
+	@deploy/compose.sh demo
+image: deps
+	@deploy/compose.sh image
+
 # ---- benchmarks (release flags)
 $(REL)/bench/bench_%: $(REL)/bench/bench_%.o $(REL)/libbyzgd.a
 	$(call say,LD,$@)
@@ -167,4 +175,5 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# build/docker holds the private Docker daemon's files (deploy/compose.sh): not ours to scan.
+-include $(shell find $(BUILD) -path $(BUILD)/docker -prune -o -name '*.d' -type f -print 2>/dev/null)
