@@ -8,11 +8,12 @@
 #   make lint       cppcheck + clang-tidy
 #   make format-check / format
 #   make fuzz       clang libFuzzer targets, FUZZ_SECONDS each (default 60)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make man        man pages from each program's --help (help2man) into build/man/
+#   make install    PREFIX=/usr/local DESTDIR=: programs (not the test tools), man pages, docs
 #
 # Mandatory flags live in BYZGD_CFLAGS, so `make CFLAGS=...` only changes optimisation.
 # WERROR=1 (or CI=true in the environment) turns warnings into errors.
-# Never add -ffast-math or -Ofast: they make isfinite(NaN) true (DESIGN.md §4).
+# Never add -ffast-math or -Ofast: they make isfinite(NaN) true (docs/ARCHITECTURE.md §7).
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -48,6 +49,13 @@ LIB_SRC := $(sort $(foreach d,$(LAYERS),$(wildcard $d/*.c)) \
 MAIN_SRC := $(foreach d,$(PROG_DIRS),$(wildcard $d/main.c)) $(wildcard tools/*.c)
 prog_name = $(if $(filter tools/%,$1),byzgd-$(basename $(notdir $1)),byzgd-$(patsubst %/,%,$(dir $1)))
 PROGRAMS := $(foreach s,$(MAIN_SRC),$(call prog_name,$s))
+# Test tools are built and run by the tests but not installed.
+TEST_TOOLS := byzgd-hammer
+INSTALLED_PROGRAMS := $(filter-out $(TEST_TOOLS),$(PROGRAMS))
+# One version for every program (--version, man pages), kept in common/support/version.h.
+VERSION := $(shell sed -n 's/^\#define BYZGD_VERSION "\(.*\)"$$/\1/p' common/support/version.h)
+MAN_PAGES := $(INSTALLED_PROGRAMS:%=$(BUILD)/man/%.1)
+DOCS := README.md $(wildcard docs/*.md)
 
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_SUPPORT:= $(wildcard tests/support/*.c)
@@ -70,7 +78,7 @@ FUZZ := $(BUILD)/fuzz
 # Keep objects that pattern chains would otherwise delete as intermediates.
 .SECONDARY:
 
-.PHONY: all test check demo compose-demo image bench lint format format-check fuzz install clean deps
+.PHONY: all test check demo compose-demo image bench lint format format-check fuzz man install clean deps
 all: $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
 # ---- release flavour
@@ -168,9 +176,21 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(C_FILES)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(addprefix $(BUILD)/bin/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+# ---- man pages: help2man reads each program's --help and --version; the NAME line is the
+# summary on the second line of --help.
+$(BUILD)/man/%.1: $(BUILD)/bin/%
+	@mkdir -p $(@D)
+	$(call say,MAN,$@)
+	$(Q)help2man --no-info --no-discard-stderr --version-string=$(VERSION) \
+	  --name="$$(./$< --help | sed -n '2s/\.$$//p')" --output=$@ ./$<
+man: $(MAN_PAGES)
+
+install: all man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/doc/byzgd
+	install -m 755 $(addprefix $(BUILD)/bin/,$(INSTALLED_PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(DOCS) $(DESTDIR)$(PREFIX)/share/doc/byzgd/
 
 clean:
 	rm -rf $(BUILD)

@@ -5,6 +5,7 @@
     BYZGD_BENCH_QUICK=1 runs d = 1e5 only; BYZGD_BENCH_RULES=krum,median and
     BYZGD_BENCH_N=100 select rules and n. f = (n - 3) / 4, valid for every rule. */
 #include "rules/gar.h"
+#include "rules/gar_options.h"
 #include "support/rng.h"
 
 #include <math.h>

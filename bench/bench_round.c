@@ -10,7 +10,7 @@
     The model is an MLP 784-1200-64-10 (d = 1 019 514 ≈ 10⁶); only its size matters here.
     Also: the process's CPU time per round (server, clients and the kernel's TCP work
     together), which does not depend on the machine's load as the round time does.
-    Insecure transport (CURVE costs ~0.7 GB/s on this machine kind, DESIGN.md §5).
+    Insecure transport (CURVE costs ~0.7 GB/s on this machine kind, docs/ARCHITECTURE.md §7).
 
     bench_round [n] [rounds] [rules...]     defaults: 20 30 average krum multi-krum */
 #include <czmq.h>

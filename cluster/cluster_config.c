@@ -1,11 +1,14 @@
-/*  cluster_config.c — the option table of byzgd-cluster, value checks, the strict
-    `name = value` parser and the writer of the effective configuration. */
+/*  cluster_config.c — byzgd-cluster's option tables (its own, plus the rule and attack
+    tables it forwards), the store of given values, the cross-option check and the writer
+    of the effective configuration. Value checks and the `name = value` parser are
+    support/options.c's. */
 #include "cluster_config.h"
 #include "learning/attack.h"
-#include "rules/gar.h"
+#include "rules/gar_options.h"
 #include "support/log.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,158 +19,187 @@
 #define S_INT_MAX 9007199254740992.0 // 2^53: every integer up to it is exact in a double
 
 // clang-format off
-static const byzgd_cluster_option_t s_options[] = {
-    // The run.
-    {"workers", BYZGD_CLUSTER_INT, 1, 1000, "20", BYZGD_CLUSTER_TO_SERVER,
-     "n, all workers (honest and Byzantine)"},
-    {"byzantine", BYZGD_CLUSTER_INT, 0, 1000, "0", 0,
-     "how many of the n workers attack"},
-    {"attack", BYZGD_CLUSTER_NAME, 0, 0, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
-     "attack of the Byzantine workers (gaussian, omniscient, signflip, alie, ipm, ...)"},
-    {"f", BYZGD_CLUSTER_INT, 0, 1000, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "f declared to the rule (default: --byzantine)"},
-    {"rule", BYZGD_CLUSTER_NAME, 0, 0, "multi-krum", BYZGD_CLUSTER_TO_SERVER,
-     "aggregation rule (average, krum, multi-krum, medoid, geomed, ...)"},
-    {"model", BYZGD_CLUSTER_NAME, 0, 0, "mlp", BYZGD_CLUSTER_TO_SERVER,
-     "mlp, convnet or logreg"},
-    {"hidden", BYZGD_CLUSTER_LIST, 0, 0, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "the two hidden widths A,B (mlp units, convnet channels)"},
-    {"dataset", BYZGD_CLUSTER_NAME, 0, 0, "fashion-mnist", BYZGD_CLUSTER_TO_SERVER,
-     "fashion-mnist, mnist, spam or synthetic"},
-    {"data-dir", BYZGD_CLUSTER_TEXT, 0, 0, NULL, BYZGD_CLUSTER_TO_SERVER | BYZGD_CLUSTER_TO_WORKERS,
-     "where the dataset's files are (default: the dataset's own)"},
-    {"alpha", BYZGD_CLUSTER_NUMBER, 0, 1e6, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "Dirichlet alpha of the worker shards (0: iid)"},
-    {"rounds", BYZGD_CLUSTER_INT, 1, 1e7, "150", BYZGD_CLUSTER_TO_SERVER,
-     "training rounds"},
-    {"batch", BYZGD_CLUSTER_INT, 1, 65536, "16", BYZGD_CLUSTER_TO_SERVER,
-     "minibatch size of each worker"},
-    {"lr", BYZGD_CLUSTER_NUMBER, 0, 1e6, "0.05", BYZGD_CLUSTER_TO_SERVER,
-     "learning rate"},
-    {"lr-schedule", BYZGD_CLUSTER_TEXT, 0, 0, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "learning-rate schedule, as byzgd-server --lr-schedule"},
-    {"seed", BYZGD_CLUSTER_INT, 0, S_INT_MAX, "1", BYZGD_CLUSTER_TO_SERVER,
-     "seed of the whole run"},
-    {"quorum", BYZGD_CLUSTER_INT, 1, 1000, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "proposals that close a round (server default: n)"},
-    {"deadline-ms", BYZGD_CLUSTER_INT, 1, 3600000, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "round deadline in milliseconds"},
-    {"eval-every", BYZGD_CLUSTER_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "evaluate on the test split every K rounds (and after the last)"},
-    {"eval-examples", BYZGD_CLUSTER_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "test examples each evaluation uses (0: the whole test split)"},
-    {"max-wait-ms", BYZGD_CLUSTER_INT, 1, 86400000, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "how long past the deadline a round may wait for the rule's minimum"},
-    {"checkpoint-every", BYZGD_CLUSTER_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "write RUN_DIR/checkpoint every K rounds (0: at the end only)"},
-    // Rule options (as byzgd-aggregate).
-    {"m", BYZGD_CLUSTER_INT, 1, 1000, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "multi-krum: vectors averaged (default n - f)"},
-    {"tau", BYZGD_CLUSTER_NUMBER, 0, 1e30, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "centered clipping radius"},
-    {"iterations", BYZGD_CLUSTER_INT, 1, 1e6, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "geomed iteration cap / centered clipping iterations"},
-    {"tolerance", BYZGD_CLUSTER_NUMBER, 0, 1, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "geomed tolerance"},
-    {"bucket", BYZGD_CLUSTER_INT, 1, 1000, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "bucketing pre-aggregator: bucket size"},
-    {"nnm", BYZGD_CLUSTER_FLAG, 0, 0, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "nearest-neighbour mixing pre-aggregator"},
-    {"clip", BYZGD_CLUSTER_NUMBER, 0, 1e30, NULL, BYZGD_CLUSTER_TO_SERVER,
-     "norm clipping pre-aggregator: largest L2 norm"},
-    // Attack options (as byzgd-byzantine).
-    {"sigma", BYZGD_CLUSTER_NUMBER, 0, 1e30, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
-     "gaussian: standard deviation (default sqrt(200))"},
-    {"variance", BYZGD_CLUSTER_NUMBER, 0, 1e30, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
-     "gaussian: variance (the paper's 200), instead of --sigma"},
-    {"kappa", BYZGD_CLUSTER_NUMBER, -1e30, 1e30, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
-     "omniscient: scale"},
-    {"z", BYZGD_CLUSTER_NUMBER, -1e30, 1e30, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
-     "alie: z (default from n and f)"},
-    {"epsilon", BYZGD_CLUSTER_NUMBER, -1e30, 1e30, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
-     "ipm: epsilon"},
-    {"collude", BYZGD_CLUSTER_NAME, 0, 0, NULL, BYZGD_CLUSTER_TO_BYZANTINE,
-     "yes, no or auto: colluders share one random stream"},
-    {"misbehave", BYZGD_CLUSTER_LIST, 0, 0, NULL, 0,
-     "protocol misbehaviour of the Byzantine workers, a list dealt out in turn: duplicate, "
-     "stale, wrong-dimension, oversized, garbage, silence, slow"},
-    // Processes and transport.
-    {"endpoint", BYZGD_CLUSTER_TEXT, 0, 0, "tcp://127.0.0.1:*", 0,
+static const byzgd_option_t s_run_options[] = {
+    {"workers", BYZGD_OPTION_INT, 1, 1000, "20", BYZGD_CLUSTER_TO_SERVER,
+     "n, all workers (honest and Byzantine)", NULL, NULL},
+    {"byzantine", BYZGD_OPTION_INT, 0, 1000, "0", 0,
+     "how many of the n workers attack", NULL, NULL},
+    {"f", BYZGD_OPTION_INT, 0, 1000, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "f declared to the rule (default: --byzantine)", NULL, NULL},
+    {"model", BYZGD_OPTION_NAME, 0, 0, "mlp", BYZGD_CLUSTER_TO_SERVER,
+     "mlp, convnet or logreg", NULL, NULL},
+    {"hidden", BYZGD_OPTION_LIST, 0, 0, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "the two hidden widths A,B (mlp units, convnet channels)", NULL, NULL},
+    {"dataset", BYZGD_OPTION_NAME, 0, 0, "fashion-mnist", BYZGD_CLUSTER_TO_SERVER,
+     "fashion-mnist, mnist, spam or synthetic", NULL, NULL},
+    {"data-dir", BYZGD_OPTION_TEXT, 0, 0, NULL, BYZGD_CLUSTER_TO_SERVER | BYZGD_CLUSTER_TO_WORKERS,
+     "where the dataset's files are (default: the dataset's own)", NULL, NULL},
+    {"alpha", BYZGD_OPTION_NUMBER, 0, 1e6, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "Dirichlet alpha of the worker shards (0: iid)", NULL, NULL},
+    {"rounds", BYZGD_OPTION_INT, 1, 1e7, "150", BYZGD_CLUSTER_TO_SERVER,
+     "training rounds", NULL, NULL},
+    {"batch", BYZGD_OPTION_INT, 1, 65536, "16", BYZGD_CLUSTER_TO_SERVER,
+     "minibatch size of each worker", NULL, NULL},
+    {"lr", BYZGD_OPTION_NUMBER, 0, 1e6, "0.05", BYZGD_CLUSTER_TO_SERVER,
+     "learning rate", NULL, NULL},
+    {"lr-schedule", BYZGD_OPTION_TEXT, 0, 0, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "learning-rate schedule, as byzgd-server --lr-schedule", NULL, NULL},
+    {"seed", BYZGD_OPTION_INT, 0, S_INT_MAX, "1", BYZGD_CLUSTER_TO_SERVER,
+     "seed of the whole run", NULL, NULL},
+    {"quorum", BYZGD_OPTION_INT, 1, 1000, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "proposals that close a round (server default: n)", NULL, NULL},
+    {"deadline-ms", BYZGD_OPTION_INT, 1, 3600000, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "round deadline in milliseconds", NULL, NULL},
+    {"eval-every", BYZGD_OPTION_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "evaluate on the test split every K rounds (and after the last)", NULL, NULL},
+    {"eval-examples", BYZGD_OPTION_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "test examples each evaluation uses (0: the whole test split)", NULL, NULL},
+    {"max-wait-ms", BYZGD_OPTION_INT, 1, 86400000, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "how long past the deadline a round may wait for the rule's minimum", NULL, NULL},
+    {"checkpoint-every", BYZGD_OPTION_INT, 0, 1e7, NULL, BYZGD_CLUSTER_TO_SERVER,
+     "write RUN_DIR/checkpoint every K rounds (0: at the end only)", NULL, NULL},
+};
+
+static const byzgd_option_t s_process_options[] = {
+    {"misbehave", BYZGD_OPTION_LIST, 0, 0, NULL, 0,
+     "protocol misbehaviour of the Byzantine workers, a list dealt out in turn", "MODE,...",
+     byzgd_misbehaviour_names},
+    {"endpoint", BYZGD_OPTION_TEXT, 0, 0, "tcp://127.0.0.1:*", 0,
      "where the server binds: tcp://ADDRESS:PORT, ADDRESS an interface or 0.0.0.0 "
-     "(default: a free local port)"},
+     "(default: a free local port)", NULL, NULL},
     // Across machines (docs/DEPLOY.md).
-    {"serve", BYZGD_CLUSTER_FLAG, 0, 0, "false", 0,
-     "start only the server; worker hosts join it with --join"},
-    {"advertise", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
+    {"serve", BYZGD_OPTION_FLAG, 0, 0, "false", 0,
+     "start only the server; worker hosts join it with --join", NULL, NULL},
+    {"advertise", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
      "--serve: tcp://HOST:PORT the workers dial, written to RUN_DIR/endpoint "
-     "(default: --endpoint unless it binds 0.0.0.0)"},
-    {"keys", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
-     "existing key directory of byzgd-keygen (default: made in RUN_DIR/keys)"},
-    {"join", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
-     "tcp://HOST:PORT of a --serve server: start one worker per slot of --bundle"},
-    {"bundle", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
-     "--join: key bundle of this host (byzgd-keygen KEYS --bundle FILE --slots A-B)"},
-    {"join-timeout", BYZGD_CLUSTER_NUMBER, 1, 1e7, "600", 0,
+     "(default: --endpoint unless it binds 0.0.0.0)", NULL, NULL},
+    {"keys", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "existing key directory of byzgd-keygen (default: made in RUN_DIR/keys)", NULL, NULL},
+    {"join", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "tcp://HOST:PORT of a --serve server: start one worker per slot of --bundle", NULL, NULL},
+    {"bundle", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "--join: key bundle of this host (byzgd-keygen KEYS --bundle FILE --slots A-B)", NULL, NULL},
+    {"join-timeout", BYZGD_OPTION_NUMBER, 1, 1e7, "600", 0,
      "--serve: fail unless training starts within this many seconds; --join: workers "
-     "give up after this long without the server"},
-    {"insecure", BYZGD_CLUSTER_FLAG, 0, 0, "false", 0,
-     "no CURVE encryption nor authentication (default: keys in RUN_DIR/keys)"},
-    {"no-supervise", BYZGD_CLUSTER_FLAG, 0, 0, "false", 0,
-     "run the server directly, not under byzgd-supervise (debugging)"},
-    {"server-memory-mb", BYZGD_CLUSTER_INT, 0, 1e7, "0", 0,
-     "supervisor's RSS cap on the server (0: 2048 + 8 per worker)"},
-    {"max-restarts", BYZGD_CLUSTER_INT, 0, 999999, "10", 0,
-     "server restarts the supervisor allows"},
-    {"threads", BYZGD_CLUSTER_INT, 1, 64, "1", BYZGD_CLUSTER_TO_WORKERS,
-     "compute threads per worker"},
-    {"run-dir", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
-     "run directory (default: runs/<time>-<rule>-<attack>)"},
-    {"bin-dir", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,
-     "directory of byzgd-server & co. (default: beside byzgd-cluster)"},
-    {"resume", BYZGD_CLUSTER_FLAG, 0, 0, "false", 0,
-     "continue the run in --run-dir from its checkpoint"},
-    {"timeout", BYZGD_CLUSTER_NUMBER, 0, 1e7, "0", 0,
-     "stop everything and fail after this many seconds (0: never)"},
-    {"quiet", BYZGD_CLUSTER_FLAG, 0, 0, "false", 0,
-     "no progress lines, only the summary"},
+     "give up after this long without the server", NULL, NULL},
+    {"insecure", BYZGD_OPTION_FLAG, 0, 0, "false", 0,
+     "no CURVE encryption nor authentication (default: keys in RUN_DIR/keys)", NULL, NULL},
+    {"no-supervise", BYZGD_OPTION_FLAG, 0, 0, "false", 0,
+     "run the server directly, not under byzgd-supervise (debugging)", NULL, NULL},
+    {"server-memory-mb", BYZGD_OPTION_INT, 0, 1e7, "0", 0,
+     "supervisor's RSS cap on the server (0: 2048 + 8 per worker)", NULL, NULL},
+    {"max-restarts", BYZGD_OPTION_INT, 0, 999999, "10", 0,
+     "server restarts the supervisor allows", NULL, NULL},
+    {"threads", BYZGD_OPTION_INT, 1, 64, "1", BYZGD_CLUSTER_TO_WORKERS,
+     "compute threads per worker", NULL, NULL},
+    {"run-dir", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "run directory (default: runs/<time>-<rule>-<attack>)", NULL, NULL},
+    {"bin-dir", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "directory of byzgd-server & co. (default: beside byzgd-cluster)", NULL, NULL},
+    {"resume", BYZGD_OPTION_FLAG, 0, 0, "false", 0,
+     "continue the run in --run-dir from its checkpoint", NULL, NULL},
+    {"timeout", BYZGD_OPTION_NUMBER, 0, 1e7, "0", 0,
+     "stop everything and fail after this many seconds (0: never)", NULL, NULL},
+    {"quiet", BYZGD_OPTION_FLAG, 0, 0, "false", 0,
+     "no progress lines, only the summary", NULL, NULL},
 };
 // clang-format on
 
-#define S_OPTION_COUNT (sizeof s_options / sizeof s_options[0])
+// Stores a checked value in the configuration (every section's state).
+static int s_store(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+                   const char *value, char *error, size_t error_size);
+
+static const byzgd_option_section_t s_run_section = {
+    "Run options", s_run_options, sizeof s_run_options / sizeof s_run_options[0], 0, s_store};
+static const byzgd_option_section_t s_process_section = {
+    "Processes and transport", s_process_options,
+    sizeof s_process_options / sizeof s_process_options[0], 0, s_store};
+
+// The sections in order (written in this order by byzgd_cluster_config_format); the rule
+// and attack sections are the tables of rules/gar_options.h and learning/attack.h, tagged
+// with where byzgd-cluster forwards them. Built once (the tables live in other files).
+static byzgd_option_section_t s_rule_section, s_attack_section;
+static const byzgd_option_section_t *s_sections[5];
+static size_t s_offsets[5], s_option_count;
+static pthread_once_t s_sections_once = PTHREAD_ONCE_INIT;
+
+static void
+s_sections_init(void)
+{
+    s_rule_section = byzgd_gar_option_section;
+    s_rule_section.tags = BYZGD_CLUSTER_TO_SERVER;
+    s_rule_section.apply = s_store;
+    s_attack_section = byzgd_attack_option_section;
+    s_attack_section.tags = BYZGD_CLUSTER_TO_BYZANTINE;
+    s_attack_section.apply = s_store;
+    const byzgd_option_section_t *sections[] = {&s_run_section, &s_rule_section, &s_attack_section,
+                                                &s_process_section};
+    for (size_t i = 0; i < 4; i++) {
+        s_sections[i] = sections[i];
+        s_offsets[i] = s_option_count;
+        s_option_count += sections[i]->count;
+    }
+}
+
+const byzgd_option_section_t *const *
+byzgd_cluster_sections(void)
+{
+    pthread_once(&s_sections_once, s_sections_init);
+    return s_sections;
+}
 
 struct byzgd_cluster_config_t {
-    char *values[S_OPTION_COUNT]; // given values (malloc'ed), NULL = default
+    char **values; // given values (malloc'ed), NULL = default; one per option of every section
 };
 
-const byzgd_cluster_option_t *
-byzgd_cluster_options(size_t *count_out)
+// byzgd-cluster's defaults where they differ from the embedded tables'.
+static const char *
+s_default(const byzgd_option_t *option)
 {
-    if (count_out)
-        *count_out = S_OPTION_COUNT;
-    return s_options;
+    if (strcmp(option->name, "rule") == 0)
+        return "multi-krum";
+    return option->default_value;
 }
 
 static int
 s_index(const char *name)
 {
-    for (size_t i = 0; i < S_OPTION_COUNT; i++)
-        if (strcmp(s_options[i].name, name) == 0)
-            return (int)i;
-    return -1;
+    size_t section = 0;
+    const byzgd_option_t *option = byzgd_options_find(byzgd_cluster_sections(), name, &section);
+    if (!option)
+        return -1;
+    return (int)(s_offsets[section] + (size_t)(option - s_sections[section]->options));
 }
 
-const byzgd_cluster_option_t *
+static const byzgd_option_t *
+s_option_at(size_t index)
+{
+    size_t section = 0;
+    while (section + 1 < 4 && index >= s_offsets[section + 1])
+        section++;
+    return &s_sections[section]->options[index - s_offsets[section]];
+}
+
+const byzgd_option_t *
 byzgd_cluster_option_find(const char *name)
 {
-    int index = s_index(name);
-    return index < 0 ? NULL : &s_options[index];
+    return byzgd_options_find(byzgd_cluster_sections(), name, NULL);
+}
+
+unsigned
+byzgd_cluster_option_tags(const char *name)
+{
+    size_t section = 0;
+    const byzgd_option_t *option = byzgd_options_find(byzgd_cluster_sections(), name, &section);
+    return option ? option->tags | s_sections[section]->tags : 0;
 }
 
 byzgd_cluster_config_t *
 byzgd_cluster_config_new(void)
 {
+    byzgd_cluster_sections();
     byzgd_cluster_config_t *self = calloc(1, sizeof *self);
-    if (!self)
+    if (!self || !(self->values = calloc(s_option_count, sizeof *self->values)))
         abort();
     return self;
 }
@@ -177,138 +209,28 @@ byzgd_cluster_config_destroy(byzgd_cluster_config_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    for (size_t i = 0; i < S_OPTION_COUNT; i++)
+    for (size_t i = 0; i < s_option_count; i++)
         free((*self_p)->values[i]);
+    free((*self_p)->values);
     free(*self_p);
     *self_p = NULL;
 }
 
-static bool
-s_name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-static bool
-s_valid_name(const char *value, size_t length)
-{
-    if (length == 0 || length > 63 || value[0] == '.' || value[0] == '_' || value[0] == '-')
-        return false;
-    for (size_t i = 0; i < length; i++)
-        if (!s_name_char(value[i]))
-            return false;
-    return true;
-}
-
-static bool
-s_valid_list(const char *value)
-{
-    size_t length = strlen(value);
-    if (length == 0 || length > 255)
-        return false;
-    const char *item = value;
-    for (;;) {
-        const char *comma = strchr(item, ',');
-        size_t item_length = comma ? (size_t)(comma - item) : strlen(item);
-        if (!s_valid_name(item, item_length))
-            return false;
-        if (!comma)
-            return true;
-        item = comma + 1;
-    }
-}
-
-// Decimal numbers only: no hex, inf, nan or leading/trailing space that strtod accepts.
-static bool
-s_decimal_chars(const char *value, bool allow_fraction)
-{
-    if (!*value)
-        return false;
-    for (const char *c = value; *c; c++) {
-        bool digit = *c >= '0' && *c <= '9';
-        bool sign = *c == '-' || *c == '+';
-        bool fraction = *c == '.' || *c == 'e' || *c == 'E';
-        if (!digit && !sign && !(allow_fraction && fraction))
-            return false;
-    }
-    return true;
-}
-
-// Checks `value` for `option`; writes the canonical stored form into *canonical (malloc'ed).
 static int
-s_check_value(const byzgd_cluster_option_t *option, const char *value, char **canonical,
-              char *error, size_t error_size)
+s_store(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+        const char *value, char *error, size_t error_size)
 {
-    const char *name = option->name;
-    const char *dashes = strlen(name) == 1 ? "-" : "--";
-    size_t length = strlen(value);
-    switch (option->type) {
-    case BYZGD_CLUSTER_INT: {
-        char *end = NULL;
-        errno = 0;
-        long long number = s_decimal_chars(value, false) ? strtoll(value, &end, 10) : 0;
-        if (!end || *end || errno)
-            return byzgd_set_error(error, error_size, "%s%s: '%.64s' is not an integer", dashes,
-                                   name, value);
-        if ((double)number < option->min || (double)number > option->max)
-            return byzgd_set_error(error, error_size, "%s%s: %lld is outside [%.0f, %.0f]", dashes,
-                                   name, number, option->min, option->max);
-        break;
-    }
-    case BYZGD_CLUSTER_NUMBER: {
-        char *end = NULL;
-        errno = 0;
-        double number = s_decimal_chars(value, true) ? strtod(value, &end) : 0;
-        if (!end || *end || errno || !isfinite(number))
-            return byzgd_set_error(error, error_size, "%s%s: '%.64s' is not a number", dashes, name,
-                                   value);
-        if (number < option->min || number > option->max)
-            return byzgd_set_error(error, error_size, "%s%s: %g is outside [%g, %g]", dashes, name,
-                                   number, option->min, option->max);
-        break;
-    }
-    case BYZGD_CLUSTER_NAME:
-        if (!s_valid_name(value, length))
-            return byzgd_set_error(error, error_size,
-                                   "%s%s: '%.64s' is not a name (lower-case letters, digits, "
-                                   "'-', '_', '.'; at most 63)",
-                                   dashes, name, value);
-        break;
-    case BYZGD_CLUSTER_LIST:
-        if (!s_valid_list(value))
-            return byzgd_set_error(error, error_size,
-                                   "%s%s: '%.64s' is not a comma-separated list of names", dashes,
-                                   name, value);
-        break;
-    case BYZGD_CLUSTER_TEXT:
-        if (length == 0 || length >= BYZGD_CLUSTER_CONFIG_MAX_LINE)
-            return byzgd_set_error(error, error_size, "%s%s: empty or longer than %d bytes", dashes,
-                                   name, BYZGD_CLUSTER_CONFIG_MAX_LINE - 1);
-        for (size_t i = 0; i < length; i++)
-            if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
-                return byzgd_set_error(error, error_size, "%s%s: control character in value",
-                                       dashes, name);
-        break;
-    case BYZGD_CLUSTER_FLAG: {
-        static const char *const truths[] = {"true", "yes", "on", "1", NULL};
-        static const char *const lies[] = {"false", "no", "off", "0", NULL};
-        const char *stored = NULL;
-        for (size_t i = 0; truths[i] && !stored; i++)
-            if (strcmp(value, truths[i]) == 0)
-                stored = "true";
-        for (size_t i = 0; lies[i] && !stored; i++)
-            if (strcmp(value, lies[i]) == 0)
-                stored = "false";
-        if (!stored)
-            return byzgd_set_error(error, error_size, "--%s: '%.64s' is not true or false", name,
-                                   value);
-        value = stored;
-        break;
-    }
-    }
-    *canonical = strdup(value);
-    if (!*canonical)
+    (void)section;
+    (void)error;
+    (void)error_size;
+    byzgd_cluster_config_t *self = state;
+    int index = s_index(option->name);
+    assert(index >= 0);
+    char *copy = strdup(value);
+    if (!copy)
         abort();
+    free(self->values[index]);
+    self->values[index] = copy;
     return 0;
 }
 
@@ -317,15 +239,13 @@ byzgd_cluster_config_set(byzgd_cluster_config_t *self, const char *name, const c
                          char *error, size_t error_size)
 {
     assert(self && name && value);
-    int index = s_index(name);
-    if (index < 0)
+    const byzgd_option_t *option = byzgd_cluster_option_find(name);
+    if (!option)
         return byzgd_set_error(error, error_size, "unknown option '%.64s'", name);
-    char *canonical = NULL;
-    if (s_check_value(&s_options[index], value, &canonical, error, error_size) != 0)
+    const char *checked = byzgd_option_check(option, value, error, error_size);
+    if (!checked)
         return -1;
-    free(self->values[index]);
-    self->values[index] = canonical;
-    return 0;
+    return s_store(self, NULL, option, checked, error, error_size);
 }
 
 void
@@ -342,7 +262,7 @@ byzgd_cluster_config_get(const byzgd_cluster_config_t *self, const char *name)
 {
     int index = s_index(name);
     assert(index >= 0);
-    return self->values[index] ? self->values[index] : s_options[index].default_value;
+    return self->values[index] ? self->values[index] : s_default(s_option_at((size_t)index));
 }
 
 bool
@@ -357,7 +277,7 @@ long long
 byzgd_cluster_config_get_int(const byzgd_cluster_config_t *self, const char *name)
 {
     const char *value = byzgd_cluster_config_get(self, name);
-    assert(value && byzgd_cluster_option_find(name)->type == BYZGD_CLUSTER_INT);
+    assert(value && byzgd_cluster_option_find(name)->type == BYZGD_OPTION_INT);
     return strtoll(value, NULL, 10);
 }
 
@@ -365,7 +285,7 @@ double
 byzgd_cluster_config_get_number(const byzgd_cluster_config_t *self, const char *name)
 {
     const char *value = byzgd_cluster_config_get(self, name);
-    assert(value && byzgd_cluster_option_find(name)->type == BYZGD_CLUSTER_NUMBER);
+    assert(value && byzgd_cluster_option_find(name)->type == BYZGD_OPTION_NUMBER);
     return strtod(value, NULL);
 }
 
@@ -373,14 +293,8 @@ bool
 byzgd_cluster_config_get_flag(const byzgd_cluster_config_t *self, const char *name)
 {
     const char *value = byzgd_cluster_config_get(self, name);
-    assert(byzgd_cluster_option_find(name)->type == BYZGD_CLUSTER_FLAG);
+    assert(byzgd_cluster_option_find(name)->type == BYZGD_OPTION_FLAG);
     return value && strcmp(value, "true") == 0;
-}
-
-static bool
-s_blank(char c)
-{
-    return c == ' ' || c == '\t';
 }
 
 int
@@ -388,90 +302,18 @@ byzgd_cluster_config_parse(byzgd_cluster_config_t *self, const char *text, size_
                            const char *origin, char *error, size_t error_size)
 {
     assert(self && (text || size == 0) && origin);
-    if (size > BYZGD_CLUSTER_CONFIG_MAX_BYTES)
-        return byzgd_set_error(error, error_size, "%s: larger than %d bytes", origin,
-                               BYZGD_CLUSTER_CONFIG_MAX_BYTES);
     // Parse into a scratch configuration so that an error applies nothing.
     byzgd_cluster_config_t *scratch = byzgd_cluster_config_new();
-    bool given[S_OPTION_COUNT] = {false};
-    char line[BYZGD_CLUSTER_CONFIG_MAX_LINE + 1];
-    char message[256];
-    size_t position = 0, line_number = 0;
-    int result = -1;
-    while (position < size) {
-        line_number++;
-        const char *start = text + position;
-        const char *newline = memchr(start, '\n', size - position);
-        size_t length = newline ? (size_t)(newline - start) : size - position;
-        position += length + (newline ? 1 : 0);
-        if (length > 0 && start[length - 1] == '\r')
-            length--;
-        if (length > BYZGD_CLUSTER_CONFIG_MAX_LINE) {
-            byzgd_set_error(error, error_size, "%s:%zu: line longer than %d bytes", origin,
-                            line_number, BYZGD_CLUSTER_CONFIG_MAX_LINE);
-            goto cleanup;
-        }
-        for (size_t i = 0; i < length; i++) {
-            unsigned char c = (unsigned char)start[i];
-            if ((c < 0x20 && c != '\t') || c == 0x7f) {
-                byzgd_set_error(error, error_size, "%s:%zu: control character (byte 0x%02x)",
-                                origin, line_number, c);
-                goto cleanup;
-            }
-        }
-        memcpy(line, start, length);
-        line[length] = '\0';
-        // Trim both ends.
-        char *begin = line, *end = line + length;
-        while (begin < end && s_blank(*begin))
-            begin++;
-        while (end > begin && s_blank(end[-1]))
-            *--end = '\0';
-        if (begin == end || *begin == '#')
-            continue;
-        char *equals = strchr(begin, '=');
-        if (!equals) {
-            byzgd_set_error(error, error_size, "%s:%zu: expected 'name = value'", origin,
-                            line_number);
-            goto cleanup;
-        }
-        char *name_end = equals;
-        while (name_end > begin && s_blank(name_end[-1]))
-            name_end--;
-        *name_end = '\0';
-        char *value = equals + 1;
-        while (*value && s_blank(*value))
-            value++;
-        int index = s_index(begin);
-        if (index < 0) {
-            byzgd_set_error(error, error_size, "%s:%zu: unknown option '%.64s'", origin,
-                            line_number, begin);
-            goto cleanup;
-        }
-        if (given[index]) {
-            byzgd_set_error(error, error_size, "%s:%zu: '%s' given twice", origin, line_number,
-                            begin);
-            goto cleanup;
-        }
-        if (!*value) {
-            byzgd_set_error(error, error_size, "%s:%zu: '%s' has no value", origin, line_number,
-                            begin);
-            goto cleanup;
-        }
-        if (byzgd_cluster_config_set(scratch, begin, value, message, sizeof message) != 0) {
-            byzgd_set_error(error, error_size, "%s:%zu: %s", origin, line_number, message);
-            goto cleanup;
-        }
-        given[index] = true;
-    }
-    for (size_t i = 0; i < S_OPTION_COUNT; i++)
+    void *states[] = {scratch, scratch, scratch, scratch};
+    int result = byzgd_options_parse_lines(byzgd_cluster_sections(), text, size,
+                                           BYZGD_CLUSTER_CONFIG_MAX_BYTES, origin, states, error,
+                                           error_size);
+    for (size_t i = 0; result == 0 && i < s_option_count; i++)
         if (scratch->values[i]) {
             free(self->values[i]);
             self->values[i] = scratch->values[i];
             scratch->values[i] = NULL;
         }
-    result = 0;
-cleanup:
     byzgd_cluster_config_destroy(&scratch);
     return result;
 }
@@ -504,16 +346,6 @@ byzgd_cluster_config_load(byzgd_cluster_config_t *self, const char *path, char *
     return result;
 }
 
-// Appends the names of a NULL-terminated list to buffer, comma-separated.
-static void
-s_join(char *buffer, size_t size, const char *const *names)
-{
-    size_t length = 0;
-    buffer[0] = '\0';
-    for (size_t i = 0; names[i] && length < size; i++)
-        length += (size_t)snprintf(buffer + length, size - length, "%s%s", i ? ", " : "", names[i]);
-}
-
 int
 byzgd_cluster_config_check(const byzgd_cluster_config_t *self, char *error, size_t error_size)
 {
@@ -542,7 +374,7 @@ byzgd_cluster_config_check(const byzgd_cluster_config_t *self, char *error, size
     byzgd_gar_rule_t rule;
     if (byzgd_gar_rule_from_name(byzgd_cluster_config_get(self, "rule"), &rule) != 0) {
         char names[512];
-        s_join(names, sizeof names, byzgd_gar_rule_names());
+        byzgd_options_join(byzgd_gar_rule_names(), names, sizeof names);
         return byzgd_set_error(error, error_size, "--rule: unknown rule '%s' (%s)",
                                byzgd_cluster_config_get(self, "rule"), names);
     }
@@ -558,11 +390,12 @@ byzgd_cluster_config_check(const byzgd_cluster_config_t *self, char *error, size
         char mode[64];
         snprintf(mode, sizeof mode, "%.*s", (int)length, item);
         byzgd_misbehaviour_t misbehaviour;
-        if (byzgd_misbehaviour_from_name(mode, &misbehaviour) != 0)
-            return byzgd_set_error(error, error_size,
-                                   "--misbehave: unknown mode '%s' (duplicate, stale, "
-                                   "wrong-dimension, oversized, garbage, silence, slow)",
-                                   mode);
+        if (byzgd_misbehaviour_from_name(mode, &misbehaviour) != 0) {
+            char names[256];
+            byzgd_options_join(byzgd_misbehaviour_names(), names, sizeof names);
+            return byzgd_set_error(error, error_size, "--misbehave: unknown mode '%s' (%s)", mode,
+                                   names);
+        }
         item = comma ? comma + 1 : NULL;
     }
     bool serve = byzgd_cluster_config_get_flag(self, "serve");
@@ -595,14 +428,15 @@ byzgd_cluster_config_format(const byzgd_cluster_config_t *self, const char *cons
     if (!text)
         abort();
     text[0] = '\0';
-    for (size_t i = 0; i < S_OPTION_COUNT; i++) {
-        const char *value = byzgd_cluster_config_get(self, s_options[i].name);
+    for (size_t i = 0; i < s_option_count; i++) {
+        const byzgd_option_t *option = s_option_at(i);
+        const char *value = byzgd_cluster_config_get(self, option->name);
         if (!value)
             continue;
         bool omitted = false;
         for (size_t j = 0; omit && omit[j] && !omitted; j++)
-            omitted = strcmp(omit[j], s_options[i].name) == 0;
-        size_t need = strlen(s_options[i].name) + strlen(value) + 8;
+            omitted = strcmp(omit[j], option->name) == 0;
+        size_t need = strlen(option->name) + strlen(value) + 8;
         while (length + need + 1 > capacity) {
             capacity *= 2;
             text = realloc(text, capacity);
@@ -610,7 +444,7 @@ byzgd_cluster_config_format(const byzgd_cluster_config_t *self, const char *cons
                 abort();
         }
         length += (size_t)snprintf(text + length, capacity - length, "%s%s = %s\n",
-                                   omitted ? "# " : "", s_options[i].name, value);
+                                   omitted ? "# " : "", option->name, value);
     }
     return text;
 }

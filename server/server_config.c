@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/gar_options.h"
 #include "support/log.h"
+#include "support/options.h"
 #include "wire/msg.h"
 #include "server.h"
 
@@ -31,38 +33,6 @@ byzgd_server_config_init(byzgd_server_config_t *config)
     config->heartbeat_interval_ms = 1000;
     config->heartbeat_timeout_ms = 30000;
     config->eval_every = 10;
-}
-
-const char *
-byzgd_server_usage(void)
-{
-    return "usage: byzgd-server [options]\n"
-           "  --endpoint EP          ROUTER endpoint (default tcp://127.0.0.1:5555; port * = any)\n"
-           "  --endpoint-file FILE   write the bound endpoint there\n"
-           "  --workers N            n workers expected\n"
-           "  -f F                   Byzantine workers declared (the rule's f)\n"
-           "  --rule NAME            average, krum, multi-krum, medoid, 1-p-krum, geomed, median,\n"
-           "                         trimmed-mean, meamed, bulyan, mda, cclip\n"
-           "  -m M, --tau T, --iterations K, --tolerance E, --smoothing S, --start S,\n"
-           "  --bucket S, --nnm, --clip C   rule and pre-aggregator options (see byzgd-aggregate)\n"
-           "  --model mlp|convnet|logreg [--hidden A,B]\n"
-           "  --dataset fashion-mnist|mnist|spam|synthetic [--data-dir DIR] [--alpha A (0 = iid)]\n"
-           "  --batch B              minibatch size of every worker (default 16)\n"
-           "  --lr LR [--lr-schedule constant|inv-sqrt|step:EVERY:FACTOR]\n"
-           "  --rounds R  --seed S\n"
-           "  --quorum Q             proposals that close a round (default n)\n"
-           "  --deadline-ms MS       round deadline (default 10000)\n"
-           "  --max-wait-ms MS       extra wait when the rule's precondition fails (default 10x)\n"
-           "  --heartbeat-ms MS  --heartbeat-timeout-ms MS   (defaults 1000, 30000)\n"
-           "  --eval-every K         test-set evaluation every K rounds (default 10, 0 = never)\n"
-           "  --eval-examples N      evaluate on the first N test examples (default all)\n"
-           "  --metrics FILE         one JSON object per round\n"
-           "  --checkpoint FILE [--checkpoint-every K] [--resume]\n"
-           "  --keys DIR             server certificate and allowed worker keys (CURVE)\n"
-           "  --insecure             no CURVE; worker identity = routing id (unsafe)\n"
-           "  --deny-list FILE       worker keys refused on every message\n"
-           "  --quiet                no progress line\n"
-           "Exit status: 0 all rounds done, 1 runtime failure, 2 bad flags or configuration.\n";
 }
 
 static int
@@ -144,14 +114,6 @@ s_parse_hidden(size_t hidden[2], const char *value, char *error, size_t error_si
     return 0;
 }
 
-// Flags without a value.
-static bool
-s_is_switch(const char *name)
-{
-    return streq(name, "resume") || streq(name, "insecure") || streq(name, "quiet") ||
-           streq(name, "nnm") || streq(name, "help");
-}
-
 static int
 s_apply(byzgd_server_config_t *config, const char *name, const char *value, double *lr,
         const char **schedule, char *error, size_t error_size)
@@ -221,55 +183,131 @@ s_apply(byzgd_server_config_t *config, const char *name, const char *value, doub
     if (streq(name, "deny-list"))
         return s_copy(config->deny_list, sizeof config->deny_list, name, value, e, es);
     if (streq(name, "resume")) {
-        config->resume = true;
+        config->resume = streq(value, "true");
         return 0;
     }
     if (streq(name, "insecure")) {
-        config->insecure = true;
+        config->insecure = streq(value, "true");
         return 0;
     }
     if (streq(name, "quiet")) {
-        config->quiet = true;
+        config->quiet = streq(value, "true");
         return 0;
     }
     // Everything else belongs to the aggregation rules (rule, m, tau, nnm, bucket, …).
     return byzgd_gar_config_parse_option(&config->gar, name, value ? value : "", e, es);
 }
 
+// The parser's state: the configuration and the two flags read together at the end.
+typedef struct {
+    byzgd_server_config_t *config;
+    double lr;
+    const char *schedule;
+} s_parse_state_t;
+
+static int
+s_apply_option(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+               const char *value, char *error, size_t error_size)
+{
+    (void)section;
+    s_parse_state_t *parse = state;
+    return s_apply(parse->config, option->name, value, &parse->lr, &parse->schedule, error,
+                   error_size);
+}
+
+#define S_U32_MAX 4294967295.0
+#define S_U64_MAX 18446744073709551615.0
+
+// clang-format off
+static const byzgd_option_t s_options[] = {
+    {"endpoint", BYZGD_OPTION_TEXT, 0, 0, "tcp://127.0.0.1:5555", 0,
+     "ROUTER endpoint (port * = any free port)", "EP", NULL},
+    {"endpoint-file", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "write the bound endpoint there", "FILE",
+     NULL},
+    {"workers", BYZGD_OPTION_INT, 1, BYZGD_MSG_WORKERS_MAX, "1", 0, "n, the workers expected",
+     "N", NULL},
+    {"n", BYZGD_OPTION_INT, 1, BYZGD_MSG_WORKERS_MAX, NULL, 0, NULL, "N", NULL},
+    {"f", BYZGD_OPTION_INT, 0, BYZGD_MSG_WORKERS_MAX - 1, "0", 0,
+     "Byzantine workers declared (the rule's f)", "F", NULL},
+    {"byzantine", BYZGD_OPTION_INT, 0, BYZGD_MSG_WORKERS_MAX - 1, NULL, 0, NULL, "F", NULL},
+    {"model", BYZGD_OPTION_NAME, 0, 0, "mlp", 0, "mlp, convnet or logreg", "NAME", NULL},
+    {"hidden", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "the two hidden widths (mlp units, convnet channels)", "A,B", NULL},
+    {"dataset", BYZGD_OPTION_NAME, 0, 0, "fashion-mnist", 0,
+     "fashion-mnist, mnist, spam or synthetic", "NAME", NULL},
+    {"data-dir", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "where the dataset's files are (default: the dataset's own)", "DIR", NULL},
+    {"alpha", BYZGD_OPTION_NUMBER, 0, 1e300, "0", 0,
+     "Dirichlet alpha of the worker shards (0: iid)", "A", NULL},
+    {"batch", BYZGD_OPTION_INT, 1, BYZGD_MSG_BATCH_MAX, "16", 0,
+     "minibatch size of every worker", "B", NULL},
+    {"lr", BYZGD_OPTION_NUMBER, 0, 1e300, "0.05", 0, "learning rate (> 0)", "LR", NULL},
+    {"lr-schedule", BYZGD_OPTION_TEXT, 0, 0, "constant", 0,
+     "constant, inv-sqrt or step:EVERY:FACTOR", "S", NULL},
+    {"rounds", BYZGD_OPTION_INT, 1, S_U32_MAX, "100", 0, "training rounds", "R", NULL},
+    {"seed", BYZGD_OPTION_INT, 0, S_U64_MAX, "1", 0, "seed of the whole run", "S", NULL},
+    {"quorum", BYZGD_OPTION_INT, 1, BYZGD_MSG_WORKERS_MAX, NULL, 0,
+     "proposals that close a round (default n)", "Q", NULL},
+    {"deadline-ms", BYZGD_OPTION_INT, 1, 86400000, "10000", 0, "round deadline", "MS", NULL},
+    {"max-wait-ms", BYZGD_OPTION_INT, 1, 86400000, NULL, 0,
+     "extra wait when the rule's precondition fails (default 10 deadlines)", "MS", NULL},
+    {"heartbeat-ms", BYZGD_OPTION_INT, 1, 600000, "1000", 0, "heartbeat period", "MS", NULL},
+    {"heartbeat-timeout-ms", BYZGD_OPTION_INT, 2, 3600000, "30000", 0,
+     "a worker silent this long is gone", "MS", NULL},
+    {"eval-every", BYZGD_OPTION_INT, 0, S_U32_MAX, "10", 0,
+     "test-set evaluation every K rounds (0: never)", "K", NULL},
+    {"eval-examples", BYZGD_OPTION_INT, 0, S_U64_MAX, NULL, 0,
+     "evaluate on the first N test examples (default all)", "N", NULL},
+    {"metrics", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "one JSON object per round", "FILE", NULL},
+    {"checkpoint", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "checkpoint file", "FILE", NULL},
+    {"checkpoint-every", BYZGD_OPTION_INT, 0, S_U32_MAX, NULL, 0,
+     "write the checkpoint every K rounds (0: at the end only)", "K", NULL},
+    {"resume", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "continue from --checkpoint", NULL, NULL},
+    {"keys", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "server certificate and allowed worker keys (CURVE)", "DIR", NULL},
+    {"insecure", BYZGD_OPTION_FLAG, 0, 0, NULL, 0,
+     "no CURVE; worker identity = routing id (unsafe)", NULL, NULL},
+    {"deny-list", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "worker keys refused on every message",
+     "FILE", NULL},
+    {"quiet", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "no progress line", NULL, NULL},
+};
+// clang-format on
+
+static const byzgd_option_section_t s_section =
+    BYZGD_OPTION_SECTION(NULL, s_options, s_apply_option);
+
+static const byzgd_option_section_t *const s_sections[] = {&s_section, &byzgd_gar_option_section,
+                                                           NULL};
+
+static const byzgd_program_t s_program = {
+    "byzgd-server",
+    "[options]",
+    "the byzgd parameter server: aggregates the workers' proposals with a robust rule",
+    s_sections,
+    "Serves the model to n workers, closes each round on a quorum or a deadline, aggregates the "
+    "proposals\nwith the rule and steps the model.\n",
+    "Exit status: 0 all rounds done, 1 runtime failure, 2 bad flags or configuration.\n",
+    0,
+    0,
+};
+
+const byzgd_program_t *
+byzgd_server_program(void)
+{
+    return &s_program;
+}
+
 int
 byzgd_server_config_parse(byzgd_server_config_t *config, int argc, char **argv, char *error,
                           size_t error_size)
 {
-    double lr = config->learning_rate.initial;
-    const char *schedule = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!arg || arg[0] != '-' || arg[1] == '\0')
-            return byzgd_set_error(error, error_size, "unexpected argument \"%s\"", arg);
-        char name[64];
-        const char *value = NULL;
-        const char *body = arg[1] == '-' ? arg + 2 : arg + 1;
-        const char *equals = strchr(body, '=');
-        size_t name_size = equals ? (size_t)(equals - body) : strlen(body);
-        if (name_size == 0 || name_size >= sizeof name)
-            return byzgd_set_error(error, error_size, "bad option \"%s\"", arg);
-        memcpy(name, body, name_size);
-        name[name_size] = '\0';
-        if (streq(name, "help") || streq(name, "h")) {
-            fputs(byzgd_server_usage(), stdout);
-            return 1;
-        }
-        if (equals)
-            value = equals + 1;
-        else if (!s_is_switch(name)) {
-            if (i + 1 >= argc)
-                return byzgd_set_error(error, error_size, "%s needs a value", arg);
-            value = argv[++i];
-        }
-        if (s_apply(config, name, value, &lr, &schedule, error, error_size) != 0)
-            return -1;
-    }
-    if (byzgd_lr_schedule_parse(&config->learning_rate, schedule ? schedule : "constant", lr, error,
+    s_parse_state_t state = {config, config->learning_rate.initial, NULL};
+    void *states[] = {&state, &config->gar};
+    int parsed = byzgd_options_parse(&s_program, argc, argv, states, NULL, error, error_size);
+    if (parsed != 0)
+        return parsed;
+    if (byzgd_lr_schedule_parse(&config->learning_rate,
+                                state.schedule ? state.schedule : "constant", state.lr, error,
                                 error_size) != 0)
         return -1;
     config->gar.f = config->byzantine_count;

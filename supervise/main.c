@@ -1,82 +1,86 @@
 /*  byzgd-supervise — runs a server under a memory cap and restarts it after an abnormal
     end (a libzmq assertion, the cap), adding a resume flag (docs/SECURITY.md).
 
-    byzgd-supervise [--memory-mb M | --bound N,D] [--resume-flag F] [--checkpoint FILE]
-                    [--max-restarts K] -- COMMAND [ARGS...]
+    byzgd-supervise [--memory-mb M | --bound N,D] [--resume-flag F | --no-resume-flag]
+                    [--checkpoint FILE] [--max-restarts K] -- COMMAND [ARGS...]
 
     --bound N,D sets the cap to byzgd_security_memory_bound(N, D, 4): the memory a server
     for N workers and dimension D needs with the default high-water marks. */
 #include "supervisor.h"
 #include "support/log.h"
+#include "support/options.h"
 #include "wire/security.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void
-s_usage(FILE *out)
-{
-    fprintf(out, "usage: byzgd-supervise [--memory-mb M | --bound N,D] [--resume-flag F]\n"
-                 "                       [--checkpoint FILE] [--max-restarts K] -- COMMAND...\n"
-                 "  Restarts COMMAND after a crash or when its RSS exceeds the cap, adding F\n"
-                 "  (default --resume) once FILE exists (always, without --checkpoint).\n");
-}
-
 static int
-s_parse_size(const char *text, size_t *value)
+s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+        const char *value, char *error, size_t error_size)
 {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long parsed = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-')
-        return -1;
-    *value = (size_t)parsed;
+    (void)section;
+    byzgd_supervisor_options_t *options = state;
+    const char *name = option->name;
+    if (strcmp(name, "memory-mb") == 0)
+        options->memory_limit_bytes = (size_t)strtoull(value, NULL, 10) << 20;
+    else if (strcmp(name, "bound") == 0) {
+        unsigned long long n = 0, d = 0;
+        char tail = 0;
+        if (sscanf(value, "%llu,%llu%c", &n, &d, &tail) != 2 || n == 0 || d == 0 ||
+            value[0] == '-' || strchr(value, ',')[1] == '-')
+            return byzgd_set_error(error, error_size, "--bound: expected N,D");
+        options->memory_limit_bytes = byzgd_security_memory_bound((size_t)n, (size_t)d, 4);
+    } else if (strcmp(name, "checkpoint") == 0)
+        options->checkpoint_path = value;
+    else if (strcmp(name, "resume-flag") == 0)
+        options->resume_argument = value;
+    else if (strcmp(name, "no-resume-flag") == 0)
+        options->resume_argument = strcmp(value, "true") == 0 ? NULL : options->resume_argument;
+    else
+        options->max_restarts = (unsigned)strtoul(value, NULL, 10);
     return 0;
 }
+
+static const byzgd_option_t s_table[] = {
+    {"memory-mb", BYZGD_OPTION_INT, 1, 1e9, NULL, 0, "restart COMMAND when its RSS exceeds M MiB",
+     "M", NULL},
+    {"bound", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "cap: the memory a server for N workers of dimension D needs (instead of --memory-mb)", "N,D",
+     NULL},
+    {"resume-flag", BYZGD_OPTION_TEXT, 0, 0, "--resume", 0,
+     "argument added to COMMAND when it is restarted", "F", NULL},
+    {"no-resume-flag", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "restart COMMAND unchanged", NULL, NULL},
+    {"checkpoint", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "add the resume flag only once FILE exists (always, without it)", "FILE", NULL},
+    {"max-restarts", BYZGD_OPTION_INT, 0, 999999, "100", 0, "restarts allowed", "K", NULL},
+};
 
 int
 main(int argc, char **argv)
 {
+    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
+    static const byzgd_option_section_t *const sections[] = {&section, NULL};
+    static const byzgd_program_t program = {
+        "byzgd-supervise",
+        "[options] -- COMMAND [ARGS...]",
+        "runs a command under a memory cap and restarts it after an abnormal end",
+        sections,
+        "Restarts COMMAND after a crash or when its RSS exceeds the cap, adding the resume flag "
+        "once the\ncheckpoint exists (docs/SECURITY.md).\n",
+        "Exit status: COMMAND's final status (1 if it cannot be supervised), 2 bad flags.\n",
+        1,
+        -1,
+    };
     byzgd_supervisor_options_t options = {
         .resume_argument = "--resume", .max_restarts = 100, .poll_interval_ms = 20};
-    int i = 1;
-    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        size_t value = 0;
-        if (strcmp(argv[i], "--memory-mb") == 0 && i + 1 < argc &&
-            s_parse_size(argv[i + 1], &value) == 0 && value > 0) {
-            options.memory_limit_bytes = value << 20;
-            i++;
-        } else if (strcmp(argv[i], "--bound") == 0 && i + 1 < argc) {
-            size_t n = 0, d = 0;
-            char copy[64];
-            snprintf(copy, sizeof copy, "%s", argv[++i]);
-            char *comma = strchr(copy, ',');
-            if (!comma || (*comma = '\0', s_parse_size(copy, &n) != 0) ||
-                s_parse_size(comma + 1, &d) != 0 || n == 0 || d == 0) {
-                byzgd_error("--bound: expected N,D");
-                return 2;
-            }
-            options.memory_limit_bytes = byzgd_security_memory_bound(n, d, 4);
-        } else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc)
-            options.checkpoint_path = argv[++i];
-        else if (strcmp(argv[i], "--resume-flag") == 0 && i + 1 < argc)
-            options.resume_argument = argv[++i][0] ? argv[i] : NULL;
-        else if (strcmp(argv[i], "--max-restarts") == 0 && i + 1 < argc &&
-                 s_parse_size(argv[i + 1], &value) == 0 && value < 1000000) {
-            options.max_restarts = (unsigned)value;
-            i++;
-        } else {
-            s_usage(stderr);
-            return 2;
-        }
-    }
-    if (i + 1 >= argc) {
-        s_usage(stderr);
-        return 2;
-    }
+    void *states[] = {&options};
+    int first = 0;
+    int parsed = byzgd_options_main(&program, argc, argv, states, &first);
+    if (parsed != BYZGD_OPTIONS_CONTINUE)
+        return parsed;
     if (options.memory_limit_bytes)
         byzgd_info("memory cap %zu MiB", options.memory_limit_bytes >> 20);
-    int status = byzgd_supervisor_run(argv + i + 1, &options);
+    int status = byzgd_supervisor_run(argv + first, &options);
     return status < 0 ? 1 : status;
 }

@@ -102,6 +102,20 @@ for extra in (["--nnm"], ["--bucket", "2"], ["--clip", "5"], ["--rule=cclip", "-
     if p.returncode != 0:
         fail(f"{extra}: {p.stderr}")
 
+# With --bucket the JSON m is the m asked for (6 buckets of 2 rows), while `selected` lists
+# the member rows of the selected buckets; without -m it is n - f of the vectors seen.
+p, _ = run(["--rule", "multi-krum", "-f", "0", "-m", "3", "--bucket", "2"], good32)
+line = json.loads(p.stdout) if p.returncode == 0 else {}
+if p.returncode != 0 or line["m"] != 3 or len(line["selected"]) != 6:
+    fail(f"multi-krum -m 3 --bucket 2: {p.stdout} {p.stderr}")
+p, _ = run(["--rule", "multi-krum", "-f", "1", "--bucket", "2"], good32)
+line = json.loads(p.stdout) if p.returncode == 0 else {}
+if p.returncode != 0 or line["m"] != 5 or line["used"] != 6:
+    fail(f"multi-krum --bucket 2 default m: {p.stdout} {p.stderr}")
+p, _ = run(["--rule", "multi-krum", "-f", "2"], good32)
+if p.returncode != 0 or json.loads(p.stdout)["m"] != 10:
+    fail(f"multi-krum default m: {p.stdout} {p.stderr}")
+
 # A non-finite row is dropped, counted and never selected.
 y = x.copy()
 y[k, 5] = np.nan
@@ -177,6 +191,11 @@ bad_args = {
     "m zero": ["--rule", "multi-krum", "-f", "1", "-m", "0"],
     "bad start": ["--rule", "cclip", "--start", "middle"],
     "bad tau": ["--rule", "cclip", "--tau", "x"],
+    # Values the rules cannot honour are refused, never silently replaced.
+    "clip zero": ["--rule", "median", "-f", "1", "--clip", "0"],
+    "bucket zero": ["--rule", "median", "-f", "1", "--bucket", "0"],
+    "iterations zero": ["--rule", "geomed", "--iterations", "0"],
+    "max-iterations zero": ["--rule", "geomed", "--max-iterations", "0"],
 }
 for name, args in bad_args.items():
     p, out = run(args, good32)

@@ -27,5 +27,5 @@ grep -q "^summary: failed " "$run.out" || e2e_fail "no summary" "$run.out"
 bad=$E2E_DIR/bad
 "$BYZGD_BIN/byzgd-cluster" --run-dir "$bad" --workers 6 --rule multi-krum --roudns 5 >"$bad.out" 2>&1
 e2e_expect_status $? 2 "$bad.out"
-grep -q "unknown option '--roudns'" "$bad.out" || e2e_fail "bad flag message" "$bad.out"
+grep -q "unknown option --roudns" "$bad.out" || e2e_fail "bad flag message" "$bad.out"
 [[ ! -e "$bad" ]] || e2e_fail "a bad flag still created the run directory"

@@ -4,6 +4,7 @@
     over many seeds, not one lucky draw. */
 #include "learning/attack.h"
 #include "rules/gar.h"
+#include "rules/gar_options.h"
 #include "support/rng.h"
 #include "test.h"
 

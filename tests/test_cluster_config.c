@@ -174,18 +174,18 @@ TEST(effective_configuration_round_trips)
     ASSERT_STR_CONTAINS(text, "# run-dir = /tmp/x\n");
     byzgd_cluster_config_t *again = byzgd_cluster_config_new();
     ASSERT_MSG(s_parse(again, text, error, sizeof error) == 0, "%s", error);
-    size_t count = 0;
-    const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);
-    for (size_t i = 0; i < count; i++) {
-        const char *name = options[i].name;
-        const char *a = byzgd_cluster_config_get(config, name);
-        const char *b = byzgd_cluster_config_get(again, name);
-        if (strcmp(name, "run-dir") == 0)
-            ASSERT(b == NULL);
-        else
-            ASSERT_MSG((!a && !b) || (a && b && strcmp(a, b) == 0), "%s: %s vs %s", name,
-                       a ? a : "(null)", b ? b : "(null)");
-    }
+    const byzgd_option_section_t *const *sections = byzgd_cluster_sections();
+    for (size_t s = 0; sections[s]; s++)
+        for (size_t i = 0; i < sections[s]->count; i++) {
+            const char *name = sections[s]->options[i].name;
+            const char *a = byzgd_cluster_config_get(config, name);
+            const char *b = byzgd_cluster_config_get(again, name);
+            if (strcmp(name, "run-dir") == 0)
+                ASSERT(b == NULL);
+            else
+                ASSERT_MSG((!a && !b) || (a && b && strcmp(a, b) == 0), "%s: %s vs %s", name,
+                           a ? a : "(null)", b ? b : "(null)");
+        }
     free(text);
     byzgd_cluster_config_destroy(&again);
     byzgd_cluster_config_destroy(&config);

@@ -3,6 +3,7 @@
     here (per-pair loops, full sorts, exhaustive subsets), non-finite rows for every rule,
     numerics, determinism and the pre-aggregators. */
 #include "rules/gar.h"
+#include "rules/gar_options.h"
 #include "support/rng.h"
 #include "test.h"
 

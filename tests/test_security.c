@@ -661,7 +661,7 @@ TEST(missing_keys_fail_cleanly)
     zsock_destroy(&dealer);
 }
 
-// The libzmq 4.3.4 behaviour the design works around (DESIGN.md §4): a peer that plants
+// The libzmq 4.3.4 behaviour the design works around (docs/ARCHITECTURE.md §7): a peer that plants
 // the zero-prefixed id the ROUTER will generate for the next anonymous peer makes the
 // whole process abort. The id is predicted here by seeding rand() as libzmq's generator
 // uses it; byzgd_security_new seeds it secretly instead.

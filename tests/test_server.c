@@ -8,6 +8,7 @@
 #include "byzantine/byzantine.h"
 #include "server/checkpoint.h"
 #include "server/metrics.h"
+#include "rules/gar_options.h"
 #include "server/server.h"
 #include "worker/worker.h"
 #include "learning/attack.h"

@@ -1,7 +1,11 @@
 /*  test_util.c — the seeded generator and the JSON writer. */
+#include "support/files.h"
 #include "support/json.h"
 #include "support/rng.h"
 #include "test.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
 
 TEST(rng_same_seed_same_sequence)
 {
@@ -102,9 +106,75 @@ TEST(json_nesting_commas_and_escapes)
     ASSERT(json == NULL);
 }
 
+TEST(crc32_check_value)
+{
+    ASSERT_EQ_INT(byzgd_crc32("123456789", 9), 0xCBF43926u); // the CRC-32 check value
+    ASSERT_EQ_INT(byzgd_crc32("", 0), 0);
+}
+
+// Files in dir (excluding . and ..).
+static int
+s_entries(const char *dir)
+{
+    DIR *handle = opendir(dir);
+    int count = 0;
+    for (struct dirent *entry; handle && (entry = readdir(handle));)
+        count += entry->d_name[0] != '.';
+    if (handle)
+        closedir(handle);
+    return count;
+}
+
+static char *
+s_read(const char *path)
+{
+    static char text[256];
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return NULL;
+    size_t size = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    text[size] = '\0';
+    return text;
+}
+
+TEST(atomic_write_replaces_or_leaves_untouched)
+{
+    char path[512], error[256];
+    snprintf(path, sizeof path, "%s/file", byzgd_test_tmpdir());
+    ASSERT_MSG(byzgd_atomic_write(path, 0640, "first", 5, error, sizeof error) == 0, "%s", error);
+    ASSERT_STR_EQ(s_read(path), "first");
+    struct stat info;
+    ASSERT_EQ_INT(stat(path, &info), 0);
+    ASSERT_EQ_INT(info.st_mode & 0777, 0640);
+    // Parts in order, then commit: the new content replaces the old.
+    byzgd_atomic_file_t *file = byzgd_atomic_file_open(path, 0644, error, sizeof error);
+    ASSERT(file);
+    ASSERT_EQ_INT(byzgd_atomic_file_write(file, "sec", 3), 0);
+    ASSERT_EQ_INT(s_entries(byzgd_test_tmpdir()), 2); // the target and the temporary file
+    ASSERT_STR_EQ(s_read(path), "first");             // untouched until the commit
+    ASSERT_EQ_INT(byzgd_atomic_file_write(file, "ond", 3), 0);
+    ASSERT_EQ_INT(byzgd_atomic_file_commit(&file, error, sizeof error), 0);
+    ASSERT(file == NULL);
+    ASSERT_STR_EQ(s_read(path), "second");
+    // Abort: the target keeps its content and no temporary file stays.
+    file = byzgd_atomic_file_open(path, 0644, error, sizeof error);
+    byzgd_atomic_file_write(file, "third", 5);
+    byzgd_atomic_file_abort(&file);
+    ASSERT_STR_EQ(s_read(path), "second");
+    ASSERT_EQ_INT(s_entries(byzgd_test_tmpdir()), 1);
+    // A directory that does not exist: an error naming the path, nothing written.
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/no-such-dir/file", byzgd_test_tmpdir());
+    ASSERT_EQ_INT(byzgd_atomic_write(missing, 0644, "x", 1, error, sizeof error), -1);
+    ASSERT_STR_CONTAINS(error, "no-such-dir");
+    ASSERT_EQ_INT(s_entries(byzgd_test_tmpdir()), 1);
+}
+
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(rng_same_seed_same_sequence), TEST_CASE(rng_streams_differ),
     TEST_CASE(rng_gaussian_moments),        TEST_CASE(rng_gamma_mean),
     TEST_CASE(rng_below_and_shuffle),       TEST_CASE(json_nesting_commas_and_escapes),
+    TEST_CASE(crc32_check_value),           TEST_CASE(atomic_write_replaces_or_leaves_untouched),
 };
 BYZGD_TEST_MAIN(cases)

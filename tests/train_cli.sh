@@ -48,7 +48,8 @@ expect_2() { # expected-text args...
     grep -q -- "$want" "$tmp/out" || fail "$*: no \"$want\" in: $(cat "$tmp/out")"
 }
 expect_2 "unknown option --frobnicate" --frobnicate
-expect_2 "--batch 0: expected an integer" --batch 0
+expect_2 "--batch: 0 is outside \[1, 65536\]" --batch 0
+expect_2 "--batch: .x. is not an integer" --batch x
 expect_2 "needs a value" --steps
 expect_2 "unknown architecture" --model resnet --dataset synthetic
 expect_2 "install" --dataset fashion-mnist --data-dir "$tmp/nowhere"

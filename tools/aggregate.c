@@ -4,48 +4,46 @@
 
     Reads IN (float32 or float64, C order, 2-D), writes the d-vector to OUT as float32 .npy
     and prints one JSON line on stdout. Any error: exit status 2, one line on stderr, and
-    OUT is not written. */
+    OUT is not written. Options: support/options.h with the rule options of
+    rules/gar_options.h. */
 #include "rules/gar.h"
+#include "rules/gar_options.h"
 #include "support/json.h"
 #include "support/log.h"
 #include "support/npy.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static void
-s_usage(FILE *stream)
-{
-    fprintf(stream,
-            "usage: byzgd-aggregate --rule RULE [-f F] [-m M] [--seed S] [--round T]\n"
-            "                       [rule options] IN.npy OUT.npy\n"
-            "  IN.npy   n x d array, float32 or float64, C order\n"
-            "  OUT.npy  the aggregate, a float32 vector of d values\n"
-            "options:\n"
-            "  --rule RULE        aggregation rule (default average)\n"
-            "  -f, --f F          Byzantine rows tolerated (default 0)\n"
-            "  -m, --m M          multi-krum: rows averaged (default n - f)\n"
-            "  --seed S           1-p-krum and bucketing seed (default 0)\n"
-            "  --round T          1-p-krum round, from 1 (p = 1/sqrt(T)); bucketing shuffle\n"
-            "  --tolerance X      geomed stopping tolerance (default 1e-8)\n"
-            "  --smoothing X      geomed smoothing nu (default 1e-6)\n"
-            "  --iterations N     geomed iteration cap (default 1000), cclip iterations\n"
-            "                     (default 1); alias --max-iterations\n"
-            "  --tau X            cclip clipping radius (default 10)\n"
-            "  --start WHERE      cclip start: median (default), average or zero\n"
-            "  --clip C           pre-aggregator: clip each row to L2 norm <= C\n"
-            "  --nnm              pre-aggregator: nearest-neighbour mixing\n"
-            "  --bucket S         pre-aggregator: average shuffled buckets of S rows\n"
-            "  -h, --help         this text\n"
-            "rules:");
-    for (const char *const *name = byzgd_gar_rule_names(); *name; name++)
-        fprintf(stream, " %s", *name);
-    fprintf(stream, "\nJSON on stdout: rule, n, d, f, dropped, used, selected, scores,\n"
-                    "iterations, chose, ms (see docs/RULES.md).\n");
-}
+BYZGD_OPTION_APPLY_BY_NAME(s_apply, byzgd_gar_config_t, byzgd_gar_config_parse_option)
+
+#define S_U64_MAX 18446744073709551615.0
+
+// The options of this tool beside the rule options of rules/gar_options.h.
+static const byzgd_option_t s_options[] = {
+    {"f", BYZGD_OPTION_INT, 0, 1099511627776.0, "0", 0, "Byzantine rows tolerated", "F", NULL},
+    {"seed", BYZGD_OPTION_INT, 0, S_U64_MAX, "0", 0, "1-p-krum and bucketing seed", "S", NULL},
+    {"round", BYZGD_OPTION_INT, 1, S_U64_MAX, "1", 0,
+     "1-p-krum round (p = 1/sqrt(T)); bucketing shuffle", "T", NULL},
+};
+static const byzgd_option_section_t s_section = BYZGD_OPTION_SECTION(NULL, s_options, s_apply);
+static const byzgd_option_section_t *const s_sections[] = {&s_section, &byzgd_gar_option_section,
+                                                           NULL};
+static const byzgd_program_t s_program = {
+    "byzgd-aggregate",
+    "--rule RULE [-f F] [-m M] [--seed S] [--round T] [rule options] IN.npy OUT.npy",
+    "applies one aggregation rule to an n x d matrix",
+    s_sections,
+    "IN.npy is the n x d array of rows (float32 or float64, C order); OUT.npy receives the "
+    "aggregate,\na float32 vector of d values. The rule defaults to average.\n",
+    "JSON on stdout: rule, n, d, f, dropped, used, m (multi-krum: the m asked for, else n - f\n"
+    "of the vectors the rule saw), selected, scores, iterations, chose, ms (see "
+    "docs/RULES.md).\nExit status: 0 written, 2 any error (OUT is then not written).\n",
+    2,
+    2,
+};
 
 static double
 s_now_ms(void)
@@ -66,8 +64,10 @@ s_print_json(const byzgd_gar_config_t *config, const byzgd_gar_result_t *result,
     byzgd_json_key_int(json, "f", (int64_t)result->f);
     byzgd_json_key_int(json, "dropped", (int64_t)result->dropped);
     byzgd_json_key_int(json, "used", (int64_t)result->used);
+    // The m asked for, else the default n - f over the vectors the rule saw (with --bucket,
+    // `selected` lists the member rows of the m selected buckets, so it is longer).
     if (config->rule == BYZGD_GAR_MULTI_KRUM)
-        byzgd_json_key_int(json, "m", (int64_t)result->selected_count);
+        byzgd_json_key_int(json, "m", (int64_t)(config->m ? config->m : result->used - result->f));
     if (config->rule == BYZGD_GAR_ONE_P_KRUM) {
         byzgd_json_key_int(json, "round", (int64_t)config->round);
         byzgd_json_key_string(json, "chose", result->chose);
@@ -99,65 +99,15 @@ s_print_json(const byzgd_gar_config_t *config, const byzgd_gar_result_t *result,
 int
 main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"rule", required_argument, NULL, 'r'},
-        {"f", required_argument, NULL, 'f'},
-        {"m", required_argument, NULL, 'm'},
-        {"seed", required_argument, NULL, 0},
-        {"round", required_argument, NULL, 0},
-        {"tolerance", required_argument, NULL, 0},
-        {"smoothing", required_argument, NULL, 0},
-        {"iterations", required_argument, NULL, 0},
-        {"max-iterations", required_argument, NULL, 0},
-        {"tau", required_argument, NULL, 0},
-        {"start", required_argument, NULL, 0},
-        {"clip", required_argument, NULL, 0},
-        {"nnm", no_argument, NULL, 0},
-        {"bucket", required_argument, NULL, 0},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     byzgd_gar_config_t config;
     byzgd_gar_config_init(&config);
+    void *states[] = {&config, &config};
+    int first = 0;
+    int parsed = byzgd_options_main(&s_program, argc, argv, states, &first);
+    if (parsed != BYZGD_OPTIONS_CONTINUE)
+        return parsed;
     char error[512];
-    opterr = 0;
-    int option, index = 0;
-    while ((option = getopt_long(argc, argv, ":f:m:h", options, &index)) != -1) {
-        const char *name = NULL;
-        switch (option) {
-        case 'r':
-            name = "rule";
-            break;
-        case 'f':
-            name = "f";
-            break;
-        case 'm':
-            name = "m";
-            break;
-        case 0:
-            name = options[index].name;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return 0;
-        case ':':
-            byzgd_error("option %s needs a value (see --help)", argv[optind - 1]);
-            return 2;
-        default:
-            byzgd_error("unknown option %s (see --help)", argv[optind - 1]);
-            return 2;
-        }
-        if (byzgd_gar_config_parse_option(&config, name, optarg, error, sizeof error) != 0) {
-            byzgd_error("%s", error);
-            return 2;
-        }
-    }
-    if (argc - optind != 2) {
-        byzgd_error("need IN.npy and OUT.npy, got %d path%s (see --help)", argc - optind,
-                    argc - optind == 1 ? "" : "s");
-        return 2;
-    }
-    const char *input = argv[optind], *output = argv[optind + 1];
+    const char *input = argv[first], *output = argv[first + 1];
     float *rows = NULL;
     size_t n = 0, d = 0;
     if (byzgd_npy_read_matrix(input, &rows, &n, &d, error, sizeof error) != 0) {

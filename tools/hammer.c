@@ -28,6 +28,7 @@
     with byzgd's codec, so the server is tested against an independent encoder. Prints one
     summary line: `hammer MODE: sent S, received R, errors E`. */
 #include "support/log.h"
+#include "support/options.h"
 #include "support/rng.h"
 #include "wire/security.h"
 
@@ -588,59 +589,92 @@ s_connect(const s_options_t *options, bool joins, size_t max_frame, char *error,
     return sock;
 }
 
-static void
-s_usage(FILE *out)
+static int
+s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+        const char *value, char *error, size_t error_size)
 {
-    fprintf(
-        out,
-        "usage: byzgd-hammer --endpoint EP [--plaintext | --random-key | --cert F]\n"
-        "         [--server-cert F] [--routing-id HEX] [--connections K]\n"
-        "         [--seconds T] [--count N] [--seed S]\n"
-        "         garbage|bombs|malformed|flood|stall|multipart|rawmultipart|nonfinite|proposals|\n"
-        "         oversize\n");
+    (void)section;
+    (void)error;
+    (void)error_size;
+    s_options_t *options = state;
+    const char *name = option->name;
+    bool on = streq(value, "true");
+    if (streq(name, "plaintext"))
+        options->plaintext = on;
+    else if (streq(name, "random-key"))
+        options->random_key = on;
+    else if (streq(name, "anonymous"))
+        options->anonymous = on;
+    else if (streq(name, "endpoint"))
+        options->endpoint = value;
+    else if (streq(name, "cert"))
+        options->cert = value;
+    else if (streq(name, "server-cert"))
+        options->server_cert = value;
+    else if (streq(name, "routing-id"))
+        options->routing_hex = value;
+    else if (streq(name, "seconds"))
+        options->seconds = strtod(value, NULL);
+    else if (streq(name, "count"))
+        options->count = strtol(value, NULL, 10);
+    else if (streq(name, "seed"))
+        options->seed = strtoull(value, NULL, 10);
+    else if (streq(name, "connections"))
+        options->connections = atoi(value);
+    return 0;
 }
+
+// clang-format off
+static const byzgd_option_t s_table[] = {
+    {"endpoint", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the server (required)", "EP", NULL},
+    {"plaintext", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "no CURVE", NULL, NULL},
+    {"random-key", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "CURVE with a key the server never allowed",
+     NULL, NULL},
+    {"anonymous", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "send without joining first", NULL, NULL},
+    {"cert", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "a worker certificate (joins as that worker)",
+     "FILE", NULL},
+    {"server-cert", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the server's public certificate", "FILE",
+     NULL},
+    {"routing-id", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "ZeroMQ routing id of the connections",
+     "HEX", NULL},
+    {"connections", BYZGD_OPTION_INT, 1, S_CONNECTIONS_MAX, "1", 0, "connections opened", "K",
+     NULL},
+    {"seconds", BYZGD_OPTION_NUMBER, 0, 1e7, "5", 0, "duration of the timed modes", "T", NULL},
+    {"count", BYZGD_OPTION_INT, 0, 1e12, "100", 0, "messages of the counted modes", "N", NULL},
+    {"seed", BYZGD_OPTION_INT, 0, 18446744073709551615.0, "1", 0, "seed of the random bytes",
+     "S", NULL},
+};
+// clang-format on
 
 int
 main(int argc, char **argv)
 {
+    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
+    static const byzgd_option_section_t *const sections[] = {&section, NULL};
+    static const byzgd_program_t program = {
+        "byzgd-hammer",
+        "--endpoint EP [--plaintext | --random-key | --cert F] [--server-cert F] [options] MODE",
+        "a test tool: hostile client traffic against a byzgd server",
+        sections,
+        "Sends MODE traffic to the server and prints one summary line. Not installed: the "
+        "security tests\nrun it from the build tree.\n",
+        "MODE: garbage, bombs, malformed, flood, stall, multipart, rawmultipart, nonfinite, "
+        "proposals, oversize.\nExit status: 0 done, 1 cannot connect, 2 bad flags, 3 could not "
+        "join.\n",
+        1,
+        1,
+    };
     s_options_t options = {.seconds = 5, .count = 100, .seed = 1, .connections = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!arg) // argv ends with NULL; the analyzer cannot know argc agrees
-            break;
-        if (streq(arg, "--plaintext"))
-            options.plaintext = true;
-        else if (streq(arg, "--random-key"))
-            options.random_key = true;
-        else if (streq(arg, "--anonymous"))
-            options.anonymous = true;
-        else if (value && streq(arg, "--endpoint"))
-            options.endpoint = argv[++i];
-        else if (value && streq(arg, "--cert"))
-            options.cert = argv[++i];
-        else if (value && streq(arg, "--server-cert"))
-            options.server_cert = argv[++i];
-        else if (value && streq(arg, "--routing-id"))
-            options.routing_hex = argv[++i];
-        else if (value && streq(arg, "--seconds"))
-            options.seconds = atof(argv[++i]);
-        else if (value && streq(arg, "--count"))
-            options.count = atol(argv[++i]);
-        else if (value && streq(arg, "--seed"))
-            options.seed = strtoull(argv[++i], NULL, 10);
-        else if (value && streq(arg, "--connections"))
-            options.connections = atoi(argv[++i]);
-        else if (arg[0] != '-' && !options.mode)
-            options.mode = arg;
-        else {
-            s_usage(stderr);
-            return 2;
-        }
-    }
-    if (!options.endpoint || !options.mode || options.connections < 1 ||
-        options.connections > S_CONNECTIONS_MAX || (!options.plaintext && !options.server_cert) ||
+    void *states[] = {&options};
+    int first = 0;
+    int parsed = byzgd_options_main(&program, argc, argv, states, &first);
+    if (parsed != BYZGD_OPTIONS_CONTINUE)
+        return parsed;
+    options.mode = argv[first];
+    if (!options.endpoint || (!options.plaintext && !options.server_cert) ||
         (!options.plaintext && !options.random_key && !options.cert)) {
-        s_usage(stderr);
+        byzgd_error("--endpoint, and --server-cert with --cert or --random-key (unless "
+                    "--plaintext), are required (see --help)");
         return 2;
     }
     zsys_init();
@@ -701,7 +735,7 @@ main(int argc, char **argv)
         s_send_bytes(&self, self.sockets[0], big, size);
         free(big);
     } else {
-        s_usage(stderr);
+        byzgd_error("unknown mode '%s' (see --help)", mode);
         return 2;
     }
     // Let queued frames leave before the sockets close (linger is 0).

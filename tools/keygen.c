@@ -8,82 +8,99 @@
     running slot NNN, best as a bundle; the server reads DIR/server.cert_secret and the
     allow-list DIR/allowed/. Secret files and bundles are mode 0600; never commit them. */
 #include "support/log.h"
+#include "support/options.h"
 #include "wire/keybundle.h"
 #include "wire/security.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void
-s_usage(FILE *out)
+typedef struct {
+    long workers;
+    bool force;
+    const char *bundle, *slots;
+} s_options_t;
+
+static int
+s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+        const char *value, char *error, size_t error_size)
 {
-    fprintf(out,
-            "usage: byzgd-keygen DIR --workers N [--force]\n"
-            "       byzgd-keygen DIR --bundle FILE --slots A-B [--force]\n"
-            "  The first form creates DIR (and missing parents) with DIR/server.cert(+_secret),\n"
-            "  DIR/workers/worker-NNN.cert(+_secret) for N workers and the allow-list\n"
-            "  DIR/allowed/. The second writes FILE (mode 0600), a tar file for one worker\n"
-            "  host: the server's public certificate and the keys of slots A to B; the\n"
-            "  server's secret never leaves DIR. Refuses to overwrite unless --force.\n");
+    (void)section;
+    (void)error;
+    (void)error_size;
+    s_options_t *options = state;
+    if (strcmp(option->name, "workers") == 0)
+        options->workers = strtol(value, NULL, 10);
+    else if (strcmp(option->name, "bundle") == 0)
+        options->bundle = value;
+    else if (strcmp(option->name, "slots") == 0)
+        options->slots = value;
+    else
+        options->force = strcmp(value, "true") == 0;
+    return 0;
 }
+
+static const byzgd_option_t s_table[] = {
+    {"workers", BYZGD_OPTION_INT, 0, 100000, NULL, 0, "worker keys to create", "N", NULL},
+    {"bundle", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "write a key bundle for one worker host instead (needs --slots)", "FILE", NULL},
+    {"slots", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the bundle's slots, A-B or A", "A-B", NULL},
+    {"force", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "overwrite existing keys or bundle", NULL, NULL},
+};
 
 int
 main(int argc, char **argv)
 {
-    const char *dir = NULL, *bundle = NULL, *slots = NULL;
-    long workers = -1;
-    bool force = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            errno = 0;
-            workers = strtol(argv[++i], &end, 10);
-            if (errno || !end || *end || workers < 0 || workers > 100000) {
-                byzgd_error("--workers: expected a count from 0 to 100000, got '%s'", argv[i]);
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--bundle") == 0 && i + 1 < argc)
-            bundle = argv[++i];
-        else if (strcmp(argv[i], "--slots") == 0 && i + 1 < argc)
-            slots = argv[++i];
-        else if (strcmp(argv[i], "--force") == 0)
-            force = true;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            s_usage(stdout);
-            return 0;
-        } else if (argv[i][0] != '-' && !dir)
-            dir = argv[i];
-        else {
-            s_usage(stderr);
-            return 2;
-        }
-    }
-    bool make_keys = workers >= 0 && !bundle && !slots;
-    bool make_bundle = workers < 0 && bundle && slots;
-    if (!dir || make_keys == make_bundle) {
-        s_usage(stderr);
+    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
+    static const byzgd_option_section_t *const sections[] = {&section, NULL};
+    static const byzgd_program_t program = {
+        "byzgd-keygen",
+        "DIR --workers N [--force] | DIR --bundle FILE --slots A-B [--force]",
+        "creates the CURVE keys of a byzgd cluster and key bundles for worker hosts",
+        sections,
+        "The first form creates DIR (and missing parents) with DIR/server.cert(+_secret),\n"
+        "DIR/workers/worker-NNN.cert(+_secret) for N workers and the allow-list DIR/allowed/.\n"
+        "The second writes FILE (mode 0600), a tar file for one worker host: the server's\n"
+        "public certificate and the keys of slots A to B; the server's secret never leaves\n"
+        "DIR. Secret files are mode 0600. Refuses to overwrite unless --force.\n",
+        "Exit status: 0 written, 1 a file could not be written, 2 bad flags.\n",
+        1,
+        1,
+    };
+    s_options_t options = {.workers = -1};
+    void *states[] = {&options};
+    int first = 0;
+    int parsed = byzgd_options_main(&program, argc, argv, states, &first);
+    if (parsed != BYZGD_OPTIONS_CONTINUE)
+        return parsed;
+    const char *dir = argv[first];
+    bool make_keys = options.workers >= 0 && !options.bundle && !options.slots;
+    bool make_bundle = options.workers < 0 && options.bundle && options.slots;
+    if (make_keys == make_bundle) {
+        byzgd_error("give --workers N, or --bundle FILE --slots A-B (see --help)");
         return 2;
     }
     char error[512];
     if (make_bundle) {
-        size_t first = 0, last = 0;
-        if (byzgd_key_bundle_parse_range(slots, &first, &last) != 0) {
-            byzgd_error("--slots: expected A-B with A <= B, got '%s'", slots);
+        size_t low = 0, high = 0;
+        if (byzgd_key_bundle_parse_range(options.slots, &low, &high) != 0) {
+            byzgd_error("--slots: expected A-B with A <= B, got '%s'", options.slots);
             return 2;
         }
-        if (byzgd_key_bundle_write(dir, first, last, bundle, force, error, sizeof error) != 0) {
+        if (byzgd_key_bundle_write(dir, low, high, options.bundle, options.force, error,
+                                   sizeof error) != 0) {
             byzgd_error("%s", error);
             return 1;
         }
-        byzgd_info("wrote the keys of slots %zu-%zu and the server's public certificate to %s",
-                   first, last, bundle);
+        byzgd_info("wrote the keys of slots %zu-%zu and the server's public certificate to %s", low,
+                   high, options.bundle);
         return 0;
     }
-    if (byzgd_keys_generate(dir, (size_t)workers, force, error, sizeof error) != 0) {
+    if (byzgd_keys_generate(dir, (size_t)options.workers, options.force, error, sizeof error) !=
+        0) {
         byzgd_error("%s", error);
         return 1;
     }
-    byzgd_info("wrote the server key and %ld worker keys to %s", workers, dir);
+    byzgd_info("wrote the server key and %ld worker keys to %s", options.workers, dir);
     return 0;
 }

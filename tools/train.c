@@ -9,12 +9,13 @@
 #include "learning/dataset.h"
 #include "support/json.h"
 #include "support/log.h"
+#include "support/options.h"
+#include "support/param_file.h"
 #include "learning/lr_schedule.h"
 #include "learning/model.h"
 #include "support/rng.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,51 +43,8 @@ typedef struct {
     size_t spam_features;
 } s_options_t;
 
-static void
-s_usage(FILE *out)
-{
-    fprintf(out, "usage: byzgd-train [options]\n"
-                 "  --model NAME          logreg | mlp | convnet (default mlp)\n"
-                 "  --dataset NAME        fashion-mnist | mnist | spam | synthetic (default "
-                 "fashion-mnist)\n"
-                 "  --data-dir DIR        where the dataset lives (default: see docs/DATASETS.md)\n"
-                 "  --batch N             minibatch size (default 32)\n"
-                 "  --lr X                initial learning rate γ0 (default 0.05)\n"
-                 "  --lr-schedule S       constant | inv-sqrt | step:EVERY:FACTOR (default "
-                 "constant)\n"
-                 "  --steps N             SGD steps (default 2000)\n"
-                 "  --eval-every N        evaluate on the test split every N steps and at the end "
-                 "(default 500)\n"
-                 "  --metrics FILE        JSON Lines, one object per evaluation\n"
-                 "  --seed N              initialisation and sampling seed (default 1)\n"
-                 "  --hidden A,B          mlp hidden units / convnet channels (defaults 128,64 / "
-                 "16,32)\n"
-                 "  --threads N           threads for the model (default 2)\n"
-                 "  --train-limit N       use only the first N training examples\n"
-                 "  --test-limit N        evaluate on the first N test examples only\n"
-                 "  --spam-features D     hashing buckets of the spam features (default 1024)\n"
-                 "  --load FILE           start from saved parameters instead of --seed's\n"
-                 "  --save FILE           save the final parameters\n");
-}
-
-// Parses a non-negative integer flag value. Returns 0 or -1 (message printed).
 static int
-s_parse_count(unsigned long long *out, const char *flag, const char *text, unsigned long long min,
-              unsigned long long max)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || value < min || value > max) {
-        byzgd_error("%s %s: expected an integer in %llu .. %llu", flag, text, min, max);
-        return -1;
-    }
-    *out = value;
-    return 0;
-}
-
-static int
-s_parse_hidden(size_t hidden[2], const char *text)
+s_parse_hidden(size_t hidden[2], const char *text, char *error, size_t error_size)
 {
     char *end = NULL;
     errno = 0;
@@ -102,54 +60,109 @@ s_parse_hidden(size_t hidden[2], const char *text)
     hidden[1] = (size_t)second;
     return 0;
 bad:
-    byzgd_error("--hidden %s: expected two positive widths, e.g. 128,64", text);
-    return -1;
+    return byzgd_set_error(error, error_size,
+                           "--hidden %s: expected two positive widths, e.g. 128,64", text);
 }
 
-// Returns 0, or -1 after printing why (the caller exits with status 2).
+static int
+s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+        const char *value, char *error, size_t error_size)
+{
+    (void)section;
+    s_options_t *options = state;
+    const char *name = option->name;
+    unsigned long long count = option->type == BYZGD_OPTION_INT ? strtoull(value, NULL, 10) : 0;
+    if (strcmp(name, "model") == 0)
+        options->model = value;
+    else if (strcmp(name, "dataset") == 0)
+        options->dataset = value;
+    else if (strcmp(name, "data-dir") == 0)
+        options->data_dir = value;
+    else if (strcmp(name, "batch") == 0)
+        options->batch = (size_t)count;
+    else if (strcmp(name, "lr") == 0) {
+        options->lr = strtod(value, NULL);
+        if (!(options->lr > 0))
+            return byzgd_set_error(error, error_size, "--lr %s: expected a positive number", value);
+    } else if (strcmp(name, "lr-schedule") == 0)
+        options->lr_schedule = value;
+    else if (strcmp(name, "steps") == 0)
+        options->steps = count;
+    else if (strcmp(name, "eval-every") == 0)
+        options->eval_every = count;
+    else if (strcmp(name, "metrics") == 0)
+        options->metrics_path = value;
+    else if (strcmp(name, "seed") == 0)
+        options->seed = count;
+    else if (strcmp(name, "hidden") == 0)
+        return s_parse_hidden(options->hidden, value, error, error_size);
+    else if (strcmp(name, "threads") == 0)
+        options->threads = (int)count;
+    else if (strcmp(name, "train-limit") == 0)
+        options->train_limit = (size_t)count;
+    else if (strcmp(name, "test-limit") == 0)
+        options->test_limit = (size_t)count;
+    else if (strcmp(name, "spam-features") == 0)
+        options->spam_features = (size_t)count;
+    else if (strcmp(name, "load") == 0)
+        options->load_path = value;
+    else if (strcmp(name, "save") == 0)
+        options->save_path = value;
+    return 0;
+}
+
+#define S_U64_MAX   18446744073709551615.0
+#define S_COUNT_MAX 1099511627776.0    // 2^40
+#define S_EXACT_MAX 9007199254740992.0 // 2^53
+
+// clang-format off
+static const byzgd_option_t s_table[] = {
+    {"model", BYZGD_OPTION_NAME, 0, 0, "mlp", 0, "logreg, mlp or convnet", "NAME", NULL},
+    {"dataset", BYZGD_OPTION_NAME, 0, 0, "fashion-mnist", 0,
+     "fashion-mnist, mnist, spam or synthetic", "NAME", NULL},
+    {"data-dir", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "where the dataset lives (default: see docs/DATASETS.md)", "DIR", NULL},
+    {"batch", BYZGD_OPTION_INT, 1, 65536, "32", 0, "minibatch size", "N", NULL},
+    {"lr", BYZGD_OPTION_NUMBER, 0, 1e300, "0.05", 0, "initial learning rate (> 0)", "X", NULL},
+    {"lr-schedule", BYZGD_OPTION_TEXT, 0, 0, "constant", 0,
+     "constant, inv-sqrt or step:EVERY:FACTOR", "S", NULL},
+    {"steps", BYZGD_OPTION_INT, 0, S_COUNT_MAX, "2000", 0, "SGD steps", "N", NULL},
+    {"eval-every", BYZGD_OPTION_INT, 1, S_COUNT_MAX, "500", 0,
+     "evaluate on the test split every N steps and at the end", "N", NULL},
+    {"metrics", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "JSON Lines, one object per evaluation", "FILE",
+     NULL},
+    {"seed", BYZGD_OPTION_INT, 0, S_U64_MAX, "1", 0, "initialisation and sampling seed", "N",
+     NULL},
+    {"hidden", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "mlp hidden units / convnet channels (defaults 128,64 / 16,32)", "A,B", NULL},
+    {"threads", BYZGD_OPTION_INT, 1, 256, "2", 0, "threads for the model", "N", NULL},
+    {"train-limit", BYZGD_OPTION_INT, 1, S_EXACT_MAX, NULL, 0,
+     "use only the first N training examples", "N", NULL},
+    {"test-limit", BYZGD_OPTION_INT, 1, S_EXACT_MAX, NULL, 0,
+     "evaluate on the first N test examples only", "N", NULL},
+    {"spam-features", BYZGD_OPTION_INT, 16, 1 << 20, "1024", 0,
+     "hashing buckets of the spam features", "D", NULL},
+    {"load", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "start from saved parameters instead of --seed's",
+     "FILE", NULL},
+    {"save", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "save the final parameters", "FILE", NULL},
+};
+// clang-format on
+
+// Returns BYZGD_OPTIONS_CONTINUE, or the exit status (0 after --help/--version, 2).
 static int
 s_parse_options(s_options_t *options, int argc, char **argv)
 {
-    enum {
-        O_MODEL = 256,
-        O_DATASET,
-        O_DATA_DIR,
-        O_BATCH,
-        O_LR,
-        O_LR_SCHEDULE,
-        O_STEPS,
-        O_EVAL_EVERY,
-        O_METRICS,
-        O_SEED,
-        O_HIDDEN,
-        O_THREADS,
-        O_TRAIN_LIMIT,
-        O_TEST_LIMIT,
-        O_SPAM_FEATURES,
-        O_LOAD,
-        O_SAVE,
-        O_HELP,
-    };
-    static const struct option long_options[] = {
-        {"model", required_argument, NULL, O_MODEL},
-        {"dataset", required_argument, NULL, O_DATASET},
-        {"data-dir", required_argument, NULL, O_DATA_DIR},
-        {"batch", required_argument, NULL, O_BATCH},
-        {"lr", required_argument, NULL, O_LR},
-        {"lr-schedule", required_argument, NULL, O_LR_SCHEDULE},
-        {"steps", required_argument, NULL, O_STEPS},
-        {"eval-every", required_argument, NULL, O_EVAL_EVERY},
-        {"metrics", required_argument, NULL, O_METRICS},
-        {"seed", required_argument, NULL, O_SEED},
-        {"hidden", required_argument, NULL, O_HIDDEN},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"train-limit", required_argument, NULL, O_TRAIN_LIMIT},
-        {"test-limit", required_argument, NULL, O_TEST_LIMIT},
-        {"spam-features", required_argument, NULL, O_SPAM_FEATURES},
-        {"load", required_argument, NULL, O_LOAD},
-        {"save", required_argument, NULL, O_SAVE},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
+    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
+    static const byzgd_option_section_t *const sections[] = {&section, NULL};
+    static const byzgd_program_t program = {
+        "byzgd-train",
+        "[options]",
+        "single-process minibatch SGD of one model on one dataset (the baseline)",
+        sections,
+        "Progress on stderr; one JSON object per evaluation in the --metrics file.\n",
+        "Exit status: 0 done, 1 a failure during training, 2 bad flags or missing data.\n",
+        0,
+        0,
     };
     *options = (s_options_t){
         .model = "mlp",
@@ -162,99 +175,8 @@ s_parse_options(s_options_t *options, int argc, char **argv)
         .seed = 1,
         .threads = 2,
     };
-    unsigned long long value;
-    int option;
-    opterr = 0;
-    while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
-        switch (option) {
-        case O_MODEL:
-            options->model = optarg;
-            break;
-        case O_DATASET:
-            options->dataset = optarg;
-            break;
-        case O_DATA_DIR:
-            options->data_dir = optarg;
-            break;
-        case O_BATCH:
-            if (s_parse_count(&value, "--batch", optarg, 1, 65536) < 0)
-                return -1;
-            options->batch = (size_t)value;
-            break;
-        case O_LR: {
-            char *end = NULL;
-            errno = 0;
-            options->lr = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(options->lr > 0) || !isfinite(options->lr)) {
-                byzgd_error("--lr %s: expected a positive number", optarg);
-                return -1;
-            }
-            break;
-        }
-        case O_LR_SCHEDULE:
-            options->lr_schedule = optarg;
-            break;
-        case O_STEPS:
-            if (s_parse_count(&options->steps, "--steps", optarg, 0, 1ULL << 40) < 0)
-                return -1;
-            break;
-        case O_EVAL_EVERY:
-            if (s_parse_count(&options->eval_every, "--eval-every", optarg, 1, 1ULL << 40) < 0)
-                return -1;
-            break;
-        case O_METRICS:
-            options->metrics_path = optarg;
-            break;
-        case O_SEED:
-            if (s_parse_count(&options->seed, "--seed", optarg, 0, UINT64_MAX) < 0)
-                return -1;
-            break;
-        case O_HIDDEN:
-            if (s_parse_hidden(options->hidden, optarg) < 0)
-                return -1;
-            break;
-        case O_THREADS:
-            if (s_parse_count(&value, "--threads", optarg, 1, 256) < 0)
-                return -1;
-            options->threads = (int)value;
-            break;
-        case O_TRAIN_LIMIT:
-            if (s_parse_count(&value, "--train-limit", optarg, 1, SIZE_MAX) < 0)
-                return -1;
-            options->train_limit = (size_t)value;
-            break;
-        case O_TEST_LIMIT:
-            if (s_parse_count(&value, "--test-limit", optarg, 1, SIZE_MAX) < 0)
-                return -1;
-            options->test_limit = (size_t)value;
-            break;
-        case O_SPAM_FEATURES:
-            if (s_parse_count(&value, "--spam-features", optarg, 16, 1 << 20) < 0)
-                return -1;
-            options->spam_features = (size_t)value;
-            break;
-        case O_LOAD:
-            options->load_path = optarg;
-            break;
-        case O_SAVE:
-            options->save_path = optarg;
-            break;
-        case O_HELP:
-            s_usage(stdout);
-            exit(0);
-        default:
-            if (optopt)
-                byzgd_error("option %s needs a value (see --help)", argv[optind - 1]);
-            else
-                byzgd_error("unknown option %s (see --help)", argv[optind - 1]);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        byzgd_error("unexpected argument \"%s\" (see --help)", argv[optind]);
-        return -1;
-    }
-    return 0;
+    void *states[] = {options};
+    return byzgd_options_main(&program, argc, argv, states, NULL);
 }
 
 static double
@@ -280,7 +202,8 @@ s_report(s_progress_t *progress, const s_options_t *options, byzgd_model_t *mode
          const float *params, const byzgd_dataset_t *test, unsigned long long step, double rate)
 {
     double test_loss, test_accuracy;
-    byzgd_model_evaluate(model, params, test, &test_loss, &test_accuracy);
+    byzgd_model_evaluate_arrays(model, &test_loss, &test_accuracy, params, test->features,
+                                test->labels, test->count);
     double elapsed = s_now() - progress->start;
     double train_loss = progress->losses ? progress->loss_sum / (double)progress->losses : NAN;
     byzgd_info("step %llu/%llu  train_loss %.4f  test_loss %.4f  test_accuracy %.4f  lr %.4g  "
@@ -339,8 +262,9 @@ int
 main(int argc, char **argv)
 {
     s_options_t options;
-    if (s_parse_options(&options, argc, argv) < 0)
-        return 2;
+    int parsed = s_parse_options(&options, argc, argv);
+    if (parsed != BYZGD_OPTIONS_CONTINUE)
+        return parsed;
     char error[512];
     byzgd_lr_schedule_t schedule;
     if (byzgd_lr_schedule_parse(&schedule, options.lr_schedule, options.lr, error, sizeof error) <
@@ -407,7 +331,8 @@ main(int argc, char **argv)
         goto cleanup;
     }
     if (options.load_path) {
-        if (byzgd_model_load(model, params, options.load_path, error, sizeof error) < 0) {
+        if (byzgd_param_file_load(options.load_path, byzgd_model_description(model), params, d,
+                                  error, sizeof error) < 0) {
             byzgd_error("--load: %s", error);
             status = 2;
             goto cleanup;
@@ -443,7 +368,8 @@ main(int argc, char **argv)
             goto cleanup;
     }
     if (options.save_path) {
-        if (byzgd_model_save(model, params, options.save_path, error, sizeof error) < 0) {
+        if (byzgd_param_file_save(options.save_path, byzgd_model_description(model), params, d,
+                                  error, sizeof error) < 0) {
             byzgd_error("--save: %s", error);
             goto cleanup;
         }

@@ -8,7 +8,9 @@
         actor → caller  "STATS" bytes | "DONE" status(i)  ("DONE" may come unsolicited) */
 #include "worker.h"
 
+#include <assert.h>
 #include <czmq.h>
+#include <malloc.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -97,12 +99,6 @@ uint64_t
 byzgd_worker_context_round(const byzgd_worker_context_t *context)
 {
     return context->round;
-}
-
-const float *
-byzgd_worker_context_params(const byzgd_worker_context_t *context)
-{
-    return context->params;
 }
 
 double
@@ -643,22 +639,6 @@ byzgd_worker_config_init(byzgd_worker_config_t *config)
     config->give_up_ms = 60000;
 }
 
-const char *
-byzgd_worker_usage(void)
-{
-    return "  --endpoint EP          the server (default tcp://127.0.0.1:5555)\n"
-           "  --cert FILE            this worker's certificate (public file; _secret beside it)\n"
-           "  --server-cert FILE     the server's public certificate\n"
-           "  --insecure             no CURVE (the server must run --insecure too)\n"
-           "  --data-dir DIR         where the dataset lives (default: the dataset's default)\n"
-           "  --threads N            model / OpenBLAS threads (default 1)\n"
-           "  --hello-ms MS          HELLO retry period while joining (default 1000)\n"
-           "  --give-up-ms MS        exit 1 after this long without a server (default 60000)\n"
-           "Everything else (model, dataset, shard, batch, seed) comes from the server.\n"
-           "Exit status: 0 when the server says BYE, 1 on errors or without a server, 2 for "
-           "bad flags.\n";
-}
-
 static int
 s_copy(char *out, size_t size, const char *name, const char *value, char *error, size_t error_size)
 {
@@ -683,59 +663,59 @@ s_int(int *out, const char *name, const char *value, int min, int max, char *err
     return 0;
 }
 
-int
-byzgd_worker_config_parse(byzgd_worker_config_t *config, int argc, char **argv,
-                          byzgd_worker_option_fn other, void *other_state, char *error,
-                          size_t error_size)
+static int
+s_apply_option(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+               const char *value, char *error, size_t error_size)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!arg || arg[0] != '-' || arg[1] == '\0')
-            return byzgd_set_error(error, error_size, "unexpected argument \"%s\"", arg);
-        const char *body = arg[1] == '-' ? arg + 2 : arg + 1;
-        char name[64];
-        const char *equals = strchr(body, '=');
-        size_t name_size = equals ? (size_t)(equals - body) : strlen(body);
-        if (name_size == 0 || name_size >= sizeof name)
-            return byzgd_set_error(error, error_size, "bad option \"%s\"", arg);
-        memcpy(name, body, name_size);
-        name[name_size] = '\0';
-        if (streq(name, "help") || streq(name, "h"))
-            return 1;
-        if (streq(name, "insecure")) {
-            config->insecure = true;
-            continue;
-        }
-        const char *value = equals ? equals + 1 : i + 1 < argc ? argv[i + 1] : NULL;
-        bool next_used = !equals && value;
-        int status = 0;
-        if (streq(name, "endpoint"))
-            status =
-                s_copy(config->endpoint, sizeof config->endpoint, name, value, error, error_size);
-        else if (streq(name, "cert"))
-            status = s_copy(config->cert, sizeof config->cert, name, value, error, error_size);
-        else if (streq(name, "server-cert"))
-            status = s_copy(config->server_cert, sizeof config->server_cert, name, value, error,
-                            error_size);
-        else if (streq(name, "data-dir"))
-            status =
-                s_copy(config->data_dir, sizeof config->data_dir, name, value, error, error_size);
-        else if (streq(name, "threads"))
-            status = s_int(&config->threads, name, value, 1, 256, error, error_size);
-        else if (streq(name, "hello-ms"))
-            status = s_int(&config->hello_interval_ms, name, value, 1, 600000, error, error_size);
-        else if (streq(name, "give-up-ms"))
-            status = s_int(&config->give_up_ms, name, value, 1, 86400000, error, error_size);
-        else {
-            status = other ? other(other_state, name, value, error, error_size) : 1;
-            if (status == 1)
-                return byzgd_set_error(error, error_size, "unknown option %s", arg);
-        }
-        if (status != 0)
-            return -1;
-        if (next_used)
-            i++;
+    (void)section;
+    byzgd_worker_config_t *config = state;
+    const char *name = option->name;
+    if (streq(name, "insecure")) {
+        config->insecure = streq(value, "true");
+        return 0;
     }
+    if (streq(name, "endpoint"))
+        return s_copy(config->endpoint, sizeof config->endpoint, name, value, error, error_size);
+    if (streq(name, "cert"))
+        return s_copy(config->cert, sizeof config->cert, name, value, error, error_size);
+    if (streq(name, "server-cert"))
+        return s_copy(config->server_cert, sizeof config->server_cert, name, value, error,
+                      error_size);
+    if (streq(name, "data-dir"))
+        return s_copy(config->data_dir, sizeof config->data_dir, name, value, error, error_size);
+    if (streq(name, "threads"))
+        return s_int(&config->threads, name, value, 1, 256, error, error_size);
+    if (streq(name, "hello-ms"))
+        return s_int(&config->hello_interval_ms, name, value, 1, 600000, error, error_size);
+    assert(streq(name, "give-up-ms"));
+    return s_int(&config->give_up_ms, name, value, 1, 86400000, error, error_size);
+}
+
+// clang-format off
+static const byzgd_option_t s_options[] = {
+    {"endpoint", BYZGD_OPTION_TEXT, 0, 0, "tcp://127.0.0.1:5555", 0, "the server", "EP", NULL},
+    {"cert", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "this worker's certificate (public file; _secret beside it)", "FILE", NULL},
+    {"server-cert", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the server's public certificate", "FILE",
+     NULL},
+    {"insecure", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "no CURVE (the server must run --insecure too)",
+     NULL, NULL},
+    {"data-dir", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "where the dataset lives (default: the dataset's default)", "DIR", NULL},
+    {"threads", BYZGD_OPTION_INT, 1, 256, "1", 0, "model and OpenBLAS threads", "N", NULL},
+    {"hello-ms", BYZGD_OPTION_INT, 1, 600000, "1000", 0, "HELLO retry period while joining", "MS",
+     NULL},
+    {"give-up-ms", BYZGD_OPTION_INT, 1, 86400000, "60000", 0,
+     "exit 1 after this long without a server", "MS", NULL},
+};
+// clang-format on
+
+const byzgd_option_section_t byzgd_worker_option_section =
+    BYZGD_OPTION_SECTION("Worker options", s_options, s_apply_option);
+
+int
+byzgd_worker_config_check(const byzgd_worker_config_t *config, char *error, size_t error_size)
+{
     if (!config->insecure && (!config->cert[0] || !config->server_cert[0]))
         return byzgd_set_error(error, error_size,
                                "CURVE is on by default: give --cert and --server-cert, or "
@@ -804,26 +784,34 @@ byzgd_worker_destroy(byzgd_worker_t **self_p)
 int
 byzgd_worker_wait(byzgd_worker_t *self, int timeout_ms)
 {
-    if (self->done)
-        return self->status;
-    zmsg_t *reply =
-        byzgd_actor_recv_reply(self->actor, "DONE", timeout_ms, &self->done, &self->status);
-    zmsg_destroy(&reply);
-    return self->done ? self->status : -1;
+    return byzgd_actor_wait(self->actor, timeout_ms, &self->done, &self->status);
 }
 
 int
 byzgd_worker_stats(byzgd_worker_t *self, byzgd_worker_stats_t *stats)
 {
-    if (zstr_send(self->actor, "STATS") != 0)
-        return -1;
-    zmsg_t *reply = byzgd_actor_recv_reply(self->actor, "STATS", 10000, &self->done, &self->status);
-    zframe_t *frame = reply ? zmsg_first(reply) : NULL;
-    int status = -1;
-    if (frame && zframe_size(frame) == sizeof *stats) {
-        memcpy(stats, zframe_data(frame), sizeof *stats);
-        status = 0;
+    return byzgd_actor_call(self->actor, "STATS", stats, sizeof *stats, 10000, &self->done,
+                            &self->status);
+}
+
+int
+byzgd_worker_run(const byzgd_worker_config_t *config)
+{
+    // Received PARAMS and sent proposals are megabytes each: keep freed memory in the heap
+    // instead of mmap/munmap per round (docs/ARCHITECTURE.md §7).
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
+    zsys_init();
+    zsys_set_linger(200);
+    char error[1024];
+    byzgd_worker_t *worker = byzgd_worker_new(config, error, sizeof error);
+    if (!worker) {
+        byzgd_error("%s", error);
+        return 1;
     }
-    zmsg_destroy(&reply);
-    return status;
+    int status = -1;
+    while (status < 0 && !zsys_interrupted)
+        status = byzgd_worker_wait(worker, 200);
+    byzgd_worker_destroy(&worker);
+    return status < 0 ? 0 : status;
 }

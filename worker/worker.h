@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "wire/msg.h"
+#include "support/options.h"
 #include "support/rng.h"
 
 #define BYZGD_WORKER_PATH_MAX 1024
@@ -34,9 +35,8 @@ typedef struct byzgd_worker_context_t byzgd_worker_context_t;
 
 // The session configuration the server sent (slot, n, f, d, model, dataset, seed, ...).
 const byzgd_msg_config_t *byzgd_worker_context_session(const byzgd_worker_context_t *context);
-// The round being computed and the parameters x_round (d floats, borrowed).
+// The round being computed.
 uint64_t byzgd_worker_context_round(const byzgd_worker_context_t *context);
-const float *byzgd_worker_context_params(const byzgd_worker_context_t *context);
 
 // Gradient at x_round of one minibatch of the session's batch size, written to
 // gradient_out[d]; returns the mean loss. from_full_set: draw from the whole training set
@@ -108,18 +108,19 @@ typedef struct byzgd_worker_t byzgd_worker_t;
 // after 60 s, honest.
 void byzgd_worker_config_init(byzgd_worker_config_t *config);
 
-// Parses the worker's command line (argv[0] skipped). An option it does not know, with
-// its value (the next argument, or the text after '='), is handed to `other` (may be
-// NULL), which returns 0 when it took it, 1 when the name is not its own, -1 with a
-// message on a bad value. Returns 0, 1 for --help, -1 with a message.
-typedef int (*byzgd_worker_option_fn)(void *state, const char *name, const char *value, char *error,
-                                      size_t error_size);
-int byzgd_worker_config_parse(byzgd_worker_config_t *config, int argc, char **argv,
-                              byzgd_worker_option_fn other, void *other_state, char *error,
-                              size_t error_size);
+// The worker's options (support/options.h); its apply function takes a
+// byzgd_worker_config_t *. Everything else (model, dataset, shard, batch, seed) comes from
+// the server.
+extern const byzgd_option_section_t byzgd_worker_option_section;
 
-// The usage text of the worker options (static).
-const char *byzgd_worker_usage(void);
+// Checks the options together: CURVE needs --cert and --server-cert unless --insecure.
+// Returns 0, or -1 with a message.
+int byzgd_worker_config_check(const byzgd_worker_config_t *config, char *error, size_t error_size);
+
+// A worker process's life: sets the allocator for megabyte messages, starts the worker, waits for
+// BYE, give-up or a signal (SIGINT/SIGTERM), and returns the process's exit status (0 after BYE or
+// a signal, 1 on errors or without a server; a start-up failure is reported on stderr).
+int byzgd_worker_run(const byzgd_worker_config_t *config);
 
 // Starts the worker actor and connects. Takes the hooks' state (destroyed with the worker,
 // also on failure). Returns NULL with a message.

@@ -15,7 +15,8 @@
 // Separate random streams per use, so drawing minibatches never shifts the noise.
 enum { S_PURPOSE_SAMPLING = 1, S_PURPOSE_NOISE = 2, S_PURPOSE_GARBAGE = 3 };
 
-static const char *const s_kind_names[BYZGD_ATTACK_KIND_COUNT] = {
+// NULL-terminated: the option tables list them.
+static const char *const s_kind_names[BYZGD_ATTACK_KIND_COUNT + 1] = {
     [BYZGD_ATTACK_NONE] = "none",
     [BYZGD_ATTACK_GAUSSIAN] = "gaussian",
     [BYZGD_ATTACK_OMNISCIENT] = "omniscient",
@@ -29,7 +30,7 @@ static const char *const s_kind_names[BYZGD_ATTACK_KIND_COUNT] = {
     [BYZGD_ATTACK_INF] = "inf",
 };
 
-static const char *const s_misbehaviour_names[BYZGD_MISBEHAVE_KIND_COUNT] = {
+static const char *const s_misbehaviour_names[BYZGD_MISBEHAVE_KIND_COUNT + 1] = {
     [BYZGD_MISBEHAVE_NONE] = "none",
     [BYZGD_MISBEHAVE_DUPLICATE] = "duplicate",
     [BYZGD_MISBEHAVE_STALE] = "stale",
@@ -39,31 +40,6 @@ static const char *const s_misbehaviour_names[BYZGD_MISBEHAVE_KIND_COUNT] = {
     [BYZGD_MISBEHAVE_SILENCE] = "silence",
     [BYZGD_MISBEHAVE_SLOW] = "slow",
 };
-
-static const char s_usage[] =
-    "Attack options (byzgd-byzantine):\n"
-    "  --attack NAME            none|gaussian|omniscient|signflip|alie|ipm|labelflip|mimic|\n"
-    "                           zero|nan|inf (default none: honest)\n"
-    "  --sigma S                gaussian: standard deviation S (exclusive with --variance)\n"
-    "  --variance V             gaussian: variance V, i.e. sigma = sqrt(V) (default 200)\n"
-    "  --kappa K                omniscient: send -K times the full-training-set gradient "
-    "(default 10)\n"
-    "  --signflip-scale S       signflip: send -S times the own gradient (default 1)\n"
-    "  --z Z                    alie: send mean - Z*std (default: Baruch et al.'s z for n, f)\n"
-    "  --epsilon E              ipm: send -E times the mean (default 0.1)\n"
-    "  --estimate-batches K     alie, ipm: minibatch gradients behind mean/std (default 8)\n"
-    "  --full-examples N        omniscient: examples for the true gradient (default 0 = all)\n"
-    "  --collude yes|no|auto    colluders draw the same stream and send identical vectors\n"
-    "                           (auto: yes for alie, ipm, mimic; no otherwise)\n"
-    "  --attack-seed N          seed of the attack streams (default: the run seed)\n"
-    "  --misbehave MODE         none|duplicate|stale|wrong-dimension|oversized|garbage|\n"
-    "                           silence|slow (protocol misbehaviour, default none;\n"
-    "                           aliases wrong-dim, silent)\n"
-    "  --misbehave-every R      misbehave only in rounds divisible by R (default 1)\n"
-    "  --stale-rounds R         stale: label proposals R rounds old (default 1)\n"
-    "  --slow-ms MS             slow: reply MS milliseconds late (default 1000)\n"
-    "  --oversized-bytes B      oversized: frame size in bytes (default 67108864)\n"
-    "  --garbage-bytes B        garbage: random bytes per message (default 64)\n";
 
 void
 byzgd_attack_config_init(byzgd_attack_config_t *config)
@@ -128,11 +104,78 @@ byzgd_misbehaviour_from_name(const char *name, byzgd_misbehaviour_t *misbehaviou
     return -1;
 }
 
-const char *
-byzgd_attack_usage(void)
+const char *const *
+byzgd_attack_kind_names(void)
 {
-    return s_usage;
+    return s_kind_names;
 }
+
+const char *const *
+byzgd_misbehaviour_names(void)
+{
+    return s_misbehaviour_names;
+}
+
+static const char *const *
+s_collude_names(void)
+{
+    static const char *const names[] = {"yes", "no", "auto", NULL};
+    return names;
+}
+
+#define S_EXACT_MAX 9007199254740992.0 // 2^53
+#define S_U64_MAX   18446744073709551615.0
+
+// clang-format off
+static const byzgd_option_t s_attack_options[] = {
+    {"attack", BYZGD_OPTION_NAME, 0, 0, NULL, 0,
+     "the attack (default none: honest)", "NAME", byzgd_attack_kind_names},
+    {"sigma", BYZGD_OPTION_NUMBER, 0, 1e30, NULL, 0,
+     "gaussian: standard deviation S (exclusive with --variance)", "S", NULL},
+    {"variance", BYZGD_OPTION_NUMBER, 0, 1e30, NULL, 0,
+     "gaussian: variance V, i.e. sigma = sqrt(V) (default 200)", "V", NULL},
+    {"kappa", BYZGD_OPTION_NUMBER, -1e30, 1e30, NULL, 0,
+     "omniscient: send -K times the full-training-set gradient (default 10)", "K", NULL},
+    {"signflip-scale", BYZGD_OPTION_NUMBER, -1e30, 1e30, NULL, 0,
+     "signflip: send -S times the own gradient (default 1)", "S", NULL},
+    {"z", BYZGD_OPTION_NUMBER, -1e30, 1e30, NULL, 0,
+     "alie: send mean - Z std (default: Baruch et al.'s z for n, f)", "Z", NULL},
+    {"epsilon", BYZGD_OPTION_NUMBER, -1e30, 1e30, NULL, 0,
+     "ipm: send -E times the mean (default 0.1)", "E", NULL},
+    {"estimate-batches", BYZGD_OPTION_INT, 2, 1e6, NULL, 0,
+     "alie, ipm: minibatch gradients behind mean and std (default 8)", "K", NULL},
+    {"full-examples", BYZGD_OPTION_INT, 0, S_EXACT_MAX, NULL, 0,
+     "omniscient: examples for the true gradient (default 0: all)", "N", NULL},
+    {"collude", BYZGD_OPTION_NAME, 0, 0, NULL, 0,
+     "colluders draw one stream and send identical vectors (auto: yes for alie, ipm, mimic)",
+     "WHEN", s_collude_names},
+    {"attack-seed", BYZGD_OPTION_INT, 0, S_U64_MAX, NULL, 0,
+     "seed of the attack streams (default: the run seed)", "N", NULL},
+};
+
+static const byzgd_option_t s_misbehaviour_options[] = {
+    {"misbehave", BYZGD_OPTION_NAME, 0, 0, NULL, 0,
+     "protocol misbehaviour (default none; aliases wrong-dim, silent)", "MODE",
+     byzgd_misbehaviour_names},
+    {"misbehave-every", BYZGD_OPTION_INT, 1, S_U64_MAX, NULL, 0,
+     "misbehave only in rounds divisible by R (default 1)", "R", NULL},
+    {"stale-rounds", BYZGD_OPTION_INT, 1, S_U64_MAX, NULL, 0,
+     "stale: label proposals R rounds old (default 1)", "R", NULL},
+    {"slow-ms", BYZGD_OPTION_INT, 0, 86400000, NULL, 0,
+     "slow: reply MS milliseconds late (default 1000)", "MS", NULL},
+    {"oversized-bytes", BYZGD_OPTION_INT, 1, S_EXACT_MAX, NULL, 0,
+     "oversized: frame size in bytes (default 67108864)", "B", NULL},
+    {"garbage-bytes", BYZGD_OPTION_INT, 1, 1073741824, NULL, 0,
+     "garbage: random bytes per message (default 64)", "B", NULL},
+};
+// clang-format on
+
+BYZGD_OPTION_APPLY_BY_NAME(s_apply, byzgd_attack_config_t, byzgd_attack_config_parse_option)
+
+const byzgd_option_section_t byzgd_attack_option_section =
+    BYZGD_OPTION_SECTION("Attack options", s_attack_options, s_apply);
+const byzgd_option_section_t byzgd_misbehaviour_option_section =
+    BYZGD_OPTION_SECTION("Protocol misbehaviour options", s_misbehaviour_options, s_apply);
 
 // Parses a finite double. Returns 0, or -1 with a message.
 static int
@@ -214,11 +257,12 @@ byzgd_attack_config_parse_option(byzgd_attack_config_t *config, const char *name
     double x = 0; // set on success; the analyser cannot see byzgd_set_error returns -1
 
     if (strcmp(name, "attack") == 0) {
-        if (byzgd_attack_kind_from_name(value, &config->kind))
-            return byzgd_set_error(error, error_size,
-                                   "unknown attack '%s' (none, gaussian, omniscient, signflip, "
-                                   "alie, ipm, labelflip, mimic, zero, nan, inf)",
-                                   value ? value : "");
+        if (byzgd_attack_kind_from_name(value, &config->kind)) {
+            char names[256];
+            byzgd_options_join(s_kind_names, names, sizeof names);
+            return byzgd_set_error(error, error_size, "unknown attack '%s' (%s)",
+                                   value ? value : "", names);
+        }
     } else if (strcmp(name, "sigma") == 0 || strcmp(name, "variance") == 0) {
         bool is_variance = name[0] == 'v';
         // A number alone would be ambiguous (the paper quotes a variance), so only one of
@@ -259,11 +303,12 @@ byzgd_attack_config_parse_option(byzgd_attack_config_t *config, const char *name
             return -1;
         config->seed_given = true;
     } else if (strcmp(name, "misbehave") == 0) {
-        if (byzgd_misbehaviour_from_name(value, &config->misbehaviour))
-            return byzgd_set_error(error, error_size,
-                                   "unknown misbehaviour '%s' (none, duplicate, stale, "
-                                   "wrong-dimension, oversized, garbage, silence, slow)",
-                                   value ? value : "");
+        if (byzgd_misbehaviour_from_name(value, &config->misbehaviour)) {
+            char names[256];
+            byzgd_options_join(s_misbehaviour_names, names, sizeof names);
+            return byzgd_set_error(error, error_size, "unknown misbehaviour '%s' (%s)",
+                                   value ? value : "", names);
+        }
     } else if (strcmp(name, "misbehave-every") == 0) {
         return s_parse_unsigned(name, value, 1, UINT64_MAX, &config->misbehave_every, error,
                                 error_size);

@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "support/options.h"
 #include "support/rng.h"
 
 // The attack vectors. BYZGD_ATTACK_NONE is an honest proposal (the own gradient).
@@ -145,8 +146,15 @@ int byzgd_attack_config_check(const byzgd_attack_config_t *config, size_t n, siz
 int byzgd_attack_config_describe(const byzgd_attack_config_t *config, char *buffer,
                                  size_t buffer_size);
 
-// Help text for the options above (static, borrowed).
-const char *byzgd_attack_usage(void);
+// The options above as two option sections (support/options.h) for the programs that take
+// them (byzgd-byzantine, byzgd-cluster); their apply function takes a
+// byzgd_attack_config_t *. Attacks: attack ... attack-seed; misbehaviour: misbehave ...
+extern const byzgd_option_section_t byzgd_attack_option_section;
+extern const byzgd_option_section_t byzgd_misbehaviour_option_section;
+
+// The attack and misbehaviour names, indexed by kind, NULL-terminated (static).
+const char *const *byzgd_attack_kind_names(void);
+const char *const *byzgd_misbehaviour_names(void);
 
 // Names ("gaussian", "stale", …). Return NULL for an out-of-range value.
 const char *byzgd_attack_kind_name(byzgd_attack_kind_t kind);

@@ -1,5 +1,6 @@
-/*  dataset.c — the dataset object, the loader dispatch, shards and minibatch sampling.
-    The sources live in dataset_idx.c, dataset_spam.c and dataset_synthetic.c. */
+/*  dataset.c — the dataset object, shards and minibatch sampling. The loaders
+    (dataset_idx.c, dataset_spam.c, dataset_synthetic.c) build on it; dataset_load.c picks
+    the loader by name. */
 #include "dataset.h"
 #include "dataset_private.h"
 #include "support/log.h"
@@ -60,12 +61,6 @@ byzgd_dataset_destroy(byzgd_dataset_t **self_p)
     free(self->labels);
     free(self);
     *self_p = NULL;
-}
-
-void
-byzgd_dataset_set_name(byzgd_dataset_t *self, const char *name)
-{
-    snprintf(self->name, sizeof self->name, "%s", name);
 }
 
 byzgd_dataset_t *
@@ -129,33 +124,6 @@ failure:
     free(data);
     fclose(file);
     return -1;
-}
-
-byzgd_dataset_t *
-byzgd_dataset_load(const char *name, const byzgd_dataset_options_t *options, char *error,
-                   size_t error_size)
-{
-    byzgd_dataset_options_t defaults = {0};
-    if (!options)
-        options = &defaults;
-    if (options->split != BYZGD_SPLIT_TRAIN && options->split != BYZGD_SPLIT_TEST) {
-        byzgd_set_error(error, error_size, "dataset split must be train or test");
-        return NULL;
-    }
-    if (!name) {
-        byzgd_set_error(error, error_size, "no dataset name given");
-        return NULL;
-    }
-    if (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "mnist") == 0)
-        return byzgd_dataset_load_idx(name, options, error, error_size);
-    if (strcmp(name, "spam") == 0)
-        return byzgd_dataset_load_spam(options, error, error_size);
-    if (strcmp(name, "synthetic") == 0)
-        return byzgd_dataset_load_synthetic(options, error, error_size);
-    byzgd_set_error(error, error_size,
-                    "unknown dataset '%s' (expected fashion-mnist, mnist, spam or synthetic)",
-                    name);
-    return NULL;
 }
 
 static void

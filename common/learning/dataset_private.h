@@ -13,9 +13,6 @@ int byzgd_dataset_read_file(uint8_t **data_out, size_t *size_out, const char *pa
 byzgd_dataset_t *byzgd_dataset_select(const byzgd_dataset_t *full, const size_t *indices,
                                       size_t count);
 
-// Sets the name (truncated to fit).
-void byzgd_dataset_set_name(byzgd_dataset_t *self, const char *name);
-
 // The per-source loaders behind byzgd_dataset_load(); options is never NULL.
 byzgd_dataset_t *byzgd_dataset_load_idx(const char *name, const byzgd_dataset_options_t *options,
                                         char *error, size_t error_size);

@@ -5,6 +5,7 @@
     cache holds the whole corpus in canonical order, so one file serves every split seed. */
 #include "dataset.h"
 #include "support/bytes.h"
+#include "support/files.h"
 #include "dataset_private.h"
 #include "support/log.h"
 
@@ -556,19 +557,6 @@ byzgd_spam_features(float *features_out, const char *text, size_t text_size, siz
 
 // ---- the cache file: little-endian, see docs/DATASETS.md
 
-static uint32_t
-s_crc32(const uint8_t *data, size_t size)
-{
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (size > 0) {
-        uInt chunk = size > (1u << 30) ? (1u << 30) : (uInt)size;
-        crc = crc32(crc, data, chunk);
-        data += chunk;
-        size -= chunk;
-    }
-    return (uint32_t)crc;
-}
-
 int
 byzgd_spam_cache_encode(uint8_t **data_out, size_t *size_out, const byzgd_dataset_t *corpus,
                         char *error, size_t error_size)
@@ -621,7 +609,7 @@ byzgd_spam_cache_encode(uint8_t **data_out, size_t *size_out, const byzgd_datase
         }
         byzgd_le_put_u32(row_counts + 4 * i, row_count);
     }
-    byzgd_le_put_u32(data + size - 4, s_crc32(data, size - 4));
+    byzgd_le_put_u32(data + size - 4, byzgd_crc32(data, size - 4));
     *data_out = data;
     *size_out = size;
     return 0;
@@ -661,7 +649,7 @@ byzgd_spam_cache_parse(const uint8_t *data, size_t size, int verify_checksum, ch
                         size < expected ? "truncated" : "trailing data");
         return NULL;
     }
-    if (verify_checksum && s_crc32(data, size - 4) != byzgd_le_get_u32(data + size - 4)) {
+    if (verify_checksum && byzgd_crc32(data, size - 4) != byzgd_le_get_u32(data + size - 4)) {
         byzgd_set_error(error, error_size, "spam cache: checksum mismatch (corrupt file)");
         return NULL;
     }
@@ -730,7 +718,7 @@ byzgd_spam_split(uint8_t *is_test_out, const byzgd_dataset_t *corpus, uint64_t s
     memset(is_test_out, 0, corpus->count);
     size_t *members = malloc((corpus->count ? corpus->count : 1) * sizeof *members);
     if (!members)
-        abort(); // out of memory may abort (STYLE.md)
+        abort(); // out of memory ends the process
     byzgd_rng_t rng;
     byzgd_rng_seed(&rng, seed, S_STREAM_SPLIT);
     for (size_t label = 0; label < corpus->class_count; label++) {
@@ -871,8 +859,8 @@ cleanup:
     return corpus;
 }
 
-// Writes the cache atomically: a unique temporary file in the same directory, then rename,
-// so concurrent workers never read a half-written cache.
+// Writes the cache atomically (support/files.h), so concurrent workers never read a
+// half-written cache. The cache is shared by every user of the data directory: 0644.
 static int
 s_write_cache(const char *path, const byzgd_dataset_t *corpus, char *error, size_t error_size)
 {
@@ -880,33 +868,7 @@ s_write_cache(const char *path, const byzgd_dataset_t *corpus, char *error, size
     size_t size = 0;
     if (byzgd_spam_cache_encode(&data, &size, corpus, error, error_size) != 0)
         return -1;
-    char temporary[4096 + 16];
-    snprintf(temporary, sizeof temporary, "%s.XXXXXX", path);
-    int status = -1;
-    int fd = mkstemp(temporary);
-    if (fd < 0) {
-        byzgd_set_error(error, error_size, "%s: %s", temporary, strerror(errno));
-        goto cleanup;
-    }
-    FILE *file = fdopen(fd, "wb");
-    if (!file) {
-        byzgd_set_error(error, error_size, "%s: %s", temporary, strerror(errno));
-        close(fd);
-        unlink(temporary);
-        goto cleanup;
-    }
-    int written = fwrite(data, 1, size, file) == size;
-    written &= fflush(file) == 0 && fsync(fileno(file)) == 0;
-    // The cache is shared by every user of the data directory: make it readable by all.
-    written &= fchmod(fileno(file), 0644) == 0;
-    written &= fclose(file) == 0;
-    if (!written || rename(temporary, path) != 0) {
-        byzgd_set_error(error, error_size, "%s: %s", path, strerror(errno));
-        unlink(temporary);
-        goto cleanup;
-    }
-    status = 0;
-cleanup:
+    int status = byzgd_atomic_write(path, 0644, data, size, error, error_size);
     free(data);
     return status;
 }

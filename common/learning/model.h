@@ -33,8 +33,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dataset.h"
-
 typedef struct {
     const char *architecture;       // logreg | mlp | convnet (borrowed)
     size_t channels, height, width; // input shape; vectors: 1, 1, feature_count
@@ -54,9 +52,6 @@ void byzgd_model_destroy(byzgd_model_t **self_p);
 
 // d: the length of the parameter and gradient vectors.
 size_t byzgd_model_dimension(const byzgd_model_t *self);
-
-// The largest batch gradient/predict accept.
-size_t byzgd_model_max_batch(const byzgd_model_t *self);
 
 // Floats per input example (channels × height × width).
 size_t byzgd_model_feature_count(const byzgd_model_t *self);
@@ -91,22 +86,5 @@ void byzgd_model_predict(byzgd_model_t *self, uint8_t *predictions_out, const fl
 void byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *accuracy_out,
                                  const float *params, const float *features, const uint8_t *labels,
                                  size_t count);
-
-// The same over a whole dataset (data->feature_count must equal the model's).
-void byzgd_model_evaluate(byzgd_model_t *self, const float *params, const byzgd_dataset_t *data,
-                          double *loss_out, double *accuracy_out);
-
-// Saves params[d] to `path` (written to path.tmp then renamed): a header with magic,
-// version, the model description, d and a CRC-32 of the data, then the floats in
-// little-endian. Returns 0, or -1 with a message.
-int byzgd_model_save(const byzgd_model_t *self, const float *params, const char *path, char *error,
-                     size_t error_size);
-
-// Loads params[d] from a file written by byzgd_model_save for the same architecture.
-// Refuses, with a message saying why, a wrong magic or version, another architecture, a
-// different d, a truncated or overlong file, or a checksum mismatch; params is untouched
-// then. Returns 0 or -1.
-int byzgd_model_load(const byzgd_model_t *self, float *params, const char *path, char *error,
-                     size_t error_size);
 
 #endif

@@ -2,7 +2,7 @@
 
     The distance matrix is computed directly from differences, never through the Gram
     identity |a|^2 + |b|^2 - 2 a.b, whose float32 cancellation gives percent-level errors on
-    near-identical gradients (DESIGN.md §5). The d axis is cut into blocks small enough that
+    near-identical gradients (ARCHITECTURE.md §7). The d axis is cut into blocks small enough that
     the n rows' blocks stay in L2; all pairs are computed block by block, four partner rows
     at a time so row a's load is shared. Inside a block each pair's squared differences are
     summed in 16 float lanes over chunks of CHUNK values, and every chunk's lanes are added

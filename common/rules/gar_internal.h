@@ -4,7 +4,7 @@
 #ifndef BYZGD_GAR_INTERNAL_H
 #define BYZGD_GAR_INTERNAL_H
 
-#include "gar.h"
+#include "gar_types.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -72,7 +72,7 @@ s_ensure_distances(byzgd_gar_workspace_t *ws, size_t n, size_t d)
     ws->distances_ready = true;
 }
 
-// Krum (DESIGN.md §2): scores with n - f - 2 neighbours, pick the argmin.
+// Krum (docs/RULES.md, the paper's definition): scores with n - f - 2 neighbours, pick the argmin.
 static void
 s_krum(byzgd_gar_result_t *result, byzgd_gar_workspace_t *ws, size_t f, size_t n, size_t d,
        size_t *picked_count)

@@ -208,13 +208,6 @@ byzgd_json_bool(byzgd_json_t *self, bool value)
 }
 
 void
-byzgd_json_null(byzgd_json_t *self)
-{
-    s_before_value(self);
-    s_append(self, "null", 4);
-}
-
-void
 byzgd_json_key_int(byzgd_json_t *self, const char *key, int64_t value)
 {
     byzgd_json_key(self, key);

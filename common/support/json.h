@@ -39,7 +39,6 @@ void byzgd_json_int(byzgd_json_t *self, int64_t value);
 void byzgd_json_double(byzgd_json_t *self, double value);
 void byzgd_json_string(byzgd_json_t *self, const char *value);
 void byzgd_json_bool(byzgd_json_t *self, bool value);
-void byzgd_json_null(byzgd_json_t *self);
 
 // Key and value in one call, inside an object.
 void byzgd_json_key_int(byzgd_json_t *self, const char *key, int64_t value);

@@ -4,6 +4,7 @@
     payload size must match the shape exactly. Nothing is allocated before all of that is
     checked, and allocation is bounded by the input size. */
 #include "npy.h"
+#include "files.h"
 #include "log.h"
 
 #include <errno.h>
@@ -286,18 +287,6 @@ s_write(const char *path, const float *data, size_t count, const char *shape, ch
     memset(header + length, ' ', padded - total);
     header[padded - 10 - 1] = '\n';
     size_t header_length = padded - 10;
-    char temporary[4096];
-    if (snprintf(temporary, sizeof temporary, "%s.tmp.XXXXXX", path) >= (int)sizeof temporary)
-        return byzgd_set_error(error, error_size, "%s: path too long", path);
-    int fd = mkstemp(temporary);
-    if (fd < 0)
-        return byzgd_set_error(error, error_size, "%s: %s", path, strerror(errno));
-    FILE *file = fdopen(fd, "wb");
-    if (!file) {
-        close(fd);
-        unlink(temporary);
-        return byzgd_set_error(error, error_size, "%s: %s", path, strerror(errno));
-    }
     uint8_t prefix[10] = {0x93,
                           'N',
                           'U',
@@ -308,18 +297,13 @@ s_write(const char *path, const float *data, size_t count, const char *shape, ch
                           0,
                           (uint8_t)(header_length & 0xff),
                           (uint8_t)(header_length >> 8)};
-    bool ok = fwrite(prefix, 1, sizeof prefix, file) == sizeof prefix &&
-              fwrite(header, 1, header_length, file) == header_length &&
-              fwrite(data, sizeof(float), count, file) == count;
-    // mkstemp creates the file 0600; the output is an ordinary data file.
-    ok = fchmod(fd, 0644) == 0 && ok;
-    ok = (fclose(file) == 0) && ok;
-    if (!ok || rename(temporary, path) != 0) {
-        int saved = errno;
-        unlink(temporary);
-        return byzgd_set_error(error, error_size, "%s: write failed: %s", path, strerror(saved));
-    }
-    return 0;
+    byzgd_atomic_file_t *file = byzgd_atomic_file_open(path, 0644, error, error_size);
+    if (!file)
+        return -1;
+    byzgd_atomic_file_write(file, prefix, sizeof prefix);
+    byzgd_atomic_file_write(file, header, header_length);
+    byzgd_atomic_file_write(file, data, count * sizeof(float));
+    return byzgd_atomic_file_commit(&file, error, error_size);
 }
 
 int

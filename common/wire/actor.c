@@ -33,6 +33,33 @@ byzgd_actor_recv_reply(zactor_t *actor, const char *expected, int timeout_ms, bo
     }
 }
 
+int
+byzgd_actor_wait(zactor_t *actor, int timeout_ms, bool *done, int *status)
+{
+    if (!*done) {
+        zmsg_t *reply = byzgd_actor_recv_reply(actor, "DONE", timeout_ms, done, status);
+        zmsg_destroy(&reply);
+    }
+    return *done ? *status : -1;
+}
+
+int
+byzgd_actor_call(zactor_t *actor, const char *command, void *out, size_t size, int timeout_ms,
+                 bool *done, int *status)
+{
+    if (zstr_send(actor, command) != 0)
+        return -1;
+    zmsg_t *reply = byzgd_actor_recv_reply(actor, command, timeout_ms, done, status);
+    zframe_t *frame = reply ? zmsg_first(reply) : NULL;
+    int result = -1;
+    if (frame && zframe_size(frame) == size) {
+        memcpy(out, zframe_data(frame), size);
+        result = 0;
+    }
+    zmsg_destroy(&reply);
+    return result;
+}
+
 unsigned
 byzgd_monitor_event_recv(zsock_t *monitor)
 {

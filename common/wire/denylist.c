@@ -6,6 +6,7 @@
     temporary file that is fsynced and renamed over the old one, so a crash never leaves a
     half-written list. */
 #include "denylist.h"
+#include "support/files.h"
 #include "support/log.h"
 #include "security.h"
 
@@ -205,18 +206,6 @@ byzgd_denylist_add(byzgd_denylist_t *self, const char *identity, const char *rea
         }
         fclose(file);
     }
-    char temporary[4096];
-    if (snprintf(temporary, sizeof temporary, "%s.tmp.%d", self->path, (int)getpid()) >=
-        (int)sizeof temporary) {
-        free(old);
-        return byzgd_set_error(error, error_size, "deny-list path too long");
-    }
-    int fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        free(old);
-        zhashx_update(self->session, identity, (void *)1);
-        return byzgd_set_error(error, error_size, "deny-list %s: %s", temporary, strerror(errno));
-    }
     char line[512];
     time_t now = time(NULL);
     struct tm utc;
@@ -232,30 +221,18 @@ byzgd_denylist_add(byzgd_denylist_t *self, const char *identity, const char *rea
     int line_size =
         snprintf(line, sizeof line, "%s%s # %s %s\n",
                  old_size && old[old_size - 1] != '\n' ? "\n" : "", identity, stamp, clean);
-    bool ok = (old_size == 0 || write(fd, old, old_size) == (ssize_t)old_size) &&
-              write(fd, line, (size_t)line_size) == line_size && fsync(fd) == 0;
-    int saved = errno;
-    close(fd);
-    free(old);
-    if (!ok || rename(temporary, self->path) != 0) {
-        if (ok)
-            saved = errno;
-        unlink(temporary);
-        zhashx_update(self->session, identity, (void *)1); // holds until restart at least
-        return byzgd_set_error(error, error_size, "deny-list %s: %s", self->path, strerror(saved));
+    // The old lines and the new one replace the file atomically and durably (0600: the
+    // list names who is banned and why).
+    char message[512];
+    byzgd_atomic_file_t *out = byzgd_atomic_file_open(self->path, 0600, message, sizeof message);
+    if (out) {
+        byzgd_atomic_file_write(out, old, old_size);
+        byzgd_atomic_file_write(out, line, (size_t)line_size);
     }
-    // Make the rename durable: fsync the directory.
-    char directory[4096];
-    snprintf(directory, sizeof directory, "%s", self->path);
-    char *slash = strrchr(directory, '/');
-    if (slash)
-        *(slash == directory ? slash + 1 : slash) = '\0';
-    else
-        snprintf(directory, sizeof directory, ".");
-    int dir_fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-        fsync(dir_fd);
-        close(dir_fd);
+    free(old);
+    if (!out || byzgd_atomic_file_commit(&out, message, sizeof message) != 0) {
+        zhashx_update(self->session, identity, (void *)1); // holds until restart at least
+        return byzgd_set_error(error, error_size, "deny-list: %s", message);
     }
     self->loaded = false; // re-read our own write on the next lookup (cheap, rare)
     return 0;

@@ -15,7 +15,7 @@
 #include <string.h>
 
 // isfinite() is what keeps NaN and Inf out of the model; -ffast-math and -Ofast make it
-// return true for NaN (DESIGN.md §4), so such a build must not exist.
+// return true for NaN (docs/ARCHITECTURE.md §7), so such a build must not exist.
 #if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
 #error "byzgd must not be built with -ffast-math or -Ofast: isfinite() would accept NaN"
 #endif

@@ -14,7 +14,7 @@
 #include <time.h>
 
 // Debian's libzmq is built without the draft API, where this option is declared; the
-// library itself implements it (DESIGN.md §4) and CZMQ's setter is a no-op.
+// library itself implements it (docs/ARCHITECTURE.md §7) and CZMQ's setter is a no-op.
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93
 #endif
@@ -560,7 +560,7 @@ byzgd_security_server_setup(byzgd_security_t *self, zsock_t *router, char *error
         zsock_set_curve_server(router, 1);
         zsock_set_zap_domain(router, S_ZAP_DOMAIN);
         // Without enforcement a CURVE handshake succeeds with an empty User-Id whenever no
-        // ZAP handler answers (DESIGN.md §4).
+        // ZAP handler answers (docs/ARCHITECTURE.md §7).
         if (s_setsockopt_int(router, ZMQ_ZAP_ENFORCE_DOMAIN, 1, "ZAP_ENFORCE_DOMAIN", error,
                              error_size))
             return -1;

@@ -22,14 +22,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (byzgd_cluster_config_parse(again, text, strlen(text), "again", error, sizeof error) !=
             0)
             abort(); // the writer produced something the parser refuses
-        size_t count = 0;
-        const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);
-        for (size_t i = 0; i < count; i++) {
-            const char *a = byzgd_cluster_config_get(config, options[i].name);
-            const char *b = byzgd_cluster_config_get(again, options[i].name);
-            if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
-                abort(); // the round trip changed a value
-        }
+        const byzgd_option_section_t *const *sections = byzgd_cluster_sections();
+        for (size_t s = 0; sections[s]; s++)
+            for (size_t i = 0; i < sections[s]->count; i++) {
+                const char *name = sections[s]->options[i].name;
+                const char *a = byzgd_cluster_config_get(config, name);
+                const char *b = byzgd_cluster_config_get(again, name);
+                if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
+                    abort(); // the round trip changed a value
+            }
         byzgd_cluster_config_destroy(&again);
         free(text);
     }

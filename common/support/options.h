@@ -1,0 +1,145 @@
+/*  options.h — one table-driven option parser for every byzgd program and configuration
+    file. An option is declared once in a table (name, type, range, default, help line);
+    the same table parses the command line, `name = value` configuration lines, and writes
+    --help (which help2man turns into the man page). Tables are grouped in sections, so a
+    family of options (the rule options of rules/gar_options.h, the attack options of
+    learning/attack.h) is declared once and embedded by every program that takes it.
+
+    Command line: `--name value`, `--name=value`, `-x value` for a one-letter name,
+    a FLAG option without value (or `--name=true|false`), `--` ends the options. Every
+    program answers -h/--help and --version on stdout with exit 0, and a bad command line
+    with "PROGRAM: unknown option --x (see --help)" on stderr and exit 2.
+
+    static const byzgd_option_t s_options[] = {
+        {"workers", BYZGD_OPTION_INT, 1, 1000, "20", 0, "n, all workers", "N"},
+    };
+    static const byzgd_option_section_t s_section = BYZGD_OPTION_SECTION(NULL, s_options, s_apply);
+    static const byzgd_option_section_t *const s_sections[] = {&s_section, NULL};
+    static const byzgd_program_t s_program = {"byzgd-x", "[options]", "does x", s_sections};
+    void *states[] = {&state};
+    int first = 0, status = byzgd_options_main(&s_program, argc, argv, states, &first);
+    if (status != BYZGD_OPTIONS_CONTINUE) return status;
+*/
+#ifndef BYZGD_OPTIONS_H
+#define BYZGD_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+// Values of configuration lines and of TEXT options are at most this long.
+#define BYZGD_OPTION_VALUE_MAX 1023
+
+typedef enum {
+    BYZGD_OPTION_INT,    // decimal integer in [min, max]
+    BYZGD_OPTION_NUMBER, // finite decimal number in [min, max]
+    BYZGD_OPTION_NAME,   // [a-z0-9][a-z0-9._-]*, at most 63 characters
+    BYZGD_OPTION_LIST,   // names separated by single commas, at most 255 characters
+    BYZGD_OPTION_TEXT,   // a path, endpoint or spec: 1..1023 bytes, no control characters
+    BYZGD_OPTION_FLAG,   // true | false (also yes/no, on/off, 1/0); given as true/false
+} byzgd_option_type_t;
+
+typedef struct {
+    const char *name; // long name without "--"; a one-letter name is also spelled "-x"
+    byzgd_option_type_t type;
+    double min, max;           // INT and NUMBER, inclusive
+    const char *default_value; // shown in --help (configuration stores: the value when unset)
+    unsigned tags;             // the program's own bits (byzgd-cluster: where it forwards it)
+    const char *help;          // one line for --help; NULL: an alias not listed
+    const char *value_name;    // placeholder in --help ("N", "FILE"); NULL: from the type
+    // NAME and LIST options choosing from a name table: its NULL-terminated names, listed
+    // in --help after the help line (the table stays the one place that spells them).
+    const char *const *(*choices)(void);
+} byzgd_option_t;
+
+typedef struct byzgd_option_section_t byzgd_option_section_t;
+
+// Applies one checked value (FLAG: "true" or "false") to the program's state.
+// Returns 0, or -1 with a one-line message.
+typedef int (*byzgd_option_apply_fn)(void *state, const byzgd_option_section_t *section,
+                                     const byzgd_option_t *option, const char *value, char *error,
+                                     size_t error_size);
+
+struct byzgd_option_section_t {
+    const char *title; // heading in --help ("Rule options"); NULL: the program's own
+    const byzgd_option_t *options;
+    size_t count;
+    unsigned tags; // OR'ed into each option's tags
+    byzgd_option_apply_fn apply;
+};
+
+// Defines `static int function(...)`, an apply function that hands the option's name and
+// value to `parse(type *state, const char *name, const char *value, char *error,
+// size_t error_size)`, the by-name parser a module offers (byzgd_gar_config_parse_option).
+#define BYZGD_OPTION_APPLY_BY_NAME(function, type, parse)                                          \
+    static int function(void *state, const byzgd_option_section_t *section,                        \
+                        const byzgd_option_t *option, const char *value, char *error,              \
+                        size_t error_size)                                                         \
+    {                                                                                              \
+        (void)section;                                                                             \
+        return parse((type *)state, option->name, value, error, error_size);                       \
+    }
+
+#define BYZGD_OPTION_SECTION(title, table, apply)                                                  \
+    {                                                                                              \
+        (title), (table), sizeof(table) / sizeof((table)[0]), 0, (apply)                           \
+    }
+
+typedef struct {
+    const char *name;     // "byzgd-server"
+    const char *synopsis; // what follows the name on the usage line: "[options] IN OUT"
+    const char *summary;  // one line: what the program is (the man page's NAME line)
+    const byzgd_option_section_t *const *sections; // NULL-terminated
+    const char *description; // paragraphs printed after the usage line; may be NULL
+    const char *epilog;      // printed after the options (exit status ...); may be NULL
+    int positional_min;      // positional arguments required
+    int positional_max;      // allowed (-1: any number)
+} byzgd_program_t;
+
+// The return value of byzgd_options_main() when the program should go on.
+#define BYZGD_OPTIONS_CONTINUE (-1)
+
+// The project's version (one string for every program).
+const char *byzgd_version(void);
+
+// The option called `name` in `sections` (NULL-terminated), or NULL. *section_index (may
+// be NULL) receives the index of its section.
+const byzgd_option_t *byzgd_options_find(const byzgd_option_section_t *const *sections,
+                                         const char *name, size_t *section_index);
+
+// Checks `value` against the option's type and range. Returns the value to store (the
+// value itself, or the static "true"/"false" for a FLAG), or NULL with a message such as
+// "--workers: 'abc' is not an integer".
+const char *byzgd_option_check(const byzgd_option_t *option, const char *value, char *error,
+                               size_t error_size);
+
+// `states` runs parallel to the sections: an option of sections[i] is applied with
+// sections[i]->apply(states[i], ...), so each embedded section gets its own state.
+
+// Parses argv[1..argc). Positional arguments are moved after the options, in order;
+// *first_positional (may be NULL) receives the index of the first one (argc if none).
+// Returns 0, 1 when --help or --version was printed on stdout, or -1 with a message.
+int byzgd_options_parse(const byzgd_program_t *program, int argc, char **argv, void *const *states,
+                        int *first_positional, char *error, size_t error_size);
+
+// byzgd_options_parse() for main(): returns BYZGD_OPTIONS_CONTINUE to go on, 0 after
+// --help/--version, or 2 after printing "PROGRAM: message (see --help)" on stderr.
+int byzgd_options_main(const byzgd_program_t *program, int argc, char **argv, void *const *states,
+                       int *first_positional);
+
+// Applies `name = value` lines of text[0..size) (not NUL-terminated; at most
+// `max_bytes`, lines at most BYZGD_OPTION_VALUE_MAX + 1 bytes): `#` starts a comment line,
+// blank lines are allowed, a name may be given once, every value is checked. `origin`
+// names the source in messages: "run.conf:3: unknown option 'wokers'". Stops at the
+// first error. Returns 0, or -1 with the message.
+int byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const char *text,
+                              size_t size, size_t max_bytes, const char *origin,
+                              void *const *states, char *error, size_t error_size);
+
+// Writes the --help text of `program` to `out`.
+void byzgd_options_print_help(const byzgd_program_t *program, FILE *out);
+
+// Joins a NULL-terminated name list as "a, b, c" into buffer (truncated to fit).
+void byzgd_options_join(const char *const *names, char *buffer, size_t size);
+
+#endif
