@@ -114,17 +114,20 @@ s_run() { # name overrides...
     project="byzgd$$$1"
     shift
     s_settings "$@"
-    local status=0 server
-    s_compose run --rm -T keygen >/dev/null 2>&1 || { s_compose down -v >/dev/null 2>&1; s_log "keygen failed"; return 1; }
+    local status=0 server log="$state/$project.log"
+    mkdir -p "$state"
+    : >"$log"
+    s_compose run --rm -T keygen >>"$log" 2>&1 || { s_compose down -v >>"$log" 2>&1; s_log "keygen failed (see $log)"; return 1; }
     s_compose up -d --no-build --scale worker="$HONEST" --scale byzantine="$BYZANTINE" \
-        server worker byzantine >/dev/null 2>&1 || status=1
+        server worker byzantine >>"$log" 2>&1 || { status=1; s_log "up failed (see $log)"; }
     server=$(s_compose ps -q server)
     if ((status == 0)) && [[ -n "$server" ]]; then
         status=$(docker wait "$server")
     fi
     s_compose logs --no-color server 2>/dev/null | grep -o 'summary: .*' | tail -1
     if ((status != 0)); then
-        s_compose logs --no-color --tail 20 >&2 2>/dev/null || true
+        s_compose logs --no-color --tail 20 >>"$log" 2>&1 || true
+        s_log "the server exited with $status (logs in $log)"
     fi
     # Workers leave once the server said BYE; give them the grace they need, then remove all.
     s_compose down -v --timeout 20 >/dev/null 2>&1 || true
