@@ -5,14 +5,21 @@
     byzgd-cluster --workers 20 --byzantine 6 --attack gaussian --rule multi-krum \
                   --model mlp --dataset fashion-mnist --rounds 150 --run-dir runs/demo
 
+    Across machines (docs/DEPLOY.md) the same program starts one side only:
+    byzgd-cluster --serve -f 6 --workers 20 ... --keys K --endpoint tcp://0.0.0.0:5555 \
+                  --advertise tcp://10.0.0.1:5555 --run-dir S     (the server host)
+    byzgd-cluster --join tcp://10.0.0.1:5555 --bundle h2.tar --byzantine 6 \
+                  --attack gaussian --run-dir W2                   (each worker host)
+
     Exit status: 0 the server finished every round and wrote metrics; 1 the run failed
     (server error, all workers gone, timeout, no metrics); 2 bad flags or configuration,
     or a run directory already holding a run; 128 + signal when interrupted. */
 #include "cluster_config.h"
 #include "launcher.h"
 #include "support/files.h"
-#include "support/log.h"
 #include "metrics_line.h"
+#include "support/log.h"
+#include "wire/keybundle.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,8 +52,10 @@ typedef struct {
     byzgd_launcher_t *launcher;
     char bin_dir[1024];
     char run_dir[1024];
-    char endpoint[1024]; // the server's bound endpoint
-    int server;          // launcher index of the server
+    char endpoint[1024];       // the server's endpoint as workers on this host dial it
+    char advertise[1024];      // --serve: what remote workers dial (RUN_DIR/endpoint)
+    char keys_dir[S_PATH_MAX]; // server.cert, workers/, allowed/ (or the extracted bundle)
+    int server;                // launcher index of the server
     bool quiet;
     // metrics.jsonl follower
     FILE *metrics;
@@ -379,12 +388,20 @@ s_follow_metrics(s_run_t *run)
 
 // ---- the run
 
+// The file the server writes its endpoint to: RUN_DIR/endpoint, except with --serve, where
+// that file holds the advertised endpoint and the server's own goes to server-endpoint.
+static const char *
+s_server_endpoint_file(const s_run_t *run)
+{
+    return byzgd_cluster_config_get_flag(run->config, "serve") ? "server-endpoint" : "endpoint";
+}
+
 // Waits until the server wrote its bound endpoint. Returns 0, -1 (failed) or 128+signal.
 static int
 s_wait_for_endpoint(s_run_t *run)
 {
     char path[S_PATH_MAX];
-    snprintf(path, sizeof path, "%s/endpoint", run->run_dir);
+    snprintf(path, sizeof path, "%s/%s", run->run_dir, s_server_endpoint_file(run));
     double deadline = s_now_s() + S_ENDPOINT_WAIT_MS / 1000.0;
     while (s_now_s() < deadline) {
         FILE *file = fopen(path, "r");
@@ -432,9 +449,9 @@ s_worker_common(s_run_t *run, s_argv_t *argv, size_t key_index)
         s_argv_add(argv, "--insecure");
     } else {
         s_argv_add(argv, "--cert");
-        s_argv_add(argv, "%s/keys/workers/worker-%03zu.cert", run->run_dir, key_index);
+        s_argv_add(argv, "%s/workers/worker-%03zu.cert", run->keys_dir, key_index);
         s_argv_add(argv, "--server-cert");
-        s_argv_add(argv, "%s/keys/server.cert", run->run_dir);
+        s_argv_add(argv, "%s/server.cert", run->keys_dir);
     }
     s_forward_options(argv, run->config, BYZGD_CLUSTER_TO_WORKERS);
 }
@@ -469,6 +486,36 @@ s_spawn(s_run_t *run, const char *name, s_argv_t *argv, const char *const *env)
     return index;
 }
 
+// Starts the worker holding key `slot`: Byzantine worker number `number` when
+// is_byzantine, honest otherwise. Returns 0 or -1.
+static int
+s_start_worker(s_run_t *run, const char *name, size_t slot, bool is_byzantine, size_t number)
+{
+    // Many workers share few cores: one OpenMP thread each and no busy-waiting.
+    static const char *const env[] = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1",
+                                      "OMP_WAIT_POLICY=passive", NULL};
+    s_argv_t argv = {0};
+    s_argv_add(&argv, "%s/byzgd-%s", run->bin_dir, is_byzantine ? "byzantine" : "worker");
+    s_worker_common(run, &argv, slot);
+    if (byzgd_cluster_config_get(run->config, "join")) {
+        // A worker host may start before its server: wait as long as the host was told.
+        s_argv_add(&argv, "--give-up-ms");
+        s_argv_add(&argv, "%.0f",
+                   1000 * byzgd_cluster_config_get_number(run->config, "join-timeout"));
+    }
+    if (is_byzantine) {
+        s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_BYZANTINE);
+        char mode[64];
+        if (s_misbehaviour(run, number, mode, sizeof mode)) {
+            s_argv_add(&argv, "--misbehave");
+            s_argv_add(&argv, "%s", mode);
+        }
+    }
+    int index = s_spawn(run, name, &argv, env);
+    s_argv_free(&argv);
+    return index < 0 ? -1 : 0;
+}
+
 static int
 s_start_workers(s_run_t *run)
 {
@@ -476,29 +523,13 @@ s_start_workers(s_run_t *run)
     long long byzantine = byzgd_cluster_config_get_int(run->config, "byzantine");
     long long honest = workers - byzantine;
     int width = workers > 100 ? 3 : 2;
-    // Many workers share few cores: one OpenMP thread each and no busy-waiting.
-    static const char *const env[] = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1",
-                                      "OMP_WAIT_POLICY=passive", NULL};
     for (long long i = 0; i < workers; i++) {
         bool is_byzantine = i >= honest;
         long long number = is_byzantine ? i - honest : i;
         char name[64];
         snprintf(name, sizeof name, "%s-%0*lld", is_byzantine ? "byzantine" : "worker", width,
                  number);
-        s_argv_t argv = {0};
-        s_argv_add(&argv, "%s/byzgd-%s", run->bin_dir, is_byzantine ? "byzantine" : "worker");
-        s_worker_common(run, &argv, (size_t)i);
-        if (is_byzantine) {
-            s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_BYZANTINE);
-            char mode[64];
-            if (s_misbehaviour(run, (size_t)number, mode, sizeof mode)) {
-                s_argv_add(&argv, "--misbehave");
-                s_argv_add(&argv, "%s", mode);
-            }
-        }
-        int index = s_spawn(run, name, &argv, env);
-        s_argv_free(&argv);
-        if (index < 0)
+        if (s_start_worker(run, name, (size_t)i, is_byzantine, (size_t)number) != 0)
             return -1;
     }
     return 0;
@@ -586,7 +617,8 @@ static int
 s_start_server(s_run_t *run)
 {
     char endpoint_path[S_PATH_MAX];
-    snprintf(endpoint_path, sizeof endpoint_path, "%s/endpoint", run->run_dir);
+    snprintf(endpoint_path, sizeof endpoint_path, "%s/%s", run->run_dir,
+             s_server_endpoint_file(run));
     unlink(endpoint_path);
     bool supervise = !byzgd_cluster_config_get_flag(run->config, "no-supervise");
     const char *configured = byzgd_cluster_config_get(run->config, "endpoint");
@@ -619,7 +651,7 @@ s_start_server(s_run_t *run)
         s_argv_add(&argv, "--insecure");
     } else {
         s_argv_add(&argv, "--keys");
-        s_argv_add(&argv, "%s/keys", run->run_dir);
+        s_argv_add(&argv, "%s", run->keys_dir);
     }
     s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_SERVER);
     if (supervise && !byzgd_cluster_config_is_set(run->config, "checkpoint-every")) {
@@ -631,16 +663,30 @@ s_start_server(s_run_t *run)
     return run->server < 0 ? -1 : 0;
 }
 
-// Creates RUN_DIR/keys with byzgd-keygen unless a previous run left them.
+// Uses --keys KEYS, or creates RUN_DIR/keys with byzgd-keygen unless a previous run left
+// them.
 static int
 s_make_keys(s_run_t *run)
 {
-    if (byzgd_cluster_config_get_flag(run->config, "insecure") ||
-        s_exists(run->run_dir, "keys/server.cert"))
+    if (byzgd_cluster_config_get_flag(run->config, "insecure"))
+        return 0;
+    const char *given = byzgd_cluster_config_get(run->config, "keys");
+    if (given) {
+        snprintf(run->keys_dir, sizeof run->keys_dir, "%s", given);
+        if (!s_exists(run->keys_dir, "server.cert_secret")) {
+            byzgd_error("--keys %s: no server.cert_secret (make the keys with byzgd-keygen %s "
+                        "--workers N)",
+                        given, given);
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(run->keys_dir, sizeof run->keys_dir, "%s/keys", run->run_dir);
+    if (s_exists(run->keys_dir, "server.cert"))
         return 0;
     s_argv_t argv = {0};
     s_argv_add(&argv, "%s/byzgd-keygen", run->bin_dir);
-    s_argv_add(&argv, "%s/keys", run->run_dir);
+    s_argv_add(&argv, "%s", run->keys_dir);
     s_argv_add(&argv, "--workers");
     s_argv_add(&argv, "%s", byzgd_cluster_config_get(run->config, "workers"));
     int index = s_spawn(run, "keygen", &argv, NULL);
@@ -663,6 +709,9 @@ static int
 s_supervise(s_run_t *run)
 {
     double timeout = byzgd_cluster_config_get_number(run->config, "timeout");
+    double join_timeout = byzgd_cluster_config_get_flag(run->config, "serve")
+                              ? byzgd_cluster_config_get_number(run->config, "join-timeout")
+                              : INFINITY;
     size_t worker_count = byzgd_launcher_count(run->launcher) - (size_t)run->server - 1;
     double workers_gone_s = 0; // when the last worker ended (0: some still run)
     size_t workers_done = 0;   // workers that left with status 0 (told BYE by the server)
@@ -710,6 +759,12 @@ s_supervise(s_run_t *run)
         }
         if (timeout > 0 && s_now_s() - run->started_s > timeout) {
             byzgd_error("timed out after %g s", timeout);
+            return -1;
+        }
+        if (run->lines == 0 && s_now_s() - run->started_s > join_timeout) {
+            byzgd_error("no round finished within --join-timeout %g s: too few workers joined "
+                        "(see %s/logs/server.log)",
+                        join_timeout, run->run_dir);
             return -1;
         }
     }
@@ -795,6 +850,48 @@ s_summary(const s_run_t *run, bool succeeded, double seconds)
     fflush(stdout);
 }
 
+// True for an endpoint no other host can dial: a wildcard address.
+static bool
+s_wildcard_endpoint(const char *endpoint)
+{
+    return strncmp(endpoint, "tcp://0.0.0.0:", 14) == 0 || strncmp(endpoint, "tcp://*:", 8) == 0 ||
+           strncmp(endpoint, "tcp://[::]:", 11) == 0;
+}
+
+// --advertise must be tcp://HOST:PORT with a concrete host and port. Returns 0 or -1.
+static int
+s_check_advertise(const char *advertise, char *error, size_t error_size)
+{
+    const char *colon = strrchr(advertise, ':');
+    if (strncmp(advertise, "tcp://", 6) != 0 || !colon || colon < advertise + 7 ||
+        s_wildcard_endpoint(advertise))
+        return byzgd_set_error(error, error_size,
+                               "--advertise %s: expected tcp://HOST:PORT with the address or "
+                               "name workers dial (not 0.0.0.0)",
+                               advertise);
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || port < 1 || port > 65535)
+        return byzgd_set_error(error, error_size, "--advertise %s: the port must be 1..65535",
+                               advertise);
+    return 0;
+}
+
+// --serve: writes what remote workers dial to RUN_DIR/endpoint (never a wildcard).
+static int
+s_advertise(s_run_t *run)
+{
+    const char *advertise = byzgd_cluster_config_get(run->config, "advertise");
+    snprintf(run->advertise, sizeof run->advertise, "%s", advertise ? advertise : run->endpoint);
+    char error[512], text[sizeof run->advertise + 2];
+    snprintf(text, sizeof text, "%s\n", run->advertise);
+    if (s_write_file(run->run_dir, "endpoint", text, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_run(s_run_t *run)
 {
@@ -825,7 +922,17 @@ s_run(s_run_t *run)
         status = s_start_server(run);
     if (status == 0)
         status = s_wait_for_endpoint(run);
-    if (status == 0) {
+    if (status == 0 && byzgd_cluster_config_get_flag(run->config, "serve")) {
+        status = s_advertise(run);
+        if (status == 0 && !run->quiet)
+            printf("byzgd-cluster: server at %s, advertised as %s (RUN_DIR/endpoint); waiting "
+                   "up to %s s for %s workers to join\n",
+                   run->endpoint, run->advertise,
+                   byzgd_cluster_config_get(run->config, "join-timeout"),
+                   byzgd_cluster_config_get(run->config, "workers"));
+        fflush(stdout);
+        run->last_print_s = s_now_s();
+    } else if (status == 0) {
         if (!run->quiet)
             printf("byzgd-cluster: server at %s; starting %s workers (%s Byzantine)\n",
                    run->endpoint, byzgd_cluster_config_get(run->config, "workers"),
@@ -856,6 +963,151 @@ s_run(s_run_t *run)
     return complete ? 0 : 1;
 }
 
+// ---- --join: the workers of one host
+
+// Writes RUN_DIR/byzantine-slots: the slots whose workers were Byzantine, one per line.
+static int
+s_write_byzantine_slots(const s_run_t *run, const byzgd_key_bundle_t *bundle, size_t byzantine)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out)
+        abort();
+    for (size_t i = 0; i < byzantine; i++)
+        fprintf(out, "%zu\n", byzgd_key_bundle_slot(bundle, i));
+    fclose(out);
+    char error[512];
+    int result = s_write_file(run->run_dir, "byzantine-slots", text, error, sizeof error);
+    if (result != 0)
+        byzgd_error("%s", error);
+    free(text);
+    return result;
+}
+
+// Waits for every worker to end. Returns 0 when all left with status 0 (the server said
+// BYE), -1 when one failed, 128+signal when interrupted.
+static int
+s_supervise_workers(s_run_t *run)
+{
+    double timeout = byzgd_cluster_config_get_number(run->config, "timeout");
+    int failed = 0;
+    while (byzgd_launcher_running_count(run->launcher) > 0) {
+        int ended = -1, signal_number = 0;
+        byzgd_launcher_event_t event =
+            byzgd_launcher_wait(run->launcher, 500, &ended, &signal_number);
+        if (event == BYZGD_LAUNCHER_SIGNALED) {
+            fprintf(stderr, "byzgd-cluster: %s: stopping every process\n",
+                    strsignal(signal_number));
+            byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+            return 128 + signal_number;
+        }
+        if (event == BYZGD_LAUNCHER_CHILD_ENDED &&
+            !byzgd_launcher_succeeded(run->launcher, ended)) {
+            char status[128], log[S_PATH_MAX];
+            const char *name = byzgd_launcher_name(run->launcher, ended);
+            s_log_path(log, sizeof log, run, name);
+            byzgd_warn("%s %s; %s ends with:", name,
+                       byzgd_launcher_describe(run->launcher, ended, status, sizeof status), log);
+            s_print_tail(log, 5);
+            failed++;
+        }
+        if (timeout > 0 && s_now_s() - run->started_s > timeout) {
+            byzgd_error("timed out after %g s", timeout);
+            return -1;
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+static int
+s_run_join(s_run_t *run)
+{
+    char error[1024];
+    run->started_s = s_now_s();
+    if (s_prepare_run_dir(run, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        return 2;
+    }
+    const char *bundle_path = byzgd_cluster_config_get(run->config, "bundle");
+    byzgd_key_bundle_t *bundle = byzgd_key_bundle_load(bundle_path, error, sizeof error);
+    if (!bundle) {
+        byzgd_error("--bundle %s", error);
+        return 2;
+    }
+    size_t slots = byzgd_key_bundle_slot_count(bundle);
+    size_t byzantine = (size_t)byzgd_cluster_config_get_int(run->config, "byzantine");
+    int status = 0;
+    if (byzantine > slots) {
+        byzgd_error("--byzantine %zu exceeds the %zu slots of %s", byzantine, slots, bundle_path);
+        status = 2;
+    }
+    snprintf(run->keys_dir, sizeof run->keys_dir, "%s/keys", run->run_dir);
+    snprintf(run->endpoint, sizeof run->endpoint, "%s",
+             byzgd_cluster_config_get(run->config, "join"));
+    if (status == 0 && byzgd_key_bundle_extract(bundle, run->keys_dir, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        status = 1;
+    }
+    if (status == 0 && s_write_byzantine_slots(run, bundle, byzantine) != 0)
+        status = 1;
+    if (status == 0) {
+        run->launcher = byzgd_launcher_new(error, sizeof error);
+        if (!run->launcher) {
+            byzgd_error("%s", error);
+            status = 1;
+        }
+    }
+    if (status == 0 && !run->quiet) {
+        printf("byzgd-cluster: run directory %s; joining %s with slots %zu-%zu (%zu workers, "
+               "%zu Byzantine)\n",
+               run->run_dir, run->endpoint, byzgd_key_bundle_slot(bundle, 0),
+               byzgd_key_bundle_slot(bundle, slots - 1), slots, byzantine);
+        fflush(stdout);
+    }
+    // The first `byzantine` slots of the bundle attack; names carry the slot number.
+    for (size_t i = 0; status == 0 && i < slots; i++) {
+        size_t slot = byzgd_key_bundle_slot(bundle, i);
+        bool is_byzantine = i < byzantine;
+        char name[64];
+        snprintf(name, sizeof name, "%s-%03zu", is_byzantine ? "byzantine" : "worker", slot);
+        if (s_start_worker(run, name, slot, is_byzantine, i) != 0)
+            status = 1;
+    }
+    if (run->launcher) {
+        s_write_pids(run);
+        if (status == 0)
+            status = s_supervise_workers(run);
+        byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+        byzgd_launcher_destroy(&run->launcher);
+    }
+    printf("summary: %s join=%s slots=%zu-%zu workers=%zu byzantine=%zu seconds=%.1f "
+           "run_dir=%s\n",
+           status == 0 ? "ok" : "failed", run->endpoint, byzgd_key_bundle_slot(bundle, 0),
+           byzgd_key_bundle_slot(bundle, slots - 1), slots, byzantine, s_now_s() - run->started_s,
+           run->run_dir);
+    fflush(stdout);
+    byzgd_key_bundle_destroy(&bundle);
+    if (status > 1)
+        return status;
+    return status == 0 ? 0 : 1;
+}
+
+// Checks the options of --serve that need more than the table. Returns 0 or -1.
+static int
+s_check_serve(const byzgd_cluster_config_t *config, char *error, size_t error_size)
+{
+    const char *advertise = byzgd_cluster_config_get(config, "advertise");
+    if (advertise)
+        return s_check_advertise(advertise, error, error_size);
+    if (s_wildcard_endpoint(byzgd_cluster_config_get(config, "endpoint")))
+        return byzgd_set_error(error, error_size,
+                               "--endpoint %s binds every interface: give --advertise "
+                               "tcp://HOST:PORT, the address the workers dial",
+                               byzgd_cluster_config_get(config, "endpoint"));
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -870,7 +1122,9 @@ main(int argc, char **argv)
         exit_code = 0;
         goto cleanup;
     }
-    if (parsed != 0 || byzgd_cluster_config_check(run.config, error, sizeof error) != 0) {
+    if (parsed != 0 || byzgd_cluster_config_check(run.config, error, sizeof error) != 0 ||
+        (byzgd_cluster_config_get_flag(run.config, "serve") &&
+         s_check_serve(run.config, error, sizeof error) != 0)) {
         byzgd_error("%s (see --help)", error);
         goto cleanup;
     }
@@ -892,7 +1146,7 @@ main(int argc, char **argv)
         s_default_run_dir(&run);
     run.quiet = byzgd_cluster_config_get_flag(run.config, "quiet");
     run.rounds_target = byzgd_cluster_config_get_int(run.config, "rounds");
-    exit_code = s_run(&run);
+    exit_code = byzgd_cluster_config_get(run.config, "join") ? s_run_join(&run) : s_run(&run);
 cleanup:
     if (run.metrics)
         fclose(run.metrics);

@@ -1154,10 +1154,19 @@ byzgd_server_new(const byzgd_server_config_t *config, char *error, size_t error_
     self->epoch = state->epoch;
     self->status = -1;
     if (config->endpoint_file[0]) {
+        // The file tells a client where to dial: a wildcard bind is reachable on loopback,
+        // while "0.0.0.0" is no address to dial (other hosts are told --advertise).
+        static const char wildcard[] = "tcp://0.0.0.0:";
+        char dialable[sizeof self->endpoint + 8];
+        if (strncmp(self->endpoint, wildcard, sizeof wildcard - 1) == 0)
+            snprintf(dialable, sizeof dialable, "tcp://127.0.0.1:%s",
+                     self->endpoint + sizeof wildcard - 1);
+        else
+            snprintf(dialable, sizeof dialable, "%s", self->endpoint);
         char tmp[BYZGD_SERVER_PATH_MAX + 8];
         snprintf(tmp, sizeof tmp, "%s.tmp", config->endpoint_file);
         FILE *file = fopen(tmp, "w");
-        if (!file || fprintf(file, "%s\n", self->endpoint) < 0 || fclose(file) != 0 ||
+        if (!file || fprintf(file, "%s\n", dialable) < 0 || fclose(file) != 0 ||
             rename(tmp, config->endpoint_file) != 0) {
             byzgd_set_error(error, error_size, "cannot write %s", config->endpoint_file);
             s_state_destroy(&state);

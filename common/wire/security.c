@@ -1,6 +1,7 @@
 /*  security.c — keys, the ZAP handler, socket hardening and message admission
     (security.h; the reasoning is in docs/SECURITY.md). */
 #include "security.h"
+#include "keybundle.h"
 
 #include "support/log.h"
 
@@ -105,7 +106,7 @@ byzgd_keys_generate(const char *dir, size_t worker_count, bool force, char *erro
 {
     assert(dir);
     char path[4096], public_path[4096];
-    if (s_mkdir(dir, 0700, error, error_size) != 0)
+    if (byzgd_mkdir_parents(dir, 0700, error, error_size) != 0)
         return -1;
     if (s_join(path, sizeof path, dir, BYZGD_KEYS_SERVER_CERT) != 0)
         return byzgd_set_error(error, error_size, "path too long: %s", dir);

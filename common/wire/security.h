@@ -44,9 +44,9 @@
 // ---------------------------------------------------------------------------------------
 // Keys
 
-// Creates DIR (mode 0700) with the server keypair and `worker_count` worker keypairs in
-// zcert format (secret files 0600) and the allow-list directory. Refuses to overwrite an
-// existing server.cert unless `force`. Returns 0, or -1 with a message.
+// Creates DIR (mode 0700, and its missing parents) with the server keypair and `worker_count`
+// worker keypairs in zcert format (secret files 0600) and the allow-list directory. Refuses to
+// overwrite an existing server.cert unless `force`. Returns 0, or -1 with a message.
 int byzgd_keys_generate(const char *dir, size_t worker_count, bool force, char *error,
                         size_t error_size);
 
