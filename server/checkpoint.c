@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,11 @@
 
 #include "support/log.h"
 
-#define S_MAGIC       "BYZGDCKP"
-#define S_VERSION     1u
-#define S_HEADER_SIZE (8 + 4 + 4 + 8 + 8 + 8 + 4)
+#define S_MAGIC   "BYZGDCKP"
+#define S_VERSION 2u
+// Version 1 ended after the CRC; version 2 adds the elapsed time.
+#define S_HEADER_V1_SIZE (8 + 4 + 4 + 8 + 8 + 8 + 4)
+#define S_HEADER_SIZE    (S_HEADER_V1_SIZE + 8)
 
 // CRC-32 of a large buffer (zlib's length argument is a uInt).
 static uint32_t
@@ -65,6 +68,9 @@ byzgd_checkpoint_save(const char *path, const byzgd_checkpoint_info_t *info, con
     byzgd_le_put_u64(header + 24, info->seed);
     byzgd_le_put_u64(header + 32, d);
     byzgd_le_put_u32(header + 40, s_crc(params, d * sizeof *params));
+    uint64_t elapsed_bits;
+    memcpy(&elapsed_bits, &info->elapsed_s, sizeof elapsed_bits);
+    byzgd_le_put_u64(header + 44, elapsed_bits);
 
     int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -96,7 +102,8 @@ byzgd_checkpoint_save(const char *path, const byzgd_checkpoint_info_t *info, con
 
 int
 byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected, float *params,
-                      size_t d, uint64_t *round_out, char *error, size_t error_size)
+                      size_t d, uint64_t *round_out, double *elapsed_out, char *error,
+                      size_t error_size)
 {
     int status = -1;
     char *description = NULL;
@@ -105,8 +112,8 @@ byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected,
     if (!file)
         return byzgd_set_error(error, error_size, "cannot open checkpoint %s: %s", path,
                                strerror(errno));
-    uint8_t header[S_HEADER_SIZE];
-    if (fread(header, 1, sizeof header, file) != sizeof header) {
+    uint8_t header[S_HEADER_SIZE] = {0};
+    if (fread(header, 1, S_HEADER_V1_SIZE, file) != S_HEADER_V1_SIZE) {
         byzgd_set_error(error, error_size, "%s: truncated checkpoint header", path);
         goto cleanup;
     }
@@ -114,10 +121,24 @@ byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected,
         byzgd_set_error(error, error_size, "%s: not a byzgd checkpoint", path);
         goto cleanup;
     }
-    if (byzgd_le_get_u32(header + 8) != S_VERSION) {
-        byzgd_set_error(error, error_size, "%s: checkpoint version %u, expected %u", path,
-                        byzgd_le_get_u32(header + 8), S_VERSION);
+    uint32_t version = byzgd_le_get_u32(header + 8);
+    if (version != 1 && version != S_VERSION) {
+        byzgd_set_error(error, error_size, "%s: checkpoint version %u, expected 1 or %u", path,
+                        version, S_VERSION);
         goto cleanup;
+    }
+    double elapsed_s = 0;
+    if (version >= 2) {
+        if (fread(header + S_HEADER_V1_SIZE, 1, 8, file) != 8) {
+            byzgd_set_error(error, error_size, "%s: truncated checkpoint header", path);
+            goto cleanup;
+        }
+        uint64_t elapsed_bits = byzgd_le_get_u64(header + 44);
+        memcpy(&elapsed_s, &elapsed_bits, sizeof elapsed_s);
+        if (!isfinite(elapsed_s) || elapsed_s < 0) {
+            byzgd_set_error(error, error_size, "%s: corrupt checkpoint header", path);
+            goto cleanup;
+        }
     }
     uint32_t description_size = byzgd_le_get_u32(header + 12);
     if (description_size > 4096) {
@@ -167,6 +188,8 @@ byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected,
     }
     memcpy(params, values, d * sizeof *values);
     *round_out = round;
+    if (elapsed_out)
+        *elapsed_out = elapsed_s;
     status = 0;
 cleanup:
     free(values);

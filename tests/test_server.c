@@ -601,9 +601,9 @@ TEST(stop_sends_bye_shutdown_and_writes_a_checkpoint)
                                     .description = byzgd_model_description(model)};
     float params[D];
     uint64_t round = 0;
-    ASSERT_MSG(byzgd_checkpoint_load(checkpoint, &info, params, D, &round, error, sizeof error) ==
-                   0,
-               "%s", error);
+    ASSERT_MSG(
+        byzgd_checkpoint_load(checkpoint, &info, params, D, &round, NULL, error, sizeof error) == 0,
+        "%s", error);
     ASSERT_EQ_INT(round, 1); // one round done when the stop came
     ASSERT_EQ_INT(memcmp(params, a->params, sizeof params), 0);
     byzgd_model_destroy(&model);
@@ -741,35 +741,73 @@ TEST(checkpoint_round_trip_and_refusals)
     float params[100], loaded[100];
     for (int j = 0; j < 100; j++)
         params[j] = (float)j * 0.5f - 3.0f;
-    byzgd_checkpoint_info_t info = {.round = 17, .seed = 5, .description = "mlp test"};
+    byzgd_checkpoint_info_t info = {
+        .round = 17, .seed = 5, .description = "mlp test", .elapsed_s = 123.25};
     char error[512];
     ASSERT_EQ_INT(byzgd_checkpoint_save(path, &info, params, 100, error, sizeof error), 0);
     uint64_t round = 0;
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 100, &round, error, sizeof error), 0);
+    double elapsed_s = 0;
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &info, loaded, 100, &round, &elapsed_s, error, sizeof error),
+        0);
     ASSERT_EQ_INT(round, 17);
+    ASSERT(elapsed_s == 123.25); // a resumed run's elapsed_s continues from here
     ASSERT_EQ_INT(memcmp(params, loaded, sizeof params), 0);
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 99, &round, error, sizeof error), -1);
+    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 99, &round, NULL, error, sizeof error),
+                  -1);
     ASSERT_STR_CONTAINS(error, "d =");
     byzgd_checkpoint_info_t other = info;
     other.description = "convnet test";
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &other, loaded, 100, &round, error, sizeof error),
-                  -1);
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &other, loaded, 100, &round, NULL, error, sizeof error), -1);
     other = info;
     other.seed = 6;
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &other, loaded, 100, &round, error, sizeof error),
-                  -1);
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &other, loaded, 100, &round, NULL, error, sizeof error), -1);
     // Flip one parameter byte: the checksum catches it.
     FILE *file = fopen(path, "r+b");
     ASSERT(file);
     fseek(file, -3, SEEK_END);
     fputc(0x5a, file);
     fclose(file);
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 100, &round, error, sizeof error), -1);
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &info, loaded, 100, &round, NULL, error, sizeof error), -1);
     ASSERT_STR_CONTAINS(error, "checksum");
     ASSERT_EQ_INT(memcmp(params, loaded, sizeof params), 0);
     // Truncated.
     ASSERT_EQ_INT(truncate(path, 30), 0);
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 100, &round, error, sizeof error), -1);
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &info, loaded, 100, &round, NULL, error, sizeof error), -1);
+}
+
+// Regression: a resume after a kill -9 wrote the rounds past the checkpoint a second time.
+TEST(metrics_truncate_after_drops_later_and_torn_lines)
+{
+    char path[512], error[512];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", byzgd_test_tmpdir());
+    ASSERT_EQ_INT(byzgd_metrics_truncate_after(path, 3, error, sizeof error), 0); // missing: fine
+    FILE *file = fopen(path, "w");
+    ASSERT(file);
+    fputs("{\"round\":1,\"x\":1}\n{\"round\":2,\"x\":2}\n{\"round\":3,\"x\":3}\n"
+          "{\"round\":4,\"x\":4}\n{\"round\":5,\"x",
+          file);
+    fclose(file);
+    ASSERT_EQ_INT(byzgd_metrics_truncate_after(path, 3, error, sizeof error), 0);
+    char text[256] = "";
+    file = fopen(path, "r");
+    ASSERT(file);
+    size_t size = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    text[size] = '\0';
+    ASSERT_STR_EQ(text, "{\"round\":1,\"x\":1}\n{\"round\":2,\"x\":2}\n{\"round\":3,\"x\":3}\n");
+    // A torn line before the checkpoint's round ends the kept part too.
+    file = fopen(path, "a");
+    fputs("{\"round\":4", file);
+    fclose(file);
+    ASSERT_EQ_INT(byzgd_metrics_truncate_after(path, 9, error, sizeof error), 0);
+    struct stat info;
+    ASSERT_EQ_INT(stat(path, &info), 0);
+    ASSERT_EQ_INT(info.st_size, 3 * 18);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1087,6 +1125,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(config_refuses_bad_combinations),
     TEST_CASE(metrics_lines_wait_for_their_evaluation),
     TEST_CASE(checkpoint_round_trip_and_refusals),
+    TEST_CASE(metrics_truncate_after_drops_later_and_torn_lines),
     TEST_CASE(workers_train_and_stop_on_bye),
     TEST_CASE(secure_workers_train_with_curve_identities),
     TEST_CASE(worker_survives_a_server_restart),
