@@ -254,6 +254,82 @@ TEST(denylist_persists_and_sees_outside_edits)
     byzgd_denylist_destroy(&third);
 }
 
+// Regressions: a deny-list over 16 MiB or a directory was ignored at start (revoked keys
+// admitted), and the first ban then rewrote the file as one line.
+TEST(denylist_that_cannot_be_read_completely_is_an_error_at_start)
+{
+    char path[1024], error[512];
+    snprintf(path, sizeof path, "%s/denied.txt", byzgd_test_tmpdir());
+    const char *key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    // 20 MB of valid lines: too large, refused with a message naming the limit.
+    FILE *file = fopen(path, "w");
+    ASSERT(file);
+    for (int i = 0; i < 20 * 1000 * 1000 / 64; i++)
+        fprintf(file, "%s # revoked by the operator, line %08d\n", key, i);
+    fclose(file);
+    struct stat before, after;
+    ASSERT_EQ_INT(stat(path, &before), 0);
+    ASSERT(!byzgd_denylist_new(path, error, sizeof error));
+    ASSERT_STR_CONTAINS(error, "more than the 16777216 bytes");
+    ASSERT_EQ_INT(stat(path, &after), 0);
+    ASSERT_EQ_INT(after.st_size, before.st_size);
+    ASSERT_EQ_INT(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    // A malformed line: refused, with its line number.
+    file = fopen(path, "w");
+    fprintf(file, "# revoked\n%s\n\n%.39s\n", key, key);
+    fclose(file);
+    ASSERT(!byzgd_denylist_new(path, error, sizeof error));
+    ASSERT_STR_CONTAINS(error, "denied.txt:4: neither");
+    // A directory, and an unreadable file.
+    char directory[1024];
+    snprintf(directory, sizeof directory, "%s/dir", byzgd_test_tmpdir());
+    ASSERT_EQ_INT(mkdir(directory, 0700), 0);
+    ASSERT(!byzgd_denylist_new(directory, error, sizeof error));
+    ASSERT_STR_CONTAINS(error, "a directory");
+    if (geteuid() != 0) {
+        file = fopen(path, "w");
+        fprintf(file, "%s\n", key);
+        fclose(file);
+        ASSERT_EQ_INT(chmod(path, 0), 0);
+        ASSERT(!byzgd_denylist_new(path, error, sizeof error));
+        ASSERT_STR_CONTAINS(error, "Permission denied");
+    }
+}
+
+TEST(denylist_ban_keeps_every_earlier_line)
+{
+    char path[1024], error[512];
+    snprintf(path, sizeof path, "%s/denied.txt", byzgd_test_tmpdir());
+    const char *key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    const char *other = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+    // 1 MB of revocations and comments, without a final newline.
+    FILE *file = fopen(path, "w");
+    ASSERT(file);
+    for (int i = 0; i < 20000; i++)
+        fprintf(file, "# operator note %d\n%s # revoked\n", i, key);
+    fprintf(file, "# last line without newline");
+    fclose(file);
+    struct stat before, after;
+    ASSERT_EQ_INT(stat(path, &before), 0);
+    byzgd_denylist_t *list = byzgd_denylist_new(path, error, sizeof error);
+    ASSERT_MSG(list, "%s", error);
+    ASSERT_EQ_INT(byzgd_denylist_add(list, other, "strikes", error, sizeof error), 0);
+    ASSERT_EQ_INT(stat(path, &after), 0);
+    ASSERT(after.st_size > before.st_size + 40);
+    // The file holds its old bytes unchanged, then the new line.
+    file = fopen(path, "r");
+    ASSERT(file);
+    char *text = malloc((size_t)after.st_size + 1);
+    ASSERT_EQ_INT(fread(text, 1, (size_t)after.st_size, file), (size_t)after.st_size);
+    fclose(file);
+    text[after.st_size] = '\0';
+    ASSERT_EQ_INT(strncmp(text + before.st_size - 27, "# last line without newline\n", 28), 0);
+    ASSERT_EQ_INT(strncmp(text + before.st_size + 1, other, 40), 0);
+    free(text);
+    ASSERT(byzgd_denylist_contains(list, key) && byzgd_denylist_contains(list, other));
+    byzgd_denylist_destroy(&list);
+}
+
 TEST(server_socket_options)
 {
     s_harness_t h = {0};
@@ -748,6 +824,8 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(keygen_layout_modes_and_no_overwrite),
     TEST_CASE(denylist_parse_comments_and_garbage),
     TEST_CASE(denylist_persists_and_sees_outside_edits),
+    TEST_CASE(denylist_that_cannot_be_read_completely_is_an_error_at_start),
+    TEST_CASE(denylist_ban_keeps_every_earlier_line),
     TEST_CASE(server_socket_options),
     TEST_CASE(identity_is_the_authenticated_key),
     TEST_CASE(no_key_is_rejected),
