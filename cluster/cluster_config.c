@@ -101,7 +101,7 @@ static const byzgd_cluster_option_t s_options[] = {
     {"server-memory-mb", BYZGD_CLUSTER_INT, 0, 1e7, "0", 0,
      "supervisor's RSS cap on the server (0: 2048 + 8 per worker)"},
     {"max-restarts", BYZGD_CLUSTER_INT, 0, 999999, "10", 0,
-     "server restarts the supervisor allows"},
+     "server restarts the supervisor allows at once (one more every 6 s)"},
     {"threads", BYZGD_CLUSTER_INT, 1, 64, "1", BYZGD_CLUSTER_TO_WORKERS,
      "compute threads per worker"},
     {"run-dir", BYZGD_CLUSTER_TEXT, 0, 0, NULL, 0,

@@ -796,6 +796,66 @@ TEST(supervisor_gives_up_after_max_restarts)
     ASSERT_EQ_INT(byzgd_supervisor_run(argv, &options), 128 + SIGSEGV);
 }
 
+// The defaults of byzgd-supervise (supervise/main.c, SECURITY.md §5).
+static const byzgd_supervisor_options_t s_budget_defaults = {
+    .max_restarts = 10, .restart_every_s = 6, .backoff_min_ms = 500, .backoff_max_ms = 3000};
+
+// Regression: 11 forced restarts in 25 s ended a run whose budget counted the whole run.
+TEST(restart_budget_spread_restarts_never_end_the_run)
+{
+    byzgd_restart_budget_t budget;
+    byzgd_restart_budget_init(&budget, &s_budget_defaults, 0);
+    // 15 forced restarts spread over two minutes (one every 8 s, the server up 7.5 s).
+    double now = 0;
+    for (int i = 0; i < 15; i++) {
+        now += 8;
+        ASSERT_EQ_INT(byzgd_restart_budget_take(&budget, &s_budget_defaults, now, 7.5), 500);
+    }
+    // Even an hour of them.
+    for (int i = 0; i < 450; i++) {
+        now += 8;
+        ASSERT(byzgd_restart_budget_take(&budget, &s_budget_defaults, now, 7.5) >= 0);
+    }
+}
+
+TEST(restart_budget_ends_a_crash_loop_with_back_off)
+{
+    byzgd_restart_budget_t budget;
+    byzgd_restart_budget_init(&budget, &s_budget_defaults, 0);
+    // A server that dies 0.2 s after every start.
+    static const int expected_delays[] = {500, 1000, 2000, 3000, 3000, 3000};
+    double now = 0;
+    int restarts = 0, delay;
+    while ((delay = byzgd_restart_budget_take(&budget, &s_budget_defaults, now + 0.2, 0.2)) >= 0) {
+        if (restarts < 6)
+            ASSERT_EQ_INT(delay, expected_delays[restarts]);
+        now += 0.2 + delay / 1000.0;
+        restarts++;
+        ASSERT(restarts < 100);
+    }
+    ASSERT_MSG(restarts >= 10 && restarts <= 30, "%d restarts", restarts);
+    ASSERT_MSG(now < 90, "the crash loop ran %.0f s", now);
+    // A burst of 15 quick forced restarts within 30 s also exceeds the budget.
+    byzgd_restart_budget_init(&budget, &s_budget_defaults, 0);
+    now = 0;
+    bool ended = false;
+    for (int i = 0; i < 15 && !ended; i++) {
+        now += 1;
+        ended = byzgd_restart_budget_take(&budget, &s_budget_defaults, now, 0.5) < 0;
+    }
+    ASSERT(ended);
+}
+
+TEST(restart_budget_without_refill_counts_the_whole_run)
+{
+    byzgd_supervisor_options_t options = {.max_restarts = 3};
+    byzgd_restart_budget_t budget;
+    byzgd_restart_budget_init(&budget, &options, 0);
+    for (int i = 1; i <= 3; i++)
+        ASSERT_EQ_INT(byzgd_restart_budget_take(&budget, &options, i * 1000.0, 999), 0);
+    ASSERT_EQ_INT(byzgd_restart_budget_take(&budget, &options, 1e6, 999), -1);
+}
+
 TEST(supervisor_memory_cap_kills_and_restarts)
 {
     // The child grows to 400 MiB unless resumed; the cap is 100 MiB.
@@ -844,6 +904,9 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(libzmq_zero_prefix_collision_aborts_process),
     TEST_CASE(supervisor_restarts_after_abort_with_resume),
     TEST_CASE(supervisor_gives_up_after_max_restarts),
+    TEST_CASE(restart_budget_spread_restarts_never_end_the_run),
+    TEST_CASE(restart_budget_ends_a_crash_loop_with_back_off),
+    TEST_CASE(restart_budget_without_refill_counts_the_whole_run),
     TEST_CASE(supervisor_memory_cap_kills_and_restarts),
     TEST_CASE(memory_bound_formula),
 };
