@@ -730,10 +730,108 @@ TEST(missing_keys_fail_cleanly)
     snprintf(dir, sizeof dir, "%s/nothing", byzgd_test_tmpdir());
     options.keys_dir = dir;
     ASSERT(!byzgd_security_new(&options, error, sizeof error));
-    ASSERT_STR_CONTAINS(error, "server certificate");
+    ASSERT_STR_CONTAINS(error, "key directory");
+    ASSERT_STR_CONTAINS(error, "No such file");
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
     ASSERT(byzgd_security_client_setup(dealer, false, "/nonexistent.cert", "/x", 0, error,
                                        sizeof error) == -1);
+    zsock_destroy(&dealer);
+}
+
+// Writes text over path (keeping its mode).
+static void
+s_overwrite(const char *path, const char *text, size_t size)
+{
+    FILE *file = fopen(path, "r+");
+    ASSERT(file);
+    ASSERT(ftruncate(fileno(file), 0) == 0);
+    ASSERT_EQ_INT(fwrite(text, 1, size, file), size);
+    fclose(file);
+}
+
+// Expects byzgd_security_new to refuse the key directory with a message containing `why`.
+static void
+s_expect_refused(const char *dir, const char *why)
+{
+    byzgd_security_options_t options;
+    byzgd_security_options_defaults(&options, 10);
+    options.keys_dir = dir;
+    char error[512] = "";
+    byzgd_security_t *security = byzgd_security_new(&options, error, sizeof error);
+    if (security)
+        byzgd_security_destroy(&security);
+    ASSERT_MSG(!security, "started despite: %s", why);
+    ASSERT_STR_CONTAINS(error, why);
+}
+
+// Regressions: a secret with a non-Z85 character started a server no worker could join; a
+// random-bytes secret was called "missing"; a truncated allowed/ certificate was skipped
+// without a word; a 0644 secret and a 0777 key directory started silently.
+TEST(key_material_is_checked_at_start)
+{
+    char dir[1024], path[1200], secret[1300], error[512];
+    snprintf(dir, sizeof dir, "%s/keys", byzgd_test_tmpdir());
+    ASSERT(byzgd_keys_generate(dir, 2, false, error, sizeof error) == 0);
+    snprintf(path, sizeof path, "%s/server.cert", dir);
+    snprintf(secret, sizeof secret, "%s/server.cert_secret", dir);
+    char original[1024];
+    FILE *file = fopen(secret, "r");
+    size_t size = fread(original, 1, sizeof original - 1, file);
+    fclose(file);
+    original[size] = '\0';
+    char public_key[41];
+    ASSERT(byzgd_keys_check_certificate(path, true, public_key, error, sizeof error) == 0);
+
+    // One secret character replaced by one outside the Z85 alphabet.
+    char edited[1024];
+    memcpy(edited, original, size + 1);
+    char *key = strstr(edited, "secret-key = \"");
+    ASSERT(key);
+    key[14 + 6] = '~';
+    s_overwrite(secret, edited, size);
+    s_expect_refused(dir, "not Z85 at position 7");
+    // A valid Z85 secret of another key pair.
+    memcpy(edited, original, size + 1);
+    key = strstr(edited, "secret-key = \"");
+    key[14] = key[14] == 'a' ? 'b' : 'a';
+    s_overwrite(secret, edited, size);
+    s_expect_refused(dir, "does not belong to the public-key");
+    // Random bytes.
+    char noise[300];
+    for (size_t i = 0; i < sizeof noise; i++)
+        noise[i] = (char)(i * 37 + 11);
+    s_overwrite(secret, noise, sizeof noise);
+    s_expect_refused(dir, "no secret-key line");
+    s_overwrite(secret, original, size);
+    // A secret readable by others.
+    ASSERT(chmod(secret, 0644) == 0);
+    s_expect_refused(dir, "accessible to group or others (mode 0644)");
+    ASSERT(chmod(secret, 0600) == 0);
+    // A key directory anyone may write.
+    ASSERT(chmod(dir, 0777) == 0);
+    s_expect_refused(dir, "writable by group or others (mode 0777)");
+    ASSERT(chmod(dir, 0700) == 0);
+    // A truncated certificate in allowed/.
+    char allowed[1300];
+    snprintf(allowed, sizeof allowed, "%s/allowed/worker-001.cert", dir);
+    file = fopen(allowed, "r");
+    char cert[1024];
+    size = fread(cert, 1, sizeof cert, file);
+    fclose(file);
+    char *cut = strstr(cert, "public-key = \"");
+    ASSERT(cut);
+    s_overwrite(allowed, cert, (size_t)(cut - cert) + 14 + 20);
+    s_expect_refused(dir, "worker-001.cert: public-key is 20 characters");
+    // The worker's side reads its own files the same way.
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    char worker[1300];
+    ASSERT(byzgd_keys_worker_cert_path(worker, sizeof worker, dir, 0) == 0);
+    ASSERT(byzgd_security_client_setup(dealer, false, worker, path, 0, error, sizeof error) == 0);
+    char worker_secret[1400];
+    snprintf(worker_secret, sizeof worker_secret, "%s_secret", worker);
+    ASSERT(chmod(worker_secret, 0640) == 0);
+    ASSERT(byzgd_security_client_setup(dealer, false, worker, path, 0, error, sizeof error) == -1);
+    ASSERT_STR_CONTAINS(error, "mode 0640");
     zsock_destroy(&dealer);
 }
 
@@ -901,6 +999,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(handshake_rate_limit_per_key),
     TEST_CASE(insecure_mode_identity_is_routing_id),
     TEST_CASE(missing_keys_fail_cleanly),
+    TEST_CASE(key_material_is_checked_at_start),
     TEST_CASE(libzmq_zero_prefix_collision_aborts_process),
     TEST_CASE(supervisor_restarts_after_abort_with_resume),
     TEST_CASE(supervisor_gives_up_after_max_restarts),

@@ -54,6 +54,15 @@ int byzgd_keys_generate(const char *dir, size_t worker_count, bool force, char *
 // it) into `path`. Returns 0, or -1 when it does not fit.
 int byzgd_keys_worker_cert_path(char *path, size_t path_size, const char *dir, size_t index);
 
+// Reads the certificate at `path` whole and checks it: a `public-key` of 40 Z85
+// characters and, with `with_secret`, PATH_secret readable by its owner only (mode & 077
+// == 0), holding a 40-character Z85 `secret-key` that derives that public key. Messages
+// say what is wrong ("does not exist", "is 12 characters", "not Z85 at position 7",
+// "accessible to group or others (mode 0644): chmod 600 ..."). Copies the public key into
+// public_out (may be NULL). Returns 0, or -1 with a message.
+int byzgd_keys_check_certificate(const char *path, bool with_secret, char public_out[41],
+                                 char *error, size_t error_size);
+
 #include "denylist.h"
 
 // ---------------------------------------------------------------------------------------
