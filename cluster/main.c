@@ -969,9 +969,16 @@ s_resume_configuration(s_run_t *run, char *error, size_t error_size)
     const byzgd_cluster_option_t *options = byzgd_cluster_options(&count);
     for (size_t i = 0; i < count; i++) {
         const char *name = options[i].name;
-        if (byzgd_cluster_config_is_set(run->config, name) && !s_listed(s_launch_only, name))
-            byzgd_cluster_config_set(overrides, name, byzgd_cluster_config_get(run->config, name),
-                                     NULL, 0);
+        if (!byzgd_cluster_config_is_set(run->config, name) || s_listed(s_launch_only, name))
+            continue;
+        // A flag repeating the run's value (e.g. `--config DIR/config --resume`) is no
+        // override.
+        const char *value = byzgd_cluster_config_get(run->config, name);
+        const char *current = byzgd_cluster_config_is_set(overrides, name)
+                                  ? byzgd_cluster_config_get(overrides, name)
+                                  : byzgd_cluster_config_get(original, name);
+        if (!s_same(value, current))
+            byzgd_cluster_config_set(overrides, name, value, NULL, 0);
     }
     char *text = NULL;
     size_t size = 0;

@@ -182,6 +182,8 @@ s_reject(s_server_t *self, byzgd_msg_reject_t reason, const char *identity, cons
     }
     if (identity && *identity && s_is_strike(reason))
         byzgd_security_strike(self->security, identity, byzgd_msg_reject_name(reason));
+    else if (identity && *identity)
+        byzgd_security_rejected(self->security, identity, byzgd_msg_reject_name(reason));
 }
 
 static s_peer_t *

@@ -543,6 +543,84 @@ TEST(rate_limit_then_ban)
     s_harness_stop(&h);
 }
 
+// Regression: rate limits counted messages only, so one key could stream ~400 MB/s of
+// full-size proposals (4 GB/s allowed at d = 10^6), never striking.
+TEST(byte_budget_limits_full_size_messages)
+{
+    s_harness_t h = {0};
+    s_keys(h.keys, sizeof h.keys, 1);
+    byzgd_security_options_t options;
+    byzgd_security_options_defaults(&options, 1000);
+    // The defaults at d = 10^6: 64 MiB/s, not 1000 messages of 4 MB.
+    byzgd_security_options_t large;
+    byzgd_security_options_defaults(&large, 1000000);
+    ASSERT(large.byte_rate <= 16.0 * byzgd_security_max_frame_bytes(1000000) + 1);
+    ASSERT(large.byte_rate < large.message_rate * byzgd_security_max_frame_bytes(1000000) / 50);
+    options.keys_dir = h.keys;
+    options.byte_rate = 1000; // 1000 B/s after a burst of 10 000 B: 2 messages of 4 KiB
+    options.byte_burst = 10000;
+    options.strikes_to_ban = 0;
+    s_harness_start(&h, &options);
+    zsock_t *worker = s_worker(&h, 0);
+    char payload[4096];
+    memset(payload, 'x', sizeof payload);
+    for (int i = 0; i < 6; i++)
+        zsock_send(worker, "b", payload, sizeof payload);
+    int counts[8] = {0};
+    char identity[BYZGD_IDENTITY_SIZE];
+    for (int i = 0; i < 6; i++) {
+        zmsg_t *message = NULL;
+        byzgd_admit_t verdict = byzgd_security_recv(h.security, h.router, &message, identity);
+        ASSERT(verdict != BYZGD_ADMIT_NOTHING);
+        counts[verdict]++;
+        zmsg_destroy(&message);
+    }
+    ASSERT_EQ_INT(counts[BYZGD_ADMIT_OK], 2);
+    ASSERT_EQ_INT(counts[BYZGD_ADMIT_RATE_LIMITED], 4);
+    byzgd_security_stats_t stats;
+    byzgd_security_stats(h.security, &stats);
+    ASSERT_EQ_INT(stats.byte_limited, 4);
+    ASSERT_EQ_INT(stats.strikes, 4);
+    zsock_destroy(&worker);
+    s_harness_stop(&h);
+}
+
+TEST(repeated_full_size_rejections_become_strikes)
+{
+    s_harness_t h = {0};
+    s_keys(h.keys, sizeof h.keys, 1);
+    byzgd_security_options_t options;
+    byzgd_security_options_defaults(&options, 1000);
+    options.keys_dir = h.keys;
+    options.rejected_byte_rate = 1; // practically no refill
+    options.rejected_byte_burst = 3 * 4096;
+    options.strikes_to_ban = 2;
+    s_harness_start(&h, &options);
+    zsock_t *worker = s_worker(&h, 0);
+    char payload[4096];
+    memset(payload, 'x', sizeof payload);
+    char identity[BYZGD_IDENTITY_SIZE];
+    int banned_after = 0;
+    for (int i = 1; i <= 12 && !banned_after; i++) {
+        zsock_send(worker, "b", payload, sizeof payload);
+        zmsg_t *message = NULL;
+        ASSERT_EQ_INT(byzgd_security_recv(h.security, h.router, &message, identity),
+                      BYZGD_ADMIT_OK);
+        zmsg_destroy(&message);
+        // The protocol layer rejects it (say, a stale round): no strike each time.
+        if (byzgd_security_rejected(h.security, identity, "stale"))
+            banned_after = i;
+    }
+    // 3 in the burst, the 4th a strike, the bucket starts over: 3 more, the 8th the 2nd strike.
+    ASSERT_EQ_INT(banned_after, 8);
+    ASSERT(byzgd_security_is_denied(h.security, identity));
+    byzgd_security_stats_t stats;
+    byzgd_security_stats(h.security, &stats);
+    ASSERT_EQ_INT(stats.rejected_byte_strikes, 2);
+    zsock_destroy(&worker);
+    s_harness_stop(&h);
+}
+
 TEST(frame_cap_drops_multipart_and_recovers)
 {
     s_harness_t h = {0};
@@ -992,6 +1070,8 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(revoked_key_on_open_connection),
     TEST_CASE(ban_survives_restart),
     TEST_CASE(rate_limit_then_ban),
+    TEST_CASE(byte_budget_limits_full_size_messages),
+    TEST_CASE(repeated_full_size_rejections_become_strikes),
     TEST_CASE(frame_cap_drops_multipart_and_recovers),
     TEST_CASE(oversize_frame_never_arrives),
     TEST_CASE(sybil_connections_share_one_identity),

@@ -40,16 +40,22 @@ typedef struct {
 } s_bucket_t;
 
 static bool
-s_bucket_take(s_bucket_t *bucket, double rate, double burst, double now_s)
+s_bucket_take_amount(s_bucket_t *bucket, double rate, double burst, double now_s, double amount)
 {
     bucket->tokens += (now_s - bucket->updated_s) * rate;
     if (bucket->tokens > burst)
         bucket->tokens = burst;
     bucket->updated_s = now_s;
-    if (bucket->tokens < 1.0)
+    if (bucket->tokens < amount)
         return false;
-    bucket->tokens -= 1.0;
+    bucket->tokens -= amount;
     return true;
+}
+
+static bool
+s_bucket_take(s_bucket_t *bucket, double rate, double burst, double now_s)
+{
+    return s_bucket_take_amount(bucket, rate, burst, now_s, 1.0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -484,9 +490,12 @@ signal:
 // Server side
 
 typedef struct {
-    s_bucket_t bucket;
+    s_bucket_t bucket;   // messages
+    s_bucket_t bytes;    // bytes of every message
+    s_bucket_t rejected; // bytes of messages the protocol layer rejected
+    size_t last_bytes;   // size of the last admitted message (the one a rejection is about)
     uint64_t strikes;
-    bool warned;
+    bool warned, warned_bytes;
 } s_peer_t;
 
 struct byzgd_security_t {
@@ -514,6 +523,12 @@ byzgd_security_memory_bound(size_t worker_count, size_t dimension, int high_wate
     return ((size_t)256 << 20) + (size_t)(high_water_mark + 4) * worker_count * tensor;
 }
 
+static double
+s_max_double(double a, double b)
+{
+    return a > b ? a : b;
+}
+
 void
 byzgd_security_options_defaults(byzgd_security_options_t *options, size_t dimension)
 {
@@ -524,6 +539,14 @@ byzgd_security_options_defaults(byzgd_security_options_t *options, size_t dimens
         .high_water_mark = 4,
         .message_rate = 1000,
         .message_burst = 2000,
+        .byte_rate =
+            s_max_double(64.0 * 1024 * 1024, 16.0 * byzgd_security_max_frame_bytes(dimension)),
+        .byte_burst =
+            s_max_double(128.0 * 1024 * 1024, 32.0 * byzgd_security_max_frame_bytes(dimension)),
+        .rejected_byte_rate =
+            s_max_double(32.0 * 1024 * 1024, 8.0 * byzgd_security_max_frame_bytes(dimension)),
+        .rejected_byte_burst =
+            s_max_double(64.0 * 1024 * 1024, 16.0 * byzgd_security_max_frame_bytes(dimension)),
         .strikes_to_ban = 1000,
         .handshake_rate = 1.0 / 60,
         .handshake_burst = 16,
@@ -762,6 +785,10 @@ s_peer(byzgd_security_t *self, const char *identity, double now_s)
     assert(peer);
     peer->bucket.tokens = self->options.message_burst;
     peer->bucket.updated_s = now_s;
+    peer->bytes.tokens = self->options.byte_burst;
+    peer->bytes.updated_s = now_s;
+    peer->rejected.tokens = self->options.rejected_byte_burst;
+    peer->rejected.updated_s = now_s;
     zhashx_insert(self->peers, identity, peer);
     return peer;
 }
@@ -781,6 +808,27 @@ byzgd_security_strike(byzgd_security_t *self, const char *identity, const char *
     if (byzgd_security_ban(self, identity, text, error, sizeof error) != 0)
         byzgd_warn("%s", error);
     return true;
+}
+
+bool
+byzgd_security_rejected(byzgd_security_t *self, const char *identity, const char *reason)
+{
+    assert(self && identity);
+    s_peer_t *peer = zhashx_lookup(self->peers, identity);
+    if (!peer || self->options.rejected_byte_rate <= 0)
+        return false;
+    double now_s = s_now_s();
+    if (s_bucket_take_amount(&peer->rejected, self->options.rejected_byte_rate,
+                             self->options.rejected_byte_burst, now_s, (double)peer->last_bytes))
+        return false;
+    // Out of budget: this rejection is a strike, and the bucket starts over (one strike per
+    // burst's worth of rejected bytes, not one per message).
+    peer->rejected.tokens = self->options.rejected_byte_burst;
+    self->stats.rejected_byte_strikes++;
+    char text[160];
+    snprintf(text, sizeof text, "rejected bytes over %.0f MiB/s (%s)",
+             self->options.rejected_byte_rate / (1024 * 1024), reason ? reason : "?");
+    return byzgd_security_strike(self, identity, text);
 }
 
 // The identity of a peer from a received body frame; "" if none.
@@ -841,6 +889,23 @@ s_admit(byzgd_security_t *self, zframe_t *routing, zframe_t *body, size_t frames
         byzgd_security_strike(self, identity, "message rate");
         return BYZGD_ADMIT_RATE_LIMITED;
     }
+    // Bytes, beside messages: full-size messages at the message rate would be gigabytes a
+    // second at large d (SECURITY.md §6). An unset budget (0) does not limit.
+    size_t bytes = body ? zframe_size(body) : 0;
+    if (self->options.byte_rate > 0 &&
+        !s_bucket_take_amount(&peer->bytes, self->options.byte_rate, self->options.byte_burst,
+                              now_s, (double)bytes)) {
+        self->stats.rate_limited++;
+        self->stats.byte_limited++;
+        if (!peer->warned_bytes) {
+            byzgd_warn("%s exceeds %.0f MiB/s: dropping", identity,
+                       self->options.byte_rate / (1024 * 1024));
+            peer->warned_bytes = true;
+        }
+        byzgd_security_strike(self, identity, "byte rate");
+        return BYZGD_ADMIT_RATE_LIMITED;
+    }
+    peer->last_bytes = bytes;
     if (frames > self->options.max_frames) {
         self->stats.too_many_frames++;
         byzgd_security_strike(self, identity, "too many frames");
