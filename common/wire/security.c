@@ -448,7 +448,14 @@ s_zap_actor(zsock_t *pipe, void *arg)
         goto signal;
     handler = zsock_new(ZMQ_REP);
     assert(handler);
-    if (zsock_bind(handler, S_ZAP_ENDPOINT) != 0) {
+    // A handler just destroyed in this process (a restart in one process, as in the tests)
+    // releases the endpoint only when libzmq's reaper has closed its socket: retry briefly.
+    int bound = zsock_bind(handler, S_ZAP_ENDPOINT);
+    for (int retry = 0; bound != 0 && errno == EADDRINUSE && retry < 100; retry++) {
+        zclock_sleep(20);
+        bound = zsock_bind(handler, S_ZAP_ENDPOINT);
+    }
+    if (bound != 0) {
         byzgd_set_error(args->error, sizeof args->error,
                         "cannot bind %s (another ZAP handler in this process?)", S_ZAP_ENDPOINT);
         goto signal;
