@@ -4,6 +4,7 @@
 #   make test       installs missing packages, builds with ASan+UBSan, runs every test
 #   make demo       the README's main job: a local cluster with attackers on Fashion-MNIST
 #   make figures    the paper's Figures 2-5 and an attack table: docs/RESULTS.md, docs/figures/
+#   make compose-demo  the same demo in Docker containers (deploy/compose.sh)
 #   make bench      benchmarks (figures on stdout)
 #   make lint       cppcheck + clang-tidy
 #   make format-check / format
@@ -23,7 +24,7 @@ FUZZ_SECONDS ?= 60
 BUILD   := build
 
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS       := libzmq libczmq $(MSGPACK_PC) libsodium openblas zlib
+PKGS       := libzmq libczmq $(MSGPACK_PC) libsodium openblas zlib libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
@@ -80,7 +81,7 @@ FUZZ := $(BUILD)/fuzz
 # Keep objects that pattern chains would otherwise delete as intermediates.
 .SECONDARY:
 
-.PHONY: all test check demo figures bench lint format format-check fuzz man install clean deps
+.PHONY: all test check demo figures compose-demo image bench lint format format-check fuzz man install clean deps
 all: $(addprefix $(BUILD)/bin/,$(PROGRAMS) $(notdir $(SCRIPTS)))
 # (Two rules: a pattern rule with two targets would make both in one run.)
 copy_script = @mkdir -p $(@D) && sed 's/@BYZGD_VERSION@/$(VERSION)/' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
@@ -152,6 +153,13 @@ figures: deps
 	@$(MAKE) --no-print-directory all
 	@experiments/figures.sh
 
+# The demo in containers (deploy/docker-compose.yml); provisions Docker and the base image
+# when missing (deploy/compose.sh, docs/DEPLOY.md). `make image` builds byzgd:latest only.
+compose-demo: deps
+	@deploy/compose.sh demo
+image: deps
+	@deploy/compose.sh image
+
 # ---- benchmarks (release flags)
 $(REL)/bench/bench_%: $(REL)/bench/bench_%.o $(REL)/libbyzgd.a
 	$(call say,LD,$@)
@@ -202,4 +210,5 @@ install: all man
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# build/docker holds the private Docker daemon's files (deploy/compose.sh): not ours to scan.
+-include $(shell find $(BUILD) -path $(BUILD)/docker -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -1,11 +1,17 @@
 /*  bench_gar.c — median milliseconds of every aggregation rule for n in {10, 20, 50, 100}
     and d in {1e5, 1e6}, with a memory-bound floor measured in the same run (reading the
-    n x d matrix once) and Krum's ratio to it. Targets at d = 1e6 on 2 cores: Krum <= 12 ms
-    (n = 20) and <= 160 ms (n = 100); median <= 30 ms (n = 20).
-    BYZGD_BENCH_QUICK=1 runs d = 1e5 only; BYZGD_BENCH_RULES=krum,median and
-    BYZGD_BENCH_N=100 select rules and n. f = (n - 3) / 4, valid for every rule. */
+    n x d matrix once) and Krum's ratio to it; then Krum at d = 1e6 against NumPy's X.X^T
+    (OpenBLAS, python3-numpy) on the same-shaped matrix, alternating three times in one
+    run, with the ratios' min and median; then streamed aggregation (rules/gar_stream.h):
+    the time from the last row's arrival to the aggregate (its distances plus the rule),
+    for Krum and Multi-Krum at n = 20 and 100, d = 1e6, beside the plain average.
+    Targets at d = 1e6 on 2 cores: Krum <= 6 ms (n = 20) and <= 0.65 x NumPy's X.X^T
+    (n = 100); median <= 30 ms (n = 20). BYZGD_BENCH_QUICK=1 runs d = 1e5 only;
+    BYZGD_BENCH_RULES=krum,median and BYZGD_BENCH_N=100 select rules and n (the name
+    "stream" selects the streamed figures). f = (n - 3) / 4, valid for every rule. */
 #include "rules/gar.h"
 #include "rules/gar_options.h"
+#include "rules/gar_stream.h"
 #include "support/rng.h"
 
 #include <math.h>
@@ -74,6 +80,133 @@ s_listed(const char *list, const char *name)
         if (strncmp(at, name, length) == 0 && (at[length] == ',' || at[length] == '\0'))
             return true;
     return false;
+}
+
+// NumPy's median wall and CPU milliseconds for X @ X.T on an n x d float32 matrix over
+// `repeats` runs (NAN when python3-numpy is missing).
+static void
+s_numpy_gram_ms(size_t n, size_t d, size_t repeats, double *wall, double *cpu)
+{
+    char command[512];
+    snprintf(command, sizeof command,
+             "/usr/bin/python3 -c 'import time, numpy as np\n"
+             "x = np.random.default_rng(1).uniform(-1, 1, (%zu, %zu)).astype(np.float32)\n"
+             "t, c = [], []\n"
+             "for _ in range(%zu):\n"
+             "    s, p = time.perf_counter(), time.process_time(); g = x @ x.T\n"
+             "    t.append(time.perf_counter() - s); c.append(time.process_time() - p)\n"
+             "print(1e3 * float(np.median(t)), 1e3 * float(np.median(c)))' 2>/dev/null",
+             n, d, repeats);
+    FILE *pipe = popen(command, "r");
+    *wall = *cpu = NAN;
+    if (pipe) {
+        if (fscanf(pipe, "%lf %lf", wall, cpu) != 2)
+            *wall = *cpu = NAN;
+        pclose(pipe);
+    }
+}
+
+// Krum's median milliseconds at (n, d) against NumPy's X.X^T, alternated `rounds` times;
+// prints each pair and the ratios' min and median. Returns the median ratio.
+static double
+s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
+{
+    float *rows = malloc(n * d * sizeof *rows);
+    byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
+    if (!rows || !result) {
+        fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
+        exit(1);
+    }
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 1, n);
+    for (size_t k = 0; k < n * d; k++)
+        rows[k] = (float)(byzgd_rng_uniform(&rng) * 2 - 1);
+    byzgd_gar_config_t config;
+    byzgd_gar_config_init(&config);
+    char error[256], value[32];
+    byzgd_gar_config_parse_option(&config, "rule", "krum", error, sizeof error);
+    snprintf(value, sizeof value, "%zu", (n - 3) / 4);
+    byzgd_gar_config_parse_option(&config, "f", value, error, sizeof error);
+    double ratios[16], cpu_ratios[16];
+    for (size_t r = 0; r < rounds; r++) {
+        double times[5], cpu_times[5];
+        for (size_t k = 0; k < 5; k++) {
+            double start = s_now_ms(), cpu_start = s_cpu_ms();
+            if (byzgd_gar_apply(&config, result, rows, n, d, error, sizeof error) != 0) {
+                fprintf(stderr, "bench_gar: %s\n", error);
+                exit(1);
+            }
+            times[k] = s_now_ms() - start;
+            cpu_times[k] = s_cpu_ms() - cpu_start;
+        }
+        double krum = s_median(times, 5), krum_cpu = s_median(cpu_times, 5), numpy, numpy_cpu;
+        s_numpy_gram_ms(n, d, 5, &numpy, &numpy_cpu);
+        ratios[r] = krum / numpy;
+        cpu_ratios[r] = krum_cpu / numpy_cpu;
+        printf("krum-vs-numpy  %5zu %8zu  krum %.2f ms (cpu %.1f), numpy X.X^T %.2f ms (cpu %.1f), "
+               "ratio %.3f (cpu %.3f)\n",
+               n, d, krum, krum_cpu, numpy, numpy_cpu, ratios[r], cpu_ratios[r]);
+        fflush(stdout);
+    }
+    double median = s_median(ratios, rounds), cpu_median = s_median(cpu_ratios, rounds);
+    printf("krum-vs-numpy  %5zu %8zu  wall ratio min %.3f median %.3f (target <= 0.65), cpu "
+           "ratio min %.3f median %.3f\n",
+           n, d, ratios[0], median, cpu_ratios[0], cpu_median);
+    byzgd_gar_result_destroy(&result);
+    free(rows);
+    return median;
+}
+
+// Median milliseconds of "add the last row, finish" over `repeats` rounds of a stream
+// that already holds the other n - 1 rows, for `rule`; and of the plain average.
+static void
+s_stream_after_last(size_t n, size_t d, size_t repeats)
+{
+    float *rows = malloc(n * d * sizeof *rows);
+    byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
+    byzgd_gar_stream_t *stream = byzgd_gar_stream_new(n, d);
+    if (!rows || !result || !stream) {
+        fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
+        exit(1);
+    }
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 1, n);
+    for (size_t k = 0; k < n * d; k++)
+        rows[k] = (float)(byzgd_rng_uniform(&rng) * 2 - 1);
+    const char *rules[] = {"average", "krum", "multi-krum"};
+    for (int r = 0; r < 3; r++) {
+        byzgd_gar_config_t config;
+        byzgd_gar_config_init(&config);
+        char error[256], value[32];
+        byzgd_gar_config_parse_option(&config, "rule", rules[r], error, sizeof error);
+        snprintf(value, sizeof value, "%zu", (n - 3) / 4);
+        byzgd_gar_config_parse_option(&config, "f", value, error, sizeof error);
+        double times[16], batch[16];
+        for (size_t k = 0; k < repeats; k++) {
+            double start = s_now_ms();
+            if (byzgd_gar_apply(&config, result, rows, n, d, error, sizeof error) != 0) {
+                fprintf(stderr, "bench_gar: %s\n", error);
+                exit(1);
+            }
+            batch[k] = s_now_ms() - start;
+            byzgd_gar_stream_reset(stream);
+            for (size_t i = 0; i + 1 < n; i++)
+                byzgd_gar_stream_add_row(stream, i, rows + i * d, error, sizeof error);
+            start = s_now_ms();
+            byzgd_gar_stream_add_row(stream, n - 1, rows + (n - 1) * d, error, sizeof error);
+            if (byzgd_gar_stream_finish(stream, &config, result, error, sizeof error) != 0) {
+                fprintf(stderr, "bench_gar: %s\n", error);
+                exit(1);
+            }
+            times[k] = s_now_ms() - start;
+        }
+        printf("stream         %5zu %8zu  %-10s after the last arrival %.2f ms (batch %.2f ms)\n",
+               n, d, rules[r], s_median(times, repeats), s_median(batch, repeats));
+        fflush(stdout);
+    }
+    byzgd_gar_stream_destroy(&stream);
+    byzgd_gar_result_destroy(&result);
+    free(rows);
 }
 
 int
@@ -168,9 +301,17 @@ main(void)
             free(rows);
         }
     }
-    if (!quick)
-        printf("targets at d = 1e6: krum n=20 %.2f ms (<= 12), krum n=100 %.2f ms (<= 160), "
-               "median n=20 %.2f ms (<= 30)\n",
-               krum20, krum100, median20);
+    if (!quick) {
+        const char *only = getenv("BYZGD_BENCH_RULES"), *only_n = getenv("BYZGD_BENCH_N");
+        double ratio = NAN;
+        if ((!only || s_listed(only, "krum")) && (!only_n || strtoul(only_n, NULL, 10) == 100))
+            ratio = s_krum_vs_numpy(100, 1000000, 3);
+        if (!only || s_listed(only, "stream"))
+            for (size_t k = 0; k < 2; k++)
+                s_stream_after_last(k ? 100 : 20, 1000000, 3);
+        printf("targets at d = 1e6: krum n=20 %.2f ms (<= 6), krum n=100 %.2f ms = %.3f x "
+               "NumPy's X.X^T (<= 0.65), median n=20 %.2f ms (<= 30)\n",
+               krum20, krum100, ratio, median20);
+    }
     return 0;
 }

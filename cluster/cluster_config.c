@@ -65,7 +65,23 @@ static const byzgd_option_t s_process_options[] = {
      "protocol misbehaviour of the Byzantine workers, a list dealt out in turn", "MODE,...",
      byzgd_misbehaviour_names},
     {"endpoint", BYZGD_OPTION_TEXT, 0, 0, "tcp://127.0.0.1:*", BYZGD_CLUSTER_NETWORKED,
-     "server endpoint (default: a free local port)", NULL, NULL},
+     "where the server binds: tcp://ADDRESS:PORT, ADDRESS an interface or 0.0.0.0 "
+     "(default: a free local port)", NULL, NULL},
+    // Across machines (docs/DEPLOY.md).
+    {"serve", BYZGD_OPTION_FLAG, 0, 0, "false", BYZGD_CLUSTER_NETWORKED,
+     "start only the server; worker hosts join it with --join", NULL, NULL},
+    {"advertise", BYZGD_OPTION_TEXT, 0, 0, NULL, BYZGD_CLUSTER_NETWORKED,
+     "--serve: tcp://HOST:PORT the workers dial, written to RUN_DIR/endpoint "
+     "(default: --endpoint unless it binds 0.0.0.0)", NULL, NULL},
+    {"keys", BYZGD_OPTION_TEXT, 0, 0, NULL, BYZGD_CLUSTER_NETWORKED,
+     "existing key directory of byzgd-keygen (default: made in RUN_DIR/keys)", NULL, NULL},
+    {"join", BYZGD_OPTION_TEXT, 0, 0, NULL, BYZGD_CLUSTER_NETWORKED,
+     "tcp://HOST:PORT of a --serve server: start one worker per slot of --bundle", NULL, NULL},
+    {"bundle", BYZGD_OPTION_TEXT, 0, 0, NULL, BYZGD_CLUSTER_NETWORKED,
+     "--join: key bundle of this host (byzgd-keygen KEYS --bundle FILE --slots A-B)", NULL, NULL},
+    {"join-timeout", BYZGD_OPTION_NUMBER, 1, 1e7, "600", BYZGD_CLUSTER_NETWORKED,
+     "--serve: fail unless training starts within this many seconds; --join: workers "
+     "give up after this long without the server", NULL, NULL},
     {"insecure", BYZGD_OPTION_FLAG, 0, 0, "false", BYZGD_CLUSTER_NETWORKED,
      "no CURVE encryption nor authentication (default: keys in RUN_DIR/keys)", NULL, NULL},
     {"no-supervise", BYZGD_OPTION_FLAG, 0, 0, "false", BYZGD_CLUSTER_NETWORKED,
@@ -73,7 +89,7 @@ static const byzgd_option_t s_process_options[] = {
     {"server-memory-mb", BYZGD_OPTION_INT, 0, 1e7, "0", BYZGD_CLUSTER_NETWORKED,
      "supervisor's RSS cap on the server (0: 2048 + 8 per worker)", NULL, NULL},
     {"max-restarts", BYZGD_OPTION_INT, 0, 999999, "10", BYZGD_CLUSTER_NETWORKED,
-     "server restarts the supervisor allows", NULL, NULL},
+     "server restarts the supervisor allows at once (one more every 6 s)", NULL, NULL},
     {"threads", BYZGD_OPTION_INT, 1, 64, "1", BYZGD_CLUSTER_TO_WORKERS,
      "compute threads per worker", NULL, NULL},
     {"run-dir", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
@@ -382,6 +398,23 @@ byzgd_cluster_config_check(const byzgd_cluster_config_t *self, char *error, size
         }
         item = comma ? comma + 1 : NULL;
     }
+    bool serve = byzgd_cluster_config_get_flag(self, "serve");
+    const char *join = byzgd_cluster_config_get(self, "join");
+    if (serve && join)
+        return byzgd_set_error(error, error_size, "--serve and --join exclude each other");
+    if (join && !byzgd_cluster_config_get(self, "bundle"))
+        return byzgd_set_error(error, error_size, "--join needs --bundle FILE (this host's keys)");
+    if (!join && byzgd_cluster_config_get(self, "bundle"))
+        return byzgd_set_error(error, error_size, "--bundle is for --join");
+    if (join && byzgd_cluster_config_get(self, "keys"))
+        return byzgd_set_error(error, error_size,
+                               "--join takes its keys from --bundle, not --keys");
+    if (serve && byzantine > 0)
+        return byzgd_set_error(error, error_size,
+                               "--serve starts no worker: give --byzantine to the --join hosts "
+                               "and -f to the server");
+    if (!serve && byzgd_cluster_config_get(self, "advertise"))
+        return byzgd_set_error(error, error_size, "--advertise is for --serve");
     if (byzgd_cluster_config_is_set(self, "sigma") && byzgd_cluster_config_is_set(self, "variance"))
         return byzgd_set_error(error, error_size, "--sigma and --variance exclude each other");
     return 0;

@@ -5,6 +5,12 @@
     byzgd-cluster --workers 20 --byzantine 6 --attack gaussian --rule multi-krum \
                   --model mlp --dataset fashion-mnist --rounds 150 --run-dir runs/demo
 
+    Across machines (docs/DEPLOY.md) the same program starts one side only:
+    byzgd-cluster --serve -f 6 --workers 20 ... --keys K --endpoint tcp://0.0.0.0:5555 \
+                  --advertise tcp://10.0.0.1:5555 --run-dir S     (the server host)
+    byzgd-cluster --join tcp://10.0.0.1:5555 --bundle h2.tar --byzantine 6 \
+                  --attack gaussian --run-dir W2                   (each worker host)
+
     Exit status: 0 the server finished every round and wrote metrics; 1 the run failed
     (server error, all workers gone, timeout, no metrics); 2 bad flags or configuration,
     or a run directory already holding a run; 3 the model diverged (a result: the metrics
@@ -17,10 +23,15 @@
 #include "cluster_config.h"
 #include "launcher.h"
 #include "support/files.h"
-#include "support/log.h"
 #include "metrics_line.h"
+#include "learning/attack.h"
+#include "server/server.h"
+#include "worker/worker.h"
+#include "support/log.h"
+#include "wire/keybundle.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -53,14 +64,18 @@ typedef struct {
     byzgd_launcher_t *launcher;
     char bin_dir[1024];
     char run_dir[1024];
-    char endpoint[1024]; // the server's bound endpoint
-    int server;          // launcher index of the server
+    char endpoint[1024];       // the server's endpoint as workers on this host dial it
+    char advertise[1024];      // --serve: what remote workers dial (RUN_DIR/endpoint)
+    char keys_dir[S_PATH_MAX]; // server.cert, workers/, allowed/ (or the extracted bundle)
+    int server;                // launcher index of the server
     bool quiet;
     // metrics.jsonl follower
     FILE *metrics;
     char pending[S_METRICS_LINE_MAX]; // the beginning of a line not yet complete
     size_t pending_size;
-    bool overlong; // the pending line outgrew `pending`: skip it
+    bool overlong;          // the pending line outgrew `pending`: skip it
+    bool replaying;         // reading lines written before this launch: count them, print nothing
+    char *resume_overrides; // resume: the `name = value` lines of DIR/config.resume
     long long rounds_target;
     double last_round, last_print_round;
     double final_accuracy, best_accuracy, last_train_loss, last_rejected_total;
@@ -334,7 +349,7 @@ s_consume_line(s_run_t *run, const char *text, size_t length)
         if (isnan(run->best_accuracy) || line.test_accuracy > run->best_accuracy)
             run->best_accuracy = line.test_accuracy;
     }
-    if (!run->quiet &&
+    if (!run->quiet && !run->replaying &&
         (evaluated || (s_now_s() - run->last_print_s) * 1000 >= S_PROGRESS_INTERVAL_MS))
         s_print_progress(run, &line, evaluated);
 }
@@ -351,6 +366,18 @@ s_pending_append(s_run_t *run, const char *data, size_t size)
     run->pending_size += size;
 }
 
+// Forgets what the follower read (the file is read again from its start).
+static void
+s_reset_metrics_summary(s_run_t *run)
+{
+    run->pending_size = 0;
+    run->overlong = false;
+    run->replaying = true;
+    run->lines = 0;
+    run->last_round = run->final_accuracy = run->best_accuracy = NAN;
+    run->last_rejected_total = 0;
+}
+
 // Reads the complete lines appended to metrics.jsonl since the last call.
 static void
 s_follow_metrics(s_run_t *run)
@@ -361,6 +388,14 @@ s_follow_metrics(s_run_t *run)
         run->metrics = fopen(path, "r");
         if (!run->metrics)
             return;
+    }
+    // A resumed server first cuts the lines past its checkpoint (they are trained again):
+    // read the file again from its start, quietly up to where it ends now.
+    struct stat info;
+    long offset = ftell(run->metrics);
+    if (fstat(fileno(run->metrics), &info) == 0 && offset > info.st_size) {
+        s_reset_metrics_summary(run);
+        rewind(run->metrics);
     }
     char buffer[65536];
     size_t got;
@@ -389,16 +424,25 @@ s_follow_metrics(s_run_t *run)
         if (got > start)
             s_pending_append(run, buffer + start, got - start);
     }
+    run->replaying = false;
 }
 
 // ---- the run
+
+// The file the server writes its endpoint to: RUN_DIR/endpoint, except with --serve, where
+// that file holds the advertised endpoint and the server's own goes to server-endpoint.
+static const char *
+s_server_endpoint_file(const s_run_t *run)
+{
+    return byzgd_cluster_config_get_flag(run->config, "serve") ? "server-endpoint" : "endpoint";
+}
 
 // Waits until the server wrote its bound endpoint. Returns 0, -1 (failed) or 128+signal.
 static int
 s_wait_for_endpoint(s_run_t *run)
 {
     char path[S_PATH_MAX];
-    snprintf(path, sizeof path, "%s/endpoint", run->run_dir);
+    snprintf(path, sizeof path, "%s/%s", run->run_dir, s_server_endpoint_file(run));
     double deadline = s_now_s() + S_ENDPOINT_WAIT_MS / 1000.0;
     while (s_now_s() < deadline) {
         FILE *file = fopen(path, "r");
@@ -449,9 +493,9 @@ s_worker_common(s_run_t *run, s_argv_t *argv, size_t key_index)
         s_argv_add(argv, "%zu", key_index);
     } else {
         s_argv_add(argv, "--cert");
-        s_argv_add(argv, "%s/keys/workers/worker-%03zu.cert", run->run_dir, key_index);
+        s_argv_add(argv, "%s/workers/worker-%03zu.cert", run->keys_dir, key_index);
         s_argv_add(argv, "--server-cert");
-        s_argv_add(argv, "%s/keys/server.cert", run->run_dir);
+        s_argv_add(argv, "%s/server.cert", run->keys_dir);
     }
     s_forward_options(argv, run->config, BYZGD_CLUSTER_TO_WORKERS);
 }
@@ -486,6 +530,42 @@ s_spawn(s_run_t *run, const char *name, s_argv_t *argv, const char *const *env)
     return index;
 }
 
+// Starts the worker holding key `slot`: Byzantine worker number `number` when
+// is_byzantine (holding `identities` consecutive keys from `slot` on), honest otherwise.
+// Returns 0 or -1.
+static int
+s_start_worker(s_run_t *run, const char *name, size_t slot, bool is_byzantine, size_t number,
+               size_t identities)
+{
+    // Many workers share few cores: one OpenMP thread each and no busy-waiting.
+    static const char *const env[] = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1",
+                                      "OMP_WAIT_POLICY=passive", NULL};
+    s_argv_t argv = {0};
+    s_argv_add(&argv, "%s/byzgd-%s", run->bin_dir, is_byzantine ? "byzantine" : "worker");
+    s_worker_common(run, &argv, slot);
+    if (byzgd_cluster_config_get(run->config, "join")) {
+        // A worker host may start before its server: wait as long as the host was told.
+        s_argv_add(&argv, "--give-up-ms");
+        s_argv_add(&argv, "%.0f",
+                   1000 * byzgd_cluster_config_get_number(run->config, "join-timeout"));
+    }
+    if (is_byzantine) {
+        s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_BYZANTINE);
+        if (identities > 1) {
+            s_argv_add(&argv, "--identities");
+            s_argv_add(&argv, "%zu", identities);
+        }
+        char mode[64];
+        if (s_misbehaviour(run, number, mode, sizeof mode)) {
+            s_argv_add(&argv, "--misbehave");
+            s_argv_add(&argv, "%s", mode);
+        }
+    }
+    int index = s_spawn(run, name, &argv, env);
+    s_argv_free(&argv);
+    return index < 0 ? -1 : 0;
+}
+
 static int
 s_start_workers(s_run_t *run)
 {
@@ -506,9 +586,6 @@ s_start_workers(s_run_t *run)
         byzgd_error("%s", error);
         return -1;
     }
-    // Many workers share few cores: one OpenMP thread each and no busy-waiting.
-    static const char *const env[] = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1",
-                                      "OMP_WAIT_POLICY=passive", NULL};
     // Byzantine workers without a protocol misbehaviour run as one process holding all
     // their identities, so that the inputs they share are computed once per round.
     bool grouped = byzantine > 1 && !byzgd_cluster_config_get(run->config, "misbehave");
@@ -520,27 +597,72 @@ s_start_workers(s_run_t *run)
         char name[64];
         snprintf(name, sizeof name, "%s-%0*lld", is_byzantine ? "byzantine" : "worker", width,
                  number);
-        s_argv_t argv = {0};
-        s_argv_add(&argv, "%s/byzgd-%s", run->bin_dir, is_byzantine ? "byzantine" : "worker");
-        s_worker_common(run, &argv, (size_t)i);
-        if (is_byzantine) {
+        if (s_start_worker(run, name, (size_t)i, is_byzantine, (size_t)number,
+                           grouped && is_byzantine ? (size_t)byzantine : 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void s_server_argv(const s_run_t *run, s_argv_t *argv, const char *endpoint);
+
+static int
+s_check_programs(s_run_t *run, char *error, size_t error_size)
+{
+    s_argv_t argv = {0};
+    s_server_argv(run, &argv, byzgd_cluster_config_get(run->config, "endpoint"));
+    byzgd_server_config_t server;
+    byzgd_server_config_init(&server);
+    int status = byzgd_server_config_parse(&server, (int)argv.count, argv.items, error, error_size);
+    s_argv_free(&argv);
+    if (status == 0)
+        status = byzgd_server_config_check_model(&server, NULL, error, error_size);
+    if (status != 0)
+        return -1;
+    long long workers = byzgd_cluster_config_get_int(run->config, "workers");
+    long long byzantine = byzgd_cluster_config_get_int(run->config, "byzantine");
+    snprintf(run->endpoint, sizeof run->endpoint, "%s",
+             byzgd_cluster_config_get(run->config, "endpoint"));
+    // The honest command line, then each Byzantine one (they differ by --misbehave only).
+    for (long long i = byzantine < workers ? -1 : 0; i < byzantine && status == 0; i++) {
+        s_argv_add(&argv, "%s/byzgd-%s", run->bin_dir, i < 0 ? "worker" : "byzantine");
+        s_worker_common(run, &argv, 0);
+        byzgd_attack_config_t attack;
+        byzgd_attack_config_init(&attack);
+        if (i >= 0) {
             s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_BYZANTINE);
-            if (grouped) {
-                s_argv_add(&argv, "--identities");
-                s_argv_add(&argv, "%lld", byzantine);
-            }
             char mode[64];
-            if (s_misbehaviour(run, (size_t)number, mode, sizeof mode)) {
+            if (s_misbehaviour(run, (size_t)i, mode, sizeof mode)) {
                 s_argv_add(&argv, "--misbehave");
                 s_argv_add(&argv, "%s", mode);
             }
         }
-        int index = s_spawn(run, name, &argv, env);
+        // The sections byzgd-worker and byzgd-byzantine parse their command lines with.
+        static const byzgd_option_section_t *const worker_sections[] = {
+            &byzgd_worker_option_section, NULL};
+        static const byzgd_option_section_t *const byzantine_sections[] = {
+            &byzgd_worker_option_section, &byzgd_attack_option_section,
+            &byzgd_misbehaviour_option_section, NULL};
+        byzgd_program_t program = {
+            i < 0 ? "byzgd-worker" : "byzgd-byzantine", "[options]", "", NULL, NULL, NULL, 0, 0};
+        program.sections = i < 0 ? worker_sections : byzantine_sections;
+        byzgd_worker_config_t worker;
+        byzgd_worker_config_init(&worker);
+        void *states[] = {&worker, &attack, &attack};
+        status = byzgd_options_parse(&program, (int)argv.count, argv.items, states, NULL, error,
+                                     error_size);
+        if (status == 1) // --help or --version reached the command line: never forwarded
+            status = byzgd_set_error(error, error_size, "%s: unexpected --help", program.name);
+        if (status == 0)
+            status = byzgd_worker_config_check(&worker, error, error_size);
+        if (status == 0 && i >= 0)
+            status = byzgd_attack_config_check(
+                &attack, (size_t)workers, (size_t)byzgd_cluster_config_get_int(run->config, "f"),
+                error, error_size);
         s_argv_free(&argv);
-        if (index < 0)
-            return -1;
     }
-    return 0;
+    run->endpoint[0] = '\0';
+    return status == 0 ? 0 : -1;
 }
 
 static int
@@ -602,6 +724,39 @@ s_concrete_endpoint(char *endpoint, size_t size, const char *configured)
     return result;
 }
 
+// byzgd-server's command line (appended to argv), listening on `endpoint`.
+static void
+s_server_argv(const s_run_t *run, s_argv_t *argv, const char *endpoint)
+{
+    s_argv_add(argv, "%s/byzgd-server", run->bin_dir);
+    s_argv_add(argv, "--endpoint");
+    s_argv_add(argv, "%s", endpoint);
+    s_argv_add(argv, "--endpoint-file");
+    s_argv_add(argv, "%s/%s", run->run_dir, s_server_endpoint_file(run));
+    s_argv_add(argv, "--metrics");
+    s_argv_add(argv, "%s/metrics.jsonl", run->run_dir);
+    s_argv_add(argv, "--checkpoint");
+    s_argv_add(argv, "%s/checkpoint", run->run_dir);
+    s_argv_add(argv, "--quiet");
+    if (byzgd_cluster_config_get_flag(run->config, "resume"))
+        s_argv_add(argv, "--resume");
+    if (byzgd_cluster_config_get_flag(run->config, "insecure")) {
+        s_argv_add(argv, "--insecure");
+    } else {
+        s_argv_add(argv, "--keys");
+        if (run->keys_dir[0]) // --keys KEYS of a --serve run, or RUN_DIR/keys once made
+            s_argv_add(argv, "%s", run->keys_dir);
+        else
+            s_argv_add(argv, "%s/keys", run->run_dir);
+    }
+    s_forward_options(argv, run->config, BYZGD_CLUSTER_TO_SERVER);
+    if (!byzgd_cluster_config_get_flag(run->config, "no-supervise") &&
+        !byzgd_cluster_config_is_set(run->config, "checkpoint-every")) {
+        s_argv_add(argv, "--checkpoint-every");
+        s_argv_add(argv, "%d", S_CHECKPOINT_EVERY);
+    }
+}
+
 // The supervisor's command before the server's: restarts after a crash or the memory cap,
 // with --resume once RUN_DIR/checkpoint exists (docs/SECURITY.md §4-§5).
 static void
@@ -625,7 +780,8 @@ static int
 s_start_server(s_run_t *run)
 {
     char endpoint_path[S_PATH_MAX];
-    snprintf(endpoint_path, sizeof endpoint_path, "%s/endpoint", run->run_dir);
+    snprintf(endpoint_path, sizeof endpoint_path, "%s/%s", run->run_dir,
+             s_server_endpoint_file(run));
     unlink(endpoint_path);
     bool supervise = !byzgd_cluster_config_get_flag(run->config, "no-supervise");
     const char *configured = byzgd_cluster_config_get(run->config, "endpoint");
@@ -642,44 +798,36 @@ s_start_server(s_run_t *run)
     s_argv_t argv = {0};
     if (supervise)
         s_add_supervisor(run, &argv);
-    s_argv_add(&argv, "%s/byzgd-server", run->bin_dir);
-    s_argv_add(&argv, "--endpoint");
-    s_argv_add(&argv, "%s", endpoint);
-    s_argv_add(&argv, "--endpoint-file");
-    s_argv_add(&argv, "%s", endpoint_path);
-    s_argv_add(&argv, "--metrics");
-    s_argv_add(&argv, "%s/metrics.jsonl", run->run_dir);
-    s_argv_add(&argv, "--checkpoint");
-    s_argv_add(&argv, "%s/checkpoint", run->run_dir);
-    s_argv_add(&argv, "--quiet");
-    if (byzgd_cluster_config_get_flag(run->config, "resume"))
-        s_argv_add(&argv, "--resume");
-    if (byzgd_cluster_config_get_flag(run->config, "insecure")) {
-        s_argv_add(&argv, "--insecure");
-    } else {
-        s_argv_add(&argv, "--keys");
-        s_argv_add(&argv, "%s/keys", run->run_dir);
-    }
-    s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_SERVER);
-    if (supervise && !byzgd_cluster_config_is_set(run->config, "checkpoint-every")) {
-        s_argv_add(&argv, "--checkpoint-every");
-        s_argv_add(&argv, "%d", S_CHECKPOINT_EVERY);
-    }
+    s_server_argv(run, &argv, endpoint);
     run->server = s_spawn(run, "server", &argv, NULL);
     s_argv_free(&argv);
     return run->server < 0 ? -1 : 0;
 }
 
-// Creates RUN_DIR/keys with byzgd-keygen unless a previous run left them.
+// Uses --keys KEYS, or creates RUN_DIR/keys with byzgd-keygen unless a previous run left
+// them.
 static int
 s_make_keys(s_run_t *run)
 {
-    if (byzgd_cluster_config_get_flag(run->config, "insecure") ||
-        s_exists(run->run_dir, "keys/server.cert"))
+    if (byzgd_cluster_config_get_flag(run->config, "insecure"))
+        return 0;
+    const char *given = byzgd_cluster_config_get(run->config, "keys");
+    if (given) {
+        snprintf(run->keys_dir, sizeof run->keys_dir, "%s", given);
+        if (!s_exists(run->keys_dir, "server.cert_secret")) {
+            byzgd_error("--keys %s: no server.cert_secret (make the keys with byzgd-keygen %s "
+                        "--workers N)",
+                        given, given);
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(run->keys_dir, sizeof run->keys_dir, "%s/keys", run->run_dir);
+    if (s_exists(run->keys_dir, "server.cert"))
         return 0;
     s_argv_t argv = {0};
     s_argv_add(&argv, "%s/byzgd-keygen", run->bin_dir);
-    s_argv_add(&argv, "%s/keys", run->run_dir);
+    s_argv_add(&argv, "%s", run->keys_dir);
     s_argv_add(&argv, "--workers");
     s_argv_add(&argv, "%s", byzgd_cluster_config_get(run->config, "workers"));
     int index = s_spawn(run, "keygen", &argv, NULL);
@@ -702,6 +850,9 @@ static int
 s_supervise(s_run_t *run)
 {
     double timeout = byzgd_cluster_config_get_number(run->config, "timeout");
+    double join_timeout = byzgd_cluster_config_get_flag(run->config, "serve")
+                              ? byzgd_cluster_config_get_number(run->config, "join-timeout")
+                              : INFINITY;
     size_t worker_count = byzgd_launcher_count(run->launcher) - (size_t)run->server - 1;
     double workers_gone_s = 0; // when the last worker ended (0: some still run)
     size_t workers_done = 0;   // workers that left with status 0 (told BYE by the server)
@@ -755,6 +906,12 @@ s_supervise(s_run_t *run)
         }
         if (timeout > 0 && s_now_s() - run->started_s > timeout) {
             byzgd_error("timed out after %g s", timeout);
+            return -1;
+        }
+        if (run->lines == 0 && s_now_s() - run->started_s > join_timeout) {
+            byzgd_error("no round finished within --join-timeout %g s: too few workers joined "
+                        "(see %s/logs/server.log)",
+                        join_timeout, run->run_dir);
             return -1;
         }
     }
@@ -812,6 +969,22 @@ s_prepare_run_dir(s_run_t *run, char *error, size_t error_size)
     snprintf(logs, sizeof logs, "%s/logs", run->run_dir);
     if (s_mkdir_p(logs, error, error_size) != 0)
         return -1;
+    if (resume) {
+        // DIR/config stays as the run began; the options given with --resume are kept
+        // beside it, all of them in force (README, "Resuming a run").
+        if (!run->resume_overrides[0])
+            return 0;
+        char *text = NULL;
+        if (asprintf(&text,
+                     "# byzgd-cluster: options given with --resume, in force over %s/config.\n"
+                     "# The run's configuration is both files, this one last:\n"
+                     "#   byzgd-cluster --config %s/config --config %s/config.resume ...\n%s",
+                     run->run_dir, run->run_dir, run->run_dir, run->resume_overrides) < 0)
+            abort();
+        int result = s_write_file(run->run_dir, "config.resume", text, error, error_size);
+        free(text);
+        return result;
+    }
     static const char *const omit[] = {"run-dir", "resume", "bin-dir", "quiet", NULL};
     char *body = byzgd_cluster_config_format(run->config, omit);
     char *text = NULL;
@@ -823,6 +996,125 @@ s_prepare_run_dir(s_run_t *run, char *error, size_t error_size)
     int result = s_write_file(run->run_dir, "config", text, error, error_size);
     free(text);
     free(body);
+    return result;
+}
+
+// Options that only steer this launch: never part of a run's recorded configuration.
+static const char *const s_launch_only[] = {"run-dir", "resume", "bin-dir", "quiet", NULL};
+
+static bool
+s_listed(const char *const *names, const char *name)
+{
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+static bool
+s_same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+#define S_OPTIONS_MAX 256
+
+// Every option of byzgd-cluster's sections, in --help order, into options[0..max).
+// Returns the count.
+static size_t
+s_cluster_options(const byzgd_option_t **options, size_t max)
+{
+    size_t count = 0;
+    for (const byzgd_option_section_t *const *section = byzgd_cluster_sections(); *section;
+         section++)
+        for (size_t i = 0; i < (*section)->count; i++) {
+            assert(count < max);
+            options[count++] = &(*section)->options[i];
+        }
+    return count;
+}
+
+// --resume: the run's configuration is DIR/config, then DIR/config.resume (the options of
+// earlier resumes), then the flags given now. Replaces run->config with it and keeps the
+// overrides for DIR/config.resume. Options that change the parameter vector (model,
+// dataset, hidden) or its stream (seed) are refused: the checkpoint would not fit.
+static int
+s_resume_configuration(s_run_t *run, char *error, size_t error_size)
+{
+    const char *run_dir = byzgd_cluster_config_get(run->config, "run-dir");
+    if (!run_dir)
+        return byzgd_set_error(error, error_size, "--resume needs --run-dir DIR");
+    char path[S_PATH_MAX];
+    snprintf(path, sizeof path, "%s/config", run_dir);
+    if (access(path, F_OK) != 0)
+        return byzgd_set_error(error, error_size, "--resume: %s does not exist", path);
+    byzgd_cluster_config_t *original = byzgd_cluster_config_new();
+    byzgd_cluster_config_t *overrides = byzgd_cluster_config_new();
+    byzgd_cluster_config_t *effective = byzgd_cluster_config_new();
+    int result = -1;
+    if (byzgd_cluster_config_load(original, path, error, error_size) != 0 ||
+        byzgd_cluster_config_load(effective, path, error, error_size) != 0)
+        goto cleanup;
+    snprintf(path, sizeof path, "%s/config.resume", run_dir);
+    if (access(path, F_OK) == 0 &&
+        byzgd_cluster_config_load(overrides, path, error, error_size) != 0)
+        goto cleanup;
+    const byzgd_option_t *options[S_OPTIONS_MAX];
+    size_t count = s_cluster_options(options, S_OPTIONS_MAX);
+    for (size_t i = 0; i < count; i++) {
+        const char *name = options[i]->name;
+        if (!byzgd_cluster_config_is_set(run->config, name) || s_listed(s_launch_only, name))
+            continue;
+        // A flag repeating the run's value (e.g. `--config DIR/config --resume`) is no
+        // override.
+        const char *value = byzgd_cluster_config_get(run->config, name);
+        const char *current = byzgd_cluster_config_is_set(overrides, name)
+                                  ? byzgd_cluster_config_get(overrides, name)
+                                  : byzgd_cluster_config_get(original, name);
+        if (!s_same(value, current))
+            byzgd_cluster_config_set(overrides, name, value, NULL, 0);
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *lines = open_memstream(&text, &size);
+    if (!lines)
+        abort();
+    static const char *const fixed[] = {"model", "dataset", "hidden", "seed", NULL};
+    for (size_t i = 0; i < count; i++) {
+        const char *name = options[i]->name;
+        const char *value = byzgd_cluster_config_is_set(overrides, name)
+                                ? byzgd_cluster_config_get(overrides, name)
+                                : NULL;
+        if (!value && s_listed(s_launch_only, name) &&
+            byzgd_cluster_config_is_set(run->config, name))
+            byzgd_cluster_config_set(effective, name, byzgd_cluster_config_get(run->config, name),
+                                     NULL, 0);
+        if (!value)
+            continue;
+        if (s_listed(fixed, name) && !s_same(value, byzgd_cluster_config_get(original, name))) {
+            const char *was = byzgd_cluster_config_get(original, name);
+            byzgd_set_error(error, error_size,
+                            "--resume cannot change --%s (the run has %s, the checkpoint "
+                            "would not fit): start a new run instead",
+                            name, was ? was : "its default");
+            fclose(lines);
+            free(text);
+            goto cleanup;
+        }
+        byzgd_cluster_config_set(effective, name, value, NULL, 0);
+        fprintf(lines, "%s = %s\n", name, value);
+    }
+    fclose(lines);
+    free(run->resume_overrides);
+    run->resume_overrides = text;
+    byzgd_cluster_config_destroy(&run->config);
+    run->config = effective;
+    effective = NULL;
+    result = 0;
+cleanup:
+    byzgd_cluster_config_destroy(&original);
+    byzgd_cluster_config_destroy(&overrides);
+    byzgd_cluster_config_destroy(&effective);
     return result;
 }
 
@@ -858,13 +1150,56 @@ s_summary(const s_run_t *run, const char *status, double seconds)
     fflush(stdout);
 }
 
+// True for an endpoint no other host can dial: a wildcard address.
+static bool
+s_wildcard_endpoint(const char *endpoint)
+{
+    return strncmp(endpoint, "tcp://0.0.0.0:", 14) == 0 || strncmp(endpoint, "tcp://*:", 8) == 0 ||
+           strncmp(endpoint, "tcp://[::]:", 11) == 0;
+}
+
+// --advertise must be tcp://HOST:PORT with a concrete host and port. Returns 0 or -1.
+static int
+s_check_advertise(const char *advertise, char *error, size_t error_size)
+{
+    const char *colon = strrchr(advertise, ':');
+    if (strncmp(advertise, "tcp://", 6) != 0 || !colon || colon < advertise + 7 ||
+        s_wildcard_endpoint(advertise))
+        return byzgd_set_error(error, error_size,
+                               "--advertise %s: expected tcp://HOST:PORT with the address or "
+                               "name workers dial (not 0.0.0.0)",
+                               advertise);
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || port < 1 || port > 65535)
+        return byzgd_set_error(error, error_size, "--advertise %s: the port must be 1..65535",
+                               advertise);
+    return 0;
+}
+
+// --serve: writes what remote workers dial to RUN_DIR/endpoint (never a wildcard).
+static int
+s_advertise(s_run_t *run)
+{
+    const char *advertise = byzgd_cluster_config_get(run->config, "advertise");
+    snprintf(run->advertise, sizeof run->advertise, "%s", advertise ? advertise : run->endpoint);
+    char error[512], text[sizeof run->advertise + 2];
+    snprintf(text, sizeof text, "%s\n", run->advertise);
+    if (s_write_file(run->run_dir, "endpoint", text, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_run(s_run_t *run)
 {
     char error[1024];
     run->started_s = s_now_s();
     run->last_print_s = run->started_s;
-    if (s_prepare_run_dir(run, error, sizeof error) != 0) {
+    if (s_check_programs(run, error, sizeof error) != 0 ||
+        s_prepare_run_dir(run, error, sizeof error) != 0) {
         byzgd_error("%s", error);
         return 2; // a run directory that cannot be used is a usage error
     }
@@ -875,20 +1210,24 @@ s_run(s_run_t *run)
     }
     if (!run->quiet)
         printf("byzgd-cluster: run directory %s\n", run->run_dir);
-    if (byzgd_cluster_config_get_flag(run->config, "resume")) {
-        // Follow only what the resumed server appends.
-        char path[S_PATH_MAX];
-        snprintf(path, sizeof path, "%s/metrics.jsonl", run->run_dir);
-        run->metrics = fopen(path, "r");
-        if (run->metrics)
-            fseek(run->metrics, 0, SEEK_END);
-    }
+    // A resumed run's earlier lines count in the summary but are not printed again.
+    run->replaying = byzgd_cluster_config_get_flag(run->config, "resume");
     int status = s_make_keys(run);
     if (status == 0)
         status = s_start_server(run);
     if (status == 0)
         status = s_wait_for_endpoint(run);
-    if (status == 0) {
+    if (status == 0 && byzgd_cluster_config_get_flag(run->config, "serve")) {
+        status = s_advertise(run);
+        if (status == 0 && !run->quiet)
+            printf("byzgd-cluster: server at %s, advertised as %s (RUN_DIR/endpoint); waiting "
+                   "up to %s s for %s workers to join\n",
+                   run->endpoint, run->advertise,
+                   byzgd_cluster_config_get(run->config, "join-timeout"),
+                   byzgd_cluster_config_get(run->config, "workers"));
+        fflush(stdout);
+        run->last_print_s = s_now_s();
+    } else if (status == 0) {
         if (!run->quiet)
             printf("byzgd-cluster: server at %s; starting %s workers (%s Byzantine)\n",
                    run->endpoint, byzgd_cluster_config_get(run->config, "workers"),
@@ -924,6 +1263,153 @@ s_run(s_run_t *run)
     return diverged ? S_EXIT_DIVERGED : complete ? 0 : 1;
 }
 
+// ---- --join: the workers of one host
+
+// Writes RUN_DIR/byzantine-slots (byzantine_slots.h, the format and function of the local
+// launch and of byzgd-simulate): the first `byzantine` slots of the bundle attack.
+static int
+s_write_byzantine_slots(const s_run_t *run, const byzgd_key_bundle_t *bundle, size_t byzantine)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < byzgd_key_bundle_slot_count(bundle); i++)
+        if (byzgd_key_bundle_slot(bundle, i) + 1 > n)
+            n = byzgd_key_bundle_slot(bundle, i) + 1;
+    bool *is_byzantine = calloc(n ? n : 1, sizeof *is_byzantine);
+    if (!is_byzantine)
+        abort();
+    for (size_t i = 0; i < byzantine; i++)
+        is_byzantine[byzgd_key_bundle_slot(bundle, i)] = true;
+    char error[512];
+    int result = byzgd_byzantine_slots_write(run->run_dir, is_byzantine, n, error, sizeof error);
+    if (result != 0)
+        byzgd_error("%s", error);
+    free(is_byzantine);
+    return result;
+}
+
+// Waits for every worker to end. Returns 0 when all left with status 0 (the server said
+// BYE), -1 when one failed, 128+signal when interrupted.
+static int
+s_supervise_workers(s_run_t *run)
+{
+    double timeout = byzgd_cluster_config_get_number(run->config, "timeout");
+    int failed = 0;
+    while (byzgd_launcher_running_count(run->launcher) > 0) {
+        int ended = -1, signal_number = 0;
+        byzgd_launcher_event_t event =
+            byzgd_launcher_wait(run->launcher, 500, &ended, &signal_number);
+        if (event == BYZGD_LAUNCHER_SIGNALED) {
+            fprintf(stderr, "byzgd-cluster: %s: stopping every process\n",
+                    strsignal(signal_number));
+            byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+            return 128 + signal_number;
+        }
+        if (event == BYZGD_LAUNCHER_CHILD_ENDED &&
+            !byzgd_launcher_succeeded(run->launcher, ended)) {
+            char status[128], log[S_PATH_MAX];
+            const char *name = byzgd_launcher_name(run->launcher, ended);
+            s_log_path(log, sizeof log, run, name);
+            byzgd_warn("%s %s; %s ends with:", name,
+                       byzgd_launcher_describe(run->launcher, ended, status, sizeof status), log);
+            s_print_tail(log, 5);
+            failed++;
+        }
+        if (timeout > 0 && s_now_s() - run->started_s > timeout) {
+            byzgd_error("timed out after %g s", timeout);
+            return -1;
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+static int
+s_run_join(s_run_t *run)
+{
+    char error[1024];
+    run->started_s = s_now_s();
+    if (s_prepare_run_dir(run, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        return 2;
+    }
+    const char *bundle_path = byzgd_cluster_config_get(run->config, "bundle");
+    byzgd_key_bundle_t *bundle = byzgd_key_bundle_load(bundle_path, error, sizeof error);
+    if (!bundle) {
+        byzgd_error("--bundle %s", error);
+        return 2;
+    }
+    size_t slots = byzgd_key_bundle_slot_count(bundle);
+    size_t byzantine = (size_t)byzgd_cluster_config_get_int(run->config, "byzantine");
+    int status = 0;
+    if (byzantine > slots) {
+        byzgd_error("--byzantine %zu exceeds the %zu slots of %s", byzantine, slots, bundle_path);
+        status = 2;
+    }
+    snprintf(run->keys_dir, sizeof run->keys_dir, "%s/keys", run->run_dir);
+    snprintf(run->endpoint, sizeof run->endpoint, "%s",
+             byzgd_cluster_config_get(run->config, "join"));
+    if (status == 0 && byzgd_key_bundle_extract(bundle, run->keys_dir, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        status = 1;
+    }
+    if (status == 0 && s_write_byzantine_slots(run, bundle, byzantine) != 0)
+        status = 1;
+    if (status == 0) {
+        run->launcher = byzgd_launcher_new(error, sizeof error);
+        if (!run->launcher) {
+            byzgd_error("%s", error);
+            status = 1;
+        }
+    }
+    if (status == 0 && !run->quiet) {
+        printf("byzgd-cluster: run directory %s; joining %s with slots %zu-%zu (%zu workers, "
+               "%zu Byzantine)\n",
+               run->run_dir, run->endpoint, byzgd_key_bundle_slot(bundle, 0),
+               byzgd_key_bundle_slot(bundle, slots - 1), slots, byzantine);
+        fflush(stdout);
+    }
+    // The first `byzantine` slots of the bundle attack; names carry the slot number.
+    for (size_t i = 0; status == 0 && i < slots; i++) {
+        size_t slot = byzgd_key_bundle_slot(bundle, i);
+        bool is_byzantine = i < byzantine;
+        char name[64];
+        snprintf(name, sizeof name, "%s-%03zu", is_byzantine ? "byzantine" : "worker", slot);
+        if (s_start_worker(run, name, slot, is_byzantine, i, 1) != 0)
+            status = 1;
+    }
+    if (run->launcher) {
+        s_write_pids(run);
+        if (status == 0)
+            status = s_supervise_workers(run);
+        byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
+        byzgd_launcher_destroy(&run->launcher);
+    }
+    printf("summary: %s join=%s slots=%zu-%zu workers=%zu byzantine=%zu seconds=%.1f "
+           "run_dir=%s\n",
+           status == 0 ? "ok" : "failed", run->endpoint, byzgd_key_bundle_slot(bundle, 0),
+           byzgd_key_bundle_slot(bundle, slots - 1), slots, byzantine, s_now_s() - run->started_s,
+           run->run_dir);
+    fflush(stdout);
+    byzgd_key_bundle_destroy(&bundle);
+    if (status > 1)
+        return status;
+    return status == 0 ? 0 : 1;
+}
+
+// Checks the options of --serve that need more than the table. Returns 0 or -1.
+static int
+s_check_serve(const byzgd_cluster_config_t *config, char *error, size_t error_size)
+{
+    const char *advertise = byzgd_cluster_config_get(config, "advertise");
+    if (advertise)
+        return s_check_advertise(advertise, error, error_size);
+    if (s_wildcard_endpoint(byzgd_cluster_config_get(config, "endpoint")))
+        return byzgd_set_error(error, error_size,
+                               "--endpoint %s binds every interface: give --advertise "
+                               "tcp://HOST:PORT, the address the workers dial",
+                               byzgd_cluster_config_get(config, "endpoint"));
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -938,7 +1424,14 @@ main(int argc, char **argv)
         exit_code = 0;
         goto cleanup;
     }
-    if (parsed != 0 || byzgd_cluster_config_check(run.config, error, sizeof error) != 0) {
+    if (parsed == 0 && byzgd_cluster_config_get_flag(run.config, "resume") &&
+        s_resume_configuration(&run, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        goto cleanup;
+    }
+    if (parsed != 0 || byzgd_cluster_config_check(run.config, error, sizeof error) != 0 ||
+        (byzgd_cluster_config_get_flag(run.config, "serve") &&
+         s_check_serve(run.config, error, sizeof error) != 0)) {
         byzgd_error("%s (see --help)", error);
         goto cleanup;
     }
@@ -960,10 +1453,11 @@ main(int argc, char **argv)
         s_default_run_dir(&run);
     run.quiet = byzgd_cluster_config_get_flag(run.config, "quiet");
     run.rounds_target = byzgd_cluster_config_get_int(run.config, "rounds");
-    exit_code = s_run(&run);
+    exit_code = byzgd_cluster_config_get(run.config, "join") ? s_run_join(&run) : s_run(&run);
 cleanup:
     if (run.metrics)
         fclose(run.metrics);
+    free(run.resume_overrides);
     byzgd_cluster_config_destroy(&run.config);
     return exit_code;
 }

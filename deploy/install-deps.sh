@@ -8,7 +8,8 @@ set -euo pipefail
 
 packages=(make gcc pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libsodium-dev
           libopenblas-dev zlib1g-dev clang libclang-rt-14-dev cppcheck clang-tidy
-          clang-format help2man dataset-fashion-mnist python3 python3-numpy gnuplot-nox)
+          clang-format help2man dataset-fashion-mnist python3 python3-numpy gnuplot-nox
+          libarchive-dev iproute2 nftables docker.io docker-compose debootstrap)
 [[ "${1:-}" == "--bench" ]] && packages+=(python3-torch)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 

@@ -132,10 +132,12 @@ typedef struct {
     zmq_msg_t params_msg; // PARAMS of the current round, shared by every send
 
     int64_t start_ms;
-    int64_t published_ms;   // when the current round's PARAMS went out
-    int64_t deadline_at_ms; // COLLECTING: when the deadline passes
-    int64_t give_up_at_ms;  // WAITING: deadline + max wait
-    int64_t resend_at_ms;   // WAITING: next PARAMS re-send
+    double resumed_elapsed_s; // run time before this start (from the checkpoint)
+    uint64_t next_checkpoint; // the first round whose checkpoint is due
+    int64_t published_ms;     // when the current round's PARAMS went out
+    int64_t deadline_at_ms;   // COLLECTING: when the deadline passes
+    int64_t give_up_at_ms;    // WAITING: deadline + max wait
+    int64_t resend_at_ms;     // WAITING: next PARAMS re-send
     int64_t last_tick_ms;
     int64_t quorum_joined_ms; // when q identities had joined (0: not yet)
     int64_t closing_until_ms; // CLOSING: the closing limit
@@ -243,6 +245,8 @@ s_reject(s_server_t *self, byzgd_msg_reject_t reason, const char *identity, cons
     }
     if (identity && *identity && s_is_strike(reason))
         byzgd_security_strike(self->security, identity, byzgd_msg_reject_name(reason));
+    else if (identity && *identity)
+        byzgd_security_rejected(self->security, identity, byzgd_msg_reject_name(reason));
 }
 
 static s_peer_t *
@@ -436,8 +440,11 @@ s_save_checkpoint(s_server_t *self, uint64_t rounds_done)
 {
     if (!self->config.checkpoint[0])
         return;
-    byzgd_checkpoint_info_t info = {
-        .round = rounds_done, .seed = self->config.seed, .description = self->description};
+    byzgd_checkpoint_info_t info = {.round = rounds_done,
+                                    .seed = self->config.seed,
+                                    .description = self->description,
+                                    .elapsed_s = self->resumed_elapsed_s +
+                                                 s_seconds(zclock_mono() - self->start_ms)};
     char error[512];
     if (byzgd_checkpoint_save(self->config.checkpoint, &info, byzgd_round_params(self->engine),
                               self->d, error, sizeof error) != 0)
@@ -502,7 +509,7 @@ s_close_round(s_server_t *self, bool by_deadline)
     byzgd_round_outcome_t outcome;
     byzgd_round_status_t status = byzgd_round_close(self->engine, &outcome);
     byzgd_metrics_record_outcome(&record, &outcome);
-    record.elapsed_s = s_seconds(zclock_mono() - self->start_ms);
+    record.elapsed_s = self->resumed_elapsed_s + s_seconds(zclock_mono() - self->start_ms);
     if (status == BYZGD_ROUND_FAILED)
         byzgd_error("round %" PRIu64 ": %s; parameters unchanged", round, outcome.message);
 
@@ -533,8 +540,14 @@ s_close_round(s_server_t *self, bool by_deadline)
         evaluate = false;
     if (byzgd_metrics_add(self->metrics, &record, evaluate) != 0)
         byzgd_error("cannot write the metrics file %s", self->config.metrics);
-    if (self->config.checkpoint_every && round % self->config.checkpoint_every == 0)
+    // A checkpoint of round r only once the metrics lines up to r are on disk (none waits
+    // for an evaluation), so a resume neither loses nor repeats a line (RELIABILITY.md).
+    if (self->config.checkpoint_every && round >= self->next_checkpoint &&
+        byzgd_metrics_pending(self->metrics) == 0 && byzgd_metrics_flush(self->metrics) == 0) {
         s_save_checkpoint(self, round);
+        self->next_checkpoint =
+            (round / self->config.checkpoint_every + 1) * self->config.checkpoint_every;
+    }
     self->stats.round = s_round(self);
     s_progress(self, S_PROGRESS_ROUND);
     if (status == BYZGD_ROUND_DIVERGED) {
@@ -1166,8 +1179,12 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
     if (config->resume) {
         byzgd_checkpoint_info_t expected = {.seed = config->seed, .description = self->description};
         uint64_t done = 0;
-        if (byzgd_checkpoint_load(config->checkpoint, &expected, x0, self->d, &done, error,
-                                  error_size) != 0)
+        if (byzgd_checkpoint_load(config->checkpoint, &expected, x0, self->d, &done,
+                                  &self->resumed_elapsed_s, error, error_size) != 0)
+            goto failed;
+        // Lines past the checkpoint are rounds about to be trained again.
+        if (config->metrics[0] &&
+            byzgd_metrics_truncate_after(config->metrics, done, error, error_size) != 0)
             goto failed;
         first_round = done + 1;
         if (first_round > config->rounds) {
@@ -1190,6 +1207,7 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
         goto failed;
     free(x0);
     x0 = NULL;
+    self->next_checkpoint = config->checkpoint_every;
     byzgd_model_destroy(&model);
 
     self->metrics = byzgd_metrics_new(config->metrics[0] ? config->metrics : NULL, config->resume,
@@ -1309,10 +1327,19 @@ byzgd_server_new(const byzgd_server_config_t *config, char *error, size_t error_
     self->epoch = state->epoch;
     self->status = -1;
     if (config->endpoint_file[0]) {
+        // The file tells a client where to dial: a wildcard bind is reachable on loopback,
+        // while "0.0.0.0" is no address to dial (other hosts are told --advertise).
+        static const char wildcard[] = "tcp://0.0.0.0:";
+        char dialable[sizeof self->endpoint + 8];
+        if (strncmp(self->endpoint, wildcard, sizeof wildcard - 1) == 0)
+            snprintf(dialable, sizeof dialable, "tcp://127.0.0.1:%s",
+                     self->endpoint + sizeof wildcard - 1);
+        else
+            snprintf(dialable, sizeof dialable, "%s", self->endpoint);
         char tmp[BYZGD_SERVER_PATH_MAX + 8];
         snprintf(tmp, sizeof tmp, "%s.tmp", config->endpoint_file);
         FILE *file = fopen(tmp, "w");
-        if (!file || fprintf(file, "%s\n", self->endpoint) < 0 || fclose(file) != 0 ||
+        if (!file || fprintf(file, "%s\n", dialable) < 0 || fclose(file) != 0 ||
             rename(tmp, config->endpoint_file) != 0) {
             byzgd_set_error(error, error_size, "cannot write %s", config->endpoint_file);
             s_state_destroy(&state);

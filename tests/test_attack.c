@@ -222,24 +222,33 @@ TEST(needs_masks)
     static const struct {
         const char *attack;
         unsigned needs;
+        bool training_set; // by default (alie, ipm and mimic collude)
     } table[] = {
-        {"none", BYZGD_ATTACK_NEEDS_OWN_GRADIENT},
-        {"gaussian", 0},
-        {"omniscient", BYZGD_ATTACK_NEEDS_FULL_GRADIENT},
-        {"signflip", BYZGD_ATTACK_NEEDS_OWN_GRADIENT},
-        {"alie", BYZGD_ATTACK_NEEDS_MOMENTS},
-        {"ipm", BYZGD_ATTACK_NEEDS_MOMENTS},
-        {"labelflip", BYZGD_ATTACK_NEEDS_FLIPPED_GRADIENT},
-        {"mimic", BYZGD_ATTACK_NEEDS_OWN_GRADIENT},
-        {"zero", 0},
-        {"nan", 0},
-        {"inf", 0},
+        {"none", BYZGD_ATTACK_NEEDS_OWN_GRADIENT, false},
+        {"gaussian", 0, false},
+        {"omniscient", BYZGD_ATTACK_NEEDS_FULL_GRADIENT, true},
+        {"signflip", BYZGD_ATTACK_NEEDS_OWN_GRADIENT, false},
+        {"alie", BYZGD_ATTACK_NEEDS_MOMENTS, true},
+        {"ipm", BYZGD_ATTACK_NEEDS_MOMENTS, true},
+        {"labelflip", BYZGD_ATTACK_NEEDS_FLIPPED_GRADIENT, false},
+        {"mimic", BYZGD_ATTACK_NEEDS_OWN_GRADIENT, true},
+        {"zero", 0, false},
+        {"nan", 0, false},
+        {"inf", 0, false},
     };
     ASSERT_EQ_INT(sizeof table / sizeof table[0], BYZGD_ATTACK_KIND_COUNT);
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         byzgd_attack_config_t config = s_config(table[i].attack);
         ASSERT_MSG(byzgd_attack_needs(&config) == table[i].needs, "%s: needs 0x%x, expected 0x%x",
                    table[i].attack, byzgd_attack_needs(&config), table[i].needs);
+        ASSERT_MSG(byzgd_attack_needs_training_set(&config) == table[i].training_set, "%s",
+                   table[i].attack);
+        // Colluding draws come from the whole set; an attack that draws nothing needs none.
+        config.collude = 1;
+        ASSERT_EQ_INT(byzgd_attack_needs_training_set(&config), table[i].needs != 0);
+        config.collude = 0;
+        ASSERT_EQ_INT(byzgd_attack_needs_training_set(&config),
+                      table[i].needs == BYZGD_ATTACK_NEEDS_FULL_GRADIENT);
     }
 }
 

@@ -5,6 +5,8 @@
 #include "learning/dataset.h"
 #include "test.h"
 
+#include <dirent.h>
+
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -363,6 +365,53 @@ TEST(idx_real_fashion_mnist_if_installed)
     ASSERT_NEAR(sum / (double)(data->count * data->feature_count), 0.2868, 0.002);
     ASSERT_NEAR(max, 1.0, 0);
     byzgd_dataset_destroy(&data);
+}
+
+TEST(idx_cache_is_mapped_shared_and_rebuilt_when_corrupt)
+{
+    // The first load decodes and writes the cache, then maps it; the second maps it
+    // without decoding; both hold the same bytes. A corrupted cache is decoded again and
+    // replaced; `limit` cuts a mapped set too.
+    struct stat info;
+    if (stat("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", &info) != 0) {
+        printf("skip: Fashion-MNIST not installed\n");
+        return;
+    }
+    char error[512];
+    byzgd_dataset_options_t options = {.split = BYZGD_SPLIT_TEST, .cache_dir = byzgd_test_tmpdir()};
+    byzgd_dataset_t *first = byzgd_dataset_load("fashion-mnist", &options, error, sizeof error);
+    ASSERT_MSG(first, "%s", error);
+    ASSERT(first->mapping);
+    byzgd_dataset_t *second = byzgd_dataset_load("fashion-mnist", &options, error, sizeof error);
+    ASSERT_MSG(second, "%s", error);
+    ASSERT(second->mapping && second->mapping != first->mapping);
+    ASSERT_EQ_INT(second->count, 10000);
+    ASSERT(memcmp(first->features, second->features, 10000 * 784 * sizeof(float)) == 0);
+    ASSERT(memcmp(first->labels, second->labels, 10000) == 0);
+    byzgd_dataset_destroy(&second);
+    // Corrupt a label byte of the cache file (the only file in the directory).
+    char path[4096];
+    DIR *directory = opendir(options.cache_dir);
+    ASSERT(directory);
+    struct dirent *entry;
+    while ((entry = readdir(directory)))
+        if (strstr(entry->d_name, ".f32"))
+            snprintf(path, sizeof path, "%s/%s", options.cache_dir, entry->d_name);
+    closedir(directory);
+    FILE *file = fopen(path, "r+b");
+    ASSERT(file);
+    ASSERT_EQ_INT(fseek(file, -1, SEEK_END), 0);
+    ASSERT_EQ_INT(fputc(200, file), 200);
+    ASSERT_EQ_INT(fclose(file), 0);
+    options.limit = 123;
+    second = byzgd_dataset_load("fashion-mnist", &options, error, sizeof error);
+    ASSERT_MSG(second, "%s", error);
+    ASSERT_EQ_INT(second->count, 123);
+    ASSERT(second->mapping); // rebuilt and mapped
+    ASSERT(memcmp(first->features, second->features, 123 * 784 * sizeof(float)) == 0);
+    ASSERT(second->labels[9999] < 10); // the corrupted byte, decoded again
+    byzgd_dataset_destroy(&second);
+    byzgd_dataset_destroy(&first);
 }
 
 // ---- SpamAssassin: JSON extraction
@@ -960,6 +1009,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(idx_huge_header_allocates_nothing_big),
     TEST_CASE(idx_missing_directory_says_what_to_install),
     TEST_CASE(idx_real_fashion_mnist_if_installed),
+    TEST_CASE(idx_cache_is_mapped_shared_and_rebuilt_when_corrupt),
     TEST_CASE(spam_json_decodes_escapes),
     TEST_CASE(spam_json_refuses_malformed_fixtures),
     TEST_CASE(spam_json_fixture_mails),

@@ -909,6 +909,34 @@ TEST(distances_near_identical_rows_are_accurate)
     free(x);
 }
 
+TEST(distances_of_close_rows_far_from_the_mean_are_accurate)
+{
+    // Ten rows at +100 and four at -100, spread 1e-2: centring each block on its mean
+    // leaves |a|^2 + |b|^2 ~ 1e7 times the distance inside the big cluster, which the Gram
+    // form alone would lose entirely; those pairs must come out of the direct recompute.
+    // The big cluster's Krum scores (its 9 neighbours are its own rows) must be within 1e-6
+    // relative of a double reference. Rows 4 and 6 differ in a single value.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 17, 0);
+    size_t n = 14, d = 20011;
+    float *x = malloc(n * d * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            x[i * d + j] = (float)((i < 10 ? 100.0 : -100.0) + 1e-2 * byzgd_rng_gaussian(&rng));
+    memcpy(x + 6 * d, x + 4 * d, d * sizeof *x);
+    x[6 * d + 7] += 1e-3f;
+    byzgd_gar_config_t config = s_config("krum", 3);
+    byzgd_gar_result_t *result = s_apply(&config, x, n, d);
+    size_t all[14] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+    for (size_t i = 0; i < n; i++) {
+        double expected = s_ref_krum_score(x, d, all, n, i, n - 5);
+        ASSERT_MSG(fabs(result->scores[i] - expected) <= 1e-6 * expected, "row %zu: %.12g vs %.12g",
+                   i, result->scores[i], expected);
+    }
+    byzgd_gar_result_destroy(&result);
+    free(x);
+}
+
 TEST(duplicate_rows_tie_exactly)
 {
     // Row 17 copies row 3 (they sit in different halves of the distance kernel's groups
@@ -1214,6 +1242,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(non_finite_rows_every_rule),
     TEST_CASE(huge_finite_values_stay_finite),
     TEST_CASE(distances_near_identical_rows_are_accurate),
+    TEST_CASE(distances_of_close_rows_far_from_the_mean_are_accurate),
     TEST_CASE(duplicate_rows_tie_exactly),
     TEST_CASE(deterministic_and_reusable),
     TEST_CASE(one_p_krum_choice),

@@ -1,12 +1,15 @@
-/*  byzgd-keygen — creates the CURVE keys of a byzgd cluster (layout in common/wire/security.h).
+/*  byzgd-keygen — creates the CURVE keys of a byzgd cluster (layout in common/wire/security.h)
+    and the key bundles that carry one worker host's keys (common/wire/keybundle.h).
 
     byzgd-keygen DIR --workers N [--force]
+    byzgd-keygen DIR --bundle FILE --slots A-B [--force]
 
-    DIR/server.cert goes to every worker; DIR/workers/worker-NNN.cert(+_secret) to worker
-    NNN; the server reads DIR/server.cert_secret and the allow-list DIR/allowed/. Secret
-    files are mode 0600; never commit them. */
+    DIR/server.cert goes to every worker; DIR/workers/worker-NNN.cert(+_secret) to the host
+    running slot NNN, best as a bundle; the server reads DIR/server.cert_secret and the
+    allow-list DIR/allowed/. Secret files and bundles are mode 0600; never commit them. */
 #include "support/log.h"
 #include "support/options.h"
+#include "wire/keybundle.h"
 #include "wire/security.h"
 
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 typedef struct {
     long workers;
     bool force;
+    const char *bundle, *slots;
 } s_options_t;
 
 static int
@@ -27,15 +31,21 @@ s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t
     s_options_t *options = state;
     if (strcmp(option->name, "workers") == 0)
         options->workers = strtol(value, NULL, 10);
+    else if (strcmp(option->name, "bundle") == 0)
+        options->bundle = value;
+    else if (strcmp(option->name, "slots") == 0)
+        options->slots = value;
     else
         options->force = strcmp(value, "true") == 0;
     return 0;
 }
 
 static const byzgd_option_t s_table[] = {
-    {"workers", BYZGD_OPTION_INT, 0, 100000, NULL, 0, "worker keys to create (required)", "N",
-     NULL},
-    {"force", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "overwrite existing keys", NULL, NULL},
+    {"workers", BYZGD_OPTION_INT, 0, 100000, NULL, 0, "worker keys to create", "N", NULL},
+    {"bundle", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "write a key bundle for one worker host instead (needs --slots)", "FILE", NULL},
+    {"slots", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the bundle's slots, A-B or A", "A-B", NULL},
+    {"force", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "overwrite existing keys or bundle", NULL, NULL},
 };
 
 int
@@ -45,12 +55,14 @@ main(int argc, char **argv)
     static const byzgd_option_section_t *const sections[] = {&section, NULL};
     static const byzgd_program_t program = {
         "byzgd-keygen",
-        "DIR --workers N [--force]",
-        "creates the CURVE keys of a byzgd cluster",
+        "DIR --workers N [--force] | DIR --bundle FILE --slots A-B [--force]",
+        "creates the CURVE keys of a byzgd cluster and key bundles for worker hosts",
         sections,
-        "Creates DIR/server.cert(+_secret), DIR/workers/worker-NNN.cert(+_secret) for N "
-        "workers and\nthe allow-list DIR/allowed/. Secret files are mode 0600. Refuses to "
-        "overwrite existing keys\nunless --force.\n",
+        "The first form creates DIR (and missing parents) with DIR/server.cert(+_secret),\n"
+        "DIR/workers/worker-NNN.cert(+_secret) for N workers and the allow-list DIR/allowed/.\n"
+        "The second writes FILE (mode 0600), a tar file for one worker host: the server's\n"
+        "public certificate and the keys of slots A to B; the server's secret never leaves\n"
+        "DIR. Secret files are mode 0600. Refuses to overwrite unless --force.\n",
         "Exit status: 0 written, 1 a file could not be written, 2 bad flags.\n",
         1,
         1,
@@ -61,18 +73,34 @@ main(int argc, char **argv)
     int parsed = byzgd_options_main(&program, argc, argv, states, &first);
     if (parsed != BYZGD_OPTIONS_CONTINUE)
         return parsed;
-    if (options.workers < 0) {
-        byzgd_error("--workers N is required (see --help)");
+    const char *dir = argv[first];
+    bool make_keys = options.workers >= 0 && !options.bundle && !options.slots;
+    bool make_bundle = options.workers < 0 && options.bundle && options.slots;
+    if (make_keys == make_bundle) {
+        byzgd_error("give --workers N, or --bundle FILE --slots A-B (see --help)");
         return 2;
     }
-    const char *dir = argv[first];
-    long workers = options.workers;
-    bool force = options.force;
     char error[512];
-    if (byzgd_keys_generate(dir, (size_t)workers, force, error, sizeof error) != 0) {
+    if (make_bundle) {
+        size_t low = 0, high = 0;
+        if (byzgd_key_bundle_parse_range(options.slots, &low, &high) != 0) {
+            byzgd_error("--slots: expected A-B with A <= B, got '%s'", options.slots);
+            return 2;
+        }
+        if (byzgd_key_bundle_write(dir, low, high, options.bundle, options.force, error,
+                                   sizeof error) != 0) {
+            byzgd_error("%s", error);
+            return 1;
+        }
+        byzgd_info("wrote the keys of slots %zu-%zu and the server's public certificate to %s", low,
+                   high, options.bundle);
+        return 0;
+    }
+    if (byzgd_keys_generate(dir, (size_t)options.workers, options.force, error, sizeof error) !=
+        0) {
         byzgd_error("%s", error);
         return 1;
     }
-    byzgd_info("wrote the server key and %ld worker keys to %s", workers, dir);
+    byzgd_info("wrote the server key and %ld worker keys to %s", options.workers, dir);
     return 0;
 }

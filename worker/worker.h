@@ -123,6 +123,7 @@ typedef struct {
     uint64_t dropped;    // messages from the server dropped (stale, wrong epoch, malformed)
     uint64_t skipped;    // PARAMS passed over because a newer one was already queued
     uint64_t last_round; // last PARAMS round computed
+    uint64_t backoffs;   // ERROR(rate_limited) received: one heartbeat interval of silence
     uint32_t bye_code;   // the server's BYE: BYZGD_MSG_BYE_DONE or _SHUTDOWN (valid once left)
     uint32_t slot;
     bool joined;

@@ -342,6 +342,16 @@ byzgd_attack_colludes(const byzgd_attack_config_t *config)
            config->kind == BYZGD_ATTACK_MIMIC;
 }
 
+bool
+byzgd_attack_needs_training_set(const byzgd_attack_config_t *config)
+{
+    unsigned needs = byzgd_attack_needs(config);
+    unsigned drawn = BYZGD_ATTACK_NEEDS_OWN_GRADIENT | BYZGD_ATTACK_NEEDS_FLIPPED_GRADIENT |
+                     BYZGD_ATTACK_NEEDS_MOMENTS;
+    return (needs & BYZGD_ATTACK_NEEDS_FULL_GRADIENT) != 0 ||
+           (byzgd_attack_colludes(config) && (needs & drawn) != 0);
+}
+
 int
 byzgd_attack_config_check(const byzgd_attack_config_t *config, size_t n, size_t f, char *error,
                           size_t error_size)

@@ -167,6 +167,10 @@ int byzgd_misbehaviour_from_name(const char *name, byzgd_misbehaviour_t *misbeha
 // Whether this configuration colludes (the explicit flag, else the attack's default:
 // yes for alie, ipm, mimic; no for the others).
 bool byzgd_attack_colludes(const byzgd_attack_config_t *config);
+// Whether the attack reads the whole training set (the full gradient, or minibatches that
+// colluders draw alike from the whole set) rather than only the worker's own shard. A
+// Byzantine worker keeps the whole set (one mapped copy shared by every process) only then.
+bool byzgd_attack_needs_training_set(const byzgd_attack_config_t *config);
 
 // OR of BYZGD_ATTACK_NEEDS_* for the configured attack (0 for gaussian, zero, nan, inf).
 unsigned byzgd_attack_needs(const byzgd_attack_config_t *config);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 // Streams of the shard generator, so iid and Dirichlet partitions of one seed are unrelated
@@ -57,8 +58,12 @@ byzgd_dataset_destroy(byzgd_dataset_t **self_p)
     if (!self_p || !*self_p)
         return;
     byzgd_dataset_t *self = *self_p;
-    free(self->features);
-    free(self->labels);
+    if (self->mapping) {
+        munmap(self->mapping, self->mapping_size);
+    } else {
+        free(self->features);
+        free(self->labels);
+    }
     free(self);
     *self_p = NULL;
 }

@@ -29,6 +29,11 @@ typedef struct {
     float *features; // count × feature_count, row-major, normalised (see docs/DATASETS.md)
     uint8_t *labels; // count, each < class_count
     char name[32];
+    // Private: features and labels point into this read-only file mapping (the decoded
+    // image cache, shared by every process through the page cache) of mapping_size bytes;
+    // NULL when they are malloc'ed.
+    void *mapping;
+    size_t mapping_size;
 } byzgd_dataset_t;
 
 typedef enum { BYZGD_SPLIT_TRAIN = 0, BYZGD_SPLIT_TEST = 1 } byzgd_dataset_split_t;
@@ -55,7 +60,9 @@ typedef struct {
 
     // SpamAssassin.
     size_t spam_feature_count; // hashing buckets D (default 1024, 16 .. 1 << 20)
-    const char *cache_dir;     // where cache-D<D>.bin lives (default: data_dir)
+    // Spam: where cache-D<D>.bin lives (default: data_dir). Images: where the decoded
+    // images are cached (default ${BYZGD_DATA_DIR:-$HOME/.local/share/byzgd}/cache).
+    const char *cache_dir;
 } byzgd_dataset_options_t;
 
 // Loads dataset `name` (fashion-mnist | mnist | spam | synthetic). options may be NULL
@@ -95,6 +102,10 @@ void byzgd_dataset_class_counts(const byzgd_dataset_t *self, size_t *counts_out)
 
 // ---- decoders on memory buffers (what the file loaders call; fuzzed)
 
+// Checks a decoded image cache (docs/DATASETS.md): magic, version, shape, size and every
+// label. Returns 0 with its shape, or -1 with a message. Fuzzed.
+int byzgd_image_cache_parse(const uint8_t *data, size_t size, size_t *count_out, size_t *height_out,
+                            size_t *width_out, char *error, size_t error_size);
 // Decodes an IDX image file and its label file (each gzip or plain, detected by the gzip
 // magic) into a dataset with pixels / 255 in [0, 1]. Sizes are checked against the bytes
 // present before anything is allocated for them. Returns NULL with a message.

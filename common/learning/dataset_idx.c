@@ -7,9 +7,14 @@
 #include "dataset_private.h"
 #include "support/log.h"
 
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -19,6 +24,16 @@
 #define S_MAX_DECODED     ((size_t)1 << 30)
 #define S_IDX_TYPE_UBYTE  0x08
 #define S_IDX_CLASS_COUNT 10
+
+// The decoded image cache: a 64-byte header (magic, version, count, height, width, the
+// identity of the two source files), count x height x width little-endian floats, then
+// count label bytes. Each process maps it read-only: one copy in the page cache however
+// many workers read it, and each touches only the pages of the examples it uses.
+static const uint8_t s_cache_magic[8] = {'B', 'Y', 'Z', 'G', 'D', 'I', 'M', 'G'};
+#define S_CACHE_VERSION 1u
+#define S_CACHE_HEADER  64
+// Image files below this size (test fixtures) decode in no time: they are not cached.
+#define S_CACHE_MIN_SOURCE ((size_t)1 << 20)
 
 static uint32_t
 s_be32(const uint8_t *bytes)
@@ -298,6 +313,179 @@ s_find_file(char *path, size_t path_size, const char *directory, const char *pre
     return -1;
 }
 
+static uint64_t
+s_le64(const uint8_t *bytes)
+{
+    uint64_t value = 0;
+    for (int k = 7; k >= 0; k--)
+        value = value << 8 | bytes[k];
+    return value;
+}
+
+static void
+s_put_le64(uint8_t *bytes, uint64_t value)
+{
+    for (int k = 0; k < 8; k++)
+        bytes[k] = (uint8_t)(value >> (8 * k));
+}
+
+int
+byzgd_image_cache_parse(const uint8_t *data, size_t size, size_t *count_out, size_t *height_out,
+                        size_t *width_out, char *error, size_t error_size)
+{
+    if (size < S_CACHE_HEADER || memcmp(data, s_cache_magic, sizeof s_cache_magic) != 0)
+        return byzgd_set_error(error, error_size, "not a byzgd image cache (%zu bytes)", size);
+    if (s_le64(data + 8) != S_CACHE_VERSION)
+        return byzgd_set_error(error, error_size, "image cache version %llu, expected %u",
+                               (unsigned long long)s_le64(data + 8), S_CACHE_VERSION);
+    uint64_t count = s_le64(data + 16), height = s_le64(data + 24), width = s_le64(data + 32);
+    if (count == 0 || count > ((uint64_t)1 << 32) || height == 0 || width == 0 || height > 4096 ||
+        width > 4096)
+        return byzgd_set_error(
+            error, error_size, "image cache: implausible shape %llu x %llu x %llu",
+            (unsigned long long)count, (unsigned long long)height, (unsigned long long)width);
+    // 64-bit products: count <= 2^32, height * width <= 2^24.
+    uint64_t expected = S_CACHE_HEADER + count * height * width * sizeof(float) + count;
+    if (expected != size)
+        return byzgd_set_error(error, error_size, "image cache: %zu bytes, header implies %llu",
+                               size, (unsigned long long)expected);
+    const uint8_t *labels = data + size - count;
+    for (uint64_t i = 0; i < count; i++)
+        if (labels[i] >= S_IDX_CLASS_COUNT)
+            return byzgd_set_error(error, error_size, "image cache: label %u of example %llu",
+                                   labels[i], (unsigned long long)i);
+    *count_out = count;
+    *height_out = height;
+    *width_out = width;
+    return 0;
+}
+
+// The identity of a source file, so that a cache never outlives the files it decodes.
+static uint64_t
+s_file_identity(const char *path)
+{
+    struct stat info;
+    if (stat(path, &info) != 0)
+        return 0;
+    return (uint64_t)info.st_size * 0x9E3779B97F4A7C15ULL ^ (uint64_t)info.st_mtime << 20 ^
+           (uint64_t)info.st_ino;
+}
+
+// Maps the cache at `path` when it is sound and decodes `images_path`/`labels_path`.
+static byzgd_dataset_t *
+s_map_cache(const char *path, const char *name, uint64_t images_id, uint64_t labels_id)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat info;
+    void *mapping = MAP_FAILED;
+    if (fstat(fd, &info) == 0 && info.st_size >= S_CACHE_HEADER)
+        // Private and writable: pages stay shared with the page cache unless written.
+        mapping = mmap(NULL, (size_t)info.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (mapping == MAP_FAILED)
+        return NULL;
+    const uint8_t *data = mapping;
+    size_t size = (size_t)info.st_size, count = 0, height = 0, width = 0;
+    char error[256];
+    if (byzgd_image_cache_parse(data, size, &count, &height, &width, error, sizeof error) != 0 ||
+        s_le64(data + 40) != images_id || s_le64(data + 48) != labels_id) {
+        munmap(mapping, size);
+        return NULL;
+    }
+    byzgd_dataset_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        munmap(mapping, size);
+        return NULL;
+    }
+    self->count = count;
+    self->channels = 1;
+    self->height = height;
+    self->width = width;
+    self->feature_count = height * width;
+    self->class_count = S_IDX_CLASS_COUNT;
+    self->features = (float *)(void *)((uint8_t *)mapping + S_CACHE_HEADER);
+    self->labels = (uint8_t *)mapping + size - count;
+    self->mapping = mapping;
+    self->mapping_size = size;
+    snprintf(self->name, sizeof self->name, "%s", name);
+    return self;
+}
+
+// Writes the cache atomically (a unique temporary file, then rename): concurrent workers
+// never see a half-written cache, and the last of several writers wins with equal bytes.
+static int
+s_write_cache(const char *path, const byzgd_dataset_t *set, uint64_t images_id, uint64_t labels_id)
+{
+    char temporary[4200];
+    snprintf(temporary, sizeof temporary, "%s.XXXXXX", path);
+    int fd = mkstemp(temporary);
+    if (fd < 0)
+        return -1;
+    uint8_t header[S_CACHE_HEADER] = {0};
+    memcpy(header, s_cache_magic, sizeof s_cache_magic);
+    s_put_le64(header + 8, S_CACHE_VERSION);
+    s_put_le64(header + 16, set->count);
+    s_put_le64(header + 24, set->height);
+    s_put_le64(header + 32, set->width);
+    s_put_le64(header + 40, images_id);
+    s_put_le64(header + 48, labels_id);
+    FILE *file = fdopen(fd, "wb");
+    if (!file) {
+        close(fd);
+        unlink(temporary);
+        return -1;
+    }
+    // Floats are written in the host's order: the cache is local to this machine kind
+    // (x86-64 and arm64 are both little-endian, which the header's integers fix).
+    bool ok = fwrite(header, 1, sizeof header, file) == sizeof header &&
+              fwrite(set->features, sizeof(float), set->count * set->feature_count, file) ==
+                  set->count * set->feature_count &&
+              fwrite(set->labels, 1, set->count, file) == set->count;
+    ok = (fchmod(fd, 0644) == 0) & ok;
+    ok = (fclose(file) == 0) & ok;
+    if (!ok || rename(temporary, path) != 0) {
+        unlink(temporary);
+        return -1;
+    }
+    return 0;
+}
+
+// The cache file's path for (name, prefix, the sources' identity), or -1 when no directory
+// is known.
+static int
+s_cache_path(char *path, size_t path_size, const byzgd_dataset_options_t *options, const char *name,
+             const char *prefix, uint64_t identity)
+{
+    char directory[2048];
+    int length;
+    if (options->cache_dir) {
+        length = snprintf(directory, sizeof directory, "%s", options->cache_dir);
+    } else {
+        const char *base = getenv("BYZGD_DATA_DIR"), *home = getenv("HOME");
+        if (base && *base)
+            length = snprintf(directory, sizeof directory, "%s/cache", base);
+        else if (home && *home)
+            length = snprintf(directory, sizeof directory, "%s/.local/share/byzgd/cache", home);
+        else
+            return -1;
+    }
+    if (length < 0 || (size_t)length >= sizeof directory)
+        return -1;
+    // Create the directory and its parents (all but an existing last one may fail).
+    for (char *slash = strchr(directory + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        mkdir(directory, 0755);
+        *slash = '/';
+    }
+    if (mkdir(directory, 0755) != 0 && errno != EEXIST)
+        return -1;
+    length = snprintf(path, path_size, "%s/%s-%s-%016llx.f32", directory, name, prefix,
+                      (unsigned long long)identity);
+    return length < 0 || (size_t)length >= path_size ? -1 : 0;
+}
+
 byzgd_dataset_t *
 byzgd_dataset_load_idx(const char *name, const byzgd_dataset_options_t *options, char *error,
                        size_t error_size)
@@ -318,6 +506,21 @@ byzgd_dataset_load_idx(const char *name, const byzgd_dataset_options_t *options,
                         access(images_path, 0) == 0 ? labels_path : images_path, hint);
         return NULL;
     }
+    // The decoded images, from the shared cache when it is there and matches the files.
+    uint64_t images_id = s_file_identity(images_path), labels_id = s_file_identity(labels_path);
+    char cache_path[4096];
+    struct stat source;
+    bool cached = stat(images_path, &source) == 0 && (size_t)source.st_size >= S_CACHE_MIN_SOURCE &&
+                  s_cache_path(cache_path, sizeof cache_path, options, name, prefix,
+                               images_id ^ labels_id * 31) == 0;
+    if (cached) {
+        byzgd_dataset_t *mapped = s_map_cache(cache_path, name, images_id, labels_id);
+        if (mapped) {
+            if (options->limit && options->limit < mapped->count)
+                mapped->count = options->limit;
+            return mapped;
+        }
+    }
     uint8_t *images = NULL, *labels = NULL;
     size_t images_size = 0, labels_size = 0;
     byzgd_dataset_t *self = NULL;
@@ -328,11 +531,22 @@ byzgd_dataset_load_idx(const char *name, const byzgd_dataset_options_t *options,
         goto cleanup;
     // Name the files in messages: the parser only knows the dataset's name.
     char parse_error[512] = "";
-    self = s_idx_parse(images, images_size, labels, labels_size, name, options->limit, parse_error,
-                       sizeof parse_error);
+    self = s_idx_parse(images, images_size, labels, labels_size, name, cached ? 0 : options->limit,
+                       parse_error, sizeof parse_error);
     if (!self)
         byzgd_set_error(error, error_size, "%s (files %s, %s)", parse_error, images_path,
                         labels_path);
+    // Write the cache and use it, so that this process shares its pages too. A cache that
+    // cannot be written (read-only directory) only costs this process its private copy.
+    if (self && cached && s_write_cache(cache_path, self, images_id, labels_id) == 0) {
+        byzgd_dataset_t *mapped = s_map_cache(cache_path, name, images_id, labels_id);
+        if (mapped) {
+            byzgd_dataset_destroy(&self);
+            self = mapped;
+        }
+    }
+    if (self && options->limit && options->limit < self->count)
+        self->count = options->limit;
 cleanup:
     free(images);
     free(labels);

@@ -140,6 +140,16 @@ byzgd_gar_check(const byzgd_gar_config_t *config, size_t n, char *error, size_t 
     return s_check(config, n, 0, error, error_size);
 }
 
+// Bytes of distance scratch that serve every n <= max_n (the segmented layout of n <= 512
+// can need more than one segment at max_n > 512).
+static size_t
+s_distance_scratch_bytes(size_t max_n)
+{
+    size_t segmented = max_n < BYZGD_GAR_SEGMENTED_MAX_N ? max_n : BYZGD_GAR_SEGMENTED_MAX_N;
+    size_t a = byzgd_gar_distance_scratch(max_n), b = byzgd_gar_distance_scratch(segmented);
+    return (a > b ? a : b) * sizeof(double);
+}
+
 static void
 s_workspace_free(byzgd_gar_workspace_t *ws)
 {
@@ -147,6 +157,7 @@ s_workspace_free(byzgd_gar_workspace_t *ws)
         return;
     free(ws->rows);
     free(ws->subset);
+    free(ws->inputs);
     free(ws->member_start);
     free(ws->members);
     free(ws->member_start2);
@@ -192,6 +203,7 @@ s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
     ws->max_d = max_d;
     ws->rows = malloc(max_n * sizeof *ws->rows);
     ws->subset = malloc(max_n * sizeof *ws->subset);
+    ws->inputs = malloc(max_n * sizeof *ws->inputs);
     ws->member_start = malloc((max_n + 1) * sizeof(size_t));
     ws->members = malloc(max_n * sizeof(size_t));
     ws->member_start2 = malloc((max_n + 1) * sizeof(size_t));
@@ -203,9 +215,9 @@ s_result_reserve(byzgd_gar_result_t *self, size_t max_n, size_t max_d)
     ws->flags = malloc(max_n);
     ws->sum = malloc(max_d * sizeof(double));
     ws->sum2 = malloc(max_d * sizeof(double));
-    if (!ws->rows || !ws->subset || !ws->member_start || !ws->members || !ws->member_start2 ||
-        !ws->members2 || !ws->scores || !ws->values || !ws->order || !ws->picked || !ws->flags ||
-        !ws->sum || !ws->sum2)
+    if (!ws->rows || !ws->subset || !ws->inputs || !ws->member_start || !ws->members ||
+        !ws->member_start2 || !ws->members2 || !ws->scores || !ws->values || !ws->order ||
+        !ws->picked || !ws->flags || !ws->sum || !ws->sum2)
         goto failure;
     free(self->aggregate);
     free(self->selected);
@@ -272,8 +284,9 @@ s_row_finite(const float *row, size_t d)
 // the rows as given, and gets them ready in ws->distances. `fuse_average`: the rule is the
 // plain average, left in result->aggregate with *averaged set when all rows are finite.
 static size_t
-s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
-                size_t n, size_t d, bool fuse_distances, bool fuse_average, bool *averaged)
+s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
+                const float *const *rows, const double *given_distances, size_t n, size_t d,
+                bool fuse_distances, bool fuse_average, bool *averaged)
 {
     // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices. For the
     // distance rules without pre-aggregators, the distances of all n rows are computed
@@ -285,8 +298,11 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     size_t count = 0;
     if (fuse_distances && n >= 2 && s_check(config, n, 0, NULL, 0) == 0) {
         for (size_t i = 0; i < n; i++)
-            ws->rows[i] = rows + i * d;
-        byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+            ws->rows[i] = rows[i];
+        if (given_distances)
+            memcpy(ws->distances, given_distances, n * n * sizeof *ws->distances);
+        else
+            byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
         all_distances = true;
         bool all_finite = true;
         for (size_t k = 0; k < n * n; k++)
@@ -305,7 +321,7 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
     // scanned when it is not.
     if (fuse_average) {
         for (size_t i = 0; i < n; i++)
-            ws->rows[i] = rows + i * d;
+            ws->rows[i] = rows[i];
         byzgd_gar_mean(result->aggregate, ws->sum, ws->rows, NULL, n, d);
         if (s_row_finite(result->aggregate, d)) {
             for (size_t i = 0; i < n; i++) {
@@ -320,11 +336,11 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
         unsigned char *finite = ws->flags;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
         for (size_t i = 0; i < n; i++)
-            finite[i] = s_row_finite(rows + i * d, d);
+            finite[i] = s_row_finite(rows[i], d);
         for (size_t i = 0; i < n; i++) {
             if (!finite[i])
                 continue;
-            ws->rows[count] = rows + i * d;
+            ws->rows[count] = rows[i];
             ws->member_start[count] = count;
             ws->members[count] = i;
             count++;
@@ -344,6 +360,20 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
 int
 byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
                 size_t n, size_t d, char *error, size_t error_size)
+{
+    if (n > 0 && s_result_reserve(result, n, d) != 0)
+        return byzgd_set_error(error, error_size, "%s: out of memory for n=%zu d=%zu",
+                               byzgd_gar_rule_name(config->rule), n, d);
+    for (size_t i = 0; i < n; i++)
+        result->workspace->inputs[i] = rows + i * d;
+    return byzgd_gar_apply_rows(config, result, result->workspace->inputs, NULL, n, d, error,
+                                error_size);
+}
+
+int
+byzgd_gar_apply_rows(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
+                     const float *const *rows, const double *distances, size_t n, size_t d,
+                     char *error, size_t error_size)
 {
     const char *name = byzgd_gar_rule_name(config->rule);
     if (config->rule >= BYZGD_GAR_RULE_COUNT)
@@ -373,15 +403,12 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
                          (config->rule == BYZGD_GAR_ONE_P_KRUM && !one_p_averages) ||
                          config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
     if ((distance_rule || config->nnm) && (!ws->distances || !ws->partial)) {
-        size_t segmented =
-            ws->max_n < BYZGD_GAR_SEGMENTED_MAX_N ? ws->max_n : BYZGD_GAR_SEGMENTED_MAX_N;
         if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n)
             return byzgd_set_error(error, error_size, "%s: n=%zu is too large", name, ws->max_n);
         if (!ws->distances)
             ws->distances = malloc(ws->max_n * ws->max_n * sizeof(double));
         if (!ws->partial)
-            ws->partial =
-                malloc((BYZGD_GAR_DISTANCE_SEGMENTS - 1) * segmented * segmented * sizeof(double));
+            ws->partial = malloc(s_distance_scratch_bytes(ws->max_n));
         if (!ws->distances || !ws->partial)
             return byzgd_set_error(error, error_size,
                                    "%s: out of memory for the %zu x %zu distance matrix", name,
@@ -391,7 +418,7 @@ byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, co
 
     bool averaged = false;
     size_t count =
-        s_gather_finite(config, result, rows, n, d, distance_rule && !pre,
+        s_gather_finite(config, result, rows, distances, n, d, distance_rule && !pre,
                         (config->rule == BYZGD_GAR_AVERAGE || one_p_averages) && !pre, &averaged);
     ws->member_start[count] = count;
     result->dropped = n - count;

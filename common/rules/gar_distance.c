@@ -1,23 +1,23 @@
 /*  gar_distance.c — pairwise squared distances and weighted sums for the rules.
 
-    The distance matrix is computed directly from differences, never through the Gram
-    identity |a|^2 + |b|^2 - 2 a.b, whose float32 cancellation gives percent-level errors on
-    near-identical gradients (ARCHITECTURE.md §7). The d axis is cut into blocks small enough that
-    the n rows' blocks stay in L2; all pairs are computed block by block, four partner rows
-    at a time so row a's load is shared. Inside a block each pair's squared differences are
-    summed in 16 float lanes over chunks of CHUNK values, and every chunk's lanes are added
-    into 16 double lanes (no horizontal sum until the block ends): relative error stays
-    around 1e-7. A pair whose float chunks overflowed (differences above ~1e19) has an
-    infinite block total and that block is recomputed in double, so huge finite rows never
-    produce Inf. Each pair is always summed in the same order, whatever the
-    number of threads: results are bit-identical run to run. */
+    The distance matrix comes from the Gram identity |a|^2 + |b|^2 - 2 a.b (one FMA per
+    pair and value instead of a subtraction and an FMA), made as exact as differences:
+    each block of d is centred on its column mean, each pair's products are summed in 8
+    float lanes over at most 512 values and then in double, and a pair still much closer
+    than its centred norms (ratio 1/16) is recomputed from its differences
+    (byzgd_gar_distances says why). Blocks with values above 1e15 or non-finite ones, and
+    blocks shorter than 64 values, use the direct kernel: each pair's squared differences
+    summed in 8 float lanes per chunk of 512 values, the chunks in double, an overflowing
+    chunk recomputed in double, so huge finite rows never produce Inf. Every pair is
+    summed the same way whichever tile computes it and whatever the number of threads:
+    duplicate rows tie exactly and results are bit-identical run to run. */
 #include "gar_internal.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
-#define LANES 16
+#define LANES 8
 #define CHUNK 512
 
 // ISO C mode (-std=c11) turns floating-point contraction off; the distance loops are
@@ -29,26 +29,33 @@
 #define S_CONTRACT
 #endif
 
-typedef float s_v16f __attribute__((vector_size(64), aligned(4), may_alias));
+// Keeps a loaded vector in a register: without it gcc folds each of the three partner
+// loads into every subtraction that uses it, doubling the loads of s_tile9's inner loop.
+#if defined(__GNUC__) && defined(__AVX__)
+#define S_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define S_IN_REGISTER(v) (void)0
+#endif
+
 typedef float s_v8f __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double s_v4d __attribute__((vector_size(32)));
+typedef int s_v8i __attribute__((vector_size(32)));
 typedef double s_v8d __attribute__((vector_size(64)));
 
-// Adds the 16 float lanes of `sum` into the 8 + 8 double lanes of `total`.
+// Adds the 8 float lanes of `sum` into the 4 + 4 double lanes of `total`.
 static inline void
-s_fold(s_v8d *total, const s_v16f *sum)
+s_fold(s_v4d *total, s_v8f sum)
 {
-    s_v8f low, high;
-    memcpy(&low, sum, sizeof low);
-    memcpy(&high, (const char *)sum + sizeof low, sizeof high);
-    total[0] += __builtin_convertvector(low, s_v8d);
-    total[1] += __builtin_convertvector(high, s_v8d);
+    s_v4d low = {sum[0], sum[1], sum[2], sum[3]}, high = {sum[4], sum[5], sum[6], sum[7]};
+    total[0] += low;
+    total[1] += high;
 }
 
 static inline double
-s_hsum(const s_v8d *total)
+s_hsum(const s_v4d *total)
 {
     double result = 0;
-    for (int l = 0; l < 8; l++)
+    for (int l = 0; l < 4; l++)
         result += total[0][l] + total[1][l];
     return result;
 }
@@ -65,262 +72,401 @@ s_exact(const float *a, const float *b, size_t count)
     return total;
 }
 
-// The double total of a pair over [0, vector_end), or the exact sum when the float
-// chunks overflowed (the total is then +Inf; differences of finite floats never give NaN).
+// The double total of a pair over [0, vector_end) plus the tail, or the exact sum when the
+// float chunks overflowed (the total is then +Inf; differences of finite floats never give
+// NaN).
 static inline double
-s_finish(const s_v8d *total, const float *a, const float *b, size_t vector_end)
+s_finish(const s_v4d *total, const float *a, const float *b, size_t vector_end, size_t len)
 {
     double result = s_hsum(total);
-    return isfinite(result) ? result : s_exact(a, b, vector_end);
+    if (!isfinite(result))
+        result = s_exact(a, b, vector_end);
+    return result + s_exact(a + vector_end, b + vector_end, len - vector_end);
 }
 
-// out[k] += |a - b_k|^2 over len values, k < 4.
-S_CONTRACT static void
-s_tile4(double *out, const float *a, const float *const *b, size_t len)
-{
-    size_t j = 0, vector_end = len - len % LANES;
-    s_v8d total[4][2] = {{{0}}};
-    while (j < vector_end) {
-        size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
-        s_v16f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-        for (; j < end; j += LANES) {
-            s_v16f x = *(const s_v16f *)(a + j);
-            s_v16f t0 = x - *(const s_v16f *)(b[0] + j);
-            s_v16f t1 = x - *(const s_v16f *)(b[1] + j);
-            s_v16f t2 = x - *(const s_v16f *)(b[2] + j);
-            s_v16f t3 = x - *(const s_v16f *)(b[3] + j);
-            s0 += t0 * t0;
-            s1 += t1 * t1;
-            s2 += t2 * t2;
-            s3 += t3 * t3;
-        }
-        s_fold(total[0], &s0);
-        s_fold(total[1], &s1);
-        s_fold(total[2], &s2);
-        s_fold(total[3], &s3);
-    }
-    for (int k = 0; k < 4; k++)
-        out[k] += s_finish(total[k], a, b[k], vector_end) +
-                  s_exact(a + vector_end, b[k] + vector_end, len - vector_end);
-}
-
-// out0[k] += |a0 - b_k|^2 and out1[k] += |a1 - b_k|^2 over len values, k < 4: two rows
-// against four share each load, which halves the L2 traffic per pair compared with 1 x 4.
-S_CONTRACT static void
-s_tile8(double *out0, double *out1, const float *a0, const float *a1, const float *const *b,
-        size_t len)
-{
-    const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
-    size_t j = 0, vector_end = len - len % LANES;
-    s_v8d total[8][2] = {{{0}}};
-    while (j < vector_end) {
-        size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
-        // Named accumulators, not an array: gcc keeps an indexed array in memory, and the
-        // store-to-load chain then costs three times the arithmetic.
-        s_v16f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, s4 = {0}, s5 = {0}, s6 = {0}, s7 = {0};
-        for (; j < end; j += LANES) {
-            s_v16f x = *(const s_v16f *)(a0 + j), y = *(const s_v16f *)(a1 + j);
-            s_v16f c0 = *(const s_v16f *)(b0 + j), c1 = *(const s_v16f *)(b1 + j);
-            s_v16f c2 = *(const s_v16f *)(b2 + j), c3 = *(const s_v16f *)(b3 + j);
-            s_v16f t0 = x - c0, t1 = x - c1, t2 = x - c2, t3 = x - c3;
-            s_v16f u0 = y - c0, u1 = y - c1, u2 = y - c2, u3 = y - c3;
-            s0 += t0 * t0;
-            s1 += t1 * t1;
-            s2 += t2 * t2;
-            s3 += t3 * t3;
-            s4 += u0 * u0;
-            s5 += u1 * u1;
-            s6 += u2 * u2;
-            s7 += u3 * u3;
-        }
-        s_fold(total[0], &s0);
-        s_fold(total[1], &s1);
-        s_fold(total[2], &s2);
-        s_fold(total[3], &s3);
-        s_fold(total[4], &s4);
-        s_fold(total[5], &s5);
-        s_fold(total[6], &s6);
-        s_fold(total[7], &s7);
-    }
-    for (int k = 0; k < 4; k++) {
-        out0[k] += s_finish(total[k], a0, b[k], vector_end) +
-                   s_exact(a0 + vector_end, b[k] + vector_end, len - vector_end);
-        out1[k] += s_finish(total[k + 4], a1, b[k], vector_end) +
-                   s_exact(a1 + vector_end, b[k] + vector_end, len - vector_end);
-    }
-}
-
-// out_i[k] += |a_i - b_k|^2 over len values, i, k < 4: four rows against four, so each
-// loaded vector serves four pairs (0.5 loads per pair and vector instead of 0.75 for 2 x 4).
-S_CONTRACT static void
-s_tile16(double *const *out, const float *const *a, const float *const *b, size_t len)
-{
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
-    size_t j = 0, vector_end = len - len % LANES;
-    s_v8d total[16][2] = {{{0}}};
-    while (j < vector_end) {
-        size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
-        s_v16f s00 = {0}, s01 = {0}, s02 = {0}, s03 = {0}, s10 = {0}, s11 = {0}, s12 = {0},
-               s13 = {0}, s20 = {0}, s21 = {0}, s22 = {0}, s23 = {0}, s30 = {0}, s31 = {0},
-               s32 = {0}, s33 = {0};
-        for (; j < end; j += LANES) {
-            s_v16f c0 = *(const s_v16f *)(b0 + j), c1 = *(const s_v16f *)(b1 + j);
-            s_v16f c2 = *(const s_v16f *)(b2 + j), c3 = *(const s_v16f *)(b3 + j);
-            s_v16f x = *(const s_v16f *)(a0 + j), t;
-            t = x - c0, s00 += t * t;
-            t = x - c1, s01 += t * t;
-            t = x - c2, s02 += t * t;
-            t = x - c3, s03 += t * t;
-            x = *(const s_v16f *)(a1 + j);
-            t = x - c0, s10 += t * t;
-            t = x - c1, s11 += t * t;
-            t = x - c2, s12 += t * t;
-            t = x - c3, s13 += t * t;
-            x = *(const s_v16f *)(a2 + j);
-            t = x - c0, s20 += t * t;
-            t = x - c1, s21 += t * t;
-            t = x - c2, s22 += t * t;
-            t = x - c3, s23 += t * t;
-            x = *(const s_v16f *)(a3 + j);
-            t = x - c0, s30 += t * t;
-            t = x - c1, s31 += t * t;
-            t = x - c2, s32 += t * t;
-            t = x - c3, s33 += t * t;
-        }
-        s_fold(total[0], &s00);
-        s_fold(total[1], &s01);
-        s_fold(total[2], &s02);
-        s_fold(total[3], &s03);
-        s_fold(total[4], &s10);
-        s_fold(total[5], &s11);
-        s_fold(total[6], &s12);
-        s_fold(total[7], &s13);
-        s_fold(total[8], &s20);
-        s_fold(total[9], &s21);
-        s_fold(total[10], &s22);
-        s_fold(total[11], &s23);
-        s_fold(total[12], &s30);
-        s_fold(total[13], &s31);
-        s_fold(total[14], &s32);
-        s_fold(total[15], &s33);
-    }
-    for (int i = 0; i < 4; i++)
-        for (int k = 0; k < 4; k++)
-            out[i][k] += s_finish(total[4 * i + k], a[i], b[k], vector_end) +
-                         s_exact(a[i] + vector_end, b[k] + vector_end, len - vector_end);
-}
-
-// |a - b|^2 over len values, same summation scheme as s_tile4.
+// |a - b|^2 over len values. Every kernel below sums a pair exactly this way (8 float lanes
+// per chunk of CHUNK values, each chunk's lanes added into 8 double lanes, one FMA per
+// value), so a pair's distance does not depend on which kernel or tile computed it.
 S_CONTRACT static double
 s_pair(const float *a, const float *b, size_t len)
 {
     size_t j = 0, vector_end = len - len % LANES;
-    s_v8d total[2] = {{0}};
+    s_v4d total[2] = {{0}};
     while (j < vector_end) {
         size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
-        s_v16f s = {0};
+        s_v8f s = {0};
         for (; j < end; j += LANES) {
-            s_v16f t = *(const s_v16f *)(a + j) - *(const s_v16f *)(b + j);
+            s_v8f t = *(const s_v8f *)(a + j) - *(const s_v8f *)(b + j);
             s += t * t;
         }
-        s_fold(total, &s);
+        s_fold(total, s);
     }
-    return s_finish(total, a, b, vector_end) +
-           s_exact(a + vector_end, b + vector_end, len - vector_end);
+    return s_finish(total, a, b, vector_end, len);
 }
 
-// Pairs (a, b), a < b, with a in [a_first, a_last) and b in [b_first, b_last) (b > a when
-// the ranges are the same), over the values [j0, j0 + len).
+// out[i][k] += |a_i - b_k|^2 over len values, i, k < 3: nine pairs per step from six loads.
+// Nine accumulators, three partner vectors and two temporaries fit the 16 AVX registers
+// (a 4 x 4 tile would spill them, and the spills cost more than the loads saved).
 S_CONTRACT static void
-s_group_block(double *distances, const float *const *rows, size_t n, size_t a_first, size_t a_last,
-              size_t b_first, size_t b_last, size_t j0, size_t len)
+s_tile9(double *const *out, const float *const *a, const float *const *b, size_t len)
 {
-    bool diagonal = a_first == b_first;
-    size_t a = a_first;
-    for (; a + 4 <= a_last; a += 4) {
-        double *out[4] = {distances + a * n, distances + (a + 1) * n, distances + (a + 2) * n,
-                          distances + (a + 3) * n};
-        const float *x[4] = {rows[a] + j0, rows[a + 1] + j0, rows[a + 2] + j0, rows[a + 3] + j0};
-        size_t b = diagonal ? a + 4 : b_first;
-        if (diagonal)
-            for (int p = 0; p < 3; p++)
-                for (int q = p + 1; q < 4; q++)
-                    out[p][a + (size_t)q] += s_pair(x[p], x[q], len);
-        for (; b + 4 <= b_last; b += 4) {
-            const float *quad[4] = {rows[b] + j0, rows[b + 1] + j0, rows[b + 2] + j0,
-                                    rows[b + 3] + j0};
-            double *at[4] = {out[0] + b, out[1] + b, out[2] + b, out[3] + b};
-            s_tile16(at, x, quad, len);
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2];
+    const float *b0 = b[0], *b1 = b[1], *b2 = b[2];
+    size_t j = 0, vector_end = len - len % LANES;
+    s_v4d total[9][2] = {{{0}}};
+    while (j < vector_end) {
+        size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
+        // Named accumulators, not an array: gcc keeps an indexed array in memory.
+        s_v8f s00 = {0}, s01 = {0}, s02 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s20 = {0},
+              s21 = {0}, s22 = {0};
+        for (; j < end; j += LANES) {
+            s_v8f c0 = *(const s_v8f *)(b0 + j), c1 = *(const s_v8f *)(b1 + j);
+            s_v8f c2 = *(const s_v8f *)(b2 + j);
+            S_IN_REGISTER(c0);
+            S_IN_REGISTER(c1);
+            S_IN_REGISTER(c2);
+            s_v8f x = *(const s_v8f *)(a0 + j), t;
+            t = x - c0, s00 += t * t;
+            t = x - c1, s01 += t * t;
+            t = x - c2, s02 += t * t;
+            x = *(const s_v8f *)(a1 + j);
+            t = x - c0, s10 += t * t;
+            t = x - c1, s11 += t * t;
+            t = x - c2, s12 += t * t;
+            x = *(const s_v8f *)(a2 + j);
+            t = x - c0, s20 += t * t;
+            t = x - c1, s21 += t * t;
+            t = x - c2, s22 += t * t;
         }
-        for (; b < b_last; b++)
-            for (int p = 0; p < 4; p++)
+        s_fold(total[0], s00);
+        s_fold(total[1], s01);
+        s_fold(total[2], s02);
+        s_fold(total[3], s10);
+        s_fold(total[4], s11);
+        s_fold(total[5], s12);
+        s_fold(total[6], s20);
+        s_fold(total[7], s21);
+        s_fold(total[8], s22);
+    }
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 3; k++)
+            out[i][k] += s_finish(total[3 * i + k], a[i], b[k], vector_end, len);
+}
+
+// Pairs (a, b), a < b < n, over the values [j0, j0 + len): rows in groups of three, each
+// group against every later group of three (s_tile9), the rest pair by pair.
+S_CONTRACT static void
+s_group_block(double *distances, const float *const *rows, size_t n, size_t j0, size_t len)
+{
+    size_t a = 0;
+    for (; a + 3 <= n; a += 3) {
+        double *out[3] = {distances + a * n, distances + (a + 1) * n, distances + (a + 2) * n};
+        const float *x[3] = {rows[a] + j0, rows[a + 1] + j0, rows[a + 2] + j0};
+        out[0][a + 1] += s_pair(x[0], x[1], len);
+        out[0][a + 2] += s_pair(x[0], x[2], len);
+        out[1][a + 2] += s_pair(x[1], x[2], len);
+        size_t b = a + 3;
+        for (; b + 3 <= n; b += 3) {
+            const float *y[3] = {rows[b] + j0, rows[b + 1] + j0, rows[b + 2] + j0};
+            double *at[3] = {out[0] + b, out[1] + b, out[2] + b};
+            s_tile9(at, x, y, len);
+        }
+        for (; b < n; b++)
+            for (int p = 0; p < 3; p++)
                 out[p][b] += s_pair(x[p], rows[b] + j0, len);
     }
-    for (; a + 2 <= a_last; a += 2) {
-        double *out0 = distances + a * n, *out1 = out0 + n;
-        const float *x = rows[a] + j0, *y = rows[a + 1] + j0;
-        size_t b = diagonal ? a + 2 : b_first;
-        if (diagonal)
-            out0[a + 1] += s_pair(x, y, len);
-        for (; b + 4 <= b_last; b += 4) {
-            const float *quad[4] = {rows[b] + j0, rows[b + 1] + j0, rows[b + 2] + j0,
-                                    rows[b + 3] + j0};
-            s_tile8(out0 + b, out1 + b, x, y, quad, len);
+    for (; a < n; a++)
+        for (size_t b = a + 1; b < n; b++)
+            distances[a * n + b] += s_pair(rows[a] + j0, rows[b] + j0, len);
+}
+
+// out[k] = |a - b_k|^2 over len values, k < 4: four pairs per load of a, each summed
+// exactly as s_pair sums it.
+S_CONTRACT static void
+s_row4(double *out, const float *a, const float *const *b, size_t len)
+{
+    const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
+    size_t j = 0, vector_end = len - len % LANES;
+    s_v4d total[4][2] = {{{0}}};
+    while (j < vector_end) {
+        size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
+        s_v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+        for (; j < end; j += LANES) {
+            s_v8f x = *(const s_v8f *)(a + j), t;
+            t = x - *(const s_v8f *)(b0 + j), s0 += t * t;
+            t = x - *(const s_v8f *)(b1 + j), s1 += t * t;
+            t = x - *(const s_v8f *)(b2 + j), s2 += t * t;
+            t = x - *(const s_v8f *)(b3 + j), s3 += t * t;
         }
-        for (; b < b_last; b++) {
-            out0[b] += s_pair(x, rows[b] + j0, len);
-            out1[b] += s_pair(y, rows[b] + j0, len);
+        s_fold(total[0], s0);
+        s_fold(total[1], s1);
+        s_fold(total[2], s2);
+        s_fold(total[3], s3);
+    }
+    for (int k = 0; k < 4; k++)
+        out[k] = s_finish(total[k], a, b[k], vector_end, len);
+}
+
+void
+byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *others, size_t count,
+                            size_t d)
+{
+    size_t groups = count / 4;
+#pragma omp parallel for schedule(dynamic, 1) if (count * d > 100000)
+    for (size_t g = 0; g <= groups; g++) {
+        if (g < groups)
+            s_row4(out + 4 * g, row, others + 4 * g, d);
+        else
+            for (size_t k = 4 * groups; k < count; k++)
+                out[k] = s_pair(row, others[k], d);
+    }
+}
+
+// ---- Gram kernels: |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one FMA per pair and value.
+
+// Centred values above this go to the direct kernel: the float chunk sums of their squares
+// could overflow (and NaN or Inf rows, whose distances must stay non-finite, land there).
+#define S_GRAM_LIMIT 1e15f
+// A pair whose Gram distance is below this fraction of its two centred squared norms is
+// recomputed directly from its differences (see byzgd_gar_distances).
+#define S_RECOMPUTE_RATIO (1.0 / 16)
+// Blocks shorter than this use the direct kernel.
+#define S_GRAM_MIN_LENGTH 64
+
+// a.b over len values: 8 float lanes (len / 8 <= 64 products each), their sum in double,
+// the len % 8 tail in double. s_gram12 sums each of its pairs exactly this way, so a
+// pair's product does not depend on the tile that computed it (duplicate rows tie).
+S_CONTRACT static double
+s_dot(const float *a, const float *b, size_t len)
+{
+    size_t j = 0, vector_end = len - len % LANES;
+    s_v8f s = {0};
+    for (; j < vector_end; j += LANES)
+        s += *(const s_v8f *)(a + j) * *(const s_v8f *)(b + j);
+    double total = 0;
+    for (int l = 0; l < LANES; l++)
+        total += (double)s[l];
+    for (; j < len; j++)
+        total += (double)a[j] * (double)b[j];
+    return total;
+}
+
+static inline double
+s_lanes(s_v8f s, const float *a, const float *b, size_t vector_end, size_t len)
+{
+    double total = 0;
+    for (int l = 0; l < LANES; l++)
+        total += (double)s[l];
+    for (size_t j = vector_end; j < len; j++)
+        total += (double)a[j] * (double)b[j];
+    return total;
+}
+
+// gram[a_i * n + b_k] = a_i.b_k for i < 4, k < 3: twelve accumulators and three partner
+// vectors in the 16 AVX registers, the four rows read from memory by the FMAs.
+S_CONTRACT static void
+s_gram12(double *gram, size_t n, size_t a, size_t b, const float *pack, size_t len)
+{
+    const float *a0 = pack + a * len, *a1 = a0 + len, *a2 = a1 + len, *a3 = a2 + len;
+    const float *b0 = pack + b * len, *b1 = b0 + len, *b2 = b1 + len;
+    size_t vector_end = len - len % LANES;
+    s_v8f s00 = {0}, s01 = {0}, s02 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s20 = {0}, s21 = {0},
+          s22 = {0}, s30 = {0}, s31 = {0}, s32 = {0};
+    for (size_t j = 0; j < vector_end; j += LANES) {
+        s_v8f c0 = *(const s_v8f *)(b0 + j), c1 = *(const s_v8f *)(b1 + j);
+        s_v8f c2 = *(const s_v8f *)(b2 + j);
+        S_IN_REGISTER(c0);
+        S_IN_REGISTER(c1);
+        S_IN_REGISTER(c2);
+        s_v8f x = *(const s_v8f *)(a0 + j);
+        s00 += x * c0, s01 += x * c1, s02 += x * c2;
+        x = *(const s_v8f *)(a1 + j);
+        s10 += x * c0, s11 += x * c1, s12 += x * c2;
+        x = *(const s_v8f *)(a2 + j);
+        s20 += x * c0, s21 += x * c1, s22 += x * c2;
+        x = *(const s_v8f *)(a3 + j);
+        s30 += x * c0, s31 += x * c1, s32 += x * c2;
+    }
+    double *g0 = gram + a * n + b, *g1 = g0 + n, *g2 = g1 + n, *g3 = g2 + n;
+    g0[0] = s_lanes(s00, a0, b0, vector_end, len);
+    g0[1] = s_lanes(s01, a0, b1, vector_end, len);
+    g0[2] = s_lanes(s02, a0, b2, vector_end, len);
+    g1[0] = s_lanes(s10, a1, b0, vector_end, len);
+    g1[1] = s_lanes(s11, a1, b1, vector_end, len);
+    g1[2] = s_lanes(s12, a1, b2, vector_end, len);
+    g2[0] = s_lanes(s20, a2, b0, vector_end, len);
+    g2[1] = s_lanes(s21, a2, b1, vector_end, len);
+    g2[2] = s_lanes(s22, a2, b2, vector_end, len);
+    g3[0] = s_lanes(s30, a3, b0, vector_end, len);
+    g3[1] = s_lanes(s31, a3, b1, vector_end, len);
+    g3[2] = s_lanes(s32, a3, b2, vector_end, len);
+}
+
+// Columns per Gram block for n rows: the packed n x block floats take at most 256 KiB (half
+// the L2 of a core), at most 512 (each float lane sums at most 64 products).
+static size_t
+s_gram_block_length(size_t n)
+{
+    size_t block = ((size_t)1 << 16) / n;
+    block = block > 512 ? 512 : block - block % LANES;
+    return block < LANES ? LANES : block;
+}
+
+size_t
+byzgd_gar_distance_scratch(size_t n)
+{
+    size_t segments = n <= BYZGD_GAR_SEGMENTED_MAX_N ? BYZGD_GAR_DISTANCE_SEGMENTS : 1;
+    size_t pack_floats = (n > 8192 ? 8 * n : 65536) + 512;
+    // (segments - 1) partial matrices; per segment a Gram matrix, n norms and a pack.
+    return (segments - 1) * n * n + segments * (n * n + n + (pack_floats + 1) / 2);
+}
+
+// Adds the distances of the values [j0, j0 + len) to out (pairs a < b) and the centred
+// squared norms to norms. The block is packed with its column mean subtracted (distances do
+// not change under a translation, and centring keeps |a|^2 + |b|^2 close to |a - b|^2 for
+// rows spread around their mean), then every pair's product comes from s_gram12/s_dot and
+// is turned into a distance in double.
+static void
+s_gram_block(double *out, double *norms, double *gram, float *pack, const float *const *rows,
+             size_t n, size_t j0, size_t len, size_t next_len)
+{
+    // Short blocks (small d, or the last block of a segment) gain nothing from the Gram
+    // form, and the direct kernel keeps small exact cases (integers) exact.
+    if (len < S_GRAM_MIN_LENGTH) {
+        s_group_block(out, rows, n, j0, len);
+        return;
+    }
+    float *mean = pack + n * len;
+    for (size_t j = 0; j < len; j++)
+        mean[j] = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = rows[i] + j0;
+        for (size_t j = 0; j < len; j++)
+            mean[j] += row[j];
+    }
+    float scale = 1.0f / (float)n;
+    for (size_t j = 0; j < len; j++)
+        mean[j] *= scale;
+    // Pack, and flag values above the limit or NaN (a comparison that is false).
+    size_t vector_end = len - len % LANES;
+    s_v8i too_large = {0};
+    const s_v8f limit = {S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT,
+                         S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT};
+    for (size_t i = 0; i < n; i++) {
+        const float *row = rows[i] + j0;
+        float *packed = pack + i * len;
+        size_t j = 0;
+        for (; j < vector_end; j += LANES) {
+            s_v8f value = *(const s_v8f *)(row + j) - *(const s_v8f *)(mean + j);
+            *(s_v8f *)(packed + j) = value;
+            s_v8f size = (s_v8f)((s_v8i)value & 0x7fffffff);
+            too_large |= ~(size <= limit);
+        }
+        for (; j < len; j++) {
+            packed[j] = row[j] - mean[j];
+            too_large[0] |= !(fabsf(packed[j]) <= S_GRAM_LIMIT);
         }
     }
-    for (; a < a_last; a++) {
-        const float *x = rows[a] + j0;
-        double *out = distances + a * n;
-        size_t b = diagonal ? a + 1 : b_first;
-        for (; b + 4 <= b_last; b += 4) {
-            const float *quad[4] = {rows[b] + j0, rows[b + 1] + j0, rows[b + 2] + j0,
-                                    rows[b + 3] + j0};
-            s_tile4(out + b, x, quad, len);
-        }
-        for (; b < b_last; b++)
-            out[b] += s_pair(x, rows[b] + j0, len);
+    // Let the memory bring the next block's rows in while this one is computed.
+    if (next_len)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < next_len; j += 64 / sizeof(float))
+                __builtin_prefetch(rows[i] + j0 + len + j);
+    bool huge = false;
+    for (int l = 0; l < LANES; l++)
+        huge |= too_large[l] != 0;
+    if (huge) {
+        s_group_block(out, rows, n, j0, len);
+        return;
+    }
+    size_t a = 0;
+    for (; a + 4 <= n; a += 4) {
+        size_t b = a;
+        for (; b + 3 <= n; b += 3)
+            s_gram12(gram, n, a, b, pack, len);
+        for (; b < n; b++)
+            for (size_t i = a; i < a + 4; i++)
+                gram[i * n + b] = s_dot(pack + i * len, pack + b * len, len);
+    }
+    for (; a < n; a++)
+        for (size_t b = a; b < n; b++)
+            gram[a * n + b] = s_dot(pack + a * len, pack + b * len, len);
+    for (a = 0; a < n; a++) {
+        double self = gram[a * n + a];
+        norms[a] += self;
+        for (size_t b = a + 1; b < n; b++)
+            out[a * n + b] += self + gram[b * n + b] - 2 * gram[a * n + b];
     }
 }
 
 void
-byzgd_gar_distances(double *distances, double *partial, const float *const *rows, size_t n,
+byzgd_gar_distances(double *distances, double *scratch, const float *const *rows, size_t n,
                     size_t d)
 {
-    // d is cut into BYZGD_GAR_DISTANCE_SEGMENTS = 8 segments (aligned to CHUNK), each computed
-    // for all pairs into its own matrix by one thread, without any barrier: the matrix is
-    // read from memory once, and a thread delayed by another process on this shared
-    // machine does not stall the other at every block. The segment matrices are then
-    // added in a fixed order, so the result does not depend on the thread count. Inside a
-    // segment, blocks are sized so that n rows x block floats take about 1 MiB of the
-    // 2 MiB L2 of a core.
+    // Cancellation. The Gram identity loses the digits |a|^2 + |b|^2 has above |a - b|^2:
+    // on near-identical float rows it gives percent-level errors. Three things keep the
+    // distances as exact as differences would: (1) each block is centred on its column mean,
+    // so |a|^2 + |b|^2 is the rows' spread, not their common offset; (2) each pair's products
+    // are summed in float over at most 64 values per lane, then in double; (3) a pair whose
+    // distance is still below 1/16 of its two centred squared norms (two rows much closer
+    // to each other than to the mean, duplicates for instance) is recomputed from its
+    // differences (s_pair, double totals per 512 values), so its relative error stays
+    // about 1e-7 like every other pair's (at most 16 times the Gram sums' own ~1e-7).
+    // Blocks with huge or non-finite values use the direct kernel throughout.
+    //
+    // d is cut into BYZGD_GAR_DISTANCE_SEGMENTS = 8 segments, each computed for all pairs
+    // into its own matrix by one thread, without any barrier (a thread delayed by another
+    // process on this shared machine does not stall the other at every block). The segment
+    // matrices are added in a fixed order, so the result does not depend on the thread
+    // count.
     size_t segments = n <= BYZGD_GAR_SEGMENTED_MAX_N ? BYZGD_GAR_DISTANCE_SEGMENTS : 1;
     size_t segment = (d + segments - 1) / segments;
     segment = (segment + CHUNK - 1) / CHUNK * CHUNK;
-    size_t block = ((size_t)1 << 20) / (sizeof(float) * n);
-    block -= block % CHUNK;
-    if (block < CHUNK)
-        block = CHUNK;
+    size_t block = s_gram_block_length(n);
+    size_t pack_doubles = ((n > 8192 ? 8 * n : 65536) + 512 + 1) / 2;
+    double *partial = scratch, *own = scratch + (segments - 1) * n * n;
+    size_t own_size = n * n + n + pack_doubles;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
     for (size_t g = 0; g < segments; g++) {
         double *out = g == 0 ? distances : partial + (g - 1) * n * n;
+        double *gram = own + g * own_size, *norms = gram + n * n;
+        float *pack = (float *)(void *)(norms + n);
         memset(out, 0, n * n * sizeof *out);
+        memset(norms, 0, n * sizeof *norms);
         size_t first = g * segment < d ? g * segment : d;
         size_t last = first + segment < d ? first + segment : d;
-        for (size_t j0 = first; j0 < last; j0 += block)
-            s_group_block(out, rows, n, 0, n, 0, n, j0, last - j0 < block ? last - j0 : block);
+        for (size_t j0 = first; j0 < last; j0 += block) {
+            size_t len = last - j0 < block ? last - j0 : block, next = j0 + len;
+            s_gram_block(out, norms, gram, pack, rows, n, j0, len,
+                         last - next < block ? last - next : block);
+        }
     }
+    double *norms = own + n * n;
+    for (size_t g = 1; g < segments; g++)
+        for (size_t a = 0; a < n; a++)
+            norms[a] += own[g * own_size + n * n + a];
     for (size_t a = 0; a < n; a++)
         for (size_t b = a + 1; b < n; b++) {
             double total = distances[a * n + b];
             for (size_t g = 1; g < segments; g++)
                 total += partial[(g - 1) * n * n + a * n + b];
-            distances[a * n + b] = distances[b * n + a] = total;
+            distances[a * n + b] = total;
         }
+    // Recompute the close pairs (their list reuses the lower triangle as flags).
+    for (size_t a = 0; a < n; a++) {
+        distances[a * n + a] = 0;
+        for (size_t b = a + 1; b < n; b++)
+            distances[b * n + a] =
+                distances[a * n + b] < S_RECOMPUTE_RATIO * (norms[a] + norms[b]) ? 1 : 0;
+    }
+#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++)
+            if (distances[b * n + a] != 0)
+                distances[a * n + b] = s_pair(rows[a], rows[b], d);
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++)
+            distances[b * n + a] = distances[a * n + b];
 }
 
 void

@@ -14,12 +14,13 @@ struct byzgd_gar_workspace_t {
     size_t max_n, max_d;
     const float **rows;      // max_n: the vectors the rule sees
     const float **subset;    // max_n: scratch row pointers (a selection of rows)
+    const float **inputs;    // max_n: byzgd_gar_apply's row pointers
     size_t *member_start;    // max_n + 1: vector v stands for input rows
     size_t *members;         // max_n:     members[member_start[v] .. member_start[v + 1])
     size_t *member_start2;   // max_n + 1: scratch for re-grouping
     size_t *members2;        // max_n
     double *distances;       // max_n * max_n squared L2 distances (allocated on first use)
-    double *partial;         // (SEGMENTS - 1) * min(max_n, SEGMENTED_MAX_N)^2, with it
+    double *partial;         // byzgd_gar_distance_scratch(max_n) doubles, with it
     bool distances_ready;    // distances already hold the rule's vectors' distances
     double *scores;          // max_n scores of the rule's vectors
     double *values;          // max_n scratch
@@ -33,6 +34,12 @@ struct byzgd_gar_workspace_t {
     float *buffer[2];        // pre-aggregated vectors, allocated on first use
     size_t buffer_count[2];  // floats
 };
+
+// byzgd_gar_apply on the n rows rows[i]; `distances` (n x n, NULL to compute them) are the
+// rows' squared distances when the caller computed them already (gar_stream.c).
+int byzgd_gar_apply_rows(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
+                         const float *const *rows, const double *distances, size_t n, size_t d,
+                         char *error, size_t error_size);
 
 // Coordinate-wise kernels (gar_coordinate.c).
 typedef enum {
@@ -50,11 +57,17 @@ void byzgd_gar_coordinate(float *out, byzgd_gar_workspace_t *ws, const float *co
 // Above this many rows the n x n segment matrices cost more memory than they save time:
 // one segment is used.
 #define BYZGD_GAR_SEGMENTED_MAX_N 512
-// distances[a * n + b] = sum_j (rows[a][j] - rows[b][j])^2 in double (diagonal 0).
-// `partial` is scratch for (BYZGD_GAR_DISTANCE_SEGMENTS - 1) * n * n doubles when
-// n <= BYZGD_GAR_SEGMENTED_MAX_N (unused above).
-void byzgd_gar_distances(double *distances, double *partial, const float *const *rows, size_t n,
+// distances[a * n + b] = sum_j (rows[a][j] - rows[b][j])^2 in double (diagonal 0), within
+// about 1e-7 relative of the exact value (gar_distance.c says how). `scratch` holds
+// byzgd_gar_distance_scratch(n) doubles.
+void byzgd_gar_distances(double *distances, double *scratch, const float *const *rows, size_t n,
                          size_t d);
+size_t byzgd_gar_distance_scratch(size_t n);
+// out[k] = sum_j (row[j] - others[k][j])^2 for k < count, each pair summed exactly as the
+// direct kernel does (so out[k] does not depend on count, on the order of `others` or on
+// which of the two rows is `row`).
+void byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *others,
+                                 size_t count, size_t d);
 // out[j] = sum_i weights[i] * rows[i][j] / weight_total in double, rounded to float
 // (weights NULL: all 1).
 void byzgd_gar_mean(float *out, double *sum, const float *const *rows, const double *weights,
