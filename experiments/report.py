@@ -326,7 +326,14 @@ class Report:
         self.add(f"Median estimated ratio η(n, f)·√d·σ̂ / ‖aggregate‖ over {len(ratios)} "
                  f"rounds: {statistics.median(ratios):.3g}; below 1 (the sufficient "
                  f"condition of Proposition 1 holds as estimated) in {100 * below:.0f} % of "
-                 "them. See docs/RULES.md for what the ratio means and its limits.")
+                 "them. The ratio compares the spread of the honest gradients the server "
+                 "saw (σ̂, a robust estimate) with the step it took: below 1 the paper's "
+                 "sufficient condition for (α, f)-Byzantine resilience holds as estimated and "
+                 "the ratio is the estimated sin α; above 1 the paper's guarantee does not "
+                 "cover the round, which says nothing about whether the run learns (the "
+                 "condition is sufficient, not necessary, and with small minibatches it "
+                 "rarely holds). It is an estimate from one round's rows, not the truth: "
+                 "docs/RULES.md gives the estimator and its limits.")
         self.add()
         self.image(image, f"resilience ratio, {what}")
 
