@@ -400,8 +400,9 @@ class Report:
                 continue
             total += sweep.wall_seconds
             self.add(f"- `{name}`: {sweep.wall_seconds / 60:.1f} min for {len(sweep.rows)} runs "
-                     f"(`{sweep.overrides or 'the grid as written'}`).")
-        self.add(f"- In all: {total / 60:.1f} min of wall time on "
+                     f"({'`' + sweep.overrides + '`' if sweep.overrides else 'the grid as written'}).")
+        self.add(f"- In all: {total / 60:.1f} min, the sum of the grids' wall times (grids run "
+                 "by separate calls at the same time overlap, so the elapsed time was less), on "
                  f"{os.cpu_count()} cores shared with other work (timings are noisy).")
         self.add()
 
