@@ -233,24 +233,7 @@ byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *o
 // Blocks shorter than this use the direct kernel.
 #define S_GRAM_MIN_LENGTH 64
 
-// a.b over len values: 8 float lanes (len / 8 <= 64 products each), their sum in double,
-// the len % 8 tail in double. s_gram12 sums each of its pairs exactly this way, so a
-// pair's product does not depend on the tile that computed it (duplicate rows tie).
-S_CONTRACT static double
-s_dot(const float *a, const float *b, size_t len)
-{
-    size_t j = 0, vector_end = len - len % LANES;
-    s_v8f s = {0};
-    for (; j < vector_end; j += LANES)
-        s += *(const s_v8f *)(a + j) * *(const s_v8f *)(b + j);
-    double total = 0;
-    for (int l = 0; l < LANES; l++)
-        total += (double)s[l];
-    for (; j < len; j++)
-        total += (double)a[j] * (double)b[j];
-    return total;
-}
-
+// The double total of a pair's 8 float lanes plus its tail [vector_end, len) in double.
 static inline double
 s_lanes(s_v8f s, const float *a, const float *b, size_t vector_end, size_t len)
 {
@@ -260,6 +243,19 @@ s_lanes(s_v8f s, const float *a, const float *b, size_t vector_end, size_t len)
     for (size_t j = vector_end; j < len; j++)
         total += (double)a[j] * (double)b[j];
     return total;
+}
+
+// a.b over len values: 8 float lanes (len / 8 <= 64 products each), their sum in double,
+// the len % 8 tail in double. s_gram12 sums each of its pairs exactly this way (s_lanes),
+// so a pair's product does not depend on the tile that computed it (duplicate rows tie).
+S_CONTRACT static double
+s_dot(const float *a, const float *b, size_t len)
+{
+    size_t vector_end = len - len % LANES;
+    s_v8f s = {0};
+    for (size_t j = 0; j < vector_end; j += LANES)
+        s += *(const s_v8f *)(a + j) * *(const s_v8f *)(b + j);
+    return s_lanes(s, a, b, vector_end, len);
 }
 
 // gram[a_i * n + b_k] = a_i.b_k for i < 4, k < 3: twelve accumulators and three partner
