@@ -88,14 +88,12 @@ s_numpy_gram_ms(size_t n, size_t d, size_t repeats, double *wall, double *cpu)
     }
 }
 
-// Krum's median milliseconds at (n, d) against NumPy's X.X^T, alternated `rounds` times;
-// prints each pair and the ratios' min and median. Returns the median ratio.
-static double
-s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
+// n x d values uniform in [-1, 1) from seed (1, n): the same rows for every rule at (n, d).
+static float *
+s_uniform_rows(size_t n, size_t d)
 {
     float *rows = malloc(n * d * sizeof *rows);
-    byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
-    if (!rows || !result) {
+    if (!rows) {
         fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
         exit(1);
     }
@@ -103,6 +101,20 @@ s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
     byzgd_rng_seed(&rng, 1, n);
     for (size_t k = 0; k < n * d; k++)
         rows[k] = (float)(byzgd_rng_uniform(&rng) * 2 - 1);
+    return rows;
+}
+
+// Krum's median milliseconds at (n, d) against NumPy's X.X^T, alternated `rounds` times;
+// prints each pair and the ratios' min and median. Returns the median ratio.
+static double
+s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
+{
+    float *rows = s_uniform_rows(n, d);
+    byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
+    if (!result) {
+        fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
+        exit(1);
+    }
     byzgd_gar_config_t config;
     byzgd_gar_config_init(&config);
     char error[256], value[32];
@@ -144,17 +156,13 @@ s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
 static void
 s_stream_after_last(size_t n, size_t d, size_t repeats)
 {
-    float *rows = malloc(n * d * sizeof *rows);
+    float *rows = s_uniform_rows(n, d);
     byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
     byzgd_gar_stream_t *stream = byzgd_gar_stream_new(n, d);
-    if (!rows || !result || !stream) {
+    if (!result || !stream) {
         fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
         exit(1);
     }
-    byzgd_rng_t rng;
-    byzgd_rng_seed(&rng, 1, n);
-    for (size_t k = 0; k < n * d; k++)
-        rows[k] = (float)(byzgd_rng_uniform(&rng) * 2 - 1);
     const char *rules[] = {"average", "krum", "multi-krum"};
     for (int r = 0; r < 3; r++) {
         byzgd_gar_config_t config;
@@ -207,16 +215,12 @@ main(void)
             if (only_n && strtoul(only_n, NULL, 10) != n)
                 continue;
             size_t repeats = d > 100000 ? 5 : 9;
-            float *rows = malloc(n * d * sizeof *rows);
+            float *rows = s_uniform_rows(n, d);
             byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
-            if (!rows || !result) {
+            if (!result) {
                 fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
                 return 1;
             }
-            byzgd_rng_t rng;
-            byzgd_rng_seed(&rng, 1, n);
-            for (size_t k = 0; k < n * d; k++)
-                rows[k] = (float)(byzgd_rng_uniform(&rng) * 2 - 1);
             double times[16], sink = 0;
             for (size_t r = 0; r < repeats; r++) {
                 double start = 1e3 * byzgd_monotonic_s();

@@ -283,19 +283,12 @@ s_gram12(double *gram, size_t n, size_t a, size_t b, const float *pack, size_t l
         x = *(const s_v8f *)(a3 + j);
         s30 += x * c0, s31 += x * c1, s32 += x * c2;
     }
-    double *g0 = gram + a * n + b, *g1 = g0 + n, *g2 = g1 + n, *g3 = g2 + n;
-    g0[0] = s_lanes(s00, a0, b0, vector_end, len);
-    g0[1] = s_lanes(s01, a0, b1, vector_end, len);
-    g0[2] = s_lanes(s02, a0, b2, vector_end, len);
-    g1[0] = s_lanes(s10, a1, b0, vector_end, len);
-    g1[1] = s_lanes(s11, a1, b1, vector_end, len);
-    g1[2] = s_lanes(s12, a1, b2, vector_end, len);
-    g2[0] = s_lanes(s20, a2, b0, vector_end, len);
-    g2[1] = s_lanes(s21, a2, b1, vector_end, len);
-    g2[2] = s_lanes(s22, a2, b2, vector_end, len);
-    g3[0] = s_lanes(s30, a3, b0, vector_end, len);
-    g3[1] = s_lanes(s31, a3, b1, vector_end, len);
-    g3[2] = s_lanes(s32, a3, b2, vector_end, len);
+    const s_v8f sums[4][3] = {{s00, s01, s02}, {s10, s11, s12}, {s20, s21, s22}, {s30, s31, s32}};
+    const float *left[4] = {a0, a1, a2, a3}, *right[3] = {b0, b1, b2};
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++)
+            gram[(a + (size_t)i) * n + b + (size_t)k] =
+                s_lanes(sums[i][k], left[i], right[k], vector_end, len);
 }
 
 // Columns per Gram block for n rows: the packed n x block floats take at most 256 KiB (half
