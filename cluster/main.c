@@ -808,7 +808,8 @@ s_supervise(s_run_t *run)
         // With every worker gone the server cannot go on. If some left because the server
         // said BYE it is finishing: give it a grace period; if all failed, stop now.
         if (workers_gone_s > 0 &&
-            (workers_done == 0 || (byzgd_monotonic_s() - workers_gone_s) * 1000 > S_WORKER_GRACE_MS)) {
+            (workers_done == 0 ||
+             (byzgd_monotonic_s() - workers_gone_s) * 1000 > S_WORKER_GRACE_MS)) {
             byzgd_error("every worker has ended and the server did not finish");
             return -1;
         }
@@ -1269,8 +1270,8 @@ s_run_join(s_run_t *run)
     printf("summary: %s join=%s slots=%zu-%zu workers=%zu byzantine=%zu seconds=%.1f "
            "run_dir=%s\n",
            status == 0 ? "ok" : "failed", run->endpoint, byzgd_key_bundle_slot(bundle, 0),
-           byzgd_key_bundle_slot(bundle, slots - 1), slots, byzantine, byzgd_monotonic_s() - run->started_s,
-           run->run_dir);
+           byzgd_key_bundle_slot(bundle, slots - 1), slots, byzantine,
+           byzgd_monotonic_s() - run->started_s, run->run_dir);
     fflush(stdout);
     byzgd_key_bundle_destroy(&bundle);
     if (status > 1)

@@ -336,7 +336,8 @@ main(int argc, char **argv)
     // Stream 1 of the seed samples minibatches; stream 0 is the initialisation's.
     byzgd_rng_t rng;
     byzgd_rng_seed(&rng, options.seed, 1);
-    s_progress_t progress = {.start = byzgd_monotonic_s(), .metrics = metrics, .json = json, .d = d};
+    s_progress_t progress = {
+        .start = byzgd_monotonic_s(), .metrics = metrics, .json = json, .d = d};
     if (options.steps == 0 && s_report(&progress, &options, model, params, test, 0, 0.0) < 0)
         goto cleanup;
     for (unsigned long long step = 1; step <= options.steps; step++) {

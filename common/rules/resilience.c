@@ -56,8 +56,7 @@ byzgd_resilience_estimate(byzgd_resilience_t *out, const float *rows, size_t n, 
         goto cleanup;
     // The rules' pair kernel (gar_internal.h): each row against the later ones, mirrored.
     for (size_t a = 0; a + 1 < m; a++) {
-        byzgd_gar_distances_to_rows(distances + a * m + a + 1, used[a], used + a + 1, m - a - 1,
-                                    d);
+        byzgd_gar_distances_to_rows(distances + a * m + a + 1, used[a], used + a + 1, m - a - 1, d);
         for (size_t b = a + 1; b < m; b++)
             distances[b * m + a] = distances[a * m + b];
     }

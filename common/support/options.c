@@ -314,9 +314,8 @@ byzgd_option_lines_next(byzgd_option_lines_t *lines, char *line, size_t line_siz
         for (size_t i = 0; i < length; i++) {
             unsigned char c = (unsigned char)start[i];
             if ((c < 0x20 && c != '\t') || c == 0x7f)
-                return byzgd_set_error(error, error_size,
-                                       "%s:%zu: control character (byte 0x%02x)", origin,
-                                       lines->number, c);
+                return byzgd_set_error(error, error_size, "%s:%zu: control character (byte 0x%02x)",
+                                       origin, lines->number, c);
         }
         memcpy(line, start, length);
         line[length] = '\0';
@@ -373,8 +372,8 @@ byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const c
     char *begin = NULL, *value = NULL;
     int result = 0;
     while (result == 0) {
-        int got = byzgd_option_lines_next(&lines, line, sizeof line, &begin, origin, error,
-                                          error_size);
+        int got =
+            byzgd_option_lines_next(&lines, line, sizeof line, &begin, origin, error, error_size);
         if (got <= 0) {
             result = got;
             break;
