@@ -308,14 +308,20 @@ byzgd_option_lines_next(byzgd_option_lines_t *lines, char *line, size_t line_siz
         lines->position += length + (newline ? 1 : 0);
         if (length > 0 && start[length - 1] == '\r')
             length--;
-        if (length >= line_size)
-            return byzgd_set_error(error, error_size, "%s:%zu: line longer than %zu bytes", origin,
-                                   lines->number, line_size - 1);
+        // Explicit -1s: the static analyser reads this file alone (byzgd_set_error's -1 is
+        // in log.c), and the callers rely on *out being set whenever 1 is returned.
+        if (length >= line_size) {
+            byzgd_set_error(error, error_size, "%s:%zu: line longer than %zu bytes", origin,
+                            lines->number, line_size - 1);
+            return -1;
+        }
         for (size_t i = 0; i < length; i++) {
             unsigned char c = (unsigned char)start[i];
-            if ((c < 0x20 && c != '\t') || c == 0x7f)
-                return byzgd_set_error(error, error_size, "%s:%zu: control character (byte 0x%02x)",
-                                       origin, lines->number, c);
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                byzgd_set_error(error, error_size, "%s:%zu: control character (byte 0x%02x)",
+                                origin, lines->number, c);
+                return -1;
+            }
         }
         memcpy(line, start, length);
         line[length] = '\0';
