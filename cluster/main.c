@@ -1288,7 +1288,9 @@ s_write_byzantine_slots(const s_run_t *run, const byzgd_key_bundle_t *bundle, si
 }
 
 // Waits for every worker to end. Returns 0 when all left with status 0 (the server said
-// BYE), -1 when one failed, 128+signal when interrupted.
+// BYE(done): the run finished), -1 when one failed or was told BYE(shutdown) (status
+// BYZGD_WORKER_EXIT_STOPPED: the server was stopped or failed), 128+signal when
+// interrupted.
 static int
 s_supervise_workers(s_run_t *run)
 {

@@ -500,7 +500,8 @@ TEST(gives_up_after_the_documented_wait)
     fake_t *a = pair[0], *b = pair[1];
     // Nobody proposes: average needs one proposal, so after deadline + max wait it stops.
     ASSERT_EQ_INT(byzgd_server_wait(server, 10000), 1);
-    s_expect_bye(a, BYZGD_MSG_BYE_DONE);
+    // A failed run is not done: BYE(shutdown), so that workers (and --join) can tell.
+    s_expect_bye(a, BYZGD_MSG_BYE_SHUTDOWN);
     s_fake_destroy(&a);
     s_fake_destroy(&b);
     byzgd_server_destroy(&server);
@@ -1026,7 +1027,7 @@ TEST(worker_survives_a_server_restart)
     ASSERT_EQ_INT(server_stats.rejected[BYZGD_MSG_REJECT_EPOCH], 0);
     ASSERT_EQ_INT(server_stats.accepted, server_stats.rounds_done);
     byzgd_server_stop(server);
-    ASSERT_EQ_INT(byzgd_worker_wait(worker, 10000), 0); // BYE(shutdown)
+    ASSERT_EQ_INT(byzgd_worker_wait(worker, 10000), BYZGD_WORKER_EXIT_STOPPED); // BYE(shutdown)
     byzgd_worker_destroy(&worker);
     byzgd_server_destroy(&server);
 }
