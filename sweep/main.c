@@ -121,25 +121,16 @@ static const byzgd_option_t s_table[] = {
 };
 // clang-format on
 
+// mkdir -p, the failure on stderr.
 static int
 s_mkdir_p(const char *path)
 {
-    char partial[S_PATH_MAX];
-    if (snprintf(partial, sizeof partial, "%s", path) >= (int)sizeof partial)
+    char error[512];
+    if (byzgd_mkdir_parents(path, 0755, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
         return -1;
-    for (char *slash = partial + 1;; slash++) {
-        if (*slash != '/' && *slash != '\0')
-            continue;
-        char saved = *slash;
-        *slash = '\0';
-        if (mkdir(partial, 0755) != 0 && errno != EEXIST) {
-            byzgd_error("mkdir %s: %s", partial, strerror(errno));
-            return -1;
-        }
-        *slash = saved;
-        if (!saved)
-            return 0;
     }
+    return 0;
 }
 
 static int
