@@ -85,8 +85,8 @@ main(int argc, char **argv)
         "a Byzantine byzgd worker: the honest worker with an attack plugged in",
         sections,
         NULL,
-        "Exit status: 0 when the server says BYE, 1 on errors or without a server, 2 for bad "
-        "flags.\n",
+        "Exit status: 0 when the server says the run is done (BYE), 1 on errors or without a "
+        "server, 2 for bad flags, 4 when the server stopped or failed before the run's end.\n",
         0,
         0,
     };

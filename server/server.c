@@ -75,6 +75,8 @@ _Static_assert(BYZGD_MSG_REJECT_COUNT <= 32, "byzgd_server_stats_t.rejected is t
 #define S_UNKNOWN_ERRORS        64 // identities without a slot remembered for ERROR rate limiting
 #define S_RECV_BUDGET           256
 #define S_EVALUATIONS_IN_FLIGHT 4
+#define S_ARRIVALS              16   // recent rounds whose last arrival sets a short deadline
+#define S_DEADLINE_FLOOR_MS     500  // a short deadline is at least this
 #define S_BYE_RESEND_MS         100  // CLOSING: BYE re-sent this often to the unanswered
 #define S_CLOSING_LIMIT_MIN_MS  2000 // CLOSING lasts at most max(this, 2 heartbeat intervals)
 
@@ -140,6 +142,12 @@ typedef struct {
     int64_t resend_at_ms;     // WAITING: next PARAMS re-send
     int64_t last_tick_ms;
     int64_t quorum_joined_ms; // when q identities had joined (0: not yet)
+    int64_t last_accept_ms;   // when the current round's last proposal was accepted
+    // The adaptive deadline: seconds from publish to the last accepted proposal of recent
+    // rounds (a ring), and whether the previous round closed by its deadline.
+    double arrival_s[S_ARRIVALS];
+    size_t arrival_count, arrival_next;
+    bool previous_by_deadline;
     int64_t closing_until_ms; // CLOSING: the closing limit
     int64_t bye_resend_at_ms; // CLOSING: next BYE to the unanswered
     uint32_t bye_code;        // CLOSING: BYZGD_MSG_BYE_DONE or _SHUTDOWN
@@ -377,12 +385,27 @@ s_max_wait_ms(const s_server_t *self)
 // after now): workers load their data after they joined (seconds for 20 workers sharing 2
 // cores), and that start-up is not round time — otherwise round 1 of a large run would
 // close short of the quorum, differently each time.
+// The round deadline. --deadline-ms is its ceiling. While rounds close by their deadline
+// (a slot stays silent), waiting the full ceiling again for it would make every round that
+// long: the next deadline is then 3 × the median time to the last accepted proposal over
+// the last S_ARRIVALS rounds, at least S_DEADLINE_FLOOR_MS. A round that fills its quorum
+// restores the ceiling, so runs whose workers all answer never see a short deadline.
 static int64_t
 s_deadline(const s_server_t *self, int64_t now)
 {
     if (s_round(self) == self->first_round && byzgd_round_accepted(self->engine) == 0)
         return now + self->config.deadline_ms + s_max_wait_ms(self);
-    return now + self->config.deadline_ms;
+    int64_t deadline_ms = self->config.deadline_ms;
+    if (self->previous_by_deadline && self->arrival_count > 0) {
+        double scratch[S_ARRIVALS];
+        double median = byzgd_round_median(self->arrival_s, self->arrival_count, scratch);
+        int64_t adaptive = (int64_t)(3000.0 * median);
+        if (adaptive < S_DEADLINE_FLOOR_MS)
+            adaptive = S_DEADLINE_FLOOR_MS;
+        if (adaptive < deadline_ms)
+            deadline_ms = adaptive;
+    }
+    return now + deadline_ms;
 }
 
 // Encodes PARAMS(round) once and sends it to every live worker; the round's state is
@@ -520,6 +543,13 @@ s_close_round(s_server_t *self, bool by_deadline)
         self->last_ratio = outcome.resilience.ratio;
     if (by_deadline)
         self->stats.deadline_rounds++;
+    self->previous_by_deadline = by_deadline;
+    if (outcome.accepted > 0 && self->last_accept_ms >= self->published_ms) {
+        self->arrival_s[self->arrival_next] = s_seconds(self->last_accept_ms - self->published_ms);
+        self->arrival_next = (self->arrival_next + 1) % S_ARRIVALS;
+        if (self->arrival_count < S_ARRIVALS)
+            self->arrival_count++;
+    }
 
     bool last = round >= self->config.rounds || status == BYZGD_ROUND_DIVERGED;
     bool evaluate = self->evaluator && (s_evaluation_due(self, round) || last);
@@ -733,7 +763,8 @@ s_on_proposal(s_server_t *self, s_peer_t *peer, const byzgd_msg_t *msg)
     if (reason != BYZGD_MSG_OK)
         return s_reject(self, reason, peer->identity, NULL);
     self->stats.accepted++;
-    int64_t counted_from_now = zclock_mono() + self->config.deadline_ms;
+    self->last_accept_ms = zclock_mono();
+    int64_t counted_from_now = self->last_accept_ms + self->config.deadline_ms;
     if (self->state == S_COLLECTING && s_round(self) == self->first_round &&
         byzgd_round_accepted(self->engine) == 1 && counted_from_now < self->deadline_at_ms)
         self->deadline_at_ms = counted_from_now; // the first round's clock starts now
@@ -966,7 +997,8 @@ s_on_timers(s_server_t *self)
         s_progress(self, S_PROGRESS_FINAL);
         // BYE goes last, so workers end after everything is on disk, shortly before the
         // server process itself.
-        s_begin_closing(self, BYZGD_MSG_BYE_DONE);
+        // BYE(done): every round done or diverged (a result); a failed run is not done.
+        s_begin_closing(self, self->exit_status == 1 ? BYZGD_MSG_BYE_SHUTDOWN : BYZGD_MSG_BYE_DONE);
     } else if (self->state == S_CLOSING)
         s_closing_tick(self, now);
 }

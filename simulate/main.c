@@ -4,7 +4,7 @@
     same RUN_DIR/metrics.jsonl, progress and `summary:` lines. No sockets: each round the n
     proposals are computed by --threads threads, then offered to the engine in slot order.
     With the same seed and quorum n, its metrics equal byzgd-cluster's value for value
-    (times aside); tests/e2e_simulate_matches_cluster.sh checks it.
+    (times aside); tests/e2e_runs_repeat_and_simulate_agrees.sh checks it.
 
     byzgd-simulate --workers 20 --byzantine 6 --attack gaussian --rule multi-krum \
                    --model mlp --dataset fashion-mnist --rounds 150 --threads 2 --run-dir R

@@ -488,6 +488,43 @@ TEST(deadline_waits_while_the_rule_precondition_fails)
     byzgd_server_destroy(&server);
 }
 
+// Waits for an ERROR from the server (skipping other messages) and returns its code.
+static uint32_t
+s_expect_error(fake_t *fake)
+{
+    while (true) {
+        zframe_t *frame = NULL;
+        byzgd_msg_t msg = s_recv(fake, &frame, 10000);
+        zframe_destroy(&frame);
+        if (msg.type == BYZGD_MSG_ERROR)
+            return msg.error.code;
+    }
+}
+
+// PROTOCOL.md §3.2: a message admission drops for its rate gets ERROR(rate_limited), one
+// from a banned identity ERROR(banned), each at most once per heartbeat interval.
+TEST(rate_limited_and_banned_identities_are_told)
+{
+    byzgd_server_config_t config;
+    s_config(&config, 2);
+    byzgd_server_t *server = s_server(&config);
+    fake_t *pair[2];
+    s_fake_join_all(server, pair, 2, 1);
+    fake_t *flood = pair[0];
+    // 3200 heartbeats at once: the bucket holds 2000, the rest are dropped (one strike
+    // each), and the 1000th strike bans the identity (security.h defaults).
+    byzgd_msg_t heartbeat = {.type = BYZGD_MSG_HEARTBEAT, .epoch = flood->epoch, .round = 1};
+    for (int i = 0; i < 3200; i++)
+        s_send(flood, &heartbeat);
+    ASSERT_EQ_INT(s_expect_error(flood), BYZGD_MSG_ERROR_RATE_LIMITED);
+    zclock_sleep(config.heartbeat_interval_ms + 100); // the limiter lets one ERROR through
+    s_send(flood, &heartbeat);
+    ASSERT_EQ_INT(s_expect_error(flood), BYZGD_MSG_ERROR_BANNED);
+    s_fake_destroy(&pair[0]);
+    s_fake_destroy(&pair[1]);
+    byzgd_server_destroy(&server);
+}
+
 TEST(gives_up_after_the_documented_wait)
 {
     byzgd_server_config_t config;
@@ -500,7 +537,8 @@ TEST(gives_up_after_the_documented_wait)
     fake_t *a = pair[0], *b = pair[1];
     // Nobody proposes: average needs one proposal, so after deadline + max wait it stops.
     ASSERT_EQ_INT(byzgd_server_wait(server, 10000), 1);
-    s_expect_bye(a, BYZGD_MSG_BYE_DONE);
+    // A failed run is not done: BYE(shutdown), so that workers (and --join) can tell.
+    s_expect_bye(a, BYZGD_MSG_BYE_SHUTDOWN);
     s_fake_destroy(&a);
     s_fake_destroy(&b);
     byzgd_server_destroy(&server);
@@ -1026,7 +1064,7 @@ TEST(worker_survives_a_server_restart)
     ASSERT_EQ_INT(server_stats.rejected[BYZGD_MSG_REJECT_EPOCH], 0);
     ASSERT_EQ_INT(server_stats.accepted, server_stats.rounds_done);
     byzgd_server_stop(server);
-    ASSERT_EQ_INT(byzgd_worker_wait(worker, 10000), 0); // BYE(shutdown)
+    ASSERT_EQ_INT(byzgd_worker_wait(worker, 10000), BYZGD_WORKER_EXIT_STOPPED); // BYE(shutdown)
     byzgd_worker_destroy(&worker);
     byzgd_server_destroy(&server);
 }
@@ -1295,6 +1333,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(hostile_proposals_are_rejected_and_counted_per_reason),
     TEST_CASE(deadline_closes_a_round_with_fewer_proposals),
     TEST_CASE(deadline_waits_while_the_rule_precondition_fails),
+    TEST_CASE(rate_limited_and_banned_identities_are_told),
     TEST_CASE(gives_up_after_the_documented_wait),
     TEST_CASE(run_ends_with_bye_metrics_and_checkpoint_then_resumes),
     TEST_CASE(stop_sends_bye_shutdown_and_writes_a_checkpoint),

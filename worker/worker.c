@@ -464,6 +464,14 @@ s_on_error(s_worker_t *self, const byzgd_msg_t *msg)
     }
 }
 
+// The exit status after BYE: 0 when the run ended (every round done, or diverged: a
+// result), BYZGD_WORKER_EXIT_STOPPED when the server stopped or failed before that.
+static int
+s_left_status(const s_worker_t *self)
+{
+    return self->stats.bye_code == BYZGD_MSG_BYE_DONE ? 0 : BYZGD_WORKER_EXIT_STOPPED;
+}
+
 // BYE ends the session (PROTOCOL.md §4.1): answered with BYE(same code), the
 // acknowledgement the server waits for, every time one arrives (an answer may be lost);
 // the first one starts LEAVING. A worker still connecting takes it too: the run it was
@@ -566,7 +574,7 @@ s_on_timers(s_worker_t *self)
         return;
     if (self->phase == S_LEAVING) {
         if (now - self->bye_at_ms >= S_LEAVE_GRACE_MS)
-            s_finish(self, 0);
+            s_finish(self, s_left_status(self));
         return;
     }
     if (now - self->last_server_ms > self->config.give_up_ms) {
@@ -621,7 +629,7 @@ s_on_monitor(s_worker_t *self)
 {
     unsigned type = byzgd_monitor_event_recv(self->monitor);
     if (type == ZMQ_EVENT_DISCONNECTED && self->phase == S_LEAVING)
-        s_finish(self, 0);
+        s_finish(self, s_left_status(self));
 }
 
 static void

@@ -131,6 +131,10 @@ typedef struct {
 
 typedef struct byzgd_worker_t byzgd_worker_t;
 
+// Exit status of a worker told BYE(shutdown): the server was stopped (a signal) or failed
+// before the run's end; BYE(done) gives 0.
+#define BYZGD_WORKER_EXIT_STOPPED 4
+
 // Defaults: endpoint tcp://127.0.0.1:5555, secure, 1 thread, HELLO every second, give up
 // after 60 s, honest.
 void byzgd_worker_config_init(byzgd_worker_config_t *config);
