@@ -12,10 +12,13 @@ e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
 rounds=20
 run=$E2E_DIR/run
 # n = 11 of which 4 misbehave. The duplicate's first copy is a valid proposal, so 8 valid
-# proposals arrive per round: the quorum is 8 (no deadline waits), and the rule declares
-# f = 2 so that Krum's precondition holds for 8 (8 > 2f + 2).
+# proposals arrive per round. The quorum is 9, one more than can arrive, so every round
+# stays open until its (adaptive) deadline and the duplicate's second copy always reaches
+# an open round: with a quorum of 8 the round closes on the 8th proposal, and when that is
+# the duplicate's first copy its second one is counted as stale instead (seen under load).
+# The rule declares f = 2 so that Krum's precondition holds for 8 (8 > 2f + 2).
 e2e_cluster "$run" --workers 11 --byzantine 4 --misbehave duplicate,stale,wrong-dimension,garbage \
-    -f 2 --rule krum --quorum 8 --deadline-ms 2000 --model logreg --dataset synthetic --rounds $rounds \
+    -f 2 --rule krum --quorum 9 --deadline-ms 2000 --model logreg --dataset synthetic --rounds $rounds \
     --batch 16 --lr 0.1 --seed 5 --eval-every 5 --timeout 120 --quiet
 e2e_expect_status $? 0 "$run.out"
 e2e_no_process_left "$run"
@@ -36,7 +39,9 @@ print("rejected by reason over the run:", totals)
 for reason in ("duplicate", "stale", "dimension", "malformed"):
     count = sum(c for name, c in totals.items() if reason in name)
     assert count > 0, f"no '{reason}' rejection counted"
-assert all(r["accepted"] <= 8 for r in rows), "more proposals accepted than valid senders"
+# In round 1 the stale worker has no past round to label its proposal with: it is valid.
+assert all(r["accepted"] <= (9 if r["round"] == 1 else 8) for r in rows), \
+    "more proposals accepted than valid senders"
 acc = [r["test_accuracy"] for r in rows if "test_accuracy" in r]
 print("final test accuracy", acc[-1])
 assert acc[-1] >= 0.85, "Krum did not train on the honest proposals"
