@@ -8,18 +8,26 @@
 #   deploy/compose.sh image                only build the image byzgd:latest
 #
 # Provisioning: a Docker daemon that answers is used as it is. Otherwise a private dockerd
-# runs under build/docker/ (its own data root, exec root, pidfile and socket; vfs storage,
-# no iptables) and is stopped on exit; its data root stays, so the next run reuses the
-# image layers. The base image debian:bookworm-slim is used when present, else made with
-# debootstrap from the Debian mirror apt uses (rootfs cached as build/docker/bookworm.tar).
-# Builds use --network host. Containers, networks and volumes of a run are removed after it.
+# runs under build/docker/ (its own data root, exec root, pidfile and socket; no iptables,
+# no default bridge; the storage driver dockerd picks: overlay2 where the kernel and the
+# file system allow, else vfs) and is stopped on exit; its data root stays, so the next run
+# reuses the image layers. The base image debian:bookworm-slim is used when present or
+# pullable, else made with debootstrap from the Debian mirror apt uses, without apt lists,
+# cached .debs and docs (the root file system is cached as build/docker/bookworm-minbase.tar).
+# Builds use --network host and the classic builder. Containers, networks and volumes of a
+# run are removed after it. Exit status 77: the infrastructure is missing (not root, no
+# dockerd, no debootstrap, the Debian mirror unreachable); docs/DEPLOY.md.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=$root/build/docker
+mkdir -p "$state"
 compose_file=$root/deploy/docker-compose.yml
 image=${IMAGE:-byzgd:latest}
 private_pid=""
+# docker-compose's default of 60 s per API call is too short for container creation on a
+# loaded machine (vfs copies the image for each container).
+export COMPOSE_HTTP_TIMEOUT=${COMPOSE_HTTP_TIMEOUT:-900} DOCKER_BUILDKIT=0
 
 s_log() { echo "compose: $*" >&2; }
 
@@ -49,7 +57,7 @@ s_daemon() {
     fi
     rm -f "$state/docker.sock" "$state/dockerd.pid"
     dockerd --data-root "$state/data" --exec-root "$state/exec" --pidfile "$state/dockerd.pid" \
-        -H "$DOCKER_HOST" --storage-driver=vfs --iptables=false --ip6tables=false \
+        -H "$DOCKER_HOST" --iptables=false --ip6tables=false \
         --bridge=none >"$state/dockerd.log" 2>&1 &
     private_pid=$!
     trap 's_stop_private' EXIT
@@ -58,26 +66,40 @@ s_daemon() {
         kill -0 "$private_pid" 2>/dev/null || { tail -20 "$state/dockerd.log" >&2; exit 1; }
         sleep 0.5
     done
-    docker info >/dev/null 2>&1 || { s_log "the private dockerd did not start"; exit 1; }
-    s_log "started a private dockerd ($private_pid) at $DOCKER_HOST"
+    docker info >/dev/null 2>&1 || { tail -5 "$state/dockerd.log" >&2; s_log "the private dockerd did not start"; exit 77; }
+    s_log "started a private dockerd ($private_pid) at $DOCKER_HOST, storage driver $(docker info -f '{{.Driver}}')"
 }
 
 s_base_image() {
     docker image inspect debian:bookworm-slim >/dev/null 2>&1 && return
-    if docker pull -q debian:bookworm-slim >/dev/null 2>&1; then return; fi
-    if [[ ! -f "$state/bookworm.tar" ]]; then
-        command -v debootstrap >/dev/null || { s_log "debootstrap is not installed"; exit 77; }
-        local mirror
+    if timeout 60 docker pull -q debian:bookworm-slim >/dev/null 2>&1; then return; fi
+    local tarball=$state/bookworm-minbase.tar
+    if [[ ! -f "$tarball" ]]; then
+        command -v debootstrap >/dev/null || { s_log "debootstrap is not installed (apt-get install debootstrap)"; exit 77; }
+        local mirror rootfs=$state/rootfs
         mirror=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list \
             /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | head -1)
         mirror=${mirror:-http://deb.debian.org/debian}
-        s_log "making debian:bookworm-slim with debootstrap from $mirror (about a minute)"
-        rm -rf "$state/rootfs"
-        debootstrap --variant=minbase bookworm "$state/rootfs" "$mirror" >"$state/debootstrap.log" 2>&1
-        tar -C "$state/rootfs" -cf "$state/bookworm.tar.tmp" . && mv "$state/bookworm.tar.tmp" "$state/bookworm.tar"
-        rm -rf "$state/rootfs"
+        s_log "making debian:bookworm-slim with debootstrap from $mirror (about 1.5 minutes)"
+        rm -rf "$rootfs"
+        if ! timeout 1800 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$state/debootstrap.log" 2>&1; then
+            rm -rf "$rootfs"
+            tail -3 "$state/debootstrap.log" >&2
+            s_log "debootstrap could not make the base image from $mirror (see $state/debootstrap.log)"
+            exit 77
+        fi
+        # Slim like the registry's image: no package lists, cached .debs or docs, and dpkg
+        # told to skip docs of later installs.
+        rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
+            "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
+            "$rootfs"/usr/share/locale/*
+        printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+            'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' \
+            'path-exclude /usr/share/locale/*' >"$rootfs/etc/dpkg/dpkg.cfg.d/slim"
+        tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+        rm -rf "$rootfs"
     fi
-    docker import - debian:bookworm-slim <"$state/bookworm.tar" >/dev/null
+    docker import - debian:bookworm-slim <"$tarball" >/dev/null
 }
 
 s_image() {
@@ -93,7 +115,18 @@ s_image() {
         touch "$root/build/image-data/spam-assassin/.complete"
     fi
     s_log "building $image"
-    docker build -q --network host -f "$root/deploy/Dockerfile" -t "$image" "$root" >/dev/null
+    local started=$SECONDS
+    if ! docker build --network host -f "$root/deploy/Dockerfile" -t "$image" "$root" >"$state/build.log" 2>&1; then
+        tail -15 "$state/build.log" >&2
+        # A mirror that cannot be reached is missing infrastructure; anything else is ours.
+        if ! docker run --rm --network host debian:bookworm-slim apt-get update >/dev/null 2>&1; then
+            s_log "the image build cannot reach the Debian mirror"
+            exit 77
+        fi
+        s_log "the image build failed (see $state/build.log)"
+        exit 1
+    fi
+    s_log "built $image in $((SECONDS - started)) s ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}'))"
 }
 
 # Loads deploy/.env, then VAR=VALUE overrides; HONEST follows WORKERS - BYZANTINE.
@@ -124,11 +157,10 @@ s_run() { # name overrides...
     if ((status == 0)) && [[ -n "$server" ]]; then
         status=$(docker wait "$server")
     fi
-    s_compose logs --no-color server 2>/dev/null | grep -o 'summary: .*' | tail -1
-    if ((status != 0)); then
-        s_compose logs --no-color --tail 20 >>"$log" 2>&1 || true
-        s_log "the server exited with $status (logs in $log)"
-    fi
+    # Every container's output goes to the log (the entrypoints name the slots they claimed).
+    s_compose logs --no-color >>"$log" 2>&1 || true
+    grep -o 'summary: .*' "$log" | tail -1
+    ((status == 0)) || s_log "the server exited with $status (logs in $log)"
     # Workers leave once the server said BYE; give them the grace they need, then remove all.
     s_compose down -v --timeout 20 >/dev/null 2>&1 || true
     local label="label=com.docker.compose.project=$project" left
