@@ -126,6 +126,7 @@ s_image() {
         s_log "the image build failed (see $state/build.log)"
         exit 1
     fi
+    docker image prune -f >/dev/null # the layers of earlier builds
     s_log "built $image in $((SECONDS - started)) s ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}'))"
 }
 
@@ -153,14 +154,15 @@ s_run() { # name overrides...
     s_compose run --rm -T keygen >>"$log" 2>&1 || { s_compose down -v >>"$log" 2>&1; s_log "keygen failed (see $log)"; return 1; }
     s_compose up -d --no-build --scale worker="$HONEST" --scale byzantine="$BYZANTINE" \
         server worker byzantine >>"$log" 2>&1 || { status=1; s_log "up failed (see $log)"; }
-    server=$(s_compose ps -q server)
+    server=$(s_compose ps -q server 2>>"$log")
     if ((status == 0)) && [[ -n "$server" ]]; then
         status=$(docker wait "$server")
     fi
     # Every container's output goes to the log (the entrypoints name the slots they claimed).
     s_compose logs --no-color >>"$log" 2>&1 || true
     grep -o 'summary: .*' "$log" | tail -1
-    ((status == 0)) || s_log "the server exited with $status (logs in $log)"
+    ((status == 0)) || s_log "the server exited with $status"
+    s_log "logs in $log"
     # Workers leave once the server said BYE; give them the grace they need, then remove all.
     s_compose down -v --timeout 20 >/dev/null 2>&1 || true
     local label="label=com.docker.compose.project=$project" left
@@ -186,12 +188,13 @@ s_table_line() { # rule summary
 s_demo() {
     s_daemon
     s_image
+    s_settings # the table's settings (each run is a subshell with its own)
     local krum average
     s_log "run 1/2: multi-krum"
     krum=$(s_run demok RULE=multi-krum RUN_NAME=multi-krum) || true
     s_log "run 2/2: average"
     average=$(s_run demoa RULE=average RUN_NAME=average) || true
-    echo "Fashion-MNIST MLP, n = $WORKERS, $BYZANTINE Gaussian attackers, $ROUNDS rounds, in containers"
+    echo "Fashion-MNIST MLP, n = $WORKERS, $BYZANTINE Gaussian attackers, $ROUNDS rounds, batch 16, lr 0.05, seed 1, in containers"
     printf '%-12s %-10s %-10s %-10s %-8s %s\n' rule attack final_acc best_acc seconds status
     s_table_line multi-krum "$krum"
     s_table_line average "$average"
