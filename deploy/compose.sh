@@ -126,7 +126,6 @@ s_image() {
         s_log "the image build failed (see $state/build.log)"
         exit 1
     fi
-    docker image prune -f >/dev/null # the layers of earlier builds
     s_log "built $image in $((SECONDS - started)) s ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}'))"
 }
 
@@ -208,27 +207,40 @@ s_swarm() {
     [[ -n "$private_pid" ]] || { s_log "swarm: only on a private daemon"; exit 77; }
     s_image
     s_settings "$@"
-    docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+    if ! docker swarm init --advertise-addr 127.0.0.1 >/dev/null; then
+        s_log "swarm: this daemon cannot become a swarm manager"
+        exit 77
+    fi
     swarm_joined=1
-    local stack="byzgd$$" status=1 deadline=$((SECONDS + 900)) state
-    docker stack deploy -c "$compose_file" "$stack" >/dev/null
+    local stack="byzgd$$" status=1 deadline=$((SECONDS + 900)) task_state
+    local log="$state/$stack.log" service left
+    if ! docker stack deploy -c "$compose_file" "$stack" >"$log" 2>&1; then
+        s_log "swarm: the stack deploy failed (see $log)"
+        deadline=0
+    fi
     while ((SECONDS < deadline)); do
-        state=$(docker service ps --no-trunc --format '{{.CurrentState}}' "${stack}_server" 2>/dev/null | head -1)
-        case "$state" in
+        task_state=$(docker service ps --no-trunc --format '{{.CurrentState}}' "${stack}_server" 2>/dev/null | head -1)
+        case "$task_state" in
         Complete*) status=0; break ;;
         Failed* | Rejected* | Shutdown*) break ;;
         esac
         sleep 2
     done
-    docker service logs --raw "${stack}_server" 2>/dev/null | grep -o 'summary: .*' | tail -1
-    ((status == 0)) || docker service logs --raw --tail 20 "${stack}_server" >&2 2>/dev/null || true
+    for service in server worker byzantine; do
+        docker service logs --raw "${stack}_$service" >>"$log" 2>&1 || true
+    done
+    grep -o 'summary: .*' "$log" | tail -1
+    ((status == 0)) || s_log "swarm: the server task ended as '${task_state:-unknown}'"
+    s_log "logs in $log"
     docker stack rm "$stack" >/dev/null
-    for _ in $(seq 1 60); do
-        [[ -z $(docker ps -aq --filter "label=com.docker.stack.namespace=$stack") ]] &&
-            [[ -z $(docker network ls -q --filter "label=com.docker.stack.namespace=$stack") ]] && break
+    for _ in $(seq 1 120); do
+        left="$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")$(docker network ls -q --filter "label=com.docker.stack.namespace=$stack")"
+        [[ -z "$left" ]] && break
         sleep 1
     done
     docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | xargs -r docker volume rm >/dev/null
+    left="$left$(docker volume ls -q --filter "label=com.docker.stack.namespace=$stack")"
+    [[ -z "$left" ]] || { s_log "swarm: the stack left containers, networks or volumes behind: $left"; status=1; }
     docker swarm leave --force >/dev/null
     swarm_joined=""
     return $status
