@@ -89,7 +89,7 @@ static const byzgd_option_t s_process_options[] = {
     {"server-memory-mb", BYZGD_OPTION_INT, 0, 1e7, "0", 0,
      "supervisor's RSS cap on the server (0: 2048 + 8 per worker)", NULL, NULL},
     {"max-restarts", BYZGD_OPTION_INT, 0, 999999, "10", 0,
-     "server restarts the supervisor allows", NULL, NULL},
+     "server restarts the supervisor allows at once (one more every 6 s)", NULL, NULL},
     {"threads", BYZGD_OPTION_INT, 1, 64, "1", BYZGD_CLUSTER_TO_WORKERS,
      "compute threads per worker", NULL, NULL},
     {"run-dir", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,

@@ -18,10 +18,14 @@
 #include "launcher.h"
 #include "support/files.h"
 #include "metrics_line.h"
+#include "learning/attack.h"
+#include "server/server.h"
+#include "worker/worker.h"
 #include "support/log.h"
 #include "wire/keybundle.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -61,7 +65,9 @@ typedef struct {
     FILE *metrics;
     char pending[S_METRICS_LINE_MAX]; // the beginning of a line not yet complete
     size_t pending_size;
-    bool overlong; // the pending line outgrew `pending`: skip it
+    bool overlong;          // the pending line outgrew `pending`: skip it
+    bool replaying;         // reading lines written before this launch: count them, print nothing
+    char *resume_overrides; // resume: the `name = value` lines of DIR/config.resume
     long long rounds_target;
     double last_round, last_print_round;
     double final_accuracy, best_accuracy, last_train_loss, last_rejected_total;
@@ -329,7 +335,7 @@ s_consume_line(s_run_t *run, const char *text, size_t length)
         if (isnan(run->best_accuracy) || line.test_accuracy > run->best_accuracy)
             run->best_accuracy = line.test_accuracy;
     }
-    if (!run->quiet &&
+    if (!run->quiet && !run->replaying &&
         (evaluated || (s_now_s() - run->last_print_s) * 1000 >= S_PROGRESS_INTERVAL_MS))
         s_print_progress(run, &line, evaluated);
 }
@@ -346,6 +352,18 @@ s_pending_append(s_run_t *run, const char *data, size_t size)
     run->pending_size += size;
 }
 
+// Forgets what the follower read (the file is read again from its start).
+static void
+s_reset_metrics_summary(s_run_t *run)
+{
+    run->pending_size = 0;
+    run->overlong = false;
+    run->replaying = true;
+    run->lines = 0;
+    run->last_round = run->final_accuracy = run->best_accuracy = NAN;
+    run->last_rejected_total = 0;
+}
+
 // Reads the complete lines appended to metrics.jsonl since the last call.
 static void
 s_follow_metrics(s_run_t *run)
@@ -356,6 +374,14 @@ s_follow_metrics(s_run_t *run)
         run->metrics = fopen(path, "r");
         if (!run->metrics)
             return;
+    }
+    // A resumed server first cuts the lines past its checkpoint (they are trained again):
+    // read the file again from its start, quietly up to where it ends now.
+    struct stat info;
+    long offset = ftell(run->metrics);
+    if (fstat(fileno(run->metrics), &info) == 0 && offset > info.st_size) {
+        s_reset_metrics_summary(run);
+        rewind(run->metrics);
     }
     char buffer[65536];
     size_t got;
@@ -384,6 +410,7 @@ s_follow_metrics(s_run_t *run)
         if (got > start)
             s_pending_append(run, buffer + start, got - start);
     }
+    run->replaying = false;
 }
 
 // ---- the run
@@ -535,6 +562,67 @@ s_start_workers(s_run_t *run)
     return 0;
 }
 
+static void s_server_argv(const s_run_t *run, s_argv_t *argv, const char *endpoint);
+
+static int
+s_check_programs(s_run_t *run, char *error, size_t error_size)
+{
+    s_argv_t argv = {0};
+    s_server_argv(run, &argv, byzgd_cluster_config_get(run->config, "endpoint"));
+    byzgd_server_config_t server;
+    byzgd_server_config_init(&server);
+    int status = byzgd_server_config_parse(&server, (int)argv.count, argv.items, error, error_size);
+    s_argv_free(&argv);
+    if (status == 0)
+        status = byzgd_server_config_check_model(&server, NULL, error, error_size);
+    if (status != 0)
+        return -1;
+    long long workers = byzgd_cluster_config_get_int(run->config, "workers");
+    long long byzantine = byzgd_cluster_config_get_int(run->config, "byzantine");
+    snprintf(run->endpoint, sizeof run->endpoint, "%s",
+             byzgd_cluster_config_get(run->config, "endpoint"));
+    // The honest command line, then each Byzantine one (they differ by --misbehave only).
+    for (long long i = byzantine < workers ? -1 : 0; i < byzantine && status == 0; i++) {
+        s_argv_add(&argv, "%s/byzgd-%s", run->bin_dir, i < 0 ? "worker" : "byzantine");
+        s_worker_common(run, &argv, 0);
+        byzgd_attack_config_t attack;
+        byzgd_attack_config_init(&attack);
+        if (i >= 0) {
+            s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_BYZANTINE);
+            char mode[64];
+            if (s_misbehaviour(run, (size_t)i, mode, sizeof mode)) {
+                s_argv_add(&argv, "--misbehave");
+                s_argv_add(&argv, "%s", mode);
+            }
+        }
+        // The sections byzgd-worker and byzgd-byzantine parse their command lines with.
+        static const byzgd_option_section_t *const worker_sections[] = {
+            &byzgd_worker_option_section, NULL};
+        static const byzgd_option_section_t *const byzantine_sections[] = {
+            &byzgd_worker_option_section, &byzgd_attack_option_section,
+            &byzgd_misbehaviour_option_section, NULL};
+        byzgd_program_t program = {
+            i < 0 ? "byzgd-worker" : "byzgd-byzantine", "[options]", "", NULL, NULL, NULL, 0, 0};
+        program.sections = i < 0 ? worker_sections : byzantine_sections;
+        byzgd_worker_config_t worker;
+        byzgd_worker_config_init(&worker);
+        void *states[] = {&worker, &attack, &attack};
+        status = byzgd_options_parse(&program, (int)argv.count, argv.items, states, NULL, error,
+                                     error_size);
+        if (status == 1) // --help or --version reached the command line: never forwarded
+            status = byzgd_set_error(error, error_size, "%s: unexpected --help", program.name);
+        if (status == 0)
+            status = byzgd_worker_config_check(&worker, error, error_size);
+        if (status == 0 && i >= 0)
+            status = byzgd_attack_config_check(
+                &attack, (size_t)workers, (size_t)byzgd_cluster_config_get_int(run->config, "f"),
+                error, error_size);
+        s_argv_free(&argv);
+    }
+    run->endpoint[0] = '\0';
+    return status == 0 ? 0 : -1;
+}
+
 static int
 s_write_pids(const s_run_t *run)
 {
@@ -594,6 +682,39 @@ s_concrete_endpoint(char *endpoint, size_t size, const char *configured)
     return result;
 }
 
+// byzgd-server's command line (appended to argv), listening on `endpoint`.
+static void
+s_server_argv(const s_run_t *run, s_argv_t *argv, const char *endpoint)
+{
+    s_argv_add(argv, "%s/byzgd-server", run->bin_dir);
+    s_argv_add(argv, "--endpoint");
+    s_argv_add(argv, "%s", endpoint);
+    s_argv_add(argv, "--endpoint-file");
+    s_argv_add(argv, "%s/%s", run->run_dir, s_server_endpoint_file(run));
+    s_argv_add(argv, "--metrics");
+    s_argv_add(argv, "%s/metrics.jsonl", run->run_dir);
+    s_argv_add(argv, "--checkpoint");
+    s_argv_add(argv, "%s/checkpoint", run->run_dir);
+    s_argv_add(argv, "--quiet");
+    if (byzgd_cluster_config_get_flag(run->config, "resume"))
+        s_argv_add(argv, "--resume");
+    if (byzgd_cluster_config_get_flag(run->config, "insecure")) {
+        s_argv_add(argv, "--insecure");
+    } else {
+        s_argv_add(argv, "--keys");
+        if (run->keys_dir[0]) // --keys KEYS of a --serve run, or RUN_DIR/keys once made
+            s_argv_add(argv, "%s", run->keys_dir);
+        else
+            s_argv_add(argv, "%s/keys", run->run_dir);
+    }
+    s_forward_options(argv, run->config, BYZGD_CLUSTER_TO_SERVER);
+    if (!byzgd_cluster_config_get_flag(run->config, "no-supervise") &&
+        !byzgd_cluster_config_is_set(run->config, "checkpoint-every")) {
+        s_argv_add(argv, "--checkpoint-every");
+        s_argv_add(argv, "%d", S_CHECKPOINT_EVERY);
+    }
+}
+
 // The supervisor's command before the server's: restarts after a crash or the memory cap,
 // with --resume once RUN_DIR/checkpoint exists (docs/SECURITY.md §4-§5).
 static void
@@ -635,29 +756,7 @@ s_start_server(s_run_t *run)
     s_argv_t argv = {0};
     if (supervise)
         s_add_supervisor(run, &argv);
-    s_argv_add(&argv, "%s/byzgd-server", run->bin_dir);
-    s_argv_add(&argv, "--endpoint");
-    s_argv_add(&argv, "%s", endpoint);
-    s_argv_add(&argv, "--endpoint-file");
-    s_argv_add(&argv, "%s", endpoint_path);
-    s_argv_add(&argv, "--metrics");
-    s_argv_add(&argv, "%s/metrics.jsonl", run->run_dir);
-    s_argv_add(&argv, "--checkpoint");
-    s_argv_add(&argv, "%s/checkpoint", run->run_dir);
-    s_argv_add(&argv, "--quiet");
-    if (byzgd_cluster_config_get_flag(run->config, "resume"))
-        s_argv_add(&argv, "--resume");
-    if (byzgd_cluster_config_get_flag(run->config, "insecure")) {
-        s_argv_add(&argv, "--insecure");
-    } else {
-        s_argv_add(&argv, "--keys");
-        s_argv_add(&argv, "%s", run->keys_dir);
-    }
-    s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_SERVER);
-    if (supervise && !byzgd_cluster_config_is_set(run->config, "checkpoint-every")) {
-        s_argv_add(&argv, "--checkpoint-every");
-        s_argv_add(&argv, "%d", S_CHECKPOINT_EVERY);
-    }
+    s_server_argv(run, &argv, endpoint);
     run->server = s_spawn(run, "server", &argv, NULL);
     s_argv_free(&argv);
     return run->server < 0 ? -1 : 0;
@@ -822,6 +921,22 @@ s_prepare_run_dir(s_run_t *run, char *error, size_t error_size)
     snprintf(logs, sizeof logs, "%s/logs", run->run_dir);
     if (s_mkdir_p(logs, error, error_size) != 0)
         return -1;
+    if (resume) {
+        // DIR/config stays as the run began; the options given with --resume are kept
+        // beside it, all of them in force (README, "Resuming a run").
+        if (!run->resume_overrides[0])
+            return 0;
+        char *text = NULL;
+        if (asprintf(&text,
+                     "# byzgd-cluster: options given with --resume, in force over %s/config.\n"
+                     "# The run's configuration is both files, this one last:\n"
+                     "#   byzgd-cluster --config %s/config --config %s/config.resume ...\n%s",
+                     run->run_dir, run->run_dir, run->run_dir, run->resume_overrides) < 0)
+            abort();
+        int result = s_write_file(run->run_dir, "config.resume", text, error, error_size);
+        free(text);
+        return result;
+    }
     static const char *const omit[] = {"run-dir", "resume", "bin-dir", "quiet", NULL};
     char *body = byzgd_cluster_config_format(run->config, omit);
     char *text = NULL;
@@ -833,6 +948,125 @@ s_prepare_run_dir(s_run_t *run, char *error, size_t error_size)
     int result = s_write_file(run->run_dir, "config", text, error, error_size);
     free(text);
     free(body);
+    return result;
+}
+
+// Options that only steer this launch: never part of a run's recorded configuration.
+static const char *const s_launch_only[] = {"run-dir", "resume", "bin-dir", "quiet", NULL};
+
+static bool
+s_listed(const char *const *names, const char *name)
+{
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+static bool
+s_same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+#define S_OPTIONS_MAX 256
+
+// Every option of byzgd-cluster's sections, in --help order, into options[0..max).
+// Returns the count.
+static size_t
+s_cluster_options(const byzgd_option_t **options, size_t max)
+{
+    size_t count = 0;
+    for (const byzgd_option_section_t *const *section = byzgd_cluster_sections(); *section;
+         section++)
+        for (size_t i = 0; i < (*section)->count; i++) {
+            assert(count < max);
+            options[count++] = &(*section)->options[i];
+        }
+    return count;
+}
+
+// --resume: the run's configuration is DIR/config, then DIR/config.resume (the options of
+// earlier resumes), then the flags given now. Replaces run->config with it and keeps the
+// overrides for DIR/config.resume. Options that change the parameter vector (model,
+// dataset, hidden) or its stream (seed) are refused: the checkpoint would not fit.
+static int
+s_resume_configuration(s_run_t *run, char *error, size_t error_size)
+{
+    const char *run_dir = byzgd_cluster_config_get(run->config, "run-dir");
+    if (!run_dir)
+        return byzgd_set_error(error, error_size, "--resume needs --run-dir DIR");
+    char path[S_PATH_MAX];
+    snprintf(path, sizeof path, "%s/config", run_dir);
+    if (access(path, F_OK) != 0)
+        return byzgd_set_error(error, error_size, "--resume: %s does not exist", path);
+    byzgd_cluster_config_t *original = byzgd_cluster_config_new();
+    byzgd_cluster_config_t *overrides = byzgd_cluster_config_new();
+    byzgd_cluster_config_t *effective = byzgd_cluster_config_new();
+    int result = -1;
+    if (byzgd_cluster_config_load(original, path, error, error_size) != 0 ||
+        byzgd_cluster_config_load(effective, path, error, error_size) != 0)
+        goto cleanup;
+    snprintf(path, sizeof path, "%s/config.resume", run_dir);
+    if (access(path, F_OK) == 0 &&
+        byzgd_cluster_config_load(overrides, path, error, error_size) != 0)
+        goto cleanup;
+    const byzgd_option_t *options[S_OPTIONS_MAX];
+    size_t count = s_cluster_options(options, S_OPTIONS_MAX);
+    for (size_t i = 0; i < count; i++) {
+        const char *name = options[i]->name;
+        if (!byzgd_cluster_config_is_set(run->config, name) || s_listed(s_launch_only, name))
+            continue;
+        // A flag repeating the run's value (e.g. `--config DIR/config --resume`) is no
+        // override.
+        const char *value = byzgd_cluster_config_get(run->config, name);
+        const char *current = byzgd_cluster_config_is_set(overrides, name)
+                                  ? byzgd_cluster_config_get(overrides, name)
+                                  : byzgd_cluster_config_get(original, name);
+        if (!s_same(value, current))
+            byzgd_cluster_config_set(overrides, name, value, NULL, 0);
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *lines = open_memstream(&text, &size);
+    if (!lines)
+        abort();
+    static const char *const fixed[] = {"model", "dataset", "hidden", "seed", NULL};
+    for (size_t i = 0; i < count; i++) {
+        const char *name = options[i]->name;
+        const char *value = byzgd_cluster_config_is_set(overrides, name)
+                                ? byzgd_cluster_config_get(overrides, name)
+                                : NULL;
+        if (!value && s_listed(s_launch_only, name) &&
+            byzgd_cluster_config_is_set(run->config, name))
+            byzgd_cluster_config_set(effective, name, byzgd_cluster_config_get(run->config, name),
+                                     NULL, 0);
+        if (!value)
+            continue;
+        if (s_listed(fixed, name) && !s_same(value, byzgd_cluster_config_get(original, name))) {
+            const char *was = byzgd_cluster_config_get(original, name);
+            byzgd_set_error(error, error_size,
+                            "--resume cannot change --%s (the run has %s, the checkpoint "
+                            "would not fit): start a new run instead",
+                            name, was ? was : "its default");
+            fclose(lines);
+            free(text);
+            goto cleanup;
+        }
+        byzgd_cluster_config_set(effective, name, value, NULL, 0);
+        fprintf(lines, "%s = %s\n", name, value);
+    }
+    fclose(lines);
+    free(run->resume_overrides);
+    run->resume_overrides = text;
+    byzgd_cluster_config_destroy(&run->config);
+    run->config = effective;
+    effective = NULL;
+    result = 0;
+cleanup:
+    byzgd_cluster_config_destroy(&original);
+    byzgd_cluster_config_destroy(&overrides);
+    byzgd_cluster_config_destroy(&effective);
     return result;
 }
 
@@ -898,7 +1132,8 @@ s_run(s_run_t *run)
     char error[1024];
     run->started_s = s_now_s();
     run->last_print_s = run->started_s;
-    if (s_prepare_run_dir(run, error, sizeof error) != 0) {
+    if (s_check_programs(run, error, sizeof error) != 0 ||
+        s_prepare_run_dir(run, error, sizeof error) != 0) {
         byzgd_error("%s", error);
         return 2; // a run directory that cannot be used is a usage error
     }
@@ -909,14 +1144,8 @@ s_run(s_run_t *run)
     }
     if (!run->quiet)
         printf("byzgd-cluster: run directory %s\n", run->run_dir);
-    if (byzgd_cluster_config_get_flag(run->config, "resume")) {
-        // Follow only what the resumed server appends.
-        char path[S_PATH_MAX];
-        snprintf(path, sizeof path, "%s/metrics.jsonl", run->run_dir);
-        run->metrics = fopen(path, "r");
-        if (run->metrics)
-            fseek(run->metrics, 0, SEEK_END);
-    }
+    // A resumed run's earlier lines count in the summary but are not printed again.
+    run->replaying = byzgd_cluster_config_get_flag(run->config, "resume");
     int status = s_make_keys(run);
     if (status == 0)
         status = s_start_server(run);
@@ -1122,6 +1351,11 @@ main(int argc, char **argv)
         exit_code = 0;
         goto cleanup;
     }
+    if (parsed == 0 && byzgd_cluster_config_get_flag(run.config, "resume") &&
+        s_resume_configuration(&run, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
+        goto cleanup;
+    }
     if (parsed != 0 || byzgd_cluster_config_check(run.config, error, sizeof error) != 0 ||
         (byzgd_cluster_config_get_flag(run.config, "serve") &&
          s_check_serve(run.config, error, sizeof error) != 0)) {
@@ -1150,6 +1384,7 @@ main(int argc, char **argv)
 cleanup:
     if (run.metrics)
         fclose(run.metrics);
+    free(run.resume_overrides);
     byzgd_cluster_config_destroy(&run.config);
     return exit_code;
 }

@@ -4,15 +4,18 @@
 #include "support/files.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "support/log.h"
 
-#define S_MAGIC       "BYZGDCKP"
-#define S_VERSION     1u
-#define S_HEADER_SIZE (8 + 4 + 4 + 8 + 8 + 8 + 4)
+#define S_MAGIC   "BYZGDCKP"
+#define S_VERSION 2u
+// Version 1 ended after the CRC; version 2 adds the elapsed time.
+#define S_HEADER_V1_SIZE (8 + 4 + 4 + 8 + 8 + 8 + 4)
+#define S_HEADER_SIZE    (S_HEADER_V1_SIZE + 8)
 
 int
 byzgd_checkpoint_save(const char *path, const byzgd_checkpoint_info_t *info, const float *params,
@@ -27,6 +30,9 @@ byzgd_checkpoint_save(const char *path, const byzgd_checkpoint_info_t *info, con
     byzgd_le_put_u64(header + 24, info->seed);
     byzgd_le_put_u64(header + 32, d);
     byzgd_le_put_u32(header + 40, byzgd_crc32(params, d * sizeof *params));
+    uint64_t elapsed_bits;
+    memcpy(&elapsed_bits, &info->elapsed_s, sizeof elapsed_bits);
+    byzgd_le_put_u64(header + 44, elapsed_bits);
     byzgd_atomic_file_t *file = byzgd_atomic_file_open(path, 0644, error, error_size);
     if (!file)
         return -1;
@@ -39,7 +45,8 @@ byzgd_checkpoint_save(const char *path, const byzgd_checkpoint_info_t *info, con
 
 int
 byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected, float *params,
-                      size_t d, uint64_t *round_out, char *error, size_t error_size)
+                      size_t d, uint64_t *round_out, double *elapsed_out, char *error,
+                      size_t error_size)
 {
     int status = -1;
     char *description = NULL;
@@ -48,8 +55,8 @@ byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected,
     if (!file)
         return byzgd_set_error(error, error_size, "cannot open checkpoint %s: %s", path,
                                strerror(errno));
-    uint8_t header[S_HEADER_SIZE];
-    if (fread(header, 1, sizeof header, file) != sizeof header) {
+    uint8_t header[S_HEADER_SIZE] = {0};
+    if (fread(header, 1, S_HEADER_V1_SIZE, file) != S_HEADER_V1_SIZE) {
         byzgd_set_error(error, error_size, "%s: truncated checkpoint header", path);
         goto cleanup;
     }
@@ -57,10 +64,24 @@ byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected,
         byzgd_set_error(error, error_size, "%s: not a byzgd checkpoint", path);
         goto cleanup;
     }
-    if (byzgd_le_get_u32(header + 8) != S_VERSION) {
-        byzgd_set_error(error, error_size, "%s: checkpoint version %u, expected %u", path,
-                        byzgd_le_get_u32(header + 8), S_VERSION);
+    uint32_t version = byzgd_le_get_u32(header + 8);
+    if (version != 1 && version != S_VERSION) {
+        byzgd_set_error(error, error_size, "%s: checkpoint version %u, expected 1 or %u", path,
+                        version, S_VERSION);
         goto cleanup;
+    }
+    double elapsed_s = 0;
+    if (version >= 2) {
+        if (fread(header + S_HEADER_V1_SIZE, 1, 8, file) != 8) {
+            byzgd_set_error(error, error_size, "%s: truncated checkpoint header", path);
+            goto cleanup;
+        }
+        uint64_t elapsed_bits = byzgd_le_get_u64(header + 44);
+        memcpy(&elapsed_s, &elapsed_bits, sizeof elapsed_s);
+        if (!isfinite(elapsed_s) || elapsed_s < 0) {
+            byzgd_set_error(error, error_size, "%s: corrupt checkpoint header", path);
+            goto cleanup;
+        }
     }
     uint32_t description_size = byzgd_le_get_u32(header + 12);
     if (description_size > 4096) {
@@ -110,6 +131,8 @@ byzgd_checkpoint_load(const char *path, const byzgd_checkpoint_info_t *expected,
     }
     memcpy(params, values, d * sizeof *values);
     *round_out = round;
+    if (elapsed_out)
+        *elapsed_out = elapsed_s;
     status = 0;
 cleanup:
     free(values);

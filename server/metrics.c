@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,6 +46,47 @@ byzgd_metrics_new(const char *path, bool append, char *error, size_t error_size)
     if (!self->last_line)
         abort();
     return self;
+}
+
+// The round of a metrics line ({"round":N,...}), or -1 when it does not start that way.
+static long long
+s_line_round(const char *line, size_t length)
+{
+    static const char prefix[] = "{\"round\":";
+    size_t prefix_length = sizeof prefix - 1;
+    if (length <= prefix_length || memcmp(line, prefix, prefix_length) != 0)
+        return -1;
+    long long round = 0;
+    size_t i = prefix_length;
+    for (; i < length && line[i] >= '0' && line[i] <= '9' && round < (1LL << 53); i++)
+        round = round * 10 + (line[i] - '0');
+    return i > prefix_length && i < length && line[i] == ',' ? round : -1;
+}
+
+int
+byzgd_metrics_truncate_after(const char *path, uint64_t last_round, char *error, size_t error_size)
+{
+    FILE *file = fopen(path, "r+");
+    if (!file)
+        return errno == ENOENT ? 0
+                               : byzgd_set_error(error, error_size, "metrics file %s: %s", path,
+                                                 strerror(errno));
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t length;
+    long keep = 0; // bytes of whole lines of rounds <= last_round
+    while ((length = getline(&line, &capacity, file)) > 0) {
+        long long round = s_line_round(line, (size_t)length);
+        if (line[length - 1] != '\n' || round < 0 || (uint64_t)round > last_round)
+            break;
+        keep = ftell(file);
+    }
+    free(line);
+    int status = 0;
+    if (fflush(file) != 0 || ftruncate(fileno(file), keep) != 0 || fsync(fileno(file)) != 0)
+        status = byzgd_set_error(error, error_size, "metrics file %s: %s", path, strerror(errno));
+    fclose(file);
+    return status;
 }
 
 static void

@@ -45,6 +45,12 @@ typedef struct byzgd_metrics_t byzgd_metrics_t;
 // Returns NULL with a message if the file cannot be opened.
 byzgd_metrics_t *byzgd_metrics_new(const char *path, bool append, char *error, size_t error_size);
 
+// For a resume after round `last_round`: cuts the file at `path` before its first line of a
+// later round (or its first incomplete or unreadable line), so the resumed rounds are not
+// written twice. A missing file is fine. Returns 0, or -1 with a message.
+int byzgd_metrics_truncate_after(const char *path, uint64_t last_round, char *error,
+                                 size_t error_size);
+
 // Flushes every line that can be written (pending evaluations are written without test
 // fields) and closes the file. NULL-safe.
 void byzgd_metrics_destroy(byzgd_metrics_t **self_p);

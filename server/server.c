@@ -91,10 +91,12 @@ typedef struct {
     zmq_msg_t params_msg; // PARAMS of the current round, shared by every send
 
     int64_t start_ms;
-    int64_t published_ms;   // when the current round's PARAMS went out
-    int64_t deadline_at_ms; // 0: no deadline armed (fewer than q joined)
-    int64_t give_up_at_ms;  // deadline + max wait
-    int64_t resend_at_ms;   // next PARAMS re-send while waiting past the deadline
+    double resumed_elapsed_s; // run time before this start (from the checkpoint)
+    uint64_t next_checkpoint; // the first round whose checkpoint is due
+    int64_t published_ms;     // when the current round's PARAMS went out
+    int64_t deadline_at_ms;   // 0: no deadline armed (fewer than q joined)
+    int64_t give_up_at_ms;    // deadline + max wait
+    int64_t resend_at_ms;     // next PARAMS re-send while waiting past the deadline
     int64_t last_tick_ms;
     int64_t quorum_joined_ms; // when q identities had joined (0: not yet)
     double publish_s;         // time to publish the current round
@@ -180,6 +182,8 @@ s_reject(s_server_t *self, byzgd_msg_reject_t reason, const char *identity, cons
     }
     if (identity && *identity && s_is_strike(reason))
         byzgd_security_strike(self->security, identity, byzgd_msg_reject_name(reason));
+    else if (identity && *identity)
+        byzgd_security_rejected(self->security, identity, byzgd_msg_reject_name(reason));
 }
 
 static s_peer_t *
@@ -357,8 +361,11 @@ s_save_checkpoint(s_server_t *self, uint64_t rounds_done)
 {
     if (!self->config.checkpoint[0])
         return;
-    byzgd_checkpoint_info_t info = {
-        .round = rounds_done, .seed = self->config.seed, .description = self->description};
+    byzgd_checkpoint_info_t info = {.round = rounds_done,
+                                    .seed = self->config.seed,
+                                    .description = self->description,
+                                    .elapsed_s = self->resumed_elapsed_s +
+                                                 s_seconds(zclock_mono() - self->start_ms)};
     char error[512];
     if (byzgd_checkpoint_save(self->config.checkpoint, &info, self->params, self->d, error,
                               sizeof error) != 0)
@@ -462,7 +469,7 @@ s_close_round(s_server_t *self, bool by_deadline)
             loss_count++;
         }
     record.train_loss = loss_count ? loss_sum / (double)loss_count : NAN;
-    record.elapsed_s = s_seconds(zclock_mono() - self->start_ms);
+    record.elapsed_s = self->resumed_elapsed_s + s_seconds(zclock_mono() - self->start_ms);
 
     self->stats.rounds_done++;
     self->stats.last_accepted = self->received;
@@ -488,8 +495,14 @@ s_close_round(s_server_t *self, bool by_deadline)
         evaluate = false;
     if (byzgd_metrics_add(self->metrics, &record, evaluate) != 0)
         byzgd_error("cannot write the metrics file %s", self->config.metrics);
-    if (self->config.checkpoint_every && self->round % self->config.checkpoint_every == 0)
+    // A checkpoint of round r only once the metrics lines up to r are on disk (none waits
+    // for an evaluation), so a resume neither loses nor repeats a line (RELIABILITY.md).
+    if (self->config.checkpoint_every && self->round >= self->next_checkpoint &&
+        byzgd_metrics_pending(self->metrics) == 0 && byzgd_metrics_flush(self->metrics) == 0) {
         s_save_checkpoint(self, self->round);
+        self->next_checkpoint =
+            (self->round / self->config.checkpoint_every + 1) * self->config.checkpoint_every;
+    }
 
     if (self->round >= self->config.rounds) {
         s_save_checkpoint(self, self->round);
@@ -1026,7 +1039,11 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
         byzgd_checkpoint_info_t expected = {.seed = config->seed, .description = self->description};
         uint64_t done = 0;
         if (byzgd_checkpoint_load(config->checkpoint, &expected, self->params, self->d, &done,
-                                  error, error_size) != 0)
+                                  &self->resumed_elapsed_s, error, error_size) != 0)
+            goto failed;
+        // Lines past the checkpoint are rounds about to be trained again.
+        if (config->metrics[0] &&
+            byzgd_metrics_truncate_after(config->metrics, done, error, error_size) != 0)
             goto failed;
         self->round = done + 1;
         if (self->round > config->rounds) {
@@ -1037,6 +1054,7 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
         byzgd_info("resuming after round %" PRIu64 " from %s", done, config->checkpoint);
     }
     self->first_round = self->round;
+    self->next_checkpoint = config->checkpoint_every;
     byzgd_model_destroy(&model);
 
     self->metrics = byzgd_metrics_new(config->metrics[0] ? config->metrics : NULL, config->resume,

@@ -101,6 +101,13 @@ int byzgd_server_config_parse(byzgd_server_config_t *config, int argc, char **ar
 // Returns 0, or -1 with a message.
 int byzgd_server_config_check(const byzgd_server_config_t *config, char *error, size_t error_size);
 
+// Builds the configured model on the configured dataset's shape (loading one test
+// example) exactly as byzgd_server_new does, so a launcher can refuse an unknown model or
+// dataset, impossible hidden sizes, a missing data directory or a too large d before it
+// starts anything. Writes d into *dimension_out (may be NULL). Returns 0, or -1 with a message.
+int byzgd_server_config_check_model(const byzgd_server_config_t *config, size_t *dimension_out,
+                                    char *error, size_t error_size);
+
 // byzgd-server's command line: its own options and the rule options (static).
 const byzgd_program_t *byzgd_server_program(void);
 

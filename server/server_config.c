@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "learning/dataset.h"
+#include "learning/model.h"
 #include "rules/gar_options.h"
 #include "support/log.h"
 #include "support/options.h"
@@ -347,5 +349,38 @@ byzgd_server_config_check(const byzgd_server_config_t *config, char *error, size
         return byzgd_set_error(error, error_size,
                                "CURVE is on by default: give --keys DIR, or --insecure to run "
                                "without authentication");
+    return 0;
+}
+
+int
+byzgd_server_config_check_model(const byzgd_server_config_t *config, size_t *dimension_out,
+                                char *error, size_t error_size)
+{
+    byzgd_dataset_options_t data_options = {0};
+    data_options.data_dir = config->data_dir[0] ? config->data_dir : NULL;
+    data_options.split = BYZGD_SPLIT_TEST;
+    data_options.limit = 1; // the shape is all a check needs
+    data_options.seed = config->seed;
+    byzgd_dataset_t *test_set =
+        byzgd_dataset_load(config->dataset, &data_options, error, error_size);
+    if (!test_set)
+        return -1;
+    byzgd_model_spec_t spec = {.architecture = config->architecture,
+                               .channels = test_set->channels,
+                               .height = test_set->height,
+                               .width = test_set->width,
+                               .class_count = test_set->class_count,
+                               .hidden = {config->hidden[0], config->hidden[1]}};
+    byzgd_model_t *model = byzgd_model_new(&spec, 1, error, error_size);
+    byzgd_dataset_destroy(&test_set);
+    if (!model)
+        return -1;
+    size_t d = byzgd_model_dimension(model);
+    byzgd_model_destroy(&model);
+    if (d > BYZGD_MSG_DIMENSION_MAX)
+        return byzgd_set_error(error, error_size, "model has d = %zu, the protocol allows %u", d,
+                               BYZGD_MSG_DIMENSION_MAX);
+    if (dimension_out)
+        *dimension_out = d;
     return 0;
 }

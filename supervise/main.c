@@ -2,7 +2,14 @@
     end (a libzmq assertion, the cap), adding a resume flag (docs/SECURITY.md).
 
     byzgd-supervise [--memory-mb M | --bound N,D] [--resume-flag F | --no-resume-flag]
-                    [--checkpoint FILE] [--max-restarts K] -- COMMAND [ARGS...]
+                    [--checkpoint FILE] [--max-restarts K] [--restart-every S]
+                    [--backoff-ms MIN,MAX] -- COMMAND [ARGS...]
+
+    Restart budget (supervisor.h, docs/SECURITY.md §5): at most K restarts in a burst, one
+    more allowed every S seconds, each after a back-off doubling from MIN to MAX ms while
+    the server keeps dying within MAX ms of its start. Defaults: K = 10, S = 6,
+    MIN,MAX = 500,3000: a server that dies at once ends the run after about 20 restarts
+    (~1 minute); forced restarts at most one per 6 s on average never do.
 
     --bound N,D sets the cap to byzgd_security_memory_bound(N, D, 4): the memory a server
     for N workers and dimension D needs with the default high-water marks. */
@@ -37,7 +44,18 @@ s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t
         options->resume_argument = value;
     else if (strcmp(name, "no-resume-flag") == 0)
         options->resume_argument = strcmp(value, "true") == 0 ? NULL : options->resume_argument;
-    else
+    else if (strcmp(name, "restart-every") == 0)
+        options->restart_every_s = strtod(value, NULL);
+    else if (strcmp(name, "backoff-ms") == 0) {
+        unsigned long long low = 0, high = 0;
+        char tail = 0;
+        if (sscanf(value, "%llu,%llu%c", &low, &high, &tail) != 2 || value[0] == '-' ||
+            strchr(value, ',')[1] == '-' || low > high || high > 3600000)
+            return byzgd_set_error(error, error_size,
+                                   "--backoff-ms: expected MIN,MAX milliseconds, MIN <= MAX");
+        options->backoff_min_ms = (int)low;
+        options->backoff_max_ms = (int)high;
+    } else
         options->max_restarts = (unsigned)strtoul(value, NULL, 10);
     return 0;
 }
@@ -53,7 +71,14 @@ static const byzgd_option_t s_table[] = {
     {"no-resume-flag", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "restart COMMAND unchanged", NULL, NULL},
     {"checkpoint", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
      "add the resume flag only once FILE exists (always, without it)", "FILE", NULL},
-    {"max-restarts", BYZGD_OPTION_INT, 0, 999999, "100", 0, "restarts allowed", "K", NULL},
+    {"max-restarts", BYZGD_OPTION_INT, 0, 999999, "10", 0,
+     "restarts allowed at once (a burst); the budget refills as --restart-every says", "K", NULL},
+    {"restart-every", BYZGD_OPTION_NUMBER, 0, 1e7, "6", 0,
+     "one more restart allowed every S seconds (0: no refill, K restarts in all)", "S", NULL},
+    {"backoff-ms", BYZGD_OPTION_TEXT, 0, 0, "500,3000", 0,
+     "wait before a restart, doubling from MIN to MAX ms while the server keeps dying within "
+     "MAX ms of its start",
+     "MIN,MAX", NULL},
 };
 
 int
@@ -67,13 +92,20 @@ main(int argc, char **argv)
         "runs a command under a memory cap and restarts it after an abnormal end",
         sections,
         "Restarts COMMAND after a crash or when its RSS exceeds the cap, adding the resume flag "
-        "once the\ncheckpoint exists (docs/SECURITY.md).\n",
+        "once the\ncheckpoint exists (docs/SECURITY.md).\n"
+        "Budget: K restarts at once (10), one more every S seconds (6), each after a back-off\n"
+        "doubling from MIN to MAX ms (500,3000) while the server keeps dying within MAX ms of\n"
+        "its start.\n",
         "Exit status: COMMAND's final status (1 if it cannot be supervised), 2 bad flags.\n",
         1,
         -1,
     };
-    byzgd_supervisor_options_t options = {
-        .resume_argument = "--resume", .max_restarts = 100, .poll_interval_ms = 20};
+    byzgd_supervisor_options_t options = {.resume_argument = "--resume",
+                                          .max_restarts = 10,
+                                          .restart_every_s = 6,
+                                          .backoff_min_ms = 500,
+                                          .backoff_max_ms = 3000,
+                                          .poll_interval_ms = 20};
     void *states[] = {&options};
     int first = 0;
     int parsed = byzgd_options_main(&program, argc, argv, states, &first);

@@ -43,6 +43,50 @@ byzgd_process_rss_bytes(int pid)
     return kib * 1024;
 }
 
+void
+byzgd_restart_budget_init(byzgd_restart_budget_t *budget, const byzgd_supervisor_options_t *options,
+                          double now_s)
+{
+    budget->tokens = options->max_restarts;
+    budget->updated_s = now_s;
+    budget->short_lives = 0;
+}
+
+int
+byzgd_restart_budget_take(byzgd_restart_budget_t *budget, const byzgd_supervisor_options_t *options,
+                          double now_s, double lived_s)
+{
+    if (options->restart_every_s > 0 && now_s > budget->updated_s) {
+        budget->tokens += (now_s - budget->updated_s) / options->restart_every_s;
+        if (budget->tokens > options->max_restarts)
+            budget->tokens = options->max_restarts;
+    }
+    budget->updated_s = now_s;
+    if (budget->tokens < 1.0)
+        return -1;
+    budget->tokens -= 1.0;
+    // Only a child that ran for a while resets the back-off: one that dies at once, again
+    // and again, is a crash loop and waits longer each time.
+    if (lived_s * 1000 < options->backoff_max_ms)
+        budget->short_lives++;
+    else
+        budget->short_lives = 1;
+    if (options->backoff_min_ms <= 0)
+        return 0;
+    double delay = options->backoff_min_ms;
+    for (unsigned i = 1; i < budget->short_lives && delay < options->backoff_max_ms; i++)
+        delay *= 2;
+    return delay > options->backoff_max_ms ? options->backoff_max_ms : (int)delay;
+}
+
+static double
+s_now_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
 static bool
 s_has_argument(char *const argv[], const char *argument)
 {
@@ -78,7 +122,10 @@ byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *optio
     pid_t supervisor = getpid();
     int result = -1;
     bool stopping = false;
+    byzgd_restart_budget_t budget;
+    byzgd_restart_budget_init(&budget, options, s_now_s());
     for (unsigned start = 0;; start++) {
+        double started_s = s_now_s();
         // A server that died before its first checkpoint starts afresh: `--resume` would
         // only fail for want of a file.
         bool resume =
@@ -147,14 +194,26 @@ byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *optio
         byzgd_warn("child %d ended abnormally (%s%s, peak %zu MiB)", (int)pid,
                    memory_killed ? "memory cap" : "signal ",
                    memory_killed ? "" : strsignal(signal_number), peak >> 20);
-        if (start >= options->max_restarts) {
-            byzgd_error("giving up after %u restarts", start);
+        double now_s = s_now_s();
+        int delay_ms = byzgd_restart_budget_take(&budget, options, now_s, now_s - started_s);
+        if (delay_ms < 0) {
+            byzgd_error("giving up after %u restarts: more than %u within the restart budget "
+                        "(one more every %g s)",
+                        start, options->max_restarts, options->restart_every_s);
             result = signal_number ? 128 + signal_number : 1;
             break;
         }
-        byzgd_info("restarting (%u of %u)%s%s", start + 1, options->max_restarts,
-                   resumed[argument_count] ? " with " : "",
+        byzgd_info("restart %u in %d ms (%.1f of %u restarts left)%s%s", start + 1, delay_ms,
+                   budget.tokens, options->max_restarts, resumed[argument_count] ? " with " : "",
                    resumed[argument_count] ? resumed[argument_count] : "");
+        // The back-off is a wait a stop request cuts short (and then ends the supervision).
+        struct timespec backoff = {.tv_sec = delay_ms / 1000,
+                                   .tv_nsec = (long)(delay_ms % 1000) * 1000000L};
+        int received = delay_ms > 0 ? sigtimedwait(&stop_signals, NULL, &backoff) : -1;
+        if (received > 0) {
+            result = 128 + received;
+            break;
+        }
     }
 out:
     sigprocmask(SIG_SETMASK, &previous, NULL);

@@ -3,7 +3,8 @@
 # byzgd-server along, so nothing restarts it; the launcher then fails and
 # stops the workers); `byzgd-cluster --config RUN_DIR/config --run-dir RUN_DIR --resume`
 # restarts everything and the server continues from its last checkpoint: metrics.jsonl
-# goes on at the saved round + 1 and reaches the last round.
+# is cut back to the saved round, goes on at the saved round + 1 and reaches the last round,
+# every round exactly once.
 # Secure transport (the default): keys in the run directory, so no process of another run on
 # this machine can join this cluster through a reused port.
 set -u
@@ -32,7 +33,7 @@ data = open(sys.argv[1], "rb").read(24)
 assert data[:8] == b"BYZGDCKP", "not a checkpoint"
 print(struct.unpack("<Q", data[16:24])[0])' "$run/checkpoint") || e2e_fail "cannot read the checkpoint"
 echo "killed after $first_lines metrics lines; checkpoint at round $saved"
-((saved >= 5 && saved % 5 == 0 && saved <= first_lines)) || e2e_fail "unexpected checkpoint round $saved"
+((saved >= 5 && saved <= first_lines && saved > first_lines - 15)) || e2e_fail "unexpected checkpoint round $saved"
 
 "$BYZGD_BIN/byzgd-cluster" --config "$run/config" --run-dir "$run" --resume --quiet \
     ${E2E_CLUSTER_FLAGS:-} >"$run.second.out" 2>&1
@@ -43,10 +44,9 @@ python3 - "$run/metrics.jsonl" "$first_lines" "$saved" "$rounds" <<'PY' || exit 
 import json, sys
 path, first_lines, saved, rounds = sys.argv[1], *map(int, sys.argv[2:])
 rows = [json.loads(line) for line in open(path)]
-first, second = rows[:first_lines], rows[first_lines:]
-assert [r["round"] for r in first] == list(range(1, first_lines + 1)), "first part"
-resumed = [r["round"] for r in second]
-print(f"resumed run: rounds {resumed[0]}..{resumed[-1]} ({len(resumed)} lines)")
-assert resumed == list(range(saved + 1, rounds + 1)), "the resumed run did not continue at the saved round + 1"
-assert second[-1].get("test_accuracy", 0) >= 0.8, "the resumed run did not keep training"
+numbers = [r["round"] for r in rows]
+print(f"killed after {first_lines} lines, resumed after round {saved}: {len(numbers)} lines")
+# The lines past the checkpoint were cut and those rounds trained again: each round once.
+assert numbers == list(range(1, rounds + 1)), "metrics rounds are not 1..R exactly once"
+assert rows[-1].get("test_accuracy", 0) >= 0.8, "the resumed run did not keep training"
 PY

@@ -254,6 +254,151 @@ TEST(denylist_persists_and_sees_outside_edits)
     byzgd_denylist_destroy(&third);
 }
 
+// Regressions: a deny-list over 16 MiB or a directory was ignored at start (revoked keys
+// admitted), and the first ban then rewrote the file as one line.
+TEST(denylist_that_cannot_be_read_completely_is_an_error_at_start)
+{
+    char path[1024], error[512];
+    snprintf(path, sizeof path, "%s/denied.txt", byzgd_test_tmpdir());
+    const char *key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    // 20 MB of valid lines: too large, refused with a message naming the limit.
+    FILE *file = fopen(path, "w");
+    ASSERT(file);
+    for (int i = 0; i < 20 * 1000 * 1000 / 64; i++)
+        fprintf(file, "%s # revoked by the operator, line %08d\n", key, i);
+    fclose(file);
+    struct stat before, after;
+    ASSERT_EQ_INT(stat(path, &before), 0);
+    ASSERT(!byzgd_denylist_new(path, error, sizeof error));
+    ASSERT_STR_CONTAINS(error, "more than the 16777216 bytes");
+    ASSERT_EQ_INT(stat(path, &after), 0);
+    ASSERT_EQ_INT(after.st_size, before.st_size);
+    ASSERT_EQ_INT(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    // A malformed line: refused, with its line number.
+    file = fopen(path, "w");
+    fprintf(file, "# revoked\n%s\n\n%.39s\n", key, key);
+    fclose(file);
+    ASSERT(!byzgd_denylist_new(path, error, sizeof error));
+    ASSERT_STR_CONTAINS(error, "denied.txt:4: neither");
+    // A directory, and an unreadable file.
+    char directory[1024];
+    snprintf(directory, sizeof directory, "%s/dir", byzgd_test_tmpdir());
+    ASSERT_EQ_INT(mkdir(directory, 0700), 0);
+    ASSERT(!byzgd_denylist_new(directory, error, sizeof error));
+    ASSERT_STR_CONTAINS(error, "a directory");
+    if (geteuid() != 0) {
+        file = fopen(path, "w");
+        fprintf(file, "%s\n", key);
+        fclose(file);
+        ASSERT_EQ_INT(chmod(path, 0), 0);
+        ASSERT(!byzgd_denylist_new(path, error, sizeof error));
+        ASSERT_STR_CONTAINS(error, "Permission denied");
+    }
+}
+
+TEST(denylist_ban_keeps_every_earlier_line)
+{
+    char path[1024], error[512];
+    snprintf(path, sizeof path, "%s/denied.txt", byzgd_test_tmpdir());
+    const char *key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    const char *other = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+    // 1 MB of revocations and comments, without a final newline.
+    FILE *file = fopen(path, "w");
+    ASSERT(file);
+    for (int i = 0; i < 20000; i++)
+        fprintf(file, "# operator note %d\n%s # revoked\n", i, key);
+    fprintf(file, "# last line without newline");
+    fclose(file);
+    struct stat before, after;
+    ASSERT_EQ_INT(stat(path, &before), 0);
+    byzgd_denylist_t *list = byzgd_denylist_new(path, error, sizeof error);
+    ASSERT_MSG(list, "%s", error);
+    ASSERT_EQ_INT(byzgd_denylist_add(list, other, "strikes", error, sizeof error), 0);
+    ASSERT_EQ_INT(stat(path, &after), 0);
+    ASSERT(after.st_size > before.st_size + 40);
+    // The file holds its old bytes unchanged, then the new line.
+    file = fopen(path, "r");
+    ASSERT(file);
+    char *text = malloc((size_t)after.st_size + 1);
+    ASSERT_EQ_INT(fread(text, 1, (size_t)after.st_size, file), (size_t)after.st_size);
+    fclose(file);
+    text[after.st_size] = '\0';
+    ASSERT_EQ_INT(strncmp(text + before.st_size - 27, "# last line without newline\n", 28), 0);
+    ASSERT_EQ_INT(strncmp(text + before.st_size + 1, other, 40), 0);
+    free(text);
+    ASSERT(byzgd_denylist_contains(list, key) && byzgd_denylist_contains(list, other));
+    byzgd_denylist_destroy(&list);
+}
+
+// The ban's copy streams the old file whatever its size: a list that grew past the 16 MiB a
+// deny-list may hold while the server runs (refused for reading, the keys in force stay)
+// is still copied byte for byte (regression: the copy stopped at 16 MiB and dropped every
+// later revocation); a list that cannot be copied whole (here a directory) replaces
+// nothing and leaves no temporary file, and the ban holds in memory.
+TEST(denylist_ban_copies_past_16_mib_or_writes_nothing)
+{
+    char dir[1024], path[1100], error[512];
+    snprintf(dir, sizeof dir, "%s/ban-copy", byzgd_test_tmpdir());
+    ASSERT(mkdir(dir, 0700) == 0);
+    snprintf(path, sizeof path, "%s/denied.txt", dir);
+    const char *key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    const char *other = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+    FILE *file = fopen(path, "w");
+    ASSERT(file);
+    fprintf(file, "%s # revoked first\n", key);
+    fclose(file);
+    byzgd_denylist_t *list = byzgd_denylist_new(path, error, sizeof error);
+    ASSERT_MSG(list, "%s", error);
+    // The file grows to 17 MiB of comments, its last line a revocation.
+    size_t old_size = 0;
+    file = fopen(path, "a");
+    ASSERT(file);
+    char comment[128];
+    memset(comment, 'x', sizeof comment);
+    comment[0] = '#';
+    comment[sizeof comment - 1] = '\n';
+    while (old_size < (17u << 20)) {
+        ASSERT_EQ_INT(fwrite(comment, 1, sizeof comment, file), sizeof comment);
+        old_size += sizeof comment;
+    }
+    fprintf(file, "%s # revoked last", key);
+    fclose(file);
+    struct stat before, after;
+    ASSERT_EQ_INT(stat(path, &before), 0);
+    char *expected = malloc((size_t)before.st_size);
+    ASSERT(expected);
+    file = fopen(path, "rb");
+    ASSERT_EQ_INT(fread(expected, 1, (size_t)before.st_size, file), (size_t)before.st_size);
+    fclose(file);
+    ASSERT_EQ_INT(byzgd_denylist_add(list, other, "strikes", error, sizeof error), 0);
+    ASSERT_EQ_INT(stat(path, &after), 0);
+    char *text = malloc((size_t)after.st_size);
+    ASSERT(text);
+    file = fopen(path, "rb");
+    ASSERT_EQ_INT(fread(text, 1, (size_t)after.st_size, file), (size_t)after.st_size);
+    fclose(file);
+    ASSERT_MSG(after.st_size > before.st_size + 41, "%lld bytes after the ban, %lld before",
+               (long long)after.st_size, (long long)before.st_size);
+    ASSERT(memcmp(text, expected, (size_t)before.st_size) == 0);
+    ASSERT_EQ_INT(text[before.st_size], '\n'); // the old last line had no newline
+    ASSERT(memcmp(text + before.st_size + 1, other, 40) == 0);
+    free(text);
+    free(expected);
+    ASSERT(byzgd_denylist_contains(list, key) && byzgd_denylist_contains(list, other));
+
+    // The list becomes a directory: nothing can be copied, nothing is replaced.
+    ASSERT(unlink(path) == 0 && mkdir(path, 0700) == 0);
+    const char *third = "0rDn]0AX[1nM&Sy>=3wz)gX<@X9kL7uLo$v2xn.o";
+    ASSERT_EQ_INT(byzgd_denylist_add(list, third, "strikes", error, sizeof error), -1);
+    ASSERT_STR_CONTAINS(error, "cannot copy the current list");
+    ASSERT(byzgd_denylist_contains(list, third));
+    ASSERT(stat(path, &after) == 0 && S_ISDIR(after.st_mode));
+    char pattern[1200];
+    snprintf(pattern, sizeof pattern, "ls -A '%s' | grep -qv '^denied.txt$'", dir);
+    ASSERT_MSG(system(pattern) != 0, "a temporary file was left in %s", dir);
+    byzgd_denylist_destroy(&list);
+}
+
 TEST(server_socket_options)
 {
     s_harness_t h = {0};
@@ -467,6 +612,84 @@ TEST(rate_limit_then_ban)
     s_harness_stop(&h);
 }
 
+// Regression: rate limits counted messages only, so one key could stream ~400 MB/s of
+// full-size proposals (4 GB/s allowed at d = 10^6), never striking.
+TEST(byte_budget_limits_full_size_messages)
+{
+    s_harness_t h = {0};
+    s_keys(h.keys, sizeof h.keys, 1);
+    byzgd_security_options_t options;
+    byzgd_security_options_defaults(&options, 1000);
+    // The defaults at d = 10^6: 64 MiB/s, not 1000 messages of 4 MB.
+    byzgd_security_options_t large;
+    byzgd_security_options_defaults(&large, 1000000);
+    ASSERT(large.byte_rate <= 64.0 * 1024 * 1024 + 1); // 64 MiB/s: 16 frames of 4 MB
+    ASSERT(large.byte_rate < large.message_rate * byzgd_security_max_frame_bytes(1000000) / 50);
+    options.keys_dir = h.keys;
+    options.byte_rate = 1000; // 1000 B/s after a burst of 10 000 B: 2 messages of 4 KiB
+    options.byte_burst = 10000;
+    options.strikes_to_ban = 0;
+    s_harness_start(&h, &options);
+    zsock_t *worker = s_worker(&h, 0);
+    char payload[4096];
+    memset(payload, 'x', sizeof payload);
+    for (int i = 0; i < 6; i++)
+        zsock_send(worker, "b", payload, sizeof payload);
+    int counts[8] = {0};
+    char identity[BYZGD_IDENTITY_SIZE];
+    for (int i = 0; i < 6; i++) {
+        zmsg_t *message = NULL;
+        byzgd_admit_t verdict = byzgd_security_recv(h.security, h.router, &message, identity);
+        ASSERT(verdict != BYZGD_ADMIT_NOTHING);
+        counts[verdict]++;
+        zmsg_destroy(&message);
+    }
+    ASSERT_EQ_INT(counts[BYZGD_ADMIT_OK], 2);
+    ASSERT_EQ_INT(counts[BYZGD_ADMIT_RATE_LIMITED], 4);
+    byzgd_security_stats_t stats;
+    byzgd_security_stats(h.security, &stats);
+    ASSERT_EQ_INT(stats.byte_limited, 4);
+    ASSERT_EQ_INT(stats.strikes, 4);
+    zsock_destroy(&worker);
+    s_harness_stop(&h);
+}
+
+TEST(repeated_full_size_rejections_become_strikes)
+{
+    s_harness_t h = {0};
+    s_keys(h.keys, sizeof h.keys, 1);
+    byzgd_security_options_t options;
+    byzgd_security_options_defaults(&options, 1000);
+    options.keys_dir = h.keys;
+    options.rejected_byte_rate = 1; // practically no refill
+    options.rejected_byte_burst = 3 * 4096;
+    options.strikes_to_ban = 2;
+    s_harness_start(&h, &options);
+    zsock_t *worker = s_worker(&h, 0);
+    char payload[4096];
+    memset(payload, 'x', sizeof payload);
+    char identity[BYZGD_IDENTITY_SIZE];
+    int banned_after = 0;
+    for (int i = 1; i <= 12 && !banned_after; i++) {
+        zsock_send(worker, "b", payload, sizeof payload);
+        zmsg_t *message = NULL;
+        ASSERT_EQ_INT(byzgd_security_recv(h.security, h.router, &message, identity),
+                      BYZGD_ADMIT_OK);
+        zmsg_destroy(&message);
+        // The protocol layer rejects it (say, a stale round): no strike each time.
+        if (byzgd_security_rejected(h.security, identity, "stale"))
+            banned_after = i;
+    }
+    // 3 in the burst, the 4th a strike, the bucket starts over: 3 more, the 8th the 2nd strike.
+    ASSERT_EQ_INT(banned_after, 8);
+    ASSERT(byzgd_security_is_denied(h.security, identity));
+    byzgd_security_stats_t stats;
+    byzgd_security_stats(h.security, &stats);
+    ASSERT_EQ_INT(stats.rejected_byte_strikes, 2);
+    zsock_destroy(&worker);
+    s_harness_stop(&h);
+}
+
 TEST(frame_cap_drops_multipart_and_recovers)
 {
     s_harness_t h = {0};
@@ -654,10 +877,108 @@ TEST(missing_keys_fail_cleanly)
     snprintf(dir, sizeof dir, "%s/nothing", byzgd_test_tmpdir());
     options.keys_dir = dir;
     ASSERT(!byzgd_security_new(&options, error, sizeof error));
-    ASSERT_STR_CONTAINS(error, "server certificate");
+    ASSERT_STR_CONTAINS(error, "key directory");
+    ASSERT_STR_CONTAINS(error, "No such file");
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
     ASSERT(byzgd_security_client_setup(dealer, false, "/nonexistent.cert", "/x", 0, error,
                                        sizeof error) == -1);
+    zsock_destroy(&dealer);
+}
+
+// Writes text over path (keeping its mode).
+static void
+s_overwrite(const char *path, const char *text, size_t size)
+{
+    FILE *file = fopen(path, "r+");
+    ASSERT(file);
+    ASSERT(ftruncate(fileno(file), 0) == 0);
+    ASSERT_EQ_INT(fwrite(text, 1, size, file), size);
+    fclose(file);
+}
+
+// Expects byzgd_security_new to refuse the key directory with a message containing `why`.
+static void
+s_expect_refused(const char *dir, const char *why)
+{
+    byzgd_security_options_t options;
+    byzgd_security_options_defaults(&options, 10);
+    options.keys_dir = dir;
+    char error[512] = "";
+    byzgd_security_t *security = byzgd_security_new(&options, error, sizeof error);
+    if (security)
+        byzgd_security_destroy(&security);
+    ASSERT_MSG(!security, "started despite: %s", why);
+    ASSERT_STR_CONTAINS(error, why);
+}
+
+// Regressions: a secret with a non-Z85 character started a server no worker could join; a
+// random-bytes secret was called "missing"; a truncated allowed/ certificate was skipped
+// without a word; a 0644 secret and a 0777 key directory started silently.
+TEST(key_material_is_checked_at_start)
+{
+    char dir[1024], path[1200], secret[1300], error[512];
+    snprintf(dir, sizeof dir, "%s/keys", byzgd_test_tmpdir());
+    ASSERT(byzgd_keys_generate(dir, 2, false, error, sizeof error) == 0);
+    snprintf(path, sizeof path, "%s/server.cert", dir);
+    snprintf(secret, sizeof secret, "%s/server.cert_secret", dir);
+    char original[1024];
+    FILE *file = fopen(secret, "r");
+    size_t size = fread(original, 1, sizeof original - 1, file);
+    fclose(file);
+    original[size] = '\0';
+    char public_key[41];
+    ASSERT(byzgd_keys_check_certificate(path, true, public_key, error, sizeof error) == 0);
+
+    // One secret character replaced by one outside the Z85 alphabet.
+    char edited[1024];
+    memcpy(edited, original, size + 1);
+    char *key = strstr(edited, "secret-key = \"");
+    ASSERT(key);
+    key[14 + 6] = '~';
+    s_overwrite(secret, edited, size);
+    s_expect_refused(dir, "not Z85 at position 7");
+    // A valid Z85 secret of another key pair.
+    memcpy(edited, original, size + 1);
+    key = strstr(edited, "secret-key = \"");
+    key[14] = key[14] == 'a' ? 'b' : 'a';
+    s_overwrite(secret, edited, size);
+    s_expect_refused(dir, "does not belong to the public-key");
+    // Random bytes.
+    char noise[300];
+    for (size_t i = 0; i < sizeof noise; i++)
+        noise[i] = (char)(i * 37 + 11);
+    s_overwrite(secret, noise, sizeof noise);
+    s_expect_refused(dir, "no secret-key line");
+    s_overwrite(secret, original, size);
+    // A secret readable by others.
+    ASSERT(chmod(secret, 0644) == 0);
+    s_expect_refused(dir, "accessible to group or others (mode 0644)");
+    ASSERT(chmod(secret, 0600) == 0);
+    // A key directory anyone may write.
+    ASSERT(chmod(dir, 0777) == 0);
+    s_expect_refused(dir, "writable by group or others (mode 0777)");
+    ASSERT(chmod(dir, 0700) == 0);
+    // A truncated certificate in allowed/.
+    char allowed[1300];
+    snprintf(allowed, sizeof allowed, "%s/allowed/worker-001.cert", dir);
+    file = fopen(allowed, "r");
+    char cert[1024];
+    size = fread(cert, 1, sizeof cert, file);
+    fclose(file);
+    char *cut = strstr(cert, "public-key = \"");
+    ASSERT(cut);
+    s_overwrite(allowed, cert, (size_t)(cut - cert) + 14 + 20);
+    s_expect_refused(dir, "worker-001.cert: public-key is 20 characters");
+    // The worker's side reads its own files the same way.
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    char worker[1300];
+    ASSERT(byzgd_keys_worker_cert_path(worker, sizeof worker, dir, 0) == 0);
+    ASSERT(byzgd_security_client_setup(dealer, false, worker, path, 0, error, sizeof error) == 0);
+    char worker_secret[1400];
+    snprintf(worker_secret, sizeof worker_secret, "%s_secret", worker);
+    ASSERT(chmod(worker_secret, 0640) == 0);
+    ASSERT(byzgd_security_client_setup(dealer, false, worker, path, 0, error, sizeof error) == -1);
+    ASSERT_STR_CONTAINS(error, "mode 0640");
     zsock_destroy(&dealer);
 }
 
@@ -720,6 +1041,66 @@ TEST(supervisor_gives_up_after_max_restarts)
     ASSERT_EQ_INT(byzgd_supervisor_run(argv, &options), 128 + SIGSEGV);
 }
 
+// The defaults of byzgd-supervise (supervise/main.c, SECURITY.md §5).
+static const byzgd_supervisor_options_t s_budget_defaults = {
+    .max_restarts = 10, .restart_every_s = 6, .backoff_min_ms = 500, .backoff_max_ms = 3000};
+
+// Regression: 11 forced restarts in 25 s ended a run whose budget counted the whole run.
+TEST(restart_budget_spread_restarts_never_end_the_run)
+{
+    byzgd_restart_budget_t budget;
+    byzgd_restart_budget_init(&budget, &s_budget_defaults, 0);
+    // 15 forced restarts spread over two minutes (one every 8 s, the server up 7.5 s).
+    double now = 0;
+    for (int i = 0; i < 15; i++) {
+        now += 8;
+        ASSERT_EQ_INT(byzgd_restart_budget_take(&budget, &s_budget_defaults, now, 7.5), 500);
+    }
+    // Even an hour of them.
+    for (int i = 0; i < 450; i++) {
+        now += 8;
+        ASSERT(byzgd_restart_budget_take(&budget, &s_budget_defaults, now, 7.5) >= 0);
+    }
+}
+
+TEST(restart_budget_ends_a_crash_loop_with_back_off)
+{
+    byzgd_restart_budget_t budget;
+    byzgd_restart_budget_init(&budget, &s_budget_defaults, 0);
+    // A server that dies 0.2 s after every start.
+    static const int expected_delays[] = {500, 1000, 2000, 3000, 3000, 3000};
+    double now = 0;
+    int restarts = 0, delay;
+    while ((delay = byzgd_restart_budget_take(&budget, &s_budget_defaults, now + 0.2, 0.2)) >= 0) {
+        if (restarts < 6)
+            ASSERT_EQ_INT(delay, expected_delays[restarts]);
+        now += 0.2 + delay / 1000.0;
+        restarts++;
+        ASSERT(restarts < 100);
+    }
+    ASSERT_MSG(restarts >= 10 && restarts <= 30, "%d restarts", restarts);
+    ASSERT_MSG(now < 90, "the crash loop ran %.0f s", now);
+    // A burst of 15 quick forced restarts within 30 s also exceeds the budget.
+    byzgd_restart_budget_init(&budget, &s_budget_defaults, 0);
+    now = 0;
+    bool ended = false;
+    for (int i = 0; i < 15 && !ended; i++) {
+        now += 1;
+        ended = byzgd_restart_budget_take(&budget, &s_budget_defaults, now, 0.5) < 0;
+    }
+    ASSERT(ended);
+}
+
+TEST(restart_budget_without_refill_counts_the_whole_run)
+{
+    byzgd_supervisor_options_t options = {.max_restarts = 3};
+    byzgd_restart_budget_t budget;
+    byzgd_restart_budget_init(&budget, &options, 0);
+    for (int i = 1; i <= 3; i++)
+        ASSERT_EQ_INT(byzgd_restart_budget_take(&budget, &options, i * 1000.0, 999), 0);
+    ASSERT_EQ_INT(byzgd_restart_budget_take(&budget, &options, 1e6, 999), -1);
+}
+
 TEST(supervisor_memory_cap_kills_and_restarts)
 {
     // The child grows to 400 MiB unless resumed; the cap is 100 MiB.
@@ -748,6 +1129,9 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(keygen_layout_modes_and_no_overwrite),
     TEST_CASE(denylist_parse_comments_and_garbage),
     TEST_CASE(denylist_persists_and_sees_outside_edits),
+    TEST_CASE(denylist_that_cannot_be_read_completely_is_an_error_at_start),
+    TEST_CASE(denylist_ban_keeps_every_earlier_line),
+    TEST_CASE(denylist_ban_copies_past_16_mib_or_writes_nothing),
     TEST_CASE(server_socket_options),
     TEST_CASE(identity_is_the_authenticated_key),
     TEST_CASE(no_key_is_rejected),
@@ -756,6 +1140,8 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(revoked_key_on_open_connection),
     TEST_CASE(ban_survives_restart),
     TEST_CASE(rate_limit_then_ban),
+    TEST_CASE(byte_budget_limits_full_size_messages),
+    TEST_CASE(repeated_full_size_rejections_become_strikes),
     TEST_CASE(frame_cap_drops_multipart_and_recovers),
     TEST_CASE(oversize_frame_never_arrives),
     TEST_CASE(sybil_connections_share_one_identity),
@@ -763,9 +1149,13 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(handshake_rate_limit_per_key),
     TEST_CASE(insecure_mode_identity_is_routing_id),
     TEST_CASE(missing_keys_fail_cleanly),
+    TEST_CASE(key_material_is_checked_at_start),
     TEST_CASE(libzmq_zero_prefix_collision_aborts_process),
     TEST_CASE(supervisor_restarts_after_abort_with_resume),
     TEST_CASE(supervisor_gives_up_after_max_restarts),
+    TEST_CASE(restart_budget_spread_restarts_never_end_the_run),
+    TEST_CASE(restart_budget_ends_a_crash_loop_with_back_off),
+    TEST_CASE(restart_budget_without_refill_counts_the_whole_run),
     TEST_CASE(supervisor_memory_cap_kills_and_restarts),
     TEST_CASE(memory_bound_formula),
 };

@@ -602,9 +602,9 @@ TEST(stop_sends_bye_shutdown_and_writes_a_checkpoint)
                                     .description = byzgd_model_description(model)};
     float params[D];
     uint64_t round = 0;
-    ASSERT_MSG(byzgd_checkpoint_load(checkpoint, &info, params, D, &round, error, sizeof error) ==
-                   0,
-               "%s", error);
+    ASSERT_MSG(
+        byzgd_checkpoint_load(checkpoint, &info, params, D, &round, NULL, error, sizeof error) == 0,
+        "%s", error);
     ASSERT_EQ_INT(round, 1); // one round done when the stop came
     ASSERT_EQ_INT(memcmp(params, a->params, sizeof params), 0);
     byzgd_model_destroy(&model);
@@ -742,35 +742,73 @@ TEST(checkpoint_round_trip_and_refusals)
     float params[100], loaded[100];
     for (int j = 0; j < 100; j++)
         params[j] = (float)j * 0.5f - 3.0f;
-    byzgd_checkpoint_info_t info = {.round = 17, .seed = 5, .description = "mlp test"};
+    byzgd_checkpoint_info_t info = {
+        .round = 17, .seed = 5, .description = "mlp test", .elapsed_s = 123.25};
     char error[512];
     ASSERT_EQ_INT(byzgd_checkpoint_save(path, &info, params, 100, error, sizeof error), 0);
     uint64_t round = 0;
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 100, &round, error, sizeof error), 0);
+    double elapsed_s = 0;
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &info, loaded, 100, &round, &elapsed_s, error, sizeof error),
+        0);
     ASSERT_EQ_INT(round, 17);
+    ASSERT(elapsed_s == 123.25); // a resumed run's elapsed_s continues from here
     ASSERT_EQ_INT(memcmp(params, loaded, sizeof params), 0);
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 99, &round, error, sizeof error), -1);
+    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 99, &round, NULL, error, sizeof error),
+                  -1);
     ASSERT_STR_CONTAINS(error, "d =");
     byzgd_checkpoint_info_t other = info;
     other.description = "convnet test";
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &other, loaded, 100, &round, error, sizeof error),
-                  -1);
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &other, loaded, 100, &round, NULL, error, sizeof error), -1);
     other = info;
     other.seed = 6;
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &other, loaded, 100, &round, error, sizeof error),
-                  -1);
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &other, loaded, 100, &round, NULL, error, sizeof error), -1);
     // Flip one parameter byte: the checksum catches it.
     FILE *file = fopen(path, "r+b");
     ASSERT(file);
     fseek(file, -3, SEEK_END);
     fputc(0x5a, file);
     fclose(file);
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 100, &round, error, sizeof error), -1);
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &info, loaded, 100, &round, NULL, error, sizeof error), -1);
     ASSERT_STR_CONTAINS(error, "checksum");
     ASSERT_EQ_INT(memcmp(params, loaded, sizeof params), 0);
     // Truncated.
     ASSERT_EQ_INT(truncate(path, 30), 0);
-    ASSERT_EQ_INT(byzgd_checkpoint_load(path, &info, loaded, 100, &round, error, sizeof error), -1);
+    ASSERT_EQ_INT(
+        byzgd_checkpoint_load(path, &info, loaded, 100, &round, NULL, error, sizeof error), -1);
+}
+
+// Regression: a resume after a kill -9 wrote the rounds past the checkpoint a second time.
+TEST(metrics_truncate_after_drops_later_and_torn_lines)
+{
+    char path[512], error[512];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", byzgd_test_tmpdir());
+    ASSERT_EQ_INT(byzgd_metrics_truncate_after(path, 3, error, sizeof error), 0); // missing: fine
+    FILE *file = fopen(path, "w");
+    ASSERT(file);
+    fputs("{\"round\":1,\"x\":1}\n{\"round\":2,\"x\":2}\n{\"round\":3,\"x\":3}\n"
+          "{\"round\":4,\"x\":4}\n{\"round\":5,\"x",
+          file);
+    fclose(file);
+    ASSERT_EQ_INT(byzgd_metrics_truncate_after(path, 3, error, sizeof error), 0);
+    char text[256] = "";
+    file = fopen(path, "r");
+    ASSERT(file);
+    size_t size = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    text[size] = '\0';
+    ASSERT_STR_EQ(text, "{\"round\":1,\"x\":1}\n{\"round\":2,\"x\":2}\n{\"round\":3,\"x\":3}\n");
+    // A torn line before the checkpoint's round ends the kept part too.
+    file = fopen(path, "a");
+    fputs("{\"round\":4", file);
+    fclose(file);
+    ASSERT_EQ_INT(byzgd_metrics_truncate_after(path, 9, error, sizeof error), 0);
+    struct stat info;
+    ASSERT_EQ_INT(stat(path, &info), 0);
+    ASSERT_EQ_INT(info.st_size, 3 * 18);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -793,6 +831,80 @@ s_worker(byzgd_server_t *server, const byzgd_worker_hooks_t *hooks)
     byzgd_worker_t *worker = byzgd_worker_new(&config, error, sizeof error);
     ASSERT_MSG(worker, "%s", error);
     return worker;
+}
+
+// A fake server: receives one message from the worker, returns its type and routing id.
+static byzgd_msg_type_t
+s_fake_server_recv(zsock_t *router, zframe_t **routing_out)
+{
+    zmsg_t *message = zmsg_recv(router);
+    ASSERT(message && zmsg_size(message) == 2);
+    *routing_out = zmsg_pop(message);
+    zframe_t *body = zmsg_first(message);
+    byzgd_msg_t msg;
+    ASSERT_EQ_INT(
+        byzgd_msg_decode(&msg, zframe_data(body), zframe_size(body), BYZGD_MSG_FROM_WORKER, 0),
+        BYZGD_MSG_OK);
+    zmsg_destroy(&message);
+    return msg.type;
+}
+
+static void
+s_fake_server_error(zsock_t *router, zframe_t *routing, uint32_t code)
+{
+    byzgd_msg_t msg = {.type = BYZGD_MSG_ERROR, .epoch = 7, .round = 0};
+    msg.error.code = code;
+    snprintf(msg.error.text, sizeof msg.error.text, "%s", byzgd_msg_error_code_name(code));
+    size_t size = 0;
+    char error[256];
+    void *data = byzgd_msg_encode_new(&msg, &size, error, sizeof error);
+    ASSERT(data);
+    zframe_send(&routing, router, ZFRAME_MORE | ZFRAME_REUSE);
+    zframe_t *body = zframe_new(data, size);
+    zframe_send(&body, router, 0);
+    free(data);
+}
+
+// PROTOCOL.md §3.2: ERROR(rate_limited) silences the worker for one heartbeat interval (the
+// back-off path, unreachable while the server never sent the code); ERROR(banned) ends it.
+TEST(worker_backs_off_on_rate_limited_and_exits_on_banned)
+{
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    ASSERT(router);
+    int port = zsock_bind(router, "tcp://127.0.0.1:*");
+    ASSERT(port > 0);
+    zsock_set_rcvtimeo(router, 20000);
+    byzgd_worker_config_t config;
+    byzgd_worker_config_init(&config);
+    snprintf(config.endpoint, sizeof config.endpoint, "tcp://127.0.0.1:%d", port);
+    config.insecure = true;
+    config.hello_interval_ms = 300;
+    config.give_up_ms = 30000;
+    char error[512];
+    byzgd_worker_t *worker = byzgd_worker_new(&config, error, sizeof error);
+    ASSERT_MSG(worker, "%s", error);
+    zframe_t *routing = NULL;
+    ASSERT_EQ_INT(s_fake_server_recv(router, &routing), BYZGD_MSG_HELLO);
+    int64_t first = zclock_mono();
+    zclock_sleep(200);
+    s_fake_server_error(router, routing, BYZGD_MSG_ERROR_RATE_LIMITED);
+    int64_t limited = zclock_mono();
+    zframe_destroy(&routing);
+    // Without the back-off the next HELLO would come 300 ms after the first; with it, one
+    // interval after the ERROR.
+    ASSERT_EQ_INT(s_fake_server_recv(router, &routing), BYZGD_MSG_HELLO);
+    int64_t second = zclock_mono();
+    ASSERT_MSG(second - limited >= 250, "HELLO %lld ms after the ERROR, %lld after the first",
+               (long long)(second - limited), (long long)(second - first));
+    byzgd_worker_stats_t stats;
+    ASSERT_EQ_INT(byzgd_worker_stats(worker, &stats), 0);
+    ASSERT_EQ_INT(stats.backoffs, 1);
+    ASSERT_EQ_INT(byzgd_worker_wait(worker, 0), -1); // still running
+    s_fake_server_error(router, routing, BYZGD_MSG_ERROR_BANNED);
+    zframe_destroy(&routing);
+    ASSERT_EQ_INT(byzgd_worker_wait(worker, 10000), 1);
+    byzgd_worker_destroy(&worker);
+    zsock_destroy(&router);
 }
 
 TEST(workers_train_and_stop_on_bye)
@@ -1088,6 +1200,8 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(config_refuses_bad_combinations),
     TEST_CASE(metrics_lines_wait_for_their_evaluation),
     TEST_CASE(checkpoint_round_trip_and_refusals),
+    TEST_CASE(metrics_truncate_after_drops_later_and_torn_lines),
+    TEST_CASE(worker_backs_off_on_rate_limited_and_exits_on_banned),
     TEST_CASE(workers_train_and_stop_on_bye),
     TEST_CASE(secure_workers_train_with_curve_identities),
     TEST_CASE(worker_survives_a_server_restart),

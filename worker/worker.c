@@ -385,9 +385,12 @@ s_on_params(s_worker_t *self, const byzgd_msg_t *msg)
     int delay = self->config.hooks.delay_ms
                     ? self->config.hooks.delay_ms(self->config.hooks.state, msg->round)
                     : 0;
-    if (delay > 0) {
+    // A rate-limited worker keeps its proposal until the back-off ends (PROTOCOL.md §3.2).
+    int64_t now = zclock_mono();
+    if (delay > 0 || now < self->backoff_until_ms) {
         self->proposal_pending = true;
-        self->send_at_ms = zclock_mono() + delay;
+        self->send_at_ms =
+            now + delay > self->backoff_until_ms ? now + delay : self->backoff_until_ms;
         return;
     }
     s_send_proposal(self);
@@ -403,6 +406,7 @@ s_on_error(s_worker_t *self, const byzgd_msg_t *msg)
         break;
     case BYZGD_MSG_ERROR_RATE_LIMITED:
         self->backoff_until_ms = zclock_mono() + self->heartbeat_interval_ms;
+        self->stats.backoffs++;
         break;
     default:
         byzgd_error("the server refused this worker: %s (%s)",

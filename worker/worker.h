@@ -98,6 +98,7 @@ typedef struct {
     uint64_t dropped;    // messages from the server dropped (stale, wrong epoch, malformed)
     uint64_t skipped;    // PARAMS passed over because a newer one was already queued
     uint64_t last_round; // last PARAMS round computed
+    uint64_t backoffs;   // ERROR(rate_limited) received: one heartbeat interval of silence
     uint32_t slot;
     bool joined;
 } byzgd_worker_stats_t;

@@ -2,9 +2,9 @@
 
     The file is the source of truth: every lookup first compares the file's identity
     (inode, size, modification time) with the one loaded, so an operator's edit or another
-    process's ban is seen by the next message, and bans survive a restart. Writes go to a
-    temporary file that is fsynced and renamed over the old one, so a crash never leaves a
-    half-written list. */
+    process's ban is seen by the next message, and bans survive a restart. A ban rewrites
+    the file with the one atomic, durable write (support/files.h), so a crash never leaves
+    a half-written list. */
 #include "denylist.h"
 #include "support/files.h"
 #include "support/log.h"
@@ -29,6 +29,7 @@ struct byzgd_denylist_t {
     zhashx_t *session; // bans that are not keys (insecure mode): this process only
     bool loaded;       // `signature` describes the file the keys came from
     bool present;      // the file existed at the last look
+    bool failed;       // the version described below could not be read (logged once)
     dev_t device;
     ino_t inode;
     off_t size;
@@ -48,13 +49,18 @@ s_is_z85_key(const char *text, size_t length)
     return true;
 }
 
-size_t
-byzgd_denylist_parse(byzgd_denylist_t *self, const char *text, size_t text_size)
+// Parses text into self->keys (replacing them). Returns the number of lines that are
+// neither a key nor a comment nor blank; *first_bad_line (may be NULL) gets the first one's
+// number (1-based, 0 if none).
+static size_t
+s_parse(byzgd_denylist_t *self, const char *text, size_t text_size, size_t *first_bad_line)
 {
-    assert(self);
     zhashx_purge(self->keys);
-    size_t skipped = 0, position = 0;
+    size_t skipped = 0, position = 0, line = 0;
+    if (first_bad_line)
+        *first_bad_line = 0;
     while (position < text_size) {
+        line++;
         size_t end = position;
         while (end < text_size && text[end] != '\n')
             end++;
@@ -73,15 +79,97 @@ byzgd_denylist_parse(byzgd_denylist_t *self, const char *text, size_t text_size)
             memcpy(key, text + start, S_KEY_LENGTH);
             key[S_KEY_LENGTH] = '\0';
             zhashx_update(self->keys, key, (void *)1);
-        } else if (word_end > start && text[start] != '#')
-            skipped++;
+        } else if (word_end > start && text[start] != '#') {
+            if (skipped++ == 0 && first_bad_line)
+                *first_bad_line = line;
+        }
         position = end + 1;
     }
     return skipped;
 }
 
+size_t
+byzgd_denylist_parse(byzgd_denylist_t *self, const char *text, size_t text_size)
+{
+    assert(self);
+    return s_parse(self, text, text_size, NULL);
+}
+
+// Reads the whole file (a regular file of at most S_FILE_MAX bytes) and parses it. On any
+// problem the keys in force stay as they are and -1 comes back with a message: a list
+// that cannot be read completely is never half-applied.
+static int
+s_load(byzgd_denylist_t *self, char *error, size_t error_size)
+{
+    int fd = open(self->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ELOOP)
+        fd = open(self->path, O_RDONLY | O_CLOEXEC); // a symlink an operator made is fine
+    if (fd < 0)
+        return byzgd_set_error(error, error_size, "deny-list %s: %s", self->path, strerror(errno));
+    struct stat info;
+    int result = -1;
+    char *text = NULL;
+    if (fstat(fd, &info) != 0) {
+        byzgd_set_error(error, error_size, "deny-list %s: %s", self->path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        byzgd_set_error(error, error_size, "deny-list %s: not a regular file (%s)", self->path,
+                        S_ISDIR(info.st_mode) ? "a directory" : "a device, pipe or socket");
+        goto done;
+    }
+    if ((size_t)info.st_size > S_FILE_MAX) {
+        byzgd_set_error(error, error_size,
+                        "deny-list %s: %lld bytes, more than the %u bytes a deny-list may hold "
+                        "(one line per revoked key); clean it up",
+                        self->path, (long long)info.st_size, S_FILE_MAX);
+        goto done;
+    }
+    size_t size = (size_t)info.st_size;
+    text = malloc(size + 1);
+    assert(text);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, text + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got != size) {
+        byzgd_set_error(error, error_size, "deny-list %s: read %zu of %zu bytes", self->path, got,
+                        size);
+        goto done;
+    }
+    // Parse into a scratch table first: an error must leave the list in force untouched.
+    zhashx_t *previous = self->keys;
+    self->keys = zhashx_new();
+    assert(self->keys);
+    size_t bad_line = 0;
+    if (s_parse(self, text, size, &bad_line) != 0) {
+        zhashx_destroy(&self->keys);
+        self->keys = previous;
+        byzgd_set_error(error, error_size,
+                        "deny-list %s:%zu: neither a 40-character Z85 key nor a # comment",
+                        self->path, bad_line);
+        goto done;
+    }
+    zhashx_destroy(&previous);
+    self->loaded = self->present = true;
+    self->device = info.st_dev;
+    self->inode = info.st_ino;
+    self->size = info.st_size;
+    self->modified = info.st_mtim;
+    result = 0;
+done:
+    free(text);
+    close(fd);
+    return result;
+}
+
 // Re-reads the file when it changed. On a read error the previous list stays in force
-// (failing open would un-ban everyone).
+// (failing open would un-ban everyone) and the problem is logged once per file version.
 static void
 s_refresh(byzgd_denylist_t *self)
 {
@@ -96,36 +184,24 @@ s_refresh(byzgd_denylist_t *self)
         }
         return;
     }
-    if (self->loaded && self->present && info.st_dev == self->device &&
-        info.st_ino == self->inode && info.st_size == self->size &&
-        info.st_mtim.tv_sec == self->modified.tv_sec &&
-        info.st_mtim.tv_nsec == self->modified.tv_nsec)
+    bool same = info.st_dev == self->device && info.st_ino == self->inode &&
+                info.st_size == self->size && info.st_mtim.tv_sec == self->modified.tv_sec &&
+                info.st_mtim.tv_nsec == self->modified.tv_nsec;
+    if (self->loaded && self->present && same)
         return;
-    if (!S_ISREG(info.st_mode) || (size_t)info.st_size > S_FILE_MAX) {
-        byzgd_warn("deny-list %s: not a regular file of at most %u bytes; keeping %zu keys",
-                   self->path, S_FILE_MAX, zhashx_size(self->keys));
+    if (self->failed && same)
+        return; // this version was refused already
+    char error[512];
+    if (s_load(self, error, sizeof error) == 0) {
+        self->failed = false;
         return;
     }
-    FILE *file = fopen(self->path, "rb");
-    if (!file)
-        return;
-    size_t capacity = (size_t)info.st_size + 1;
-    char *text = malloc(capacity);
-    assert(text);
-    size_t size = fread(text, 1, capacity, file);
-    fclose(file);
-    if (size < capacity) {
-        size_t skipped = byzgd_denylist_parse(self, text, size);
-        if (skipped)
-            byzgd_warn("deny-list %s: %zu lines are not Z85 keys", self->path, skipped);
-        self->loaded = self->present = true;
-        self->device = info.st_dev;
-        self->inode = info.st_ino;
-        self->size = info.st_size;
-        self->modified = info.st_mtim;
-    }
-    // else: the file grew while we read it; the next lookup reads it again.
-    free(text);
+    byzgd_warn("%s; keeping the %zu keys in force", error, zhashx_size(self->keys));
+    self->failed = true;
+    self->device = info.st_dev;
+    self->inode = info.st_ino;
+    self->size = info.st_size;
+    self->modified = info.st_mtim;
 }
 
 byzgd_denylist_t *
@@ -138,9 +214,9 @@ byzgd_denylist_new(const char *path, char *error, size_t error_size)
     self->keys = zhashx_new();
     self->session = zhashx_new();
     assert(self->path && self->keys && self->session);
-    struct stat info;
-    if (path[0] && stat(path, &info) == 0 && access(path, R_OK) != 0) {
-        byzgd_set_error(error, error_size, "deny-list %s: %s", path, strerror(errno));
+    // At start a deny-list is read completely or the server does not start: a list that
+    // is silently ignored admits every key an operator revoked.
+    if (path[0] && access(path, F_OK) == 0 && s_load(self, error, error_size) != 0) {
         byzgd_denylist_destroy(&self);
         return NULL;
     }
@@ -192,19 +268,59 @@ byzgd_denylist_add(byzgd_denylist_t *self, const char *identity, const char *rea
     }
     zhashx_update(self->keys, identity, (void *)1);
 
-    // Rewrite = old bytes + one line, so an operator's comments are kept.
-    char *old = NULL;
-    size_t old_size = 0;
-    FILE *file = fopen(self->path, "rb");
-    if (file) {
+    // Rewrite = every old byte + one line, so an operator's comments and every earlier
+    // revocation are kept: the old file is streamed whole into the atomic file, whatever its
+    // size, and if it cannot be copied whole the atomic file is abandoned and the list on
+    // disk stays as it was (the ban holds in memory). 0600: the list names who is banned
+    // and why.
+    char message[512];
+    byzgd_atomic_file_t *out = byzgd_atomic_file_open(self->path, 0600, message, sizeof message);
+    if (!out) {
+        zhashx_update(self->session, identity, (void *)1); // holds until restart at least
+        return byzgd_set_error(error, error_size, "deny-list: %s", message);
+    }
+    bool copied = true;
+    int saved = 0;
+    char last = '\n'; // the old file's last byte
+    int old_fd = open(self->path, O_RDONLY | O_CLOEXEC);
+    if (old_fd < 0 && errno != ENOENT) {
+        copied = false;
+        saved = errno;
+    }
+    if (old_fd >= 0) {
         struct stat info;
-        if (fstat(fileno(file), &info) == 0 && S_ISREG(info.st_mode) &&
-            (size_t)info.st_size <= S_FILE_MAX) {
-            old = malloc((size_t)info.st_size + 1);
-            assert(old);
-            old_size = fread(old, 1, (size_t)info.st_size, file);
+        if (fstat(old_fd, &info) != 0) {
+            copied = false;
+            saved = errno;
+        } else if (!S_ISREG(info.st_mode)) {
+            copied = false;
+            saved = S_ISDIR(info.st_mode) ? EISDIR : EINVAL;
         }
-        fclose(file);
+        char buffer[65536];
+        while (copied) {
+            ssize_t n = read(old_fd, buffer, sizeof buffer);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                copied = false;
+                saved = errno;
+                break;
+            }
+            if (n == 0)
+                break;
+            last = buffer[n - 1];
+            if (byzgd_atomic_file_write(out, buffer, (size_t)n) != 0)
+                break; // the commit reports the write error and replaces nothing
+        }
+        close(old_fd);
+    }
+    if (!copied) {
+        byzgd_atomic_file_abort(&out);
+        zhashx_update(self->session, identity, (void *)1);
+        return byzgd_set_error(error, error_size,
+                               "deny-list %s: cannot copy the current list (%s); the ban holds "
+                               "until this server ends",
+                               self->path, strerror(saved));
     }
     char line[512];
     time_t now = time(NULL);
@@ -218,19 +334,10 @@ byzgd_denylist_add(byzgd_denylist_t *self, const char *identity, const char *rea
     for (char *c = clean; *c; c++)
         if (*c == '\n' || *c == '\r')
             *c = ' ';
-    int line_size =
-        snprintf(line, sizeof line, "%s%s # %s %s\n",
-                 old_size && old[old_size - 1] != '\n' ? "\n" : "", identity, stamp, clean);
-    // The old lines and the new one replace the file atomically and durably (0600: the
-    // list names who is banned and why).
-    char message[512];
-    byzgd_atomic_file_t *out = byzgd_atomic_file_open(self->path, 0600, message, sizeof message);
-    if (out) {
-        byzgd_atomic_file_write(out, old, old_size);
-        byzgd_atomic_file_write(out, line, (size_t)line_size);
-    }
-    free(old);
-    if (!out || byzgd_atomic_file_commit(&out, message, sizeof message) != 0) {
+    int line_size = snprintf(line, sizeof line, "%s%s # %s %s\n", last != '\n' ? "\n" : "",
+                             identity, stamp, clean);
+    byzgd_atomic_file_write(out, line, (size_t)line_size);
+    if (byzgd_atomic_file_commit(&out, message, sizeof message) != 0) {
         zhashx_update(self->session, identity, (void *)1); // holds until restart at least
         return byzgd_set_error(error, error_size, "deny-list: %s", message);
     }

@@ -5,16 +5,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-// A text file of Z85 public keys, one per line, `#` starts a comment. Checked on
-// every message and every handshake; reloaded when the file changes (an operator's edit
-// revokes an open connection); bans are appended atomically (write + fsync + rename), so
-// they survive a restart.
+// A text file of Z85 public keys, one per line, `#` starts a comment, blank lines allowed,
+// at most 16 MiB. Checked on every message and every handshake; reloaded when the file
+// changes (an operator's edit revokes an open connection). At start a file that cannot be
+// read completely (too large, a directory, unreadable, a line that is neither a key nor a
+// comment) is an error; later, such a version is logged once and the keys in force stay.
+// A ban rewrites the file atomically as every byte it held plus one line (copy + fsync +
+// rename), so a ban never loses an earlier revocation and survives a restart.
 
 typedef struct byzgd_denylist_t byzgd_denylist_t;
 
 // Opens (or prepares to create) the deny-list at `path`. A missing file is an empty list;
 // an empty path keeps the list in memory only (insecure mode).
-// Returns NULL with a message when the file exists but cannot be read.
+// Returns NULL with a message when the file exists but cannot be read completely.
 byzgd_denylist_t *byzgd_denylist_new(const char *path, char *error, size_t error_size);
 void byzgd_denylist_destroy(byzgd_denylist_t **self_p);
 

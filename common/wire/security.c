@@ -41,16 +41,22 @@ typedef struct {
 } s_bucket_t;
 
 static bool
-s_bucket_take(s_bucket_t *bucket, double rate, double burst, double now_s)
+s_bucket_take_amount(s_bucket_t *bucket, double rate, double burst, double now_s, double amount)
 {
     bucket->tokens += (now_s - bucket->updated_s) * rate;
     if (bucket->tokens > burst)
         bucket->tokens = burst;
     bucket->updated_s = now_s;
-    if (bucket->tokens < 1.0)
+    if (bucket->tokens < amount)
         return false;
-    bucket->tokens -= 1.0;
+    bucket->tokens -= amount;
     return true;
+}
+
+static bool
+s_bucket_take(s_bucket_t *bucket, double rate, double burst, double now_s)
+{
+    return s_bucket_take_amount(bucket, rate, burst, now_s, 1.0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -69,6 +75,150 @@ byzgd_keys_worker_cert_path(char *path, size_t path_size, const char *dir, size_
     int written =
         snprintf(path, path_size, "%s/" BYZGD_KEYS_WORKERS_DIR "/worker-%03zu.cert", dir, index);
     return written < 0 || (size_t)written >= path_size ? -1 : 0;
+}
+
+// The Z85 alphabet (ZeroMQ RFC 32).
+static const char s_z85_alphabet[] =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    ".-:+=^!/*?&<>()[]{}@%$#";
+
+// Reads `path` (at most 64 KiB) into a NUL-terminated buffer. Returns NULL with a message.
+static char *
+s_read_small_file(const char *path, const char *what, char *error, size_t error_size)
+{
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        if (errno == ENOENT)
+            byzgd_set_error(error, error_size, "%s %s does not exist", what, path);
+        else
+            byzgd_set_error(error, error_size, "%s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    enum { S_CERT_MAX = 64 * 1024 };
+    char *text = malloc(S_CERT_MAX + 1);
+    assert(text);
+    size_t size = fread(text, 1, S_CERT_MAX + 1, file);
+    bool failed = ferror(file) != 0;
+    fclose(file);
+    if (failed || size > S_CERT_MAX) {
+        byzgd_set_error(error, error_size, "%s %s: %s", what, path,
+                        failed ? "read error" : "larger than 64 KiB: not a certificate");
+        free(text);
+        return NULL;
+    }
+    text[size] = '\0';
+    return text;
+}
+
+// Finds `name = "VALUE"` (the zpl line of a CURVE certificate) in text and checks VALUE is
+// a 40-character Z85 key. Returns 0 with the key in key_out, or -1 with a message.
+static int
+s_cert_key(const char *text, const char *name, const char *path, char key_out[S_KEY_LENGTH + 1],
+           char *error, size_t error_size)
+{
+    size_t name_length = strlen(name);
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *c = line;
+        while (*c == ' ' || *c == '\t')
+            c++;
+        if (strncmp(c, name, name_length) != 0)
+            continue;
+        c += name_length;
+        while (*c == ' ' || *c == '\t')
+            c++;
+        if (*c++ != '=')
+            continue;
+        while (*c == ' ' || *c == '\t')
+            c++;
+        bool quoted = *c == '"';
+        c += quoted;
+        size_t length = 0;
+        while (c[length] && c[length] != '\n' && c[length] != '\r' &&
+               (quoted ? c[length] != '"' : c[length] != ' '))
+            length++;
+        if (length != S_KEY_LENGTH || (quoted && c[length] != '"'))
+            return byzgd_set_error(error, error_size,
+                                   "%s: %s is %zu characters, a Z85 key has 40 (truncated or "
+                                   "edited?)",
+                                   path, name, length);
+        for (size_t i = 0; i < length; i++)
+            if (!strchr(s_z85_alphabet, c[i]) || c[i] == '\0')
+                return byzgd_set_error(error, error_size,
+                                       "%s: %s has a character that is not Z85 at position %zu",
+                                       path, name, i + 1);
+        memcpy(key_out, c, S_KEY_LENGTH);
+        key_out[S_KEY_LENGTH] = '\0';
+        return 0;
+    }
+    return byzgd_set_error(error, error_size,
+                           "%s: no %s line (not a CURVE certificate, or truncated)", path, name);
+}
+
+int
+byzgd_keys_check_certificate(const char *path, bool with_secret, char public_out[41], char *error,
+                             size_t error_size)
+{
+    assert(path);
+    char public_key[S_KEY_LENGTH + 1];
+    char *text = s_read_small_file(path, "certificate", error, error_size);
+    if (!text)
+        return -1;
+    int status = s_cert_key(text, "public-key", path, public_key, error, error_size);
+    free(text);
+    if (status != 0)
+        return -1;
+    if (with_secret) {
+        char secret_path[4096], secret_key[S_KEY_LENGTH + 1];
+        if (snprintf(secret_path, sizeof secret_path, "%s_secret", path) >= (int)sizeof secret_path)
+            return byzgd_set_error(error, error_size, "path too long: %s", path);
+        struct stat info;
+        if (stat(secret_path, &info) == 0 && (info.st_mode & 0077))
+            return byzgd_set_error(error, error_size,
+                                   "secret key %s is accessible to group or others (mode %04o): "
+                                   "chmod 600 %s",
+                                   secret_path, (unsigned)(info.st_mode & 07777), secret_path);
+        text = s_read_small_file(secret_path, "secret key", error, error_size);
+        if (!text)
+            return -1;
+        status = s_cert_key(text, "secret-key", secret_path, secret_key, error, error_size);
+        free(text);
+        if (status != 0)
+            return -1;
+        uint8_t secret[32];
+        char derived[S_KEY_LENGTH + 1];
+        if (!zmq_z85_decode(secret, secret_key) || zmq_curve_public(derived, secret_key) != 0) {
+            sodium_memzero(secret, sizeof secret);
+            return byzgd_set_error(error, error_size, "%s: secret-key does not decode",
+                                   secret_path);
+        }
+        sodium_memzero(secret, sizeof secret);
+        sodium_memzero(secret_key, sizeof secret_key);
+        if (strcmp(derived, public_key) != 0)
+            return byzgd_set_error(error, error_size,
+                                   "%s: secret-key does not belong to the public-key of %s",
+                                   secret_path, path);
+    }
+    if (public_out)
+        memcpy(public_out, public_key, S_KEY_LENGTH + 1);
+    return 0;
+}
+
+// A directory others may write to lets them plant keys (allowed/) or swap certificates.
+static int
+s_check_private_directory(const char *path, char *error, size_t error_size)
+{
+    struct stat info;
+    if (stat(path, &info) != 0)
+        return byzgd_set_error(error, error_size, "key directory %s: %s", path, strerror(errno));
+    if (!S_ISDIR(info.st_mode))
+        return byzgd_set_error(error, error_size, "key directory %s is not a directory", path);
+    if (info.st_mode & 0022)
+        return byzgd_set_error(error, error_size,
+                               "key directory %s is writable by group or others (mode %04o): "
+                               "chmod go-w %s",
+                               path, (unsigned)(info.st_mode & 07777), path);
+    return 0;
 }
 
 // Saves a certificate as PATH (public) and PATH_secret, both then chmod'ed: 0644 / 0600.
@@ -181,11 +331,15 @@ s_load_allowed(zhashx_t *allowed, const char *dir, char *error, size_t error_siz
         size_t length = strlen(name);
         if (length > 7 && strcmp(name + length - 7, "_secret") == 0)
             continue;
-        zcert_t *cert = zcert_load(name);
-        if (!cert)
-            continue;
-        zhashx_update(allowed, zcert_public_txt(cert), (void *)1);
-        zcert_destroy(&cert);
+        // Every certificate is read whole and checked: a truncated one is an error, not a
+        // worker silently locked out.
+        char key[S_KEY_LENGTH + 1];
+        if (byzgd_keys_check_certificate(name, false, key, error, error_size) != 0) {
+            zlist_destroy(&files);
+            zdir_destroy(&directory);
+            return -1;
+        }
+        zhashx_update(allowed, key, (void *)1);
     }
     zlist_destroy(&files);
     zdir_destroy(&directory);
@@ -295,7 +449,14 @@ s_zap_actor(zsock_t *pipe, void *arg)
         goto signal;
     handler = zsock_new(ZMQ_REP);
     assert(handler);
-    if (zsock_bind(handler, S_ZAP_ENDPOINT) != 0) {
+    // A handler just destroyed in this process (a restart in one process, as in the tests)
+    // releases the endpoint only when libzmq's reaper has closed its socket: retry briefly.
+    int bound = zsock_bind(handler, S_ZAP_ENDPOINT);
+    for (int retry = 0; bound != 0 && errno == EADDRINUSE && retry < 100; retry++) {
+        zclock_sleep(20);
+        bound = zsock_bind(handler, S_ZAP_ENDPOINT);
+    }
+    if (bound != 0) {
         byzgd_set_error(args->error, sizeof args->error,
                         "cannot bind %s (another ZAP handler in this process?)", S_ZAP_ENDPOINT);
         goto signal;
@@ -337,9 +498,12 @@ signal:
 // Server side
 
 typedef struct {
-    s_bucket_t bucket;
+    s_bucket_t bucket;   // messages
+    s_bucket_t bytes;    // bytes of every message
+    s_bucket_t rejected; // bytes of messages the protocol layer rejected
+    size_t last_bytes;   // size of the last admitted message (the one a rejection is about)
     uint64_t strikes;
-    bool warned;
+    bool warned, warned_bytes;
 } s_peer_t;
 
 struct byzgd_security_t {
@@ -367,6 +531,12 @@ byzgd_security_memory_bound(size_t worker_count, size_t dimension, int high_wate
     return ((size_t)256 << 20) + (size_t)(high_water_mark + 4) * worker_count * tensor;
 }
 
+static double
+s_max_double(double a, double b)
+{
+    return a > b ? a : b;
+}
+
 void
 byzgd_security_options_defaults(byzgd_security_options_t *options, size_t dimension)
 {
@@ -377,6 +547,14 @@ byzgd_security_options_defaults(byzgd_security_options_t *options, size_t dimens
         .high_water_mark = 4,
         .message_rate = 1000,
         .message_burst = 2000,
+        .byte_rate =
+            s_max_double(64.0 * 1024 * 1024, 16.0 * byzgd_security_max_frame_bytes(dimension)),
+        .byte_burst =
+            s_max_double(128.0 * 1024 * 1024, 32.0 * byzgd_security_max_frame_bytes(dimension)),
+        .rejected_byte_rate =
+            s_max_double(32.0 * 1024 * 1024, 8.0 * byzgd_security_max_frame_bytes(dimension)),
+        .rejected_byte_burst =
+            s_max_double(64.0 * 1024 * 1024, 16.0 * byzgd_security_max_frame_bytes(dimension)),
         .strikes_to_ban = 1000,
         .handshake_rate = 1.0 / 60,
         .handshake_burst = 16,
@@ -466,15 +644,17 @@ byzgd_security_new(const byzgd_security_options_t *options, char *error, size_t 
         byzgd_set_error(error, error_size, "path too long: %s", self->keys_dir);
         goto failed;
     }
+    // Key material is checked whole before use (truthful messages: a secret that does not
+    // parse is not "missing"), and so are the permissions that keep it private.
+    char allowed_path[4096];
+    if (s_check_private_directory(self->keys_dir, error, error_size) != 0 ||
+        s_join(allowed_path, sizeof allowed_path, self->keys_dir, BYZGD_KEYS_ALLOWED_DIR) != 0 ||
+        s_check_private_directory(allowed_path, error, error_size) != 0 ||
+        byzgd_keys_check_certificate(path, true, NULL, error, error_size) != 0)
+        goto failed;
     self->server_cert = zcert_load(path);
     if (!self->server_cert) {
         byzgd_set_error(error, error_size, "cannot load server certificate %s", path);
-        goto failed;
-    }
-    static const char zero_key[] = "0000000000000000000000000000000000000000";
-    if (strcmp(zcert_secret_txt(self->server_cert), zero_key) == 0) {
-        byzgd_set_error(error, error_size, "%s_secret is missing: the server needs its secret key",
-                        path);
         goto failed;
     }
     self->denylist = byzgd_denylist_new(self->deny_list_path, error, error_size);
@@ -613,6 +793,10 @@ s_peer(byzgd_security_t *self, const char *identity, double now_s)
     assert(peer);
     peer->bucket.tokens = self->options.message_burst;
     peer->bucket.updated_s = now_s;
+    peer->bytes.tokens = self->options.byte_burst;
+    peer->bytes.updated_s = now_s;
+    peer->rejected.tokens = self->options.rejected_byte_burst;
+    peer->rejected.updated_s = now_s;
     zhashx_insert(self->peers, identity, peer);
     return peer;
 }
@@ -632,6 +816,27 @@ byzgd_security_strike(byzgd_security_t *self, const char *identity, const char *
     if (byzgd_security_ban(self, identity, text, error, sizeof error) != 0)
         byzgd_warn("%s", error);
     return true;
+}
+
+bool
+byzgd_security_rejected(byzgd_security_t *self, const char *identity, const char *reason)
+{
+    assert(self && identity);
+    s_peer_t *peer = zhashx_lookup(self->peers, identity);
+    if (!peer || self->options.rejected_byte_rate <= 0)
+        return false;
+    double now_s = s_now_s();
+    if (s_bucket_take_amount(&peer->rejected, self->options.rejected_byte_rate,
+                             self->options.rejected_byte_burst, now_s, (double)peer->last_bytes))
+        return false;
+    // Out of budget: this rejection is a strike, and the bucket starts over (one strike per
+    // burst's worth of rejected bytes, not one per message).
+    peer->rejected.tokens = self->options.rejected_byte_burst;
+    self->stats.rejected_byte_strikes++;
+    char text[160];
+    snprintf(text, sizeof text, "rejected bytes over %.0f MiB/s (%s)",
+             self->options.rejected_byte_rate / (1024 * 1024), reason ? reason : "?");
+    return byzgd_security_strike(self, identity, text);
 }
 
 // The identity of a peer from a received body frame; "" if none.
@@ -692,6 +897,23 @@ s_admit(byzgd_security_t *self, zframe_t *routing, zframe_t *body, size_t frames
         byzgd_security_strike(self, identity, "message rate");
         return BYZGD_ADMIT_RATE_LIMITED;
     }
+    // Bytes, beside messages: full-size messages at the message rate would be gigabytes a
+    // second at large d (SECURITY.md §6). An unset budget (0) does not limit.
+    size_t bytes = body ? zframe_size(body) : 0;
+    if (self->options.byte_rate > 0 &&
+        !s_bucket_take_amount(&peer->bytes, self->options.byte_rate, self->options.byte_burst,
+                              now_s, (double)bytes)) {
+        self->stats.rate_limited++;
+        self->stats.byte_limited++;
+        if (!peer->warned_bytes) {
+            byzgd_warn("%s exceeds %.0f MiB/s: dropping", identity,
+                       self->options.byte_rate / (1024 * 1024));
+            peer->warned_bytes = true;
+        }
+        byzgd_security_strike(self, identity, "byte rate");
+        return BYZGD_ADMIT_RATE_LIMITED;
+    }
+    peer->last_bytes = bytes;
     if (frames > self->options.max_frames) {
         self->stats.too_many_frames++;
         byzgd_security_strike(self, identity, "too many frames");
@@ -785,14 +1007,13 @@ byzgd_security_client_setup(zsock_t *dealer, bool insecure, const char *worker_c
             return byzgd_set_error(error, error_size,
                                    "a worker needs its certificate and the server's (or "
                                    "--insecure)");
+        if (byzgd_keys_check_certificate(worker_cert_path, true, NULL, error, error_size) != 0 ||
+            byzgd_keys_check_certificate(server_cert_path, false, NULL, error, error_size) != 0)
+            return -1;
         zcert_t *worker = zcert_load(worker_cert_path);
         if (!worker)
             return byzgd_set_error(error, error_size, "cannot load certificate %s",
                                    worker_cert_path);
-        if (strcmp(zcert_secret_txt(worker), "0000000000000000000000000000000000000000") == 0) {
-            zcert_destroy(&worker);
-            return byzgd_set_error(error, error_size, "%s_secret is missing", worker_cert_path);
-        }
         zcert_t *server = zcert_load(server_cert_path);
         if (!server) {
             zcert_destroy(&worker);

@@ -54,6 +54,15 @@ int byzgd_keys_generate(const char *dir, size_t worker_count, bool force, char *
 // it) into `path`. Returns 0, or -1 when it does not fit.
 int byzgd_keys_worker_cert_path(char *path, size_t path_size, const char *dir, size_t index);
 
+// Reads the certificate at `path` whole and checks it: a `public-key` of 40 Z85
+// characters and, with `with_secret`, PATH_secret readable by its owner only (mode & 077
+// == 0), holding a 40-character Z85 `secret-key` that derives that public key. Messages
+// say what is wrong ("does not exist", "is 12 characters", "not Z85 at position 7",
+// "accessible to group or others (mode 0644): chmod 600 ..."). Copies the public key into
+// public_out (may be NULL). Returns 0, or -1 with a message.
+int byzgd_keys_check_certificate(const char *path, bool with_secret, char public_out[41],
+                                 char *error, size_t error_size);
+
 #include "denylist.h"
 
 // ---------------------------------------------------------------------------------------
@@ -68,6 +77,10 @@ typedef struct {
     int high_water_mark;        // SNDHWM and RCVHWM (default 4)
     double message_rate;        // messages per second per identity (default 1000)
     double message_burst;       // bucket size (default 2000)
+    double byte_rate;           // bytes per second per identity (default max(64 MiB, 16 frames))
+    double byte_burst;          // (default max(128 MiB, 32 frames)); 0 rate: no byte limit
+    double rejected_byte_rate;  // bytes of rejected messages per second before a strike
+    double rejected_byte_burst; // (defaults max(32 MiB, 8 frames) and max(64 MiB, 16 frames))
     unsigned strikes_to_ban;    // rate violations before a ban (default 1000; 0: never)
     double handshake_rate;      // CURVE handshakes per second per key (default 1/60)
     double handshake_burst;     // (default 16)
@@ -86,19 +99,21 @@ size_t byzgd_security_max_frame_bytes(size_t dimension);
 size_t byzgd_security_memory_bound(size_t worker_count, size_t dimension, int high_water_mark);
 
 typedef struct {
-    uint64_t admitted;           // messages handed to the protocol layer
-    uint64_t no_identity;        // no User-Id (cannot happen with ZAP enforced; counted)
-    uint64_t denied;             // identity on the deny-list
-    uint64_t rate_limited;       // dropped by the per-identity token bucket
-    uint64_t too_many_frames;    // more than max_frames (rest drained without keeping it)
-    uint64_t empty;              // a routing id with no content frame
-    uint64_t zero_prefixed;      // routing id starting with 0 (auto-generated or planted)
-    uint64_t strikes;            // byzgd_security_strike calls (malformed messages etc.)
-    uint64_t bans;               // identities banned by this process
-    uint64_t handshakes_ok;      // ZAP: accepted
-    uint64_t handshakes_unknown; // ZAP: key not on the allow-list
-    uint64_t handshakes_denied;  // ZAP: key on the deny-list
-    uint64_t handshakes_limited; // ZAP: handshake rate limit
+    uint64_t admitted;              // messages handed to the protocol layer
+    uint64_t no_identity;           // no User-Id (cannot happen with ZAP enforced; counted)
+    uint64_t denied;                // identity on the deny-list
+    uint64_t rate_limited;          // dropped by the per-identity token buckets (messages, bytes)
+    uint64_t byte_limited;          // of which by the byte budget
+    uint64_t rejected_byte_strikes; // strikes for rejected bytes over their budget
+    uint64_t too_many_frames;       // more than max_frames (rest drained without keeping it)
+    uint64_t empty;                 // a routing id with no content frame
+    uint64_t zero_prefixed;         // routing id starting with 0 (auto-generated or planted)
+    uint64_t strikes;               // byzgd_security_strike calls (malformed messages etc.)
+    uint64_t bans;                  // identities banned by this process
+    uint64_t handshakes_ok;         // ZAP: accepted
+    uint64_t handshakes_unknown;    // ZAP: key not on the allow-list
+    uint64_t handshakes_denied;     // ZAP: key on the deny-list
+    uint64_t handshakes_limited;    // ZAP: handshake rate limit
 } byzgd_security_stats_t;
 
 typedef enum {
@@ -142,6 +157,13 @@ byzgd_admit_t byzgd_security_check(byzgd_security_t *self, zmsg_t *message,
 // Records a protocol violation (malformed message, wrong round, duplicate...) by an
 // admitted identity. Returns true when this strike banned it (only if strikes_to_ban > 0).
 bool byzgd_security_strike(byzgd_security_t *self, const char *identity, const char *reason);
+
+// Records that the protocol layer rejected the last message admitted from `identity`
+// (stale round, other epoch, non-finite values ...: rejections honest workers also cause,
+// hence no strike each). Its bytes are counted against a budget of rejected bytes; running
+// out of it is a strike (so a peer streaming full-size proposals that are always rejected
+// is banned in the end). Returns true when this strike banned it.
+bool byzgd_security_rejected(byzgd_security_t *self, const char *identity, const char *reason);
 
 // Bans `identity` now (deny-list persisted). Returns 0, or -1 with a message.
 int byzgd_security_ban(byzgd_security_t *self, const char *identity, const char *reason,
