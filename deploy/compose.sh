@@ -31,6 +31,14 @@ export COMPOSE_HTTP_TIMEOUT=${COMPOSE_HTTP_TIMEOUT:-900} DOCKER_BUILDKIT=0
 
 s_log() { echo "compose: $*" >&2; }
 
+# Network namespaces dockerd leaves mounted in its exec root (the swarm's "default"
+# namespace stays after the daemon stops); unmounted so build/ can be removed.
+s_unmount_leftovers() {
+    local mount
+    awk -v exec_root="$state/exec/" 'index($2, exec_root) == 1 {print $2}' /proc/mounts |
+        sort -r | while read -r mount; do umount "$mount" 2>/dev/null || umount -l "$mount" || true; done
+}
+
 s_stop_private() {
     [[ -n "$private_pid" ]] || return 0
     if [[ -n "${swarm_joined:-}" ]]; then docker swarm leave --force >/dev/null 2>&1 || true; fi
@@ -38,6 +46,7 @@ s_stop_private() {
     for _ in $(seq 1 60); do kill -0 "$private_pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$private_pid" 2>/dev/null || true
     wait "$private_pid" 2>/dev/null || true
+    s_unmount_leftovers
     s_log "stopped the private dockerd ($private_pid)"
     private_pid=""
 }
@@ -50,15 +59,23 @@ s_daemon() {
     [[ $(id -u) -eq 0 ]] || { s_log "no Docker daemon answers and a private one needs root"; exit 77; }
     command -v dockerd >/dev/null || { s_log "dockerd is not installed (apt-get install docker.io)"; exit 77; }
     mkdir -p "$state/data" "$state/exec"
+    # One private daemon per machine at a time (other checkouts' included): two would share
+    # the swarm ports on 127.0.0.1 and the default pool of bridge subnets.
+    exec 9>"${BYZGD_DOCKER_LOCK:-/tmp/byzgd-private-dockerd.lock}"
+    if ! flock -n 9; then
+        s_log "waiting for another checkout's private dockerd session to end"
+        flock -w 3600 9 || { s_log "another private dockerd session holds the lock for an hour"; exit 77; }
+    fi
     export DOCKER_HOST="unix://$state/docker.sock"
     if docker info >/dev/null 2>&1; then
         s_log "a private dockerd of an earlier run still answers at $DOCKER_HOST: using it"
         return
     fi
     rm -f "$state/docker.sock" "$state/dockerd.pid"
+    s_unmount_leftovers
     dockerd --data-root "$state/data" --exec-root "$state/exec" --pidfile "$state/dockerd.pid" \
         -H "$DOCKER_HOST" --iptables=false --ip6tables=false \
-        --bridge=none >"$state/dockerd.log" 2>&1 &
+        --bridge=none >"$state/dockerd.log" 2>&1 9>&- &
     private_pid=$!
     trap 's_stop_private' EXIT
     for _ in $(seq 1 120); do
@@ -78,7 +95,7 @@ s_base_image() {
         command -v debootstrap >/dev/null || { s_log "debootstrap is not installed (apt-get install debootstrap)"; exit 77; }
         local mirror rootfs=$state/rootfs
         mirror=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list \
-            /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | head -1)
+            /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | head -1 || true)
         mirror=${mirror:-http://deb.debian.org/debian}
         s_log "making debian:bookworm-slim with debootstrap from $mirror (about 1.5 minutes)"
         rm -rf "$rootfs"
@@ -246,10 +263,15 @@ s_swarm() {
     return $status
 }
 
-case "${1:-}" in
-demo) s_demo ;;
-run) shift; name=${1:?name}; shift; s_daemon; s_image; s_run "$name" "$@" ;;
-swarm) shift; s_swarm "$@" ;;
-image) s_daemon; s_image ;;
-*) sed -n '2,16p' "$0"; exit 2 ;;
-esac
+# Whole in one function, read before it runs: editing this file during a run is harmless.
+s_main() {
+    case "${1:-}" in
+    demo) s_demo ;;
+    run) shift; name=${1:?name}; shift; s_daemon; s_image; s_run "$name" "$@" ;;
+    swarm) shift; s_swarm "$@" ;;
+    image) s_daemon; s_image ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
+    esac
+}
+s_main "$@"
+exit

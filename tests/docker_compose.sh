@@ -37,3 +37,4 @@ print(f"ok compose run: 30 rounds, slots {honest} honest and {byzantine} Byzanti
       f"final accuracy {fields['final_accuracy']}")
 PY
 [[ -z $(pgrep -a dockerd | grep -F "$root/build/docker") ]] || { echo "FAIL: the private dockerd still runs"; exit 1; }
+! grep -qF "$root/build/docker/" /proc/mounts || { echo "FAIL: mounts left under build/docker"; exit 1; }

@@ -20,4 +20,5 @@ cat "$out"
 ((status == 0)) || { echo "FAIL: the stack did not finish ($status)"; exit 1; }
 grep -q '^summary: ok .*workers=7 .*rounds=30 ' "$out" || { echo "FAIL: no ok summary of 30 rounds"; exit 1; }
 [[ -z $(pgrep -a dockerd | grep -F "$root/build/docker") ]] || { echo "FAIL: the private dockerd still runs"; exit 1; }
+! grep -qF "$root/build/docker/" /proc/mounts || { echo "FAIL: mounts left under build/docker"; exit 1; }
 echo "swarm stack: 30 rounds, $(grep -o 'final_accuracy=[^ ]*' "$out" | tail -1)"
