@@ -270,8 +270,7 @@ s_main() {
     run) shift; name=${1:?name}; shift; s_daemon; s_image; s_run "$name" "$@" ;;
     swarm) shift; s_swarm "$@" ;;
     image) s_daemon; s_image ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    *) sed -n '2,/^set -euo pipefail$/{/^set/!p}' "$0"; exit 2 ;;
     esac
 }
-s_main "$@"
-exit
+s_main "$@"; exit
