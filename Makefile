@@ -44,7 +44,7 @@ SANITIZE     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # are archived too, so the Byzantine worker and the tests link the same code as the real
 # executables.
 LAYERS   := common/support common/rules common/learning common/wire
-PROG_DIRS:= server worker byzantine cluster supervise sweep
+PROG_DIRS:= server worker byzantine cluster supervise simulate sweep
 LIB_SRC := $(sort $(foreach d,$(LAYERS),$(wildcard $d/*.c)) \
              $(filter-out %/main.c,$(foreach d,$(PROG_DIRS),$(wildcard $d/*.c))))
 MAIN_SRC := $(foreach d,$(PROG_DIRS),$(wildcard $d/main.c)) $(wildcard tools/*.c)

@@ -1,13 +1,93 @@
 /*  byzantine.c — attack and misbehaviour hooks for the worker actor. */
 #include "byzantine.h"
 
+#include <assert.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "support/log.h"
 
+// One shared input: valid for (round, params checksum), d floats (two for the moments).
+typedef struct {
+    uint64_t round, checksum;
+    size_t d;
+    float *first, *second;
+    bool valid;
+} s_shared_t;
+
+struct byzgd_collusion_t {
+    pthread_mutex_t lock;
+    unsigned references;
+    s_shared_t full, moments;
+    unsigned long computed, shared;
+};
+
+byzgd_collusion_t *
+byzgd_collusion_new(void)
+{
+    byzgd_collusion_t *self = calloc(1, sizeof *self);
+    if (!self)
+        abort();
+    pthread_mutex_init(&self->lock, NULL);
+    self->references = 1;
+    return self;
+}
+
+static byzgd_collusion_t *
+s_collusion_take(byzgd_collusion_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    self->references++;
+    pthread_mutex_unlock(&self->lock);
+    return self;
+}
+
+void
+byzgd_collusion_release(byzgd_collusion_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    byzgd_collusion_t *self = *self_p;
+    *self_p = NULL;
+    pthread_mutex_lock(&self->lock);
+    bool last = --self->references == 0;
+    pthread_mutex_unlock(&self->lock);
+    if (!last)
+        return;
+    free(self->full.first);
+    free(self->moments.first);
+    free(self->moments.second);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+}
+
+void
+byzgd_collusion_counts(byzgd_collusion_t *self, unsigned long *computed, unsigned long *shared)
+{
+    pthread_mutex_lock(&self->lock);
+    *computed = self->computed;
+    *shared = self->shared;
+    pthread_mutex_unlock(&self->lock);
+}
+
+// x_t identifies the input with the round: a resumed server may publish a round again.
+static uint64_t
+s_checksum(const float *params, size_t d)
+{
+    uint64_t sum = 0xcbf29ce484222325u;
+    for (size_t j = 0; j < d; j++) {
+        uint32_t bits;
+        memcpy(&bits, &params[j], sizeof bits);
+        sum = (sum ^ bits) * 0x100000001b3u;
+    }
+    return sum;
+}
+
 typedef struct {
     byzgd_attack_config_t attack;
+    byzgd_collusion_t *collusion; // NULL: compute alone
     byzgd_attack_moments_t *moments;
     size_t d;
     float *own, *full, *mean, *stddev, *flipped, *extra; // d floats each (extra: d + 1)
@@ -32,6 +112,7 @@ s_destroy(void *arg)
 {
     s_state_t *state = arg;
     s_free_buffers(state);
+    byzgd_collusion_release(&state->collusion);
     free(state);
 }
 
@@ -42,6 +123,28 @@ s_alloc(size_t count)
     if (!buffer)
         abort();
     return buffer;
+}
+
+// Stores a computed input in the cache (the caller holds the lock).
+static void
+s_remember(byzgd_collusion_t *collusion, s_shared_t *cache, uint64_t round, uint64_t checksum,
+           size_t d, const float *first, const float *second)
+{
+    if (cache->d != d) {
+        free(cache->first);
+        free(cache->second);
+        cache->first = s_alloc(d);
+        cache->second = s_alloc(d);
+        cache->d = d;
+    }
+    assert(first && cache->first && cache->second);
+    memcpy(cache->first, first, d * sizeof *first);
+    if (second)
+        memcpy(cache->second, second, d * sizeof *second);
+    cache->round = round;
+    cache->checksum = checksum;
+    cache->valid = true;
+    collusion->computed++;
 }
 
 static int
@@ -88,25 +191,56 @@ s_propose(void *arg, byzgd_worker_context_t *context, float *proposal_out, doubl
         byzgd_worker_context_gradient(context, state->flipped, &rng, shared, true);
         input.flipped_gradient = state->flipped;
     }
+    uint64_t checksum = state->collusion ? s_checksum(byzgd_worker_context_params(context), d) : 0;
     if (needs & BYZGD_ATTACK_NEEDS_MOMENTS) {
         if (!state->moments) {
             state->moments = byzgd_attack_moments_new(d);
             state->mean = s_alloc(d);
             state->stddev = s_alloc(d);
         }
-        byzgd_attack_moments_reset(state->moments);
-        for (size_t k = 0; k < state->attack.estimate_batches; k++) {
-            byzgd_worker_context_gradient(context, state->extra, &rng, shared, false);
-            byzgd_attack_moments_add(state->moments, state->extra);
+        // Only colluders draw from a common stream: their estimates agree, so one suffices.
+        s_shared_t *cache = state->collusion && shared ? &state->collusion->moments : NULL;
+        if (cache)
+            pthread_mutex_lock(&state->collusion->lock);
+        assert(state->mean && state->stddev);
+        if (cache && cache->valid && cache->round == round && cache->checksum == checksum &&
+            cache->d == d) {
+            memcpy(state->mean, cache->first, d * sizeof *state->mean);
+            memcpy(state->stddev, cache->second, d * sizeof *state->stddev);
+            state->collusion->shared++;
+        } else {
+            byzgd_attack_moments_reset(state->moments);
+            for (size_t k = 0; k < state->attack.estimate_batches; k++) {
+                byzgd_worker_context_gradient(context, state->extra, &rng, shared, false);
+                byzgd_attack_moments_add(state->moments, state->extra);
+            }
+            byzgd_attack_moments_finish(state->moments, state->mean, state->stddev);
+            if (cache)
+                s_remember(state->collusion, cache, round, checksum, d, state->mean, state->stddev);
         }
-        byzgd_attack_moments_finish(state->moments, state->mean, state->stddev);
+        if (cache)
+            pthread_mutex_unlock(&state->collusion->lock);
         input.mean = state->mean;
         input.stddev = state->stddev;
     }
     if (needs & BYZGD_ATTACK_NEEDS_FULL_GRADIENT) {
         if (!state->full)
             state->full = s_alloc(d);
-        byzgd_worker_context_full_gradient(context, state->full, state->attack.full_examples);
+        // The mean gradient over the same examples at the same x: the same for everyone.
+        s_shared_t *cache = state->collusion ? &state->collusion->full : NULL;
+        if (cache)
+            pthread_mutex_lock(&state->collusion->lock);
+        if (cache && cache->valid && cache->round == round && cache->checksum == checksum &&
+            cache->d == d) {
+            memcpy(state->full, cache->first, d * sizeof *state->full);
+            state->collusion->shared++;
+        } else {
+            byzgd_worker_context_full_gradient(context, state->full, state->attack.full_examples);
+            if (cache)
+                s_remember(state->collusion, cache, round, checksum, d, state->full, NULL);
+        }
+        if (cache)
+            pthread_mutex_unlock(&state->collusion->lock);
         input.full_gradient = state->full;
     }
     if (state->attack.kind == BYZGD_ATTACK_NONE)
@@ -173,8 +307,8 @@ s_send(void *arg, byzgd_worker_sender_t *sender, const float *proposal, size_t d
 }
 
 int
-byzgd_byzantine_hooks(byzgd_worker_hooks_t *hooks, const byzgd_attack_config_t *attack, char *error,
-                      size_t error_size)
+byzgd_byzantine_hooks(byzgd_worker_hooks_t *hooks, const byzgd_attack_config_t *attack,
+                      byzgd_collusion_t *collusion, char *error, size_t error_size)
 {
     (void)error;
     (void)error_size;
@@ -182,6 +316,7 @@ byzgd_byzantine_hooks(byzgd_worker_hooks_t *hooks, const byzgd_attack_config_t *
     if (!state)
         abort();
     state->attack = *attack;
+    state->collusion = collusion ? s_collusion_take(collusion) : NULL;
     memset(hooks, 0, sizeof *hooks);
     hooks->state = state;
     hooks->propose = s_propose;

@@ -11,9 +11,24 @@
 #include "learning/attack.h"
 #include "worker/worker.h"
 
-// Fills *hooks for `attack` (copied). The hooks' state is freed by hooks->destroy, which
+// What colluding attackers share: the inputs of their attack that do not depend on which
+// of them computes them (the full-training-set gradient at x_t; for colluding attacks the
+// moments estimated from their common stream) are computed once per round by whichever
+// attacker gets there first and copied by the others. Thread-safe: the worker actors of one
+// byzgd-byzantine process holding several identities, or byzgd-simulate's threads, share
+// one. Reference-counted: each hook holding it releases it when destroyed.
+typedef struct byzgd_collusion_t byzgd_collusion_t;
+byzgd_collusion_t *byzgd_collusion_new(void);
+// Inputs computed / copied so far (for the logs and the benchmarks).
+void byzgd_collusion_counts(byzgd_collusion_t *self, unsigned long *computed,
+                            unsigned long *shared);
+// Drops the caller's reference (the hooks hold their own). NULL-safe.
+void byzgd_collusion_release(byzgd_collusion_t **self_p);
+
+// Fills *hooks for `attack` (copied); collusion: NULL, or shared with the other attackers
+// of this process (the hooks take a reference). The hooks' state is freed by hooks->destroy, which
 // the worker calls when it ends. Returns 0, or -1 with a message.
 int byzgd_byzantine_hooks(byzgd_worker_hooks_t *hooks, const byzgd_attack_config_t *attack,
-                          char *error, size_t error_size);
+                          byzgd_collusion_t *collusion, char *error, size_t error_size);
 
 #endif

@@ -33,6 +33,10 @@ enum {
     BYZGD_CLUSTER_TO_SERVER = 1u << 0,
     BYZGD_CLUSTER_TO_WORKERS = 1u << 1,   // honest and Byzantine workers
     BYZGD_CLUSTER_TO_BYZANTINE = 1u << 2, // Byzantine workers only
+    // Meaningful only with processes and a network (transport, supervision, timing of a
+    // round, protocol misbehaviours): byzgd-simulate refuses it on its command line and
+    // ignores it in configuration files (a cluster's RUN_DIR/config lists every option).
+    BYZGD_CLUSTER_NETWORKED = 1u << 3,
 };
 
 typedef struct byzgd_cluster_config_t byzgd_cluster_config_t;

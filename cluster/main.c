@@ -13,7 +13,13 @@
 
     Exit status: 0 the server finished every round and wrote metrics; 1 the run failed
     (server error, all workers gone, timeout, no metrics); 2 bad flags or configuration,
-    or a run directory already holding a run; 128 + signal when interrupted. */
+    or a run directory already holding a run; 3 the model diverged (a result: the metrics
+    and the summary say "diverged"); 128 + signal when interrupted.
+
+    The launcher knows the roles, the server does not: it writes RUN_DIR/byzantine-slots
+    and, once the server has ended, adds "selected_byzantine" to the metrics lines
+    (byzantine_slots.h). */
+#include "byzantine_slots.h"
 #include "cluster_config.h"
 #include "launcher.h"
 #include "support/files.h"
@@ -37,6 +43,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +56,7 @@
 #define S_CHECKPOINT_EVERY     10     // supervised default: a restart repeats < 10 rounds
 #define S_MEMORY_BASE_MB       2048   // dataset, allocator and sanitizer headroom
 #define S_MEMORY_PER_WORKER_MB 8      // (4 + 4) queued tensors of 4 d bytes, d <= 2^18
+#define S_EXIT_DIVERGED        3      // byzgd-server's BYZGD_SERVER_EXIT_DIVERGED
 
 // Everything one run needs; lives in main's frame.
 typedef struct {
@@ -72,6 +80,7 @@ typedef struct {
     double last_round, last_print_round;
     double final_accuracy, best_accuracy, last_train_loss, last_rejected_total;
     size_t lines;
+    bool diverged; // a metrics line says "status":"diverged"
     double started_s, last_print_s;
 } s_run_t;
 
@@ -303,12 +312,14 @@ s_print_progress(s_run_t *run, const byzgd_metrics_line_t *line, bool evaluated)
     double seconds = now - run->last_print_s;
     double done = line->round - run->last_print_round;
     double rate = seconds > 0 && done > 0 ? done / seconds : NAN;
-    char accuracy[64] = "";
+    char accuracy[64] = "", ratio[32] = "";
     if (evaluated)
         snprintf(accuracy, sizeof accuracy, "  test accuracy %.4f  test loss %.4f",
                  line->test_accuracy, line->test_loss);
-    printf("round %4.0f/%lld%s  train loss %.4f  %.2f rounds/s  rejected %.0f\n", line->round,
-           run->rounds_target, accuracy, line->train_loss, rate, run->last_rejected_total);
+    if (!isnan(line->resilience_ratio))
+        snprintf(ratio, sizeof ratio, "  ratio %.2f", line->resilience_ratio);
+    printf("round %4.0f/%lld%s  train loss %.4f  %.2f rounds/s  rejected %.0f%s\n", line->round,
+           run->rounds_target, accuracy, line->train_loss, rate, run->last_rejected_total, ratio);
     fflush(stdout);
     run->last_print_s = now;
     run->last_print_round = line->round;
@@ -326,6 +337,9 @@ s_consume_line(s_run_t *run, const char *text, size_t length)
     }
     if (run->lines++ == 0)
         run->last_print_round = line.round - 1;
+    static const char diverged[] = "\"status\":\"diverged\"";
+    if (memmem(text, length, diverged, sizeof diverged - 1))
+        run->diverged = true;
     run->last_round = line.round;
     run->last_train_loss = line.train_loss;
     run->last_rejected_total += line.rejected;
@@ -473,7 +487,10 @@ s_worker_common(s_run_t *run, s_argv_t *argv, size_t key_index)
     s_argv_add(argv, "--endpoint");
     s_argv_add(argv, "%s", run->endpoint);
     if (byzgd_cluster_config_get_flag(run->config, "insecure")) {
+        // Without keys the worker names its slot; with keys the key's name is the slot.
         s_argv_add(argv, "--insecure");
+        s_argv_add(argv, "--slot");
+        s_argv_add(argv, "%zu", key_index);
     } else {
         s_argv_add(argv, "--cert");
         s_argv_add(argv, "%s/workers/worker-%03zu.cert", run->keys_dir, key_index);
@@ -514,9 +531,11 @@ s_spawn(s_run_t *run, const char *name, s_argv_t *argv, const char *const *env)
 }
 
 // Starts the worker holding key `slot`: Byzantine worker number `number` when
-// is_byzantine, honest otherwise. Returns 0 or -1.
+// is_byzantine (holding `identities` consecutive keys from `slot` on), honest otherwise.
+// Returns 0 or -1.
 static int
-s_start_worker(s_run_t *run, const char *name, size_t slot, bool is_byzantine, size_t number)
+s_start_worker(s_run_t *run, const char *name, size_t slot, bool is_byzantine, size_t number,
+               size_t identities)
 {
     // Many workers share few cores: one OpenMP thread each and no busy-waiting.
     static const char *const env[] = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1",
@@ -532,6 +551,10 @@ s_start_worker(s_run_t *run, const char *name, size_t slot, bool is_byzantine, s
     }
     if (is_byzantine) {
         s_forward_options(&argv, run->config, BYZGD_CLUSTER_TO_BYZANTINE);
+        if (identities > 1) {
+            s_argv_add(&argv, "--identities");
+            s_argv_add(&argv, "%zu", identities);
+        }
         char mode[64];
         if (s_misbehaviour(run, number, mode, sizeof mode)) {
             s_argv_add(&argv, "--misbehave");
@@ -550,13 +573,32 @@ s_start_workers(s_run_t *run)
     long long byzantine = byzgd_cluster_config_get_int(run->config, "byzantine");
     long long honest = workers - byzantine;
     int width = workers > 100 ? 3 : 2;
+    // Slot i is key worker-i: the Byzantine workers hold the last slots (byzantine_slots.h).
+    bool *roles = calloc((size_t)workers, sizeof *roles);
+    if (!roles)
+        abort();
+    byzgd_byzantine_slots_assign(roles, (size_t)workers, (size_t)byzantine);
+    char error[512];
+    int written =
+        byzgd_byzantine_slots_write(run->run_dir, roles, (size_t)workers, error, sizeof error);
+    free(roles);
+    if (written != 0) {
+        byzgd_error("%s", error);
+        return -1;
+    }
+    // Byzantine workers without a protocol misbehaviour run as one process holding all
+    // their identities, so that the inputs they share are computed once per round.
+    bool grouped = byzantine > 1 && !byzgd_cluster_config_get(run->config, "misbehave");
     for (long long i = 0; i < workers; i++) {
         bool is_byzantine = i >= honest;
         long long number = is_byzantine ? i - honest : i;
+        if (grouped && is_byzantine && number > 0)
+            break;
         char name[64];
         snprintf(name, sizeof name, "%s-%0*lld", is_byzantine ? "byzantine" : "worker", width,
                  number);
-        if (s_start_worker(run, name, (size_t)i, is_byzantine, (size_t)number) != 0)
+        if (s_start_worker(run, name, (size_t)i, is_byzantine, (size_t)number,
+                           grouped && is_byzantine ? (size_t)byzantine : 1) != 0)
             return -1;
     }
     return 0;
@@ -833,6 +875,12 @@ s_supervise(s_run_t *run)
             if (ended == run->server) {
                 if (byzgd_launcher_succeeded(run->launcher, ended))
                     return 0;
+                // Status 3 is a diverged run only when its metrics say so.
+                int server_status = byzgd_launcher_status(run->launcher, ended);
+                s_follow_metrics(run);
+                if (WIFEXITED(server_status) && WEXITSTATUS(server_status) == S_EXIT_DIVERGED &&
+                    run->diverged)
+                    return S_EXIT_DIVERGED;
                 char log[S_PATH_MAX];
                 s_log_path(log, sizeof log, run, "server");
                 byzgd_error("the server %s; %s ends with:", status, log);
@@ -1070,14 +1118,32 @@ cleanup:
     return result;
 }
 
+// Adds "selected_byzantine" to the server's metrics lines (the server does not know the
+// roles). A run without the file (an older run resumed) is left as it is.
 static void
-s_summary(const s_run_t *run, bool succeeded, double seconds)
+s_annotate_metrics(const s_run_t *run)
+{
+    size_t n = (size_t)byzgd_cluster_config_get_int(run->config, "workers");
+    bool *is_byzantine = calloc(n, sizeof *is_byzantine);
+    if (!is_byzantine)
+        abort();
+    char error[512], path[S_PATH_MAX];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run->run_dir);
+    if (byzgd_byzantine_slots_read(run->run_dir, is_byzantine, n, error, sizeof error) != 0 ||
+        (s_exists(run->run_dir, "metrics.jsonl") &&
+         byzgd_byzantine_slots_annotate(path, is_byzantine, n, error, sizeof error) < 0))
+        byzgd_warn("selected_byzantine not added: %s", error);
+    free(is_byzantine);
+}
+
+static void
+s_summary(const s_run_t *run, const char *status, double seconds)
 {
     const char *attack = byzgd_cluster_config_get(run->config, "attack");
     printf("summary: %s rule=%s attack=%s workers=%s byzantine=%s rounds=%.0f "
            "final_accuracy=%.4f best_accuracy=%.4f seconds=%.1f run_dir=%s\n",
-           succeeded ? "ok" : "failed", byzgd_cluster_config_get(run->config, "rule"),
-           attack ? attack : "none", byzgd_cluster_config_get(run->config, "workers"),
+           status, byzgd_cluster_config_get(run->config, "rule"), attack ? attack : "none",
+           byzgd_cluster_config_get(run->config, "workers"),
            byzgd_cluster_config_get(run->config, "byzantine"),
            isnan(run->last_round) ? 0 : run->last_round, run->final_accuracy, run->best_accuracy,
            seconds, run->run_dir);
@@ -1173,49 +1239,58 @@ s_run(s_run_t *run)
     s_write_pids(run);
     if (status == 0)
         status = s_supervise(run);
-    if (status == 0)
+    if (status == 0 || status == S_EXIT_DIVERGED)
         s_finish_workers(run);
     else
         byzgd_launcher_stop_all(run->launcher, S_STOP_GRACE_MS);
     s_follow_metrics(run);
     byzgd_launcher_destroy(&run->launcher);
+    s_annotate_metrics(run);
 
+    bool diverged = status == S_EXIT_DIVERGED;
     bool complete = status == 0 && run->lines > 0 && run->last_round >= (double)run->rounds_target;
     if (status == 0 && !complete) {
         byzgd_error("the server ended but metrics.jsonl holds %s (round %.0f of %lld)",
                     run->lines ? "too few rounds" : "no round", run->last_round,
                     run->rounds_target);
     }
-    s_summary(run, complete, s_now_s() - run->started_s);
+    if (diverged)
+        printf("byzgd-cluster: the model diverged at round %.0f (see metrics.jsonl)\n",
+               run->last_round);
+    s_summary(run, diverged ? "diverged" : complete ? "ok" : "failed", s_now_s() - run->started_s);
     if (status > 128)
         return status;
-    return complete ? 0 : 1;
+    return diverged ? S_EXIT_DIVERGED : complete ? 0 : 1;
 }
 
 // ---- --join: the workers of one host
 
-// Writes RUN_DIR/byzantine-slots: the slots whose workers were Byzantine, one per line.
+// Writes RUN_DIR/byzantine-slots (byzantine_slots.h, the format and function of the local
+// launch and of byzgd-simulate): the first `byzantine` slots of the bundle attack.
 static int
 s_write_byzantine_slots(const s_run_t *run, const byzgd_key_bundle_t *bundle, size_t byzantine)
 {
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream(&text, &size);
-    if (!out)
+    size_t n = 0;
+    for (size_t i = 0; i < byzgd_key_bundle_slot_count(bundle); i++)
+        if (byzgd_key_bundle_slot(bundle, i) + 1 > n)
+            n = byzgd_key_bundle_slot(bundle, i) + 1;
+    bool *is_byzantine = calloc(n ? n : 1, sizeof *is_byzantine);
+    if (!is_byzantine)
         abort();
     for (size_t i = 0; i < byzantine; i++)
-        fprintf(out, "%zu\n", byzgd_key_bundle_slot(bundle, i));
-    fclose(out);
+        is_byzantine[byzgd_key_bundle_slot(bundle, i)] = true;
     char error[512];
-    int result = s_write_file(run->run_dir, "byzantine-slots", text, error, sizeof error);
+    int result = byzgd_byzantine_slots_write(run->run_dir, is_byzantine, n, error, sizeof error);
     if (result != 0)
         byzgd_error("%s", error);
-    free(text);
+    free(is_byzantine);
     return result;
 }
 
 // Waits for every worker to end. Returns 0 when all left with status 0 (the server said
-// BYE), -1 when one failed, 128+signal when interrupted.
+// BYE(done): the run finished), -1 when one failed or was told BYE(shutdown) (status
+// BYZGD_WORKER_EXIT_STOPPED: the server was stopped or failed), 128+signal when
+// interrupted.
 static int
 s_supervise_workers(s_run_t *run)
 {
@@ -1300,7 +1375,7 @@ s_run_join(s_run_t *run)
         bool is_byzantine = i < byzantine;
         char name[64];
         snprintf(name, sizeof name, "%s-%03zu", is_byzantine ? "byzantine" : "worker", slot);
-        if (s_start_worker(run, name, slot, is_byzantine, i) != 0)
+        if (s_start_worker(run, name, slot, is_byzantine, i, 1) != 0)
             status = 1;
     }
     if (run->launcher) {

@@ -168,7 +168,7 @@ s_key_is(const char *key, size_t size, const char *name)
 int
 byzgd_metrics_line_parse(byzgd_metrics_line_t *out, const char *line, size_t length)
 {
-    byzgd_metrics_line_t record = {NAN, NAN, NAN, NAN, NAN, NAN, 0};
+    byzgd_metrics_line_t record = {NAN, NAN, NAN, NAN, NAN, NAN, 0, NAN};
     s_scanner_t scanner = {line, length, 0};
     s_skip_space(&scanner);
     if (!s_peek(&scanner, '{'))
@@ -207,6 +207,8 @@ byzgd_metrics_line_parse(byzgd_metrics_line_t *out, const char *line, size_t len
                 record.test_loss = number;
             else if (s_key_is(key, key_size, "accepted"))
                 record.accepted = number;
+            else if (s_key_is(key, key_size, "resilience_ratio"))
+                record.resilience_ratio = number;
             s_skip_space(&scanner);
             if (s_peek(&scanner, ',')) {
                 scanner.position++;

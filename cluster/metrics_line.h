@@ -15,6 +15,7 @@ typedef struct {
     double test_loss;     // NAN unless the round was evaluated
     double accepted;      // NAN when absent
     double rejected;      // total: the number, or the sum of a {reason: count} object; 0 if absent
+    double resilience_ratio; // NAN when absent or null (rules/resilience.h)
 } byzgd_metrics_line_t;
 
 // Parses one line (a JSON object, `length` bytes, not necessarily NUL-terminated) and

@@ -48,6 +48,24 @@ byzgd_metrics_new(const char *path, bool append, char *error, size_t error_size)
     return self;
 }
 
+void
+byzgd_metrics_record_outcome(byzgd_round_record_t *record, const byzgd_round_outcome_t *outcome)
+{
+    record->round = outcome->round;
+    record->accepted = outcome->accepted;
+    record->aggregate_s = outcome->aggregate_s;
+    record->update_s = outcome->update_s;
+    record->learning_rate = outcome->learning_rate;
+    record->selected = outcome->selected;
+    record->selected_count = outcome->selected_count;
+    record->selected_byzantine = -1;
+    record->non_finite = outcome->non_finite;
+    record->train_loss = outcome->train_loss;
+    record->diverged = outcome->status == BYZGD_ROUND_DIVERGED;
+    record->diagnosed = outcome->diagnosed;
+    record->resilience = outcome->resilience;
+}
+
 // The round of a metrics line ({"round":N,...}), or -1 when it does not start that way.
 static long long
 s_line_round(const char *line, size_t length)
@@ -117,15 +135,26 @@ s_format(byzgd_json_t *json, const byzgd_round_record_t *record)
         for (size_t i = 0; i < record->selected_count; i++)
             byzgd_json_int(json, (int64_t)record->selected[i]);
         byzgd_json_array_end(json);
+        if (record->selected_byzantine >= 0)
+            byzgd_json_key_int(json, "selected_byzantine", record->selected_byzantine);
     }
     byzgd_json_key_double(json, "train_loss", record->train_loss);
     byzgd_json_key_bool(json, "deadline", record->deadline);
     byzgd_json_key_int(json, "non_finite", (int64_t)record->non_finite);
     byzgd_json_key_int(json, "disconnects", (int64_t)record->disconnects);
+    if (record->diagnosed) {
+        byzgd_json_key_double(json, "sigma_estimate", record->resilience.sigma);
+        byzgd_json_key_double(json, "resilience_eta", record->resilience.eta);
+        byzgd_json_key_double(json, "resilience_bound", record->resilience.bound);
+        byzgd_json_key_double(json, "aggregate_norm", record->resilience.aggregate_norm);
+        byzgd_json_key_double(json, "resilience_ratio", record->resilience.ratio);
+    }
     if (record->evaluated) {
         byzgd_json_key_double(json, "test_loss", record->test_loss);
         byzgd_json_key_double(json, "test_accuracy", record->test_accuracy);
     }
+    if (record->diverged)
+        byzgd_json_key_string(json, "status", "diverged");
     byzgd_json_object_end(json);
 }
 

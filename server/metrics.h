@@ -7,7 +7,10 @@
     Fields: round, elapsed_s, phase times collect_s / aggregate_s / update_s / publish_s,
     learning_rate, accepted, rejected (total), rejected_by_reason {reason: count} (names of
     byzgd_msg_reject_name), selected
-    (worker ids the rule kept, when it selects), train_loss (mean over accepted proposals),
+    (slots the rule kept, when it selects), selected_byzantine (how many of them are
+    Byzantine, when the writer knows the roles), train_loss (median of the accepted
+    losses: a liar cannot move it, see round.h), status ("diverged" on the round that ended
+    the run that way; absent otherwise),
     deadline (true when the round closed on its deadline), non_finite (rows the rule
     dropped), disconnects (connections the transport closed during the round: a frame over
     ZMQ_MAXMSGSIZE never reaches the server, libzmq drops the connection instead), test_accuracy and
@@ -19,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "round.h"
 #include "wire/msg.h"
 
 typedef struct {
@@ -30,15 +34,29 @@ typedef struct {
     uint64_t rejected[BYZGD_MSG_REJECT_COUNT]; // by reason, named by byzgd_msg_reject_name
     const size_t *selected; // borrowed worker ids, NULL when the rule does not select
     size_t selected_count;
-    double train_loss; // NaN when no accepted proposal reported a finite loss
+    // Byzantine rows among `selected`, written after it; -1: not known here (the server
+    // does not know the roles; byzgd-cluster adds it afterwards, byzgd-simulate directly)
+    int selected_byzantine;
+    double train_loss; // median of the accepted losses, NaN when none was finite
     bool deadline;
     size_t non_finite;
     uint64_t disconnects; // connections libzmq closed, e.g. for a frame over ZMQ_MAXMSGSIZE
+    bool diverged;        // this round ended the run: "status":"diverged"
     bool evaluated;       // set by byzgd_metrics_set_evaluation, not by the caller
     double test_loss, test_accuracy;
+    // The resilience diagnostic (rules/resilience.h), written when diagnosed as
+    // sigma_estimate, resilience_eta, resilience_bound, aggregate_norm, resilience_ratio
+    // (null when NaN)
+    bool diagnosed;
+    byzgd_resilience_t resilience;
 } byzgd_round_record_t;
 
 typedef struct byzgd_metrics_t byzgd_metrics_t;
+
+// Copies what the round engine decided (accepted, selected, train loss, timings, status)
+// into a record; the caller adds times, rejections and selected_byzantine.
+void byzgd_metrics_record_outcome(byzgd_round_record_t *record,
+                                  const byzgd_round_outcome_t *outcome);
 
 // Opens `path` for writing (append = true keeps existing lines, for --resume). path NULL:
 // records are only kept for byzgd_metrics_last (tests, --metrics not given).

@@ -1,12 +1,44 @@
 /*  server.c — the parameter server actor (see server.h for the contract and
-    docs/PROTOCOL.md for the wire grammar).
+    docs/PROTOCOL.md for the wire grammar). The round rules live in the round engine
+    (round.h); this file keeps sockets, peers, timers, metrics and checkpoints.
 
-    State machine of the actor:
-        JOINING     fewer than q identities have joined: HELLOs are answered with CONFIG
-                    and the current PARAMS, proposals are already accepted
-        COLLECTING  round t published; proposals fill rows of the n×d matrix
-        DRAINING    all rounds done, BYE(done) sent; waiting for the last evaluations
-        FINISHED    metrics flushed, DONE reported to the caller; answers BYE to stragglers
+    State machine (one state at a time in self->state; no flag stands in for a state):
+
+    state         event                                   action                    next
+    ------------  --------------------------------------  ------------------------  ------------
+    STARTING      HELLO, fewer than n joined              CONFIG                    STARTING
+    STARTING      HELLO, n joined                         publish round             COLLECTING
+    STARTING      start timer (deadline after q joined)   publish round             COLLECTING
+    UNDERSTAFFED  HELLO, q joined                         CONFIG, PARAMS, deadline  COLLECTING
+    UNDERSTAFFED  HELLO, fewer than q joined              CONFIG, PARAMS            UNDERSTAFFED
+    COLLECTING    HELLO                                   CONFIG, PARAMS            COLLECTING
+    COLLECTING    PROPOSAL accepted, quorum in            close, publish next       COLLECTING
+    COLLECTING    deadline, rule precondition holds       close, publish next       COLLECTING
+    COLLECTING    deadline, precondition fails            re-send PARAMS            WAITING
+    WAITING       PROPOSAL accepted, precondition holds   close, publish next       COLLECTING
+    WAITING       re-send timer                           PARAMS to silent workers  WAITING
+    WAITING       give-up timer                           checkpoint, status 1      DRAINING
+    any round     close of the last round                 checkpoint                DRAINING
+    any round     > f and > n/2 slots non-finite, or x    close as diverged         DRAINING
+                  non-finite
+    DRAINING      evaluations done                        flush, BYE(done) to all   CLOSING
+    CLOSING       BYE from a worker (its acknowledgement)  forget it                 CLOSING
+    CLOSING       a BYE send fails: connection gone       forget it                 CLOSING
+    CLOSING       other message from a worker             BYE                       CLOSING
+    CLOSING       re-send timer (every 100 ms)            BYE to the unanswered     CLOSING
+    CLOSING       all answered or gone, or closing limit  DONE (or STOPPED)         FINISHED
+    FINISHED      HELLO / HEARTBEAT                       BYE(done)                 FINISHED
+    any           STOP (pipe)                             BYE(shutdown), flush      CLOSING
+
+    CLOSING makes the end of a run reliable (PROTOCOL.md §4.1): a single BYE can be lost
+    (sends never block; a slow worker's full queue drops it), so BYE is re-sent until each
+    worker that was alive answers BYE or its connection is gone, for at most the closing
+    limit (2 heartbeat intervals, at least 2 s); the process exits only after that.
+
+    "any round" is UNDERSTAFFED, COLLECTING or WAITING; a publish enters UNDERSTAFFED when
+    fewer than q identities have joined (no deadline until they have), COLLECTING otherwise.
+    Proposals are accepted in every round state (a round can fill while understaffed).
+
     The actor loop only dispatches: the pipe (typed commands), the ROUTER, the evaluator and
     the timers (deadline, heartbeats). Pipe grammar, private to this file:
         caller → actor  "STATS" | "PARAMS" | "STOP" | "$TERM"
@@ -32,6 +64,7 @@
 #include "evaluator.h"
 #include "support/log.h"
 #include "metrics.h"
+#include "round.h"
 #include "learning/model.h"
 #include "wire/msg.h"
 #include "wire/security.h"
@@ -42,8 +75,23 @@ _Static_assert(BYZGD_MSG_REJECT_COUNT <= 32, "byzgd_server_stats_t.rejected is t
 #define S_UNKNOWN_ERRORS        64 // identities without a slot remembered for ERROR rate limiting
 #define S_RECV_BUDGET           256
 #define S_EVALUATIONS_IN_FLIGHT 4
+#define S_ARRIVALS              16   // recent rounds whose last arrival sets a short deadline
+#define S_DEADLINE_FLOOR_MS     500  // a short deadline is at least this
+#define S_BYE_RESEND_MS         100  // CLOSING: BYE re-sent this often to the unanswered
+#define S_CLOSING_LIMIT_MIN_MS  2000 // CLOSING lasts at most max(this, 2 heartbeat intervals)
 
-typedef enum { S_JOINING, S_COLLECTING, S_DRAINING, S_FINISHED } s_phase_t;
+typedef enum {
+    S_STARTING,     // no round published yet
+    S_UNDERSTAFFED, // round published, fewer than q identities joined: no deadline yet
+    S_COLLECTING,   // round published, deadline armed
+    S_WAITING,      // deadline passed without the rule's precondition
+    S_DRAINING,     // training over: waiting for the last evaluations
+    S_CLOSING,      // everything on disk: BYE re-sent until every worker answered or left
+    S_FINISHED,     // DONE reported; stragglers get BYE
+} s_state_t;
+
+static const char *const s_state_names[] = {"STARTING", "UNDERSTAFFED", "COLLECTING", "WAITING",
+                                            "DRAINING", "CLOSING",      "FINISHED"};
 typedef enum { S_PROGRESS_ROUND, S_PROGRESS_EVALUATION, S_PROGRESS_FINAL } s_progress_t;
 
 typedef struct {
@@ -55,7 +103,7 @@ typedef struct {
     int64_t last_sent_ms;
     int64_t last_error_ms;
     int64_t last_hello_ms;
-    uint64_t proposed_round; // last round this identity proposed in (0: none)
+    bool bye_unanswered; // CLOSING: BYE sent, no BYE back yet, connection not known gone
 } s_peer_t;
 
 typedef struct {
@@ -76,29 +124,33 @@ typedef struct {
     byzgd_metrics_t *metrics;
     byzgd_msg_config_t session; // CONFIG template (slot and shard filled per worker)
 
-    float *params;    // x_t, d floats
-    float *rows;      // n × d proposals of the current round, in arrival order
-    size_t *row_slot; // slot of each row
-    double *row_loss;
-    size_t received;
-    byzgd_gar_result_t *gar_result;
+    byzgd_round_t *engine; // x, the round number and its proposals
 
     s_peer_t *peers; // n slots
     size_t joined;
     s_stranger_t strangers[S_UNKNOWN_ERRORS];
 
-    uint64_t epoch, round, first_round;
+    uint64_t epoch, first_round;
     zmq_msg_t params_msg; // PARAMS of the current round, shared by every send
 
     int64_t start_ms;
     double resumed_elapsed_s; // run time before this start (from the checkpoint)
     uint64_t next_checkpoint; // the first round whose checkpoint is due
     int64_t published_ms;     // when the current round's PARAMS went out
-    int64_t deadline_at_ms;   // 0: no deadline armed (fewer than q joined)
-    int64_t give_up_at_ms;    // deadline + max wait
-    int64_t resend_at_ms;     // next PARAMS re-send while waiting past the deadline
+    int64_t deadline_at_ms;   // COLLECTING: when the deadline passes
+    int64_t give_up_at_ms;    // WAITING: deadline + max wait
+    int64_t resend_at_ms;     // WAITING: next PARAMS re-send
     int64_t last_tick_ms;
     int64_t quorum_joined_ms; // when q identities had joined (0: not yet)
+    int64_t last_accept_ms;   // when the current round's last proposal was accepted
+    // The adaptive deadline: seconds from publish to the last accepted proposal of recent
+    // rounds (a ring), and whether the previous round closed by its deadline.
+    double arrival_s[S_ARRIVALS];
+    size_t arrival_count, arrival_next;
+    bool previous_by_deadline;
+    int64_t closing_until_ms; // CLOSING: the closing limit
+    int64_t bye_resend_at_ms; // CLOSING: next BYE to the unanswered
+    uint32_t bye_code;        // CLOSING: BYZGD_MSG_BYE_DONE or _SHUTDOWN
     double publish_s;         // time to publish the current round
 
     uint64_t rejected_round[BYZGD_MSG_REJECT_COUNT];
@@ -107,23 +159,23 @@ typedef struct {
 
     // progress line
     double last_accuracy, last_test_loss;
+    double last_ratio; // resilience_ratio of the last diagnosed round (NaN: none)
     uint64_t evaluated_round;
     int64_t progress_ms; // start of the rounds/s window
     int64_t progress_shown_ms;
     uint64_t progress_round;
     double rounds_per_s;
 
-    s_phase_t phase;
-    int exit_status;
+    s_state_t state;
+    int exit_status; // 0 done, 1 failed, BYZGD_SERVER_EXIT_DIVERGED
     char description[256];
     bool reason_logged[BYZGD_MSG_REJECT_COUNT];
-    bool params_ready;
-    bool waiting_logged;
+    bool params_ready; // params_msg holds an encoded PARAMS
     bool progress_tty;
     bool evaluated;
     bool evaluation_skip_logged;
-    bool started; // the first round of this run has been published
     bool terminated;
+    bool stop_requested; // STOP came: STOPPED is owed when CLOSING ends
 } s_server_t;
 
 struct byzgd_server_t {
@@ -142,6 +194,25 @@ static double
 s_seconds(int64_t ms)
 {
     return (double)ms / 1000.0;
+}
+
+static uint64_t
+s_round(const s_server_t *self)
+{
+    return byzgd_round_current(self->engine);
+}
+
+static bool
+s_in_round(const s_server_t *self)
+{
+    return self->state == S_UNDERSTAFFED || self->state == S_COLLECTING || self->state == S_WAITING;
+}
+
+// Every transition of the table at the top of this file goes through here.
+static void
+s_enter(s_server_t *self, s_state_t next)
+{
+    self->state = next;
 }
 
 // Rejections only a misbehaving peer causes count towards a ban (security.h strikes).
@@ -177,7 +248,7 @@ s_reject(s_server_t *self, byzgd_msg_reject_t reason, const char *identity, cons
         self->reason_logged[reason] = true;
         byzgd_warn("round %" PRIu64 ": dropped a message (%s%s%s) from %s; further drops of "
                    "this kind are only counted",
-                   self->round, byzgd_msg_reject_name(reason), detail ? ": " : "",
+                   s_round(self), byzgd_msg_reject_name(reason), detail ? ": " : "",
                    detail ? detail : "", identity && *identity ? identity : "an unknown peer");
     }
     if (identity && *identity && s_is_strike(reason))
@@ -231,7 +302,7 @@ static void
 s_send_error_to(s_server_t *self, const uint8_t *routing_id, size_t routing_id_size, uint32_t code,
                 const char *text)
 {
-    byzgd_msg_t msg = {.type = BYZGD_MSG_ERROR, .epoch = self->epoch, .round = self->round};
+    byzgd_msg_t msg = {.type = BYZGD_MSG_ERROR, .epoch = self->epoch, .round = s_round(self)};
     msg.error.code = code;
     snprintf(msg.error.text, sizeof msg.error.text, "%s", text);
     s_send_small_to(self, routing_id, routing_id_size, &msg);
@@ -262,18 +333,20 @@ s_send_error_to_stranger(s_server_t *self, const char *identity, const uint8_t *
     s_send_error_to(self, routing_id, routing_id_size, code, text);
 }
 
-static void
+// Returns -1 with errno EHOSTUNREACH when the peer's connection is gone (ROUTER_MANDATORY),
+// -1 with EAGAIN when its queue is full (retried by CLOSING), else 0.
+static int
 s_send_bye(s_server_t *self, s_peer_t *peer, uint32_t code)
 {
-    byzgd_msg_t msg = {.type = BYZGD_MSG_BYE, .epoch = self->epoch, .round = self->round};
+    byzgd_msg_t msg = {.type = BYZGD_MSG_BYE, .epoch = self->epoch, .round = s_round(self)};
     msg.bye.code = code;
-    s_send_small(self, peer, &msg);
+    return s_send_small(self, peer, &msg);
 }
 
 static void
 s_send_config(s_server_t *self, s_peer_t *peer)
 {
-    byzgd_msg_t msg = {.type = BYZGD_MSG_CONFIG, .epoch = self->epoch, .round = self->round};
+    byzgd_msg_t msg = {.type = BYZGD_MSG_CONFIG, .epoch = self->epoch, .round = s_round(self)};
     msg.config = self->session;
     msg.config.slot = (uint32_t)s_slot_of(self, peer);
     msg.config.shard_index = msg.config.slot;
@@ -301,7 +374,42 @@ s_send_params(s_server_t *self, s_peer_t *peer)
 // ---------------------------------------------------------------------------------------
 // Rounds
 
-// Encodes PARAMS(round) once and sends it to every live worker.
+static int
+s_max_wait_ms(const s_server_t *self)
+{
+    return self->config.max_wait_ms ? self->config.max_wait_ms : 10 * self->config.deadline_ms;
+}
+
+// When the current round's deadline passes, counted from `now`. The first round of a run
+// counts it from its first accepted proposal instead (at the latest deadline + max wait
+// after now): workers load their data after they joined (seconds for 20 workers sharing 2
+// cores), and that start-up is not round time — otherwise round 1 of a large run would
+// close short of the quorum, differently each time.
+// The round deadline. --deadline-ms is its ceiling. While rounds close by their deadline
+// (a slot stays silent), waiting the full ceiling again for it would make every round that
+// long: the next deadline is then 3 × the median time to the last accepted proposal over
+// the last S_ARRIVALS rounds, at least S_DEADLINE_FLOOR_MS. A round that fills its quorum
+// restores the ceiling, so runs whose workers all answer never see a short deadline.
+static int64_t
+s_deadline(const s_server_t *self, int64_t now)
+{
+    if (s_round(self) == self->first_round && byzgd_round_accepted(self->engine) == 0)
+        return now + self->config.deadline_ms + s_max_wait_ms(self);
+    int64_t deadline_ms = self->config.deadline_ms;
+    if (self->previous_by_deadline && self->arrival_count > 0) {
+        double scratch[S_ARRIVALS];
+        double median = byzgd_round_median(self->arrival_s, self->arrival_count, scratch);
+        int64_t adaptive = (int64_t)(3000.0 * median);
+        if (adaptive < S_DEADLINE_FLOOR_MS)
+            adaptive = S_DEADLINE_FLOOR_MS;
+        if (adaptive < deadline_ms)
+            deadline_ms = adaptive;
+    }
+    return now + deadline_ms;
+}
+
+// Encodes PARAMS(round) once and sends it to every live worker; the round's state is
+// UNDERSTAFFED until q identities have joined, then COLLECTING with its deadline armed.
 static void
 s_publish(s_server_t *self)
 {
@@ -310,8 +418,8 @@ s_publish(s_server_t *self)
         zmq_msg_close(&self->params_msg);
         self->params_ready = false;
     }
-    byzgd_msg_t msg = {.type = BYZGD_MSG_PARAMS, .epoch = self->epoch, .round = self->round};
-    msg.params.parameters = self->params;
+    byzgd_msg_t msg = {.type = BYZGD_MSG_PARAMS, .epoch = self->epoch, .round = s_round(self)};
+    msg.params.parameters = byzgd_round_params(self->engine);
     msg.params.dimension = self->d;
     size_t size = 0;
     char error[256];
@@ -330,23 +438,17 @@ s_publish(s_server_t *self)
     int64_t now = zclock_mono();
     self->publish_s = s_seconds(now - started);
     self->published_ms = now;
-    self->received = 0;
     memset(self->rejected_round, 0, sizeof self->rejected_round);
     self->disconnects_round = 0;
-    self->waiting_logged = false;
-    self->phase = self->joined >= self->quorum ? S_COLLECTING : S_JOINING;
-    self->deadline_at_ms = self->phase == S_COLLECTING ? now + self->config.deadline_ms : 0;
     self->give_up_at_ms = 0;
     self->resend_at_ms = 0;
-}
-
-// The first round starts when all n workers have joined, or deadline_ms after q of them
-// had: a worker that starts a little later than the others is not left out of it.
-static void
-s_start(s_server_t *self)
-{
-    self->started = true;
-    s_publish(self);
+    if (self->joined >= self->quorum) {
+        self->deadline_at_ms = s_deadline(self, now);
+        s_enter(self, S_COLLECTING);
+    } else {
+        self->deadline_at_ms = 0;
+        s_enter(self, S_UNDERSTAFFED);
+    }
 }
 
 static bool
@@ -367,8 +469,8 @@ s_save_checkpoint(s_server_t *self, uint64_t rounds_done)
                                     .elapsed_s = self->resumed_elapsed_s +
                                                  s_seconds(zclock_mono() - self->start_ms)};
     char error[512];
-    if (byzgd_checkpoint_save(self->config.checkpoint, &info, self->params, self->d, error,
-                              sizeof error) != 0)
+    if (byzgd_checkpoint_save(self->config.checkpoint, &info, byzgd_round_params(self->engine),
+                              self->d, error, sizeof error) != 0)
         byzgd_error("checkpoint: %s", error);
 }
 
@@ -399,159 +501,137 @@ s_progress(s_server_t *self, s_progress_t kind)
         snprintf(evaluation, sizeof evaluation,
                  "test accuracy %.4f  test loss %.4f (round %" PRIu64 ")", self->last_accuracy,
                  self->last_test_loss, self->evaluated_round);
-    char line[256];
-    snprintf(line, sizeof line, "round %" PRIu64 "/%" PRIu64 "  %s  train loss %.4f  %.2f rounds/s",
+    char ratio[32] = "";
+    if (!isnan(self->last_ratio))
+        snprintf(ratio, sizeof ratio, "  ratio %.2f", self->last_ratio);
+    char line[288];
+    snprintf(line, sizeof line,
+             "round %" PRIu64 "/%" PRIu64 "  %s  train loss %.4f  %.2f rounds/s%s",
              done + self->first_round - 1, self->config.rounds, evaluation,
-             self->stats.last_train_loss, self->rounds_per_s);
+             self->stats.last_train_loss, self->rounds_per_s, ratio);
     if (self->progress_tty)
         fprintf(stderr, "\r%s\033[K%s", line, kind == S_PROGRESS_FINAL ? "\n" : "");
     else
         fprintf(stderr, "%s\n", line);
 }
 
-// Training is over: wait for the last evaluations (s_on_timers), then BYE and DONE.
-static void
-s_finish(s_server_t *self)
-{
-    self->phase = S_DRAINING;
-}
-
-// Aggregates the proposals received, updates x, records the round and publishes the next.
+// Aggregates the round (the engine), records it and publishes the next one, or moves to
+// DRAINING after the last round or a divergence.
 static void
 s_close_round(s_server_t *self, bool by_deadline)
 {
     int64_t closed = zclock_mono();
-    byzgd_round_record_t record = {.round = self->round};
+    uint64_t round = s_round(self);
+    byzgd_round_record_t record = {.round = round};
     record.collect_s = s_seconds(closed - self->published_ms);
     record.publish_s = self->publish_s;
-    record.accepted = self->received;
     record.deadline = by_deadline;
     memcpy(record.rejected, self->rejected_round, sizeof record.rejected);
     record.disconnects = self->disconnects_round;
 
-    self->config.gar.round = self->round;
-    char error[512];
-    int applied = byzgd_gar_apply(&self->config.gar, self->gar_result, self->rows, self->received,
-                                  self->d, error, sizeof error);
-    int64_t aggregated = zclock_mono();
-    record.aggregate_s = s_seconds(aggregated - closed);
-    size_t selected[BYZGD_MSG_WORKERS_MAX];
-    double gamma = byzgd_lr_schedule_rate(&self->config.learning_rate, self->round);
-    record.learning_rate = gamma;
-    if (applied == 0) {
-        const float *aggregate = self->gar_result->aggregate;
-        float *params = self->params;
-        float step = (float)gamma;
-        size_t d = self->d;
-        // x ← x − γ_t·GAR(V_1, …, V_q); the rule guarantees a finite aggregate.
-        for (size_t j = 0; j < d; j++)
-            params[j] -= step * aggregate[j];
-        record.non_finite = self->gar_result->dropped;
-        if (self->gar_result->selected_count > 0) {
-            size_t count = self->gar_result->selected_count;
-            for (size_t i = 0; i < count && i < BYZGD_MSG_WORKERS_MAX; i++) {
-                size_t row = self->gar_result->selected[i];
-                selected[i] = row < self->received ? self->row_slot[row] : row;
-            }
-            record.selected = selected;
-            record.selected_count = count;
-        }
-    } else
-        byzgd_error("round %" PRIu64 ": aggregation failed (%s); parameters unchanged", self->round,
-                    error);
-    record.update_s = s_seconds(zclock_mono() - aggregated);
-
-    double loss_sum = 0;
-    size_t loss_count = 0;
-    for (size_t i = 0; i < self->received; i++)
-        if (isfinite(self->row_loss[i])) {
-            loss_sum += self->row_loss[i];
-            loss_count++;
-        }
-    record.train_loss = loss_count ? loss_sum / (double)loss_count : NAN;
+    byzgd_round_outcome_t outcome;
+    byzgd_round_status_t status = byzgd_round_close(self->engine, &outcome);
+    byzgd_metrics_record_outcome(&record, &outcome);
     record.elapsed_s = self->resumed_elapsed_s + s_seconds(zclock_mono() - self->start_ms);
+    if (status == BYZGD_ROUND_FAILED)
+        byzgd_error("round %" PRIu64 ": %s; parameters unchanged", round, outcome.message);
 
     self->stats.rounds_done++;
-    self->stats.last_accepted = self->received;
-    self->stats.last_train_loss = record.train_loss;
+    self->stats.last_accepted = outcome.accepted;
+    self->stats.last_train_loss = outcome.train_loss;
+    if (outcome.diagnosed)
+        self->last_ratio = outcome.resilience.ratio;
     if (by_deadline)
         self->stats.deadline_rounds++;
+    self->previous_by_deadline = by_deadline;
+    if (outcome.accepted > 0 && self->last_accept_ms >= self->published_ms) {
+        self->arrival_s[self->arrival_next] = s_seconds(self->last_accept_ms - self->published_ms);
+        self->arrival_next = (self->arrival_next + 1) % S_ARRIVALS;
+        if (self->arrival_count < S_ARRIVALS)
+            self->arrival_count++;
+    }
 
-    bool evaluate = s_evaluation_due(self, self->round);
+    bool last = round >= self->config.rounds || status == BYZGD_ROUND_DIVERGED;
+    bool evaluate = self->evaluator && (s_evaluation_due(self, round) || last);
     // Evaluations slower than K rounds would queue a copy of x each: beyond a few in
     // flight, intermediate ones are skipped (never the last round's).
-    if (evaluate && self->round < self->config.rounds &&
+    if (evaluate && !last &&
         byzgd_evaluator_outstanding(self->evaluator) >= S_EVALUATIONS_IN_FLIGHT) {
         evaluate = false;
         if (!self->evaluation_skip_logged) {
             self->evaluation_skip_logged = true;
             byzgd_warn("round %" PRIu64 ": evaluation skipped, %d still running (raise "
                        "--eval-every); further skips are silent",
-                       self->round, S_EVALUATIONS_IN_FLIGHT);
+                       round, S_EVALUATIONS_IN_FLIGHT);
         }
     }
-    if (evaluate &&
-        byzgd_evaluator_submit(self->evaluator, self->round, self->params, self->d) != 0)
+    if (evaluate && byzgd_evaluator_submit(self->evaluator, round, byzgd_round_params(self->engine),
+                                           self->d) != 0)
         evaluate = false;
     if (byzgd_metrics_add(self->metrics, &record, evaluate) != 0)
         byzgd_error("cannot write the metrics file %s", self->config.metrics);
     // A checkpoint of round r only once the metrics lines up to r are on disk (none waits
     // for an evaluation), so a resume neither loses nor repeats a line (RELIABILITY.md).
-    if (self->config.checkpoint_every && self->round >= self->next_checkpoint &&
+    if (self->config.checkpoint_every && round >= self->next_checkpoint &&
         byzgd_metrics_pending(self->metrics) == 0 && byzgd_metrics_flush(self->metrics) == 0) {
-        s_save_checkpoint(self, self->round);
+        s_save_checkpoint(self, round);
         self->next_checkpoint =
-            (self->round / self->config.checkpoint_every + 1) * self->config.checkpoint_every;
+            (round / self->config.checkpoint_every + 1) * self->config.checkpoint_every;
     }
-
-    if (self->round >= self->config.rounds) {
-        s_save_checkpoint(self, self->round);
-        s_progress(self, S_PROGRESS_ROUND);
-        self->round++;
-        s_finish(self);
+    self->stats.round = s_round(self);
+    s_progress(self, S_PROGRESS_ROUND);
+    if (status == BYZGD_ROUND_DIVERGED) {
+        // A result, not a failure: the run ends here and its metrics say so.
+        byzgd_warn("round %" PRIu64 ": the model diverged (%s); stopping", round, outcome.message);
+        self->exit_status = BYZGD_SERVER_EXIT_DIVERGED;
+        self->stats.diverged = true;
+        s_save_checkpoint(self, round);
+        s_enter(self, S_DRAINING);
         return;
     }
-    s_progress(self, S_PROGRESS_ROUND);
-    self->round++;
-    self->stats.round = self->round;
+    if (last) {
+        s_save_checkpoint(self, round);
+        s_enter(self, S_DRAINING);
+        return;
+    }
     s_publish(self);
 }
 
-// The deadline passed: close with what arrived if the rule accepts that many, else keep
-// waiting (re-sending PARAMS to the silent workers) until the documented limit.
+// The deadline passed (COLLECTING) or a WAITING timer fired: close with what arrived if
+// the rule accepts that many, else wait (re-sending PARAMS to the silent workers) until
+// the documented limit.
 static void
 s_on_deadline(s_server_t *self, int64_t now)
 {
-    char reason[256] = "no proposal";
-    if (self->received > 0 &&
-        byzgd_gar_check(&self->config.gar, self->received, reason, sizeof reason) == 0) {
+    char reason[256] = "";
+    if (byzgd_round_closable(self->engine, reason, sizeof reason)) {
         s_close_round(self, true);
         return;
     }
-    if (!self->waiting_logged) {
-        self->waiting_logged = true;
+    if (self->state == S_COLLECTING) {
         self->stats.waited_rounds++;
-        int max_wait =
-            self->config.max_wait_ms ? self->config.max_wait_ms : 10 * self->config.deadline_ms;
+        int max_wait = s_max_wait_ms(self);
         self->give_up_at_ms = now + max_wait;
         byzgd_warn("round %" PRIu64 ": deadline passed with %zu of %zu proposals (%s); "
                    "waiting up to %d ms more",
-                   self->round, self->received, self->quorum, reason, max_wait);
+                   s_round(self), byzgd_round_accepted(self->engine), self->quorum, reason,
+                   max_wait);
+        s_enter(self, S_WAITING);
     }
     if (now >= self->give_up_at_ms) {
         byzgd_error("round %" PRIu64 ": not enough proposals (%zu) after the deadline and "
                     "the extra wait; stopping",
-                    self->round, self->received);
+                    s_round(self), byzgd_round_accepted(self->engine));
         self->exit_status = 1;
-        s_save_checkpoint(self, self->round - 1);
-        s_finish(self);
+        s_save_checkpoint(self, s_round(self) - 1);
+        s_enter(self, S_DRAINING);
         return;
     }
     if (now >= self->resend_at_ms) {
         self->resend_at_ms = now + self->config.deadline_ms;
         for (size_t slot = 0; slot < self->n; slot++) {
             s_peer_t *peer = &self->peers[slot];
-            if (peer->identity[0] && peer->alive && peer->proposed_round != self->round)
+            if (peer->identity[0] && peer->alive && !byzgd_round_has_proposed(self->engine, slot))
                 s_send_params(self, peer);
         }
     }
@@ -584,21 +664,35 @@ s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
         return;
     }
     if (!peer) {
-        for (size_t slot = 0; slot < self->n && !peer; slot++)
-            if (!self->peers[slot].identity[0])
-                peer = &self->peers[slot];
-        if (!peer && self->config.insecure) {
+        // The key decides the slot (PROTOCOL.md §4, "Slots"); only insecure workers that
+        // name no slot take the lowest free one.
+        size_t slot = 0;
+        bool named = byzgd_security_slot(self->security, identity, &slot) == 0;
+        if (!named && !self->config.insecure) {
+            s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, identity, "key names no slot");
+            s_send_error_to_stranger(self, identity, zframe_data(routing_id),
+                                     zframe_size(routing_id), BYZGD_MSG_ERROR_NOT_ALLOWED,
+                                     "this key is not named worker-NNN");
+            return;
+        }
+        if (named && slot < self->n && (!self->peers[slot].identity[0] || !self->peers[slot].alive))
+            peer = &self->peers[slot];
+        for (size_t free_slot = 0; !named && free_slot < self->n && !peer; free_slot++)
+            if (!self->peers[free_slot].identity[0])
+                peer = &self->peers[free_slot];
+        if (!peer && !named) {
             // Without keys an identity cannot come back after its process restarted:
             // a new one may take over the slot of a worker that went silent.
-            for (size_t slot = 0; slot < self->n && !peer; slot++)
-                if (!self->peers[slot].alive)
-                    peer = &self->peers[slot];
+            for (size_t gone = 0; gone < self->n && !peer; gone++)
+                if (!self->peers[gone].alive)
+                    peer = &self->peers[gone];
         }
         if (!peer) {
             s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, identity, "server full");
             s_send_error_to_stranger(self, identity, zframe_data(routing_id),
                                      zframe_size(routing_id), BYZGD_MSG_ERROR_SERVER_FULL,
-                                     "all slots are taken");
+                                     named && slot >= self->n ? "no such slot in this run"
+                                                              : "all slots are taken");
             return;
         }
         if (!peer->identity[0])
@@ -609,24 +703,49 @@ s_on_hello(s_server_t *self, const char *identity, zframe_t *routing_id)
     }
     s_bind_routing_id(peer, routing_id);
     peer->last_hello_ms = now;
-    if (self->phase == S_FINISHED)
+    switch (self->state) {
+    case S_FINISHED:
         s_send_bye(self, peer, BYZGD_MSG_BYE_DONE);
-    if (self->phase == S_DRAINING || self->phase == S_FINISHED)
         return;
-    s_send_config(self, peer);
-    if (!self->started) {
+    case S_CLOSING:
+        peer->bye_unanswered = true;
+        s_send_bye(self, peer, self->bye_code);
+        return;
+    case S_DRAINING:
+        return;
+    case S_STARTING:
+        s_send_config(self, peer);
         if (self->joined >= self->quorum && !self->quorum_joined_ms)
             self->quorum_joined_ms = now;
         if (self->joined == self->n)
-            s_start(self);
+            s_publish(self);
+        return;
+    case S_UNDERSTAFFED:
+        s_send_config(self, peer);
+        s_send_params(self, peer);
+        if (self->joined >= self->quorum) {
+            // The deadline counts from when the quorum can be reached.
+            self->deadline_at_ms = s_deadline(self, now);
+            s_enter(self, S_COLLECTING);
+        }
+        return;
+    case S_COLLECTING:
+    case S_WAITING:
+        s_send_config(self, peer);
+        s_send_params(self, peer);
         return;
     }
-    s_send_params(self, peer);
-    if (self->phase == S_JOINING && self->joined >= self->quorum) {
-        // The deadline counts from when the quorum can be reached.
-        self->phase = S_COLLECTING;
-        self->deadline_at_ms = zclock_mono() + self->config.deadline_ms;
-    }
+}
+
+// After a proposal changed the round: close it when the quorum is in, when the deadline
+// has already passed and the rule's precondition holds, or when it diverged.
+static void
+s_after_proposal(s_server_t *self)
+{
+    if (byzgd_round_diverging(self->engine) || byzgd_round_ready(self->engine))
+        s_close_round(self, false);
+    else if (self->state == S_WAITING && byzgd_round_closable(self->engine, NULL, 0))
+        s_close_round(self, true); // past its deadline, short of the quorum
 }
 
 static void
@@ -634,24 +753,34 @@ s_on_proposal(s_server_t *self, s_peer_t *peer, const byzgd_msg_t *msg)
 {
     if (msg->epoch != self->epoch)
         return s_reject(self, BYZGD_MSG_REJECT_EPOCH, peer->identity, NULL);
-    if (!self->started)
+    if (self->state == S_STARTING)
         return s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, peer->identity, "no round yet");
-    if (self->phase != S_JOINING && self->phase != S_COLLECTING)
+    if (!s_in_round(self))
         return s_reject(self, BYZGD_MSG_REJECT_UNEXPECTED, peer->identity, "training is over");
-    if (msg->round < self->round)
-        return s_reject(self, BYZGD_MSG_REJECT_STALE_ROUND, peer->identity, NULL);
-    if (msg->round > self->round)
-        return s_reject(self, BYZGD_MSG_REJECT_FUTURE_ROUND, peer->identity, NULL);
-    if (peer->proposed_round == self->round)
-        return s_reject(self, BYZGD_MSG_REJECT_DUPLICATE, peer->identity, NULL);
-    size_t row = self->received++;
-    byzgd_msg_tensor_copy(self->rows + row * self->d, msg->proposal.gradient, self->d);
-    self->row_slot[row] = s_slot_of(self, peer);
-    self->row_loss[row] = msg->proposal.train_loss;
-    peer->proposed_round = self->round;
+    byzgd_msg_reject_t reason =
+        byzgd_round_accept(self->engine, s_slot_of(self, peer), msg->round, msg->proposal.gradient,
+                           msg->proposal.dimension, msg->proposal.train_loss);
+    if (reason != BYZGD_MSG_OK)
+        return s_reject(self, reason, peer->identity, NULL);
     self->stats.accepted++;
-    if (self->received >= self->quorum)
-        s_close_round(self, false);
+    self->last_accept_ms = zclock_mono();
+    int64_t counted_from_now = self->last_accept_ms + self->config.deadline_ms;
+    if (self->state == S_COLLECTING && s_round(self) == self->first_round &&
+        byzgd_round_accepted(self->engine) == 1 && counted_from_now < self->deadline_at_ms)
+        self->deadline_at_ms = counted_from_now; // the first round's clock starts now
+    s_after_proposal(self);
+}
+
+// A PROPOSAL the codec rejected as non-finite still tells the engine that this slot saw
+// the model diverge in the current round (round.h); more than f such slots end the run.
+static void
+s_on_non_finite(s_server_t *self, s_peer_t *peer, const byzgd_msg_t *msg)
+{
+    if (!peer || msg->type != BYZGD_MSG_PROPOSAL || msg->epoch != self->epoch ||
+        !s_in_round(self) || msg->round != s_round(self))
+        return;
+    byzgd_round_note_non_finite(self->engine, s_slot_of(self, peer));
+    s_after_proposal(self);
 }
 
 // One admitted message: decode, then dispatch on its type.
@@ -670,6 +799,8 @@ s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zfram
                                      "this server speaks protocol version 1");
         if (peer)
             peer->last_heard_ms = zclock_mono();
+        if (reason == BYZGD_MSG_REJECT_NON_FINITE)
+            s_on_non_finite(self, peer, &msg);
         return;
     }
     if (msg.type == BYZGD_MSG_HELLO)
@@ -682,10 +813,20 @@ s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zfram
                                      "send HELLO first");
         return;
     }
+    if (self->state == S_CLOSING) {
+        // The run is over: BYE answers BYE; anything else is answered with BYE.
+        s_bind_routing_id(peer, routing_id);
+        if (msg.type == BYZGD_MSG_BYE) {
+            peer->bye_unanswered = false;
+            peer->alive = false;
+        } else
+            s_send_bye(self, peer, self->bye_code);
+        return;
+    }
     bool was_alive = peer->alive;
     s_bind_routing_id(peer, routing_id);
-    if (!was_alive && peer->proposed_round != self->round &&
-        (self->phase == S_JOINING || self->phase == S_COLLECTING))
+    if (!was_alive && s_in_round(self) &&
+        !byzgd_round_has_proposed(self->engine, s_slot_of(self, peer)))
         s_send_params(self, peer); // it came back after being counted as gone
     switch (msg.type) {
     case BYZGD_MSG_PROPOSAL:
@@ -694,7 +835,7 @@ s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zfram
     case BYZGD_MSG_HEARTBEAT:
         if (msg.epoch != self->epoch)
             s_reject(self, BYZGD_MSG_REJECT_EPOCH, identity, "heartbeat");
-        else if (self->phase == S_FINISHED)
+        else if (self->state == S_FINISHED)
             s_send_bye(self, peer, BYZGD_MSG_BYE_DONE);
         break;
     case BYZGD_MSG_BYE:
@@ -706,69 +847,45 @@ s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zfram
     }
 }
 
-// Receives one message from the ROUTER as [routing id, body]: a body frame with more
-// frames behind it is drained frame by frame (never accumulated) and reported through
-// *extra_frames_out. Returns NULL when nothing is waiting.
-static zmsg_t *
-s_receive(s_server_t *self, size_t *extra_frames_out)
-{
-    *extra_frames_out = 0;
-    zframe_t *routing_id = zframe_recv(self->router);
-    if (!routing_id)
-        return NULL;
-    zmsg_t *message = zmsg_new();
-    bool more = zframe_more(routing_id);
-    zmsg_append(message, &routing_id);
-    if (more) {
-        // libzmq hands over whole messages: the remaining frames are already here.
-        zframe_t *body = zframe_recv(self->router);
-        more = body && zframe_more(body);
-        if (body)
-            zmsg_append(message, &body);
-    }
-    while (more) {
-        zframe_t *extra = zframe_recv(self->router);
-        if (!extra)
-            break;
-        more = zframe_more(extra);
-        zframe_destroy(&extra);
-        (*extra_frames_out)++;
-    }
-    return message;
-}
-
-// The one place where a received message becomes (identity, body) or a rejection: the
-// security layer names the identity (CURVE key, or the routing id in insecure mode) and
-// applies the deny-list and rate limits on every message.
+// The one receive path (the same the security tests drive): byzgd_security_recv reads a
+// message frame by frame (extra frames are drained, never kept), names the identity (CURVE
+// key, or the routing id in insecure mode) and applies the deny-list and rate limits.
 static void
 s_on_router(s_server_t *self)
 {
     for (int budget = 0; budget < S_RECV_BUDGET && !self->terminated; budget++) {
-        size_t extra_frames = 0;
-        zmsg_t *message = s_receive(self, &extra_frames);
-        if (!message)
-            return;
+        zmsg_t *message = NULL;
         char identity[BYZGD_IDENTITY_SIZE] = "";
-        byzgd_admit_t verdict = byzgd_security_check(self->security, message, identity);
+        byzgd_admit_t verdict =
+            byzgd_security_recv(self->security, self->router, &message, identity);
         switch (verdict) {
-        case BYZGD_ADMIT_OK:
-            if (extra_frames > 0)
-                s_reject(self, BYZGD_MSG_REJECT_EXTRA_FRAMES, identity, NULL);
-            else {
-                zframe_t *routing_id = zmsg_first(message);
-                zframe_t *body = zmsg_next(message);
-                s_on_message(self, identity, routing_id, body);
-            }
+        case BYZGD_ADMIT_NOTHING:
+            return;
+        case BYZGD_ADMIT_OK: {
+            zframe_t *routing_id = zmsg_first(message);
+            zframe_t *body = zmsg_next(message);
+            s_on_message(self, identity, routing_id, body);
             break;
+        }
         case BYZGD_ADMIT_NO_IDENTITY:
             s_reject(self, BYZGD_MSG_REJECT_UNAUTHENTICATED, NULL, NULL);
             break;
-        case BYZGD_ADMIT_DENIED:
+        case BYZGD_ADMIT_DENIED: {
             s_reject(self, BYZGD_MSG_REJECT_DENIED, identity, NULL);
+            zframe_t *routing_id = zmsg_first(message); // PROTOCOL.md §3.2
+            s_send_error_to_stranger(self, identity, zframe_data(routing_id),
+                                     zframe_size(routing_id), BYZGD_MSG_ERROR_BANNED,
+                                     "this identity is on the deny-list");
             break;
-        case BYZGD_ADMIT_RATE_LIMITED:
+        }
+        case BYZGD_ADMIT_RATE_LIMITED: {
             s_reject(self, BYZGD_MSG_REJECT_RATE_LIMITED, identity, NULL);
+            zframe_t *routing_id = zmsg_first(message);
+            s_send_error_to_stranger(self, identity, zframe_data(routing_id),
+                                     zframe_size(routing_id), BYZGD_MSG_ERROR_RATE_LIMITED,
+                                     "over the message or byte rate: wait one heartbeat interval");
             break;
+        }
         case BYZGD_ADMIT_TOO_MANY_FRAMES:
             s_reject(self, BYZGD_MSG_REJECT_EXTRA_FRAMES, identity, NULL);
             break;
@@ -781,6 +898,69 @@ s_on_router(s_server_t *self)
 }
 
 // ---------------------------------------------------------------------------------------
+// Closing: BYE until every worker answered (PROTOCOL.md §4.1)
+
+static void
+s_finish(s_server_t *self, bool natural_end)
+{
+    s_enter(self, S_FINISHED);
+    if (natural_end) {
+        self->stats.finished = self->exit_status != 1;
+        zsock_send(self->pipe, "si", "DONE", self->exit_status);
+    }
+    if (self->stop_requested)
+        zsock_send(self->pipe, "s", "STOPPED");
+}
+
+// Re-sends BYE to the workers that have not answered (a send to a gone connection takes
+// the worker off the list) and ends CLOSING when none is left or the limit has passed.
+static void
+s_closing_tick(s_server_t *self, int64_t now)
+{
+    if (now >= self->bye_resend_at_ms) {
+        self->bye_resend_at_ms = now + S_BYE_RESEND_MS;
+        for (size_t slot = 0; slot < self->n; slot++) {
+            s_peer_t *peer = &self->peers[slot];
+            if (peer->bye_unanswered && s_send_bye(self, peer, self->bye_code) != 0 &&
+                errno == EHOSTUNREACH)
+                peer->bye_unanswered = false;
+        }
+    }
+    size_t unanswered = 0;
+    char names[256] = "";
+    for (size_t slot = 0; slot < self->n; slot++)
+        if (self->peers[slot].bye_unanswered) {
+            size_t used = strlen(names);
+            if (used + 16 < sizeof names)
+                snprintf(names + used, sizeof names - used, "%s%zu", unanswered ? ", " : "", slot);
+            unanswered++;
+        }
+    if (unanswered > 0 && now < self->closing_until_ms)
+        return;
+    if (unanswered > 0)
+        byzgd_warn("%zu worker%s did not acknowledge BYE (slots %s)", unanswered,
+                   unanswered == 1 ? "" : "s", names);
+    s_finish(self, !self->stop_requested || self->bye_code == BYZGD_MSG_BYE_DONE);
+}
+
+// Everything is on disk: BYE(code) to every worker alive (the silent ones are not waited
+// for), re-sent by s_closing_tick until each answers or the closing limit passes.
+static void
+s_begin_closing(s_server_t *self, uint32_t code)
+{
+    int64_t now = zclock_mono();
+    int limit = 2 * self->config.heartbeat_interval_ms;
+    self->bye_code = code;
+    self->closing_until_ms =
+        now + (limit > S_CLOSING_LIMIT_MIN_MS ? limit : S_CLOSING_LIMIT_MIN_MS);
+    self->bye_resend_at_ms = now;
+    for (size_t slot = 0; slot < self->n; slot++)
+        self->peers[slot].bye_unanswered = self->peers[slot].identity[0] && self->peers[slot].alive;
+    s_enter(self, S_CLOSING);
+    s_closing_tick(self, now);
+}
+
+// ---------------------------------------------------------------------------------------
 // Timers: liveness, heartbeats, the round deadline
 
 static void
@@ -790,7 +970,7 @@ s_on_timers(s_server_t *self)
     if (now - self->last_tick_ms >= self->config.heartbeat_interval_ms / 2) {
         self->last_tick_ms = now;
         byzgd_msg_t heartbeat = {
-            .type = BYZGD_MSG_HEARTBEAT, .epoch = self->epoch, .round = self->round};
+            .type = BYZGD_MSG_HEARTBEAT, .epoch = self->epoch, .round = s_round(self)};
         for (size_t slot = 0; slot < self->n; slot++) {
             s_peer_t *peer = &self->peers[slot];
             if (!peer->identity[0] || !peer->alive)
@@ -805,24 +985,22 @@ s_on_timers(s_server_t *self)
                 s_send_small(self, peer, &heartbeat);
         }
     }
-    if (!self->started && self->quorum_joined_ms &&
+    if (self->state == S_STARTING && self->quorum_joined_ms &&
         now >= self->quorum_joined_ms + self->config.deadline_ms)
-        s_start(self);
-    if (self->phase == S_COLLECTING && self->deadline_at_ms && now >= self->deadline_at_ms)
+        s_publish(self);
+    if ((self->state == S_COLLECTING && now >= self->deadline_at_ms) ||
+        (self->state == S_WAITING && (now >= self->resend_at_ms || now >= self->give_up_at_ms)))
         s_on_deadline(self, now);
-    if (self->phase == S_DRAINING &&
+    if (self->state == S_DRAINING &&
         (!self->evaluator || byzgd_evaluator_outstanding(self->evaluator) == 0)) {
         byzgd_metrics_flush(self->metrics);
         s_progress(self, S_PROGRESS_FINAL);
         // BYE goes last, so workers end after everything is on disk, shortly before the
         // server process itself.
-        for (size_t slot = 0; slot < self->n; slot++)
-            if (self->peers[slot].identity[0])
-                s_send_bye(self, &self->peers[slot], BYZGD_MSG_BYE_DONE);
-        self->phase = S_FINISHED;
-        self->stats.finished = self->exit_status == 0;
-        zsock_send(self->pipe, "si", "DONE", self->exit_status);
-    }
+        // BYE(done): every round done or diverged (a result); a failed run is not done.
+        s_begin_closing(self, self->exit_status == 1 ? BYZGD_MSG_BYE_SHUTDOWN : BYZGD_MSG_BYE_DONE);
+    } else if (self->state == S_CLOSING)
+        s_closing_tick(self, now);
 }
 
 static int
@@ -830,19 +1008,19 @@ s_timeout_ms(const s_server_t *self)
 {
     int64_t now = zclock_mono();
     int64_t wake = self->last_tick_ms + self->config.heartbeat_interval_ms / 2;
-    if (self->phase == S_COLLECTING && self->deadline_at_ms) {
-        int64_t deadline = self->deadline_at_ms;
-        if (self->waiting_logged)
-            deadline =
-                self->resend_at_ms < self->give_up_at_ms ? self->resend_at_ms : self->give_up_at_ms;
-        if (deadline < wake)
-            wake = deadline;
-    }
-    if (!self->started && self->quorum_joined_ms &&
-        self->quorum_joined_ms + self->config.deadline_ms < wake)
-        wake = self->quorum_joined_ms + self->config.deadline_ms;
-    if (self->phase == S_DRAINING)
+    int64_t timer = wake;
+    if (self->state == S_COLLECTING)
+        timer = self->deadline_at_ms;
+    else if (self->state == S_WAITING)
+        timer = self->resend_at_ms < self->give_up_at_ms ? self->resend_at_ms : self->give_up_at_ms;
+    else if (self->state == S_STARTING && self->quorum_joined_ms)
+        timer = self->quorum_joined_ms + self->config.deadline_ms;
+    if (timer < wake)
+        wake = timer;
+    if (self->state == S_DRAINING)
         wake = now + 50;
+    if (self->state == S_CLOSING && self->bye_resend_at_ms < wake)
+        wake = self->bye_resend_at_ms;
     int64_t timeout = wake - now;
     return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
 }
@@ -877,24 +1055,26 @@ s_on_evaluation(s_server_t *self)
     s_progress(self, S_PROGRESS_EVALUATION);
 }
 
-// Stops on request: BYE(shutdown) to the workers, final checkpoint, metrics flushed.
+// Stops on request: final checkpoint, metrics flushed, then CLOSING with BYE(shutdown);
+// STOPPED is sent when CLOSING ends (at once if the server has finished already).
 static void
 s_stop(s_server_t *self)
 {
-    if (self->phase != S_FINISHED) {
-        for (size_t slot = 0; slot < self->n; slot++)
-            if (self->peers[slot].identity[0])
-                s_send_bye(self, &self->peers[slot], BYZGD_MSG_BYE_SHUTDOWN);
-        if (self->phase != S_DRAINING)
-            s_save_checkpoint(self, self->round - 1);
-        // Evaluations in flight finish first, so their lines are complete.
-        while (self->evaluator && byzgd_evaluator_outstanding(self->evaluator) > 0)
-            s_on_evaluation(self);
-        byzgd_metrics_flush(self->metrics);
-        s_progress(self, S_PROGRESS_FINAL);
-        self->phase = S_FINISHED;
+    if (self->state == S_FINISHED) {
+        zsock_send(self->pipe, "s", "STOPPED");
+        return;
     }
-    zsock_send(self->pipe, "s", "STOPPED");
+    self->stop_requested = true;
+    if (self->state == S_CLOSING)
+        return; // the run's own end is under way
+    if (self->state != S_DRAINING)
+        s_save_checkpoint(self, s_round(self) - 1);
+    // Evaluations in flight finish first, so their lines are complete.
+    while (self->evaluator && byzgd_evaluator_outstanding(self->evaluator) > 0)
+        s_on_evaluation(self);
+    byzgd_metrics_flush(self->metrics);
+    s_progress(self, S_PROGRESS_FINAL);
+    s_begin_closing(self, BYZGD_MSG_BYE_SHUTDOWN);
 }
 
 static void
@@ -909,12 +1089,14 @@ s_on_pipe(s_server_t *self)
     if (!command || streq(command, "$TERM"))
         self->terminated = true;
     else if (streq(command, "STATS")) {
-        self->stats.round = self->round;
+        self->stats.round = s_round(self);
         self->stats.epoch = self->epoch;
+        self->stats.state = s_state_names[self->state];
         self->stats.joined = self->joined;
         zsock_send(self->pipe, "sb", "STATS", &self->stats, sizeof self->stats);
     } else if (streq(command, "PARAMS"))
-        zsock_send(self->pipe, "sb", "PARAMS", self->params, self->d * sizeof(float));
+        zsock_send(self->pipe, "sb", "PARAMS", byzgd_round_params(self->engine),
+                   self->d * sizeof(float));
     else if (streq(command, "STOP"))
         s_stop(self);
     zstr_free(&command);
@@ -943,11 +1125,7 @@ s_state_destroy(s_server_t **self_p)
     byzgd_evaluator_destroy(&self->evaluator);
     byzgd_metrics_destroy(&self->metrics);
     byzgd_security_destroy(&self->security);
-    byzgd_gar_result_destroy(&self->gar_result);
-    free(self->params);
-    free(self->rows);
-    free(self->row_slot);
-    free(self->row_loss);
+    byzgd_round_destroy(&self->engine);
     free(self->peers);
     free(self);
     *self_p = NULL;
@@ -969,6 +1147,7 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
     s_server_t *self = calloc(1, sizeof *self);
     byzgd_model_t *model = NULL;
     byzgd_dataset_t *test_set = NULL;
+    float *x0 = NULL;
     if (!self)
         abort();
     self->config = *config;
@@ -1021,39 +1200,45 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
     session->heartbeat_interval_ms = (uint32_t)config->heartbeat_interval_ms;
     session->heartbeat_timeout_ms = (uint32_t)config->heartbeat_timeout_ms;
 
-    // The n×d matrix and x are allocated once; every round reuses them.
-    self->params = malloc(self->d * sizeof *self->params);
-    self->rows = malloc(self->n * self->d * sizeof *self->rows);
-    self->row_slot = calloc(self->n, sizeof *self->row_slot);
-    self->row_loss = calloc(self->n, sizeof *self->row_loss);
     self->peers = calloc(self->n, sizeof *self->peers);
-    self->gar_result = byzgd_gar_result_new(self->n, self->d);
-    if (!self->params || !self->rows || !self->row_slot || !self->row_loss || !self->peers ||
-        !self->gar_result) {
+    x0 = malloc(self->d * sizeof *x0);
+    if (!self->peers || !x0) {
         byzgd_set_error(error, error_size, "out of memory for n = %zu, d = %zu", self->n, self->d);
         goto failed;
     }
-    byzgd_model_init(model, self->params, config->seed);
-    self->round = 1;
+    byzgd_model_init(model, x0, config->seed);
+    uint64_t first_round = 1;
     if (config->resume) {
         byzgd_checkpoint_info_t expected = {.seed = config->seed, .description = self->description};
         uint64_t done = 0;
-        if (byzgd_checkpoint_load(config->checkpoint, &expected, self->params, self->d, &done,
+        if (byzgd_checkpoint_load(config->checkpoint, &expected, x0, self->d, &done,
                                   &self->resumed_elapsed_s, error, error_size) != 0)
             goto failed;
         // Lines past the checkpoint are rounds about to be trained again.
         if (config->metrics[0] &&
             byzgd_metrics_truncate_after(config->metrics, done, error, error_size) != 0)
             goto failed;
-        self->round = done + 1;
-        if (self->round > config->rounds) {
+        first_round = done + 1;
+        if (first_round > config->rounds) {
             byzgd_set_error(error, error_size,
                             "the checkpoint has all %" PRIu64 " rounds done already", done);
             goto failed;
         }
         byzgd_info("resuming after round %" PRIu64 " from %s", done, config->checkpoint);
     }
-    self->first_round = self->round;
+    self->first_round = first_round;
+    // The engine holds x and the n×d proposal matrix, allocated once for the whole run.
+    byzgd_round_config_t round_config = {.worker_count = self->n,
+                                         .dimension = self->d,
+                                         .quorum = self->quorum,
+                                         .gar = self->config.gar,
+                                         .learning_rate = config->learning_rate,
+                                         .resilience_every = config->eval_every};
+    self->engine = byzgd_round_new(&round_config, x0, first_round, error, error_size);
+    if (!self->engine)
+        goto failed;
+    free(x0);
+    x0 = NULL;
     self->next_checkpoint = config->checkpoint_every;
     byzgd_model_destroy(&model);
 
@@ -1103,9 +1288,10 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
     self->router_handle = zsock_resolve(self->router);
     self->epoch = s_random_epoch();
     self->stats.epoch = self->epoch;
-    self->stats.round = self->round;
+    self->stats.round = first_round;
     return self;
 failed:
+    free(x0);
     byzgd_model_destroy(&model);
     byzgd_dataset_destroy(&test_set);
     s_state_destroy(&self);
@@ -1124,6 +1310,7 @@ s_actor(zsock_t *pipe, void *arg)
         zpoller_add(self->poller, byzgd_evaluator_socket(self->evaluator));
     zpoller_set_nonstop(self->poller, true); // the caller decides what a signal means
     self->progress_tty = isatty(STDERR_FILENO);
+    self->last_ratio = NAN;
     self->start_ms = zclock_mono();
     self->last_tick_ms = self->start_ms;
     self->progress_ms = self->start_ms;
@@ -1132,7 +1319,7 @@ s_actor(zsock_t *pipe, void *arg)
     byzgd_info("epoch %016" PRIx64 ", d = %zu, n = %zu, f = %zu, q = %zu, rule %s, seed %" PRIu64
                ", round %" PRIu64 " of %" PRIu64,
                self->epoch, self->d, self->n, self->config.byzantine_count, self->quorum,
-               byzgd_gar_rule_name(self->config.gar.rule), self->config.seed, self->round,
+               byzgd_gar_rule_name(self->config.gar.rule), self->config.seed, s_round(self),
                self->config.rounds);
     while (!self->terminated) {
         void *which = zpoller_wait(self->poller, s_timeout_ms(self));

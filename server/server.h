@@ -19,12 +19,18 @@
     byzgd_server_destroy(&server);
 
     Start rule: the first round is published when all n workers have joined, or
-    deadline_ms after q of them had (workers that start late still get round 1).
+    deadline_ms after q of them had (workers that start late still get round 1). The first
+    round's deadline counts from its first accepted proposal, not from its publication:
+    workers load their data after joining, and that start-up is not round time.
 
     Waiting rule (documented limit): when the deadline passes with fewer proposals than
     the rule's precondition needs, the server keeps waiting and re-sends PARAMS to the
     workers that have not proposed, up to max_wait_ms after the deadline; after that it
-    stops with status 1 ("not enough proposals"). */
+    stops with status 1 ("not enough proposals").
+
+    Divergence rule: when more than f slots, and more than half of the n, report a
+    non-finite proposal in one round, or x
+    becomes non-finite, the run stops with BYZGD_SERVER_EXIT_DIVERGED (round.h). */
 #ifndef BYZGD_SERVER_H
 #define BYZGD_SERVER_H
 
@@ -37,6 +43,10 @@
 #include "learning/lr_schedule.h"
 
 #define BYZGD_SERVER_PATH_MAX 1024
+
+// Exit status of a run whose model diverged (a result, recorded as "status":"diverged" in
+// the metrics): distinct from 0 (all rounds done) and 1 (the run failed).
+#define BYZGD_SERVER_EXIT_DIVERGED 3
 
 typedef struct {
     char endpoint[BYZGD_SERVER_PATH_MAX];      // tcp://127.0.0.1:5555, tcp://127.0.0.1:*, ipc://…
@@ -83,7 +93,9 @@ typedef struct {
     uint64_t disconnects;     // connections libzmq closed (frames over ZMQ_MAXMSGSIZE, peers gone)
     size_t last_accepted;     // proposals in the last aggregated round
     double last_train_loss;
-    bool finished; // all rounds done
+    bool finished;     // the run ended with a result: all rounds done, or diverged
+    bool diverged;     // the model or the honest losses became non-finite
+    const char *state; // the actor's state (server.c), a static string
 } byzgd_server_stats_t;
 
 typedef struct byzgd_server_t byzgd_server_t;
@@ -130,7 +142,8 @@ size_t byzgd_server_dimension(const byzgd_server_t *self);
 uint64_t byzgd_server_epoch(const byzgd_server_t *self);
 
 // Waits up to timeout_ms (-1: forever) for the run to end. Returns its exit status
-// (0: all rounds done; 1: runtime failure), or -1 if still running.
+// (0: all rounds done; 1: runtime failure; BYZGD_SERVER_EXIT_DIVERGED), or -1 if still
+// running.
 int byzgd_server_wait(byzgd_server_t *self, int timeout_ms);
 
 // Asks the actor to stop now (signal): final checkpoint, flushed metrics, workers are

@@ -36,8 +36,12 @@
 #define S_GRID_MAX_BYTES (64 * 1024)
 
 // The program that runs ONE experiment, taken from the directory of byzgd-sweep. Every run
-// goes through s_child_argv(), the only place that knows how a run is started.
-#define S_SIMULATOR_PROGRAM   "byzgd-cluster"
+// goes through s_child_argv(), the only place that knows how a run is started. The
+// simulator takes the same configuration file (it ignores the transport and process
+// options a grid may hold) and writes the same metrics, summary and byzantine-slots; for
+// the same seed its metrics equal the cluster's (docs/SIMULATE.md), in a fraction of the
+// time.
+#define S_SIMULATOR_PROGRAM   "byzgd-simulate"
 #define S_DISTRIBUTED_PROGRAM "byzgd-cluster"
 
 extern char **environ;
@@ -116,7 +120,8 @@ static const byzgd_option_t s_table[] = {
      "DIR", NULL},
     {"j", BYZGD_OPTION_INT, 1, 256, "1", 0, "runs at the same time", "N", NULL},
     {"distributed", BYZGD_OPTION_FLAG, 0, 0, NULL, 0,
-     "run each experiment with byzgd-cluster (separate processes)", NULL, NULL},
+     "run each experiment with byzgd-cluster (separate processes over the network) instead of "
+     "byzgd-simulate (one process)", NULL, NULL},
     {"set", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
      "replace option NAME everywhere in the grid, e.g. rounds=20 (repeatable)", "NAME=VALUE",
      NULL},

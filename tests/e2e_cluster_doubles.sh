@@ -118,7 +118,7 @@ grep -q "already holds a run" "$E2E_DIR/reuse.out" || e2e_fail "reuse message" "
 "${cluster[@]}" --run-dir "$E2E_DIR/insecure" --workers 2 --rounds 2 --insecure --quiet >"$E2E_DIR/insecure.out" 2>&1
 e2e_expect_status $? 0 "$E2E_DIR/insecure.out"
 grep -q -- "--insecure" "$E2E_DIR/insecure/logs/server.log" || e2e_fail "server not insecure"
-grep -q -- "--endpoint tcp://127.0.0.1:[0-9]* --insecure --threads 1$" "$E2E_DIR/insecure/logs/worker-00.log" ||
+grep -q -- "--endpoint tcp://127.0.0.1:[0-9]* --insecure --slot 0 --threads 1$" "$E2E_DIR/insecure/logs/worker-00.log" ||
     e2e_fail "worker not insecure" "$E2E_DIR/insecure/logs/worker-00.log"
 [[ -e $E2E_DIR/insecure/keys ]] && e2e_fail "keys made for an insecure run"
 

@@ -347,6 +347,8 @@ TEST(hostile_proposals_are_rejected_and_counted_per_reason)
 {
     byzgd_server_config_t config;
     s_config(&config, 2);
+    config.byzantine_count = config.gar.f =
+        1; // one slot's non-finite report is not yet a divergence
     byzgd_server_t *server = s_server(&config);
     fake_t *pair[2];
     s_fake_join_all(server, pair, 2, 1);
@@ -458,7 +460,7 @@ TEST(deadline_waits_while_the_rule_precondition_fails)
     char error[256];
     ASSERT_EQ_INT(byzgd_gar_config_parse_option(&config.gar, "rule", "krum", error, sizeof error),
                   0);
-    config.byzantine_count = 1;
+    config.byzantine_count = config.gar.f = 1;
     config.gar.f = 1; // krum needs n > 2f + 2 = 4 proposals
     config.deadline_ms = 200;
     config.max_wait_ms = 20000;
@@ -486,6 +488,43 @@ TEST(deadline_waits_while_the_rule_precondition_fails)
     byzgd_server_destroy(&server);
 }
 
+// Waits for an ERROR from the server (skipping other messages) and returns its code.
+static uint32_t
+s_expect_error(fake_t *fake)
+{
+    while (true) {
+        zframe_t *frame = NULL;
+        byzgd_msg_t msg = s_recv(fake, &frame, 10000);
+        zframe_destroy(&frame);
+        if (msg.type == BYZGD_MSG_ERROR)
+            return msg.error.code;
+    }
+}
+
+// PROTOCOL.md §3.2: a message admission drops for its rate gets ERROR(rate_limited), one
+// from a banned identity ERROR(banned), each at most once per heartbeat interval.
+TEST(rate_limited_and_banned_identities_are_told)
+{
+    byzgd_server_config_t config;
+    s_config(&config, 2);
+    byzgd_server_t *server = s_server(&config);
+    fake_t *pair[2];
+    s_fake_join_all(server, pair, 2, 1);
+    fake_t *flood = pair[0];
+    // 3200 heartbeats at once: the bucket holds 2000, the rest are dropped (one strike
+    // each), and the 1000th strike bans the identity (security.h defaults).
+    byzgd_msg_t heartbeat = {.type = BYZGD_MSG_HEARTBEAT, .epoch = flood->epoch, .round = 1};
+    for (int i = 0; i < 3200; i++)
+        s_send(flood, &heartbeat);
+    ASSERT_EQ_INT(s_expect_error(flood), BYZGD_MSG_ERROR_RATE_LIMITED);
+    zclock_sleep(config.heartbeat_interval_ms + 100); // the limiter lets one ERROR through
+    s_send(flood, &heartbeat);
+    ASSERT_EQ_INT(s_expect_error(flood), BYZGD_MSG_ERROR_BANNED);
+    s_fake_destroy(&pair[0]);
+    s_fake_destroy(&pair[1]);
+    byzgd_server_destroy(&server);
+}
+
 TEST(gives_up_after_the_documented_wait)
 {
     byzgd_server_config_t config;
@@ -498,7 +537,8 @@ TEST(gives_up_after_the_documented_wait)
     fake_t *a = pair[0], *b = pair[1];
     // Nobody proposes: average needs one proposal, so after deadline + max wait it stops.
     ASSERT_EQ_INT(byzgd_server_wait(server, 10000), 1);
-    s_expect_bye(a, BYZGD_MSG_BYE_DONE);
+    // A failed run is not done: BYE(shutdown), so that workers (and --join) can tell.
+    s_expect_bye(a, BYZGD_MSG_BYE_SHUTDOWN);
     s_fake_destroy(&a);
     s_fake_destroy(&b);
     byzgd_server_destroy(&server);
@@ -547,7 +587,7 @@ TEST(run_ends_with_bye_metrics_and_checkpoint_then_resumes)
         snprintf(expected, sizeof expected, "{\"round\":%d,", lines);
         ASSERT_MSG(strncmp(line, expected, strlen(expected)) == 0, "line %d: %s", lines, line);
         ASSERT_STR_CONTAINS(line, "\"accepted\":2");
-        ASSERT_STR_CONTAINS(line, "\"train_loss\":0.8");
+        ASSERT_STR_CONTAINS(line, "\"train_loss\":0.7"); // lower median of 0.7 and 0.9
         ASSERT_STR_CONTAINS(line, "\"collect_s\":");
         if (lines >= 2)
             ASSERT_STR_CONTAINS(line, "\"test_accuracy\":");
@@ -954,7 +994,8 @@ TEST(secure_workers_train_with_curve_identities)
         byzgd_worker_config_init(&worker_config);
         snprintf(worker_config.endpoint, sizeof worker_config.endpoint, "%s",
                  byzgd_server_endpoint(server));
-        ASSERT_EQ_INT(byzgd_keys_worker_cert_path(cert, sizeof cert, keys, i), 0);
+        // Key worker-001 starts first: slots follow the keys, not the order of joining.
+        ASSERT_EQ_INT(byzgd_keys_worker_cert_path(cert, sizeof cert, keys, 1 - i), 0);
         snprintf(server_cert, sizeof server_cert, "%s/%s", keys, BYZGD_KEYS_SERVER_CERT);
         snprintf(worker_config.cert, sizeof worker_config.cert, "%s", cert);
         snprintf(worker_config.server_cert, sizeof worker_config.server_cert, "%s", server_cert);
@@ -974,6 +1015,11 @@ TEST(secure_workers_train_with_curve_identities)
     zframe_t *frame = zframe_recv(intruder->dealer);
     ASSERT(!frame);
     s_fake_destroy(&intruder);
+    for (int i = 0; i < 2; i++) {
+        byzgd_worker_stats_t worker_stats;
+        ASSERT_EQ_INT(byzgd_worker_stats(workers[i], &worker_stats), 0);
+        ASSERT_EQ_INT(worker_stats.slot, 1 - i);
+    }
     byzgd_server_destroy(&server);
     for (int i = 0; i < 2; i++) {
         ASSERT_EQ_INT(byzgd_worker_wait(workers[i], 10000), 0);
@@ -1018,7 +1064,7 @@ TEST(worker_survives_a_server_restart)
     ASSERT_EQ_INT(server_stats.rejected[BYZGD_MSG_REJECT_EPOCH], 0);
     ASSERT_EQ_INT(server_stats.accepted, server_stats.rounds_done);
     byzgd_server_stop(server);
-    ASSERT_EQ_INT(byzgd_worker_wait(worker, 10000), 0); // BYE(shutdown)
+    ASSERT_EQ_INT(byzgd_worker_wait(worker, 10000), BYZGD_WORKER_EXIT_STOPPED); // BYE(shutdown)
     byzgd_worker_destroy(&worker);
     byzgd_server_destroy(&server);
 }
@@ -1118,7 +1164,7 @@ s_byzantine_run(const char *attack_name, const char *misbehaviour,
     s_config(&config, 3);
     config.rounds = 4;
     config.deadline_ms = 300; // q = n: a round waits for the Byzantine worker or the deadline
-    config.byzantine_count = 1;
+    config.byzantine_count = config.gar.f = 1;
     config.gar.f = 1;
     byzgd_server_t *server = s_server(&config);
     byzgd_attack_config_t attack;
@@ -1131,7 +1177,7 @@ s_byzantine_run(const char *attack_name, const char *misbehaviour,
                                                        sizeof error),
                       0);
     byzgd_worker_hooks_t hooks;
-    ASSERT_EQ_INT(byzgd_byzantine_hooks(&hooks, &attack, error, sizeof error), 0);
+    ASSERT_EQ_INT(byzgd_byzantine_hooks(&hooks, &attack, NULL, error, sizeof error), 0);
     byzgd_worker_t *honest[2] = {s_worker(server, NULL), s_worker(server, NULL)};
     byzgd_worker_t *byzantine = s_worker(server, &hooks);
     ASSERT_EQ_INT(byzgd_server_wait(server, 30000), 0);
@@ -1186,16 +1232,114 @@ TEST(byzantine_stale_rounds_are_rejected)
     s_byzantine_run("alie", "stale", reasons);
 }
 
+// Insecure workers name their slot in their routing id (byzgd-worker --slot N): the slot
+// follows the name, not the order of joining; a name beyond n gets ERROR(server_full).
+static fake_t *
+s_fake_named(byzgd_server_t *server, size_t slot)
+{
+    fake_t *fake = calloc(1, sizeof *fake);
+    ASSERT(fake);
+    fake->dealer = zsock_new(ZMQ_DEALER);
+    char name[32];
+    ASSERT_EQ_INT(byzgd_keys_worker_name(name, sizeof name, slot), 0);
+    zmq_setsockopt(zsock_resolve(fake->dealer), ZMQ_ROUTING_ID, name, strlen(name));
+    zsock_set_linger(fake->dealer, 0);
+    ASSERT_EQ_INT(zsock_connect(fake->dealer, "%s", byzgd_server_endpoint(server)), 0);
+    return fake;
+}
+
+TEST(insecure_slots_follow_the_named_routing_id)
+{
+    byzgd_server_config_t config;
+    s_config(&config, 3);
+    byzgd_server_t *server = s_server(&config);
+    fake_t *two = s_fake_named(server, 2);
+    s_fake_hello(two);
+    s_expect_config(two);
+    ASSERT_EQ_INT(two->slot, 2);
+    fake_t *anonymous = s_fake_new(server); // no name: the lowest free slot
+    s_fake_hello(anonymous);
+    s_expect_config(anonymous);
+    ASSERT_EQ_INT(anonymous->slot, 0);
+    fake_t *nine = s_fake_named(server, 9);
+    s_fake_hello(nine);
+    zframe_t *frame = NULL;
+    byzgd_msg_t msg = s_recv(nine, &frame, 10000);
+    zframe_destroy(&frame);
+    ASSERT_EQ_INT(msg.type, BYZGD_MSG_ERROR);
+    ASSERT_EQ_INT(msg.error.code, BYZGD_MSG_ERROR_SERVER_FULL);
+    fake_t *one = s_fake_named(server, 1);
+    s_fake_hello(one);
+    s_expect_config(one);
+    ASSERT_EQ_INT(one->slot, 1);
+    size_t slot = 0;
+    ASSERT_EQ_INT(byzgd_keys_slot_of_name("worker-007.cert", &slot), 0);
+    ASSERT_EQ_INT(slot, 7);
+    ASSERT_EQ_INT(byzgd_keys_slot_of_name("worker-7", &slot), 0);
+    ASSERT_EQ_INT(slot, 7);
+    ASSERT_EQ_INT(byzgd_keys_slot_of_name("worker-", &slot), -1);
+    ASSERT_EQ_INT(byzgd_keys_slot_of_name("worker-007.cert_secret", &slot), -1);
+    ASSERT_EQ_INT(byzgd_keys_slot_of_name("admin-007", &slot), -1);
+    byzgd_server_destroy(&server);
+    fake_t *fakes[] = {two, anonymous, nine, one};
+    for (size_t i = 0; i < 4; i++)
+        s_fake_destroy(&fakes[i]);
+}
+
+// More than f slots reporting non-finite proposals in one round: the run ends as diverged
+// (a result: exit status BYZGD_SERVER_EXIT_DIVERGED, "status":"diverged" in the metrics).
+TEST(non_finite_reports_beyond_f_end_the_run_as_diverged)
+{
+    char metrics[512];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", byzgd_test_tmpdir());
+    byzgd_server_config_t config;
+    s_config(&config, 3);
+    config.byzantine_count = config.gar.f = 1;
+    snprintf(config.metrics, sizeof config.metrics, "%s", metrics);
+    byzgd_server_t *server = s_server(&config);
+    fake_t *fakes[3];
+    s_fake_join_all(server, fakes, 3, 1);
+    float gradient[D];
+    s_fill(gradient, D, 0.25f);
+    s_propose(fakes[0], 1, gradient, D, 1);
+    s_propose(fakes[1], 1, gradient, D, INFINITY); // finite gradient, loss overflowed
+    s_wait_rejected(server, BYZGD_MSG_REJECT_NON_FINITE, 1);
+    ASSERT_EQ_INT(byzgd_server_wait(server, 100), -1); // one slot (≤ f): still running
+    gradient[3] = NAN;
+    s_propose(fakes[2], 1, gradient, D, 1);
+    ASSERT_EQ_INT(byzgd_server_wait(server, 20000), BYZGD_SERVER_EXIT_DIVERGED);
+    byzgd_server_stats_t stats = s_stats(server);
+    ASSERT(stats.diverged);
+    ASSERT(stats.finished);
+    ASSERT_STR_EQ(stats.state, "FINISHED");
+    for (size_t i = 0; i < 3; i++)
+        s_expect_bye(fakes[i], BYZGD_MSG_BYE_DONE);
+    byzgd_server_destroy(&server);
+    FILE *file = fopen(metrics, "r");
+    ASSERT(file);
+    char line[4096] = "";
+    ASSERT(fgets(line, sizeof line, file));
+    fclose(file);
+    ASSERT_STR_CONTAINS(line, "\"round\":1,");
+    ASSERT_STR_CONTAINS(line, "\"non_finite\":2");
+    ASSERT_STR_CONTAINS(line, "\"status\":\"diverged\"");
+    for (size_t i = 0; i < 3; i++)
+        s_fake_destroy(&fakes[i]);
+}
+
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(round_completes_with_quorum_and_updates_parameters),
     TEST_CASE(krum_selection_is_reported_by_slot_and_lr_schedule_applies),
     TEST_CASE(hostile_proposals_are_rejected_and_counted_per_reason),
     TEST_CASE(deadline_closes_a_round_with_fewer_proposals),
     TEST_CASE(deadline_waits_while_the_rule_precondition_fails),
+    TEST_CASE(rate_limited_and_banned_identities_are_told),
     TEST_CASE(gives_up_after_the_documented_wait),
     TEST_CASE(run_ends_with_bye_metrics_and_checkpoint_then_resumes),
     TEST_CASE(stop_sends_bye_shutdown_and_writes_a_checkpoint),
     TEST_CASE(server_full_and_rejoin_keep_slots),
+    TEST_CASE(insecure_slots_follow_the_named_routing_id),
+    TEST_CASE(non_finite_reports_beyond_f_end_the_run_as_diverged),
     TEST_CASE(config_parses_the_agreed_flags),
     TEST_CASE(config_refuses_bad_combinations),
     TEST_CASE(metrics_lines_wait_for_their_evaluation),

@@ -18,8 +18,8 @@ main(int argc, char **argv)
         "an honest byzgd worker: computes minibatch gradients for the parameter server",
         sections,
         NULL,
-        "Exit status: 0 when the server says BYE, 1 on errors or without a server, 2 for bad "
-        "flags.\n",
+        "Exit status: 0 when the server says the run is done (BYE), 1 on errors or without a "
+        "server, 2 for bad flags, 4 when the server stopped or failed before the run's end.\n",
         0,
         0,
     };
@@ -32,5 +32,5 @@ main(int argc, char **argv)
         byzgd_error("%s (see --help)", error);
         return 2;
     }
-    return byzgd_worker_run(&config);
+    return byzgd_worker_run(&config, 1);
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wire/actor.h"
 #include "learning/dataset.h"
@@ -39,8 +40,9 @@ struct byzgd_worker_context_t {
     size_t d;
     byzgd_model_t *model;
     byzgd_dataset_t *shard;
-    byzgd_dataset_t *full; // whole training set (kept only when keep_full_set)
-    byzgd_rng_t rng;       // the worker's sampling stream (seed, slot)
+    const byzgd_dataset_t *full; // whole training set (NULL unless keep_full_set)
+    byzgd_dataset_t *owned_full; // `full` when the context loaded it itself
+    byzgd_rng_t rng;             // the worker's sampling stream (seed, slot)
     float *params;
     float *features; // max_batch × feature_count
     uint8_t *labels;
@@ -65,8 +67,7 @@ typedef struct {
     s_phase_t phase;
     uint64_t epoch;
     uint64_t last_round;
-    byzgd_worker_context_t context;
-    bool context_ready;
+    byzgd_worker_context_t *context; // NULL until a CONFIG was set up
     float *proposal;
     double proposal_loss;
     bool proposal_pending; // held back by the delay hook
@@ -99,6 +100,12 @@ uint64_t
 byzgd_worker_context_round(const byzgd_worker_context_t *context)
 {
     return context->round;
+}
+
+const float *
+byzgd_worker_context_params(const byzgd_worker_context_t *context)
+{
+    return context->params;
 }
 
 double
@@ -139,17 +146,108 @@ byzgd_worker_context_full_gradient(byzgd_worker_context_t *context, float *gradi
     return loss;
 }
 
-static void
-s_context_clear(byzgd_worker_context_t *context)
+void
+byzgd_worker_context_destroy(byzgd_worker_context_t **context_p)
 {
+    if (!context_p || !*context_p)
+        return;
+    byzgd_worker_context_t *context = *context_p;
     byzgd_model_destroy(&context->model);
     byzgd_dataset_destroy(&context->shard);
-    byzgd_dataset_destroy(&context->full);
+    byzgd_dataset_destroy(&context->owned_full);
     free(context->params);
     free(context->features);
     free(context->labels);
     free(context->scratch);
-    memset(context, 0, sizeof *context);
+    free(context);
+    *context_p = NULL;
+}
+
+byzgd_worker_context_t *
+byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_t *train_set,
+                         const char *data_dir, bool keep_full_set, int threads, char *error,
+                         size_t error_size)
+{
+    byzgd_worker_context_t *context = calloc(1, sizeof *context);
+    if (!context)
+        abort();
+    context->session = *session;
+    const byzgd_dataset_t *full = train_set;
+    if (!full) {
+        byzgd_dataset_options_t options = {0};
+        options.data_dir = data_dir && *data_dir ? data_dir : NULL;
+        options.split = BYZGD_SPLIT_TRAIN;
+        options.seed = session->seed;
+        context->owned_full = byzgd_dataset_load(session->dataset, &options, error, error_size);
+        if (!context->owned_full)
+            goto failed;
+        full = context->owned_full;
+    }
+    context->shard =
+        byzgd_dataset_shard(full, session->shard_index, session->shard_count,
+                            session->dirichlet_alpha, session->seed, error, error_size);
+    if (!context->shard)
+        goto failed;
+    if (keep_full_set)
+        context->full = full;
+    else
+        byzgd_dataset_destroy(&context->owned_full);
+    byzgd_model_spec_t spec = {.architecture = session->architecture,
+                               .channels = session->channels,
+                               .height = session->height,
+                               .width = session->width,
+                               .class_count = session->class_count,
+                               .hidden = {session->hidden[0], session->hidden[1]}};
+    context->max_batch = session->batch_size;
+    if (keep_full_set && context->max_batch < S_FULL_CHUNK)
+        context->max_batch = S_FULL_CHUNK;
+    context->model = byzgd_model_new(&spec, context->max_batch, error, error_size);
+    if (!context->model)
+        goto failed;
+    byzgd_model_set_threads(context->model, threads < 1 ? 1 : threads);
+    context->d = byzgd_model_dimension(context->model);
+    if (context->d != session->dimension) {
+        byzgd_set_error(error, error_size,
+                        "the server's model has d = %" PRIu64 ", mine has d = %zu",
+                        session->dimension, context->d);
+        goto failed;
+    }
+    if (context->shard->feature_count != byzgd_model_feature_count(context->model)) {
+        byzgd_set_error(error, error_size, "dataset and model shapes differ");
+        goto failed;
+    }
+    size_t feature_count = context->shard->feature_count;
+    context->params = calloc(context->d, sizeof *context->params);
+    context->scratch = calloc(context->d, sizeof *context->scratch);
+    context->features = calloc(context->max_batch * feature_count, sizeof *context->features);
+    context->labels = calloc(context->max_batch, sizeof *context->labels);
+    if (!context->params || !context->scratch || !context->features || !context->labels)
+        abort();
+    byzgd_rng_seed(&context->rng, session->seed, session->slot);
+    return context;
+failed:
+    byzgd_worker_context_destroy(&context);
+    return NULL;
+}
+
+size_t
+byzgd_worker_context_dimension(const byzgd_worker_context_t *context)
+{
+    return context->d;
+}
+
+int
+byzgd_worker_context_propose(byzgd_worker_context_t *context, const byzgd_worker_hooks_t *hooks,
+                             uint64_t round, const void *params, float *proposal_out,
+                             double *loss_out)
+{
+    context->round = round;
+    // PARAMS tensors may sit at any address in the received frame: one copy, as bytes.
+    memcpy(context->params, params, context->d * sizeof *context->params);
+    if (hooks && hooks->propose)
+        return hooks->propose(hooks->state, context, proposal_out, loss_out);
+    *loss_out = byzgd_worker_context_gradient(context, proposal_out, NULL, false, false);
+    return 0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -224,13 +322,13 @@ s_send_proposal(s_worker_t *self)
     uint64_t sent = 0;
     byzgd_worker_sender_t sender = {.dealer = self->dealer_handle,
                                     .epoch = self->epoch,
-                                    .round = self->context.round,
+                                    .round = self->context->round,
                                     .sent = &sent};
     if (self->config.hooks.send)
-        self->config.hooks.send(self->config.hooks.state, &sender, self->proposal, self->context.d,
+        self->config.hooks.send(self->config.hooks.state, &sender, self->proposal, self->context->d,
                                 self->proposal_loss);
     else
-        byzgd_worker_send_proposal(&sender, self->context.round, self->proposal, self->context.d,
+        byzgd_worker_send_proposal(&sender, self->context->round, self->proposal, self->context->d,
                                    self->proposal_loss);
     self->proposal_pending = false;
     self->stats.proposals_sent += sent;
@@ -275,60 +373,16 @@ s_same_session(const byzgd_msg_config_t *a, const byzgd_msg_config_t *b)
 static int
 s_prepare(s_worker_t *self, const byzgd_msg_config_t *session, char *error, size_t error_size)
 {
-    byzgd_worker_context_t *context = &self->context;
-    s_context_clear(context);
-    self->context_ready = false;
-    context->session = *session;
-    byzgd_dataset_options_t options = {0};
-    options.data_dir = self->config.data_dir[0] ? self->config.data_dir : NULL;
-    options.split = BYZGD_SPLIT_TRAIN;
-    options.seed = session->seed;
-    byzgd_dataset_t *full = byzgd_dataset_load(session->dataset, &options, error, error_size);
-    if (!full)
+    byzgd_worker_context_destroy(&self->context);
+    self->context =
+        byzgd_worker_context_new(session, NULL, self->config.data_dir, self->config.keep_full_set,
+                                 self->config.threads, error, error_size);
+    if (!self->context)
         return -1;
-    context->shard =
-        byzgd_dataset_shard(full, session->shard_index, session->shard_count,
-                            session->dirichlet_alpha, session->seed, error, error_size);
-    if (!context->shard) {
-        byzgd_dataset_destroy(&full);
-        return -1;
-    }
-    if (self->config.keep_full_set)
-        context->full = full;
-    else
-        byzgd_dataset_destroy(&full);
-    byzgd_model_spec_t spec = {.architecture = session->architecture,
-                               .channels = session->channels,
-                               .height = session->height,
-                               .width = session->width,
-                               .class_count = session->class_count,
-                               .hidden = {session->hidden[0], session->hidden[1]}};
-    context->max_batch = session->batch_size;
-    if (self->config.keep_full_set && context->max_batch < S_FULL_CHUNK)
-        context->max_batch = S_FULL_CHUNK;
-    context->model = byzgd_model_new(&spec, context->max_batch, error, error_size);
-    if (!context->model)
-        return -1;
-    byzgd_model_set_threads(context->model, self->config.threads);
-    context->d = byzgd_model_dimension(context->model);
-    if (context->d != session->dimension)
-        return byzgd_set_error(error, error_size,
-                               "the server's model has d = %" PRIu64 ", mine has d = %zu",
-                               session->dimension, context->d);
-    if (context->shard->feature_count != byzgd_model_feature_count(context->model))
-        return byzgd_set_error(error, error_size, "dataset and model shapes differ");
-    size_t feature_count = context->shard->feature_count;
-    context->params = calloc(context->d, sizeof *context->params);
-    context->scratch = calloc(context->d, sizeof *context->scratch);
-    context->features = calloc(context->max_batch * feature_count, sizeof *context->features);
-    context->labels = calloc(context->max_batch, sizeof *context->labels);
     free(self->proposal);
-    self->proposal = calloc(context->d, sizeof *self->proposal);
-    if (!context->params || !context->scratch || !context->features || !context->labels ||
-        !self->proposal)
+    self->proposal = calloc(self->context->d, sizeof *self->proposal);
+    if (!self->proposal)
         abort();
-    byzgd_rng_seed(&context->rng, session->seed, session->slot);
-    self->context_ready = true;
     return 0;
 }
 
@@ -337,7 +391,7 @@ s_on_config(s_worker_t *self, const byzgd_msg_t *msg)
 {
     self->stats.configs++;
     bool new_epoch = msg->epoch != self->epoch;
-    if (!self->context_ready || !s_same_session(&self->context.session, &msg->config)) {
+    if (!self->context || !s_same_session(&self->context->session, &msg->config)) {
         char error[512];
         if (s_prepare(self, &msg->config, error, sizeof error) != 0) {
             byzgd_error("cannot set up the session: %s", error);
@@ -370,18 +424,12 @@ s_on_params(s_worker_t *self, const byzgd_msg_t *msg)
         self->stats.dropped++;
         return;
     }
-    byzgd_worker_context_t *context = &self->context;
     self->last_round = msg->round;
     self->stats.last_round = msg->round;
-    context->round = msg->round;
-    byzgd_msg_tensor_copy(context->params, msg->params.parameters, context->d);
-    if (self->config.hooks.propose) {
-        if (self->config.hooks.propose(self->config.hooks.state, context, self->proposal,
-                                       &self->proposal_loss) != 0)
-            return;
-    } else
-        self->proposal_loss =
-            byzgd_worker_context_gradient(context, self->proposal, NULL, false, false);
+    if (byzgd_worker_context_propose(self->context, &self->config.hooks, msg->round,
+                                     msg->params.parameters, self->proposal,
+                                     &self->proposal_loss) != 0)
+        return;
     int delay = self->config.hooks.delay_ms
                     ? self->config.hooks.delay_ms(self->config.hooks.state, msg->round)
                     : 0;
@@ -416,6 +464,31 @@ s_on_error(s_worker_t *self, const byzgd_msg_t *msg)
     }
 }
 
+// The exit status after BYE: 0 when the run ended (every round done, or diverged: a
+// result), BYZGD_WORKER_EXIT_STOPPED when the server stopped or failed before that.
+static int
+s_left_status(const s_worker_t *self)
+{
+    return self->stats.bye_code == BYZGD_MSG_BYE_DONE ? 0 : BYZGD_WORKER_EXIT_STOPPED;
+}
+
+// BYE ends the session (PROTOCOL.md §4.1): answered with BYE(same code), the
+// acknowledgement the server waits for, every time one arrives (an answer may be lost);
+// the first one starts LEAVING. A worker still connecting takes it too: the run it was
+// joining is over.
+static void
+s_on_bye(s_worker_t *self, const byzgd_msg_t *msg)
+{
+    byzgd_msg_t bye = {.type = BYZGD_MSG_BYE, .epoch = msg->epoch, .round = self->last_round};
+    bye.bye.code = msg->bye.code;
+    s_send_small(self, &bye);
+    if (self->phase == S_LEAVING)
+        return;
+    self->phase = S_LEAVING;
+    self->bye_at_ms = zclock_mono();
+    self->stats.bye_code = msg->bye.code;
+}
+
 static void
 s_drop(s_worker_t *self, const char *why)
 {
@@ -447,7 +520,7 @@ s_on_dealer(s_worker_t *self)
         }
         zframe_t *frame = zmsg_first(message);
         byzgd_msg_t msg;
-        size_t d = self->context_ready ? self->context.d : 0;
+        size_t d = self->context ? self->context->d : 0;
         byzgd_msg_reject_t reason = byzgd_msg_decode(&msg, zframe_data(frame), zframe_size(frame),
                                                      BYZGD_MSG_FROM_SERVER, d);
         if (reason != BYZGD_MSG_OK) {
@@ -462,6 +535,9 @@ s_on_dealer(s_worker_t *self)
             s_on_config(self, &msg);
         } else if (msg.type == BYZGD_MSG_ERROR) {
             s_on_error(self, &msg);
+        } else if (msg.type == BYZGD_MSG_BYE &&
+                   (msg.epoch == self->epoch || self->phase == S_CONNECTING)) {
+            s_on_bye(self, &msg);
         } else if (self->phase != S_JOINED) {
             s_drop(self, "unexpected");
         } else if (msg.epoch != self->epoch) {
@@ -477,10 +553,6 @@ s_on_dealer(s_worker_t *self)
                 message = NULL;
             } else if (msg.type == BYZGD_MSG_PARAMS)
                 self->stats.dropped++; // a round already computed
-            else if (msg.type == BYZGD_MSG_BYE) {
-                self->phase = S_LEAVING;
-                self->bye_at_ms = now;
-            }
         }
         zmsg_destroy(&message);
     }
@@ -502,7 +574,7 @@ s_on_timers(s_worker_t *self)
         return;
     if (self->phase == S_LEAVING) {
         if (now - self->bye_at_ms >= S_LEAVE_GRACE_MS)
-            s_finish(self, 0);
+            s_finish(self, s_left_status(self));
         return;
     }
     if (now - self->last_server_ms > self->config.give_up_ms) {
@@ -557,7 +629,7 @@ s_on_monitor(s_worker_t *self)
 {
     unsigned type = byzgd_monitor_event_recv(self->monitor);
     if (type == ZMQ_EVENT_DISCONNECTED && self->phase == S_LEAVING)
-        s_finish(self, 0);
+        s_finish(self, s_left_status(self));
 }
 
 static void
@@ -583,7 +655,7 @@ s_state_destroy(s_worker_t **self_p)
         zsock_destroy(&self->monitor);
     }
     zsock_destroy(&self->dealer);
-    s_context_clear(&self->context);
+    byzgd_worker_context_destroy(&self->context);
     free(self->proposal);
     if (self->config.hooks.destroy)
         self->config.hooks.destroy(self->config.hooks.state);
@@ -613,8 +685,8 @@ s_actor(zsock_t *pipe, void *arg)
             s_on_pipe(self);
         else if (self->monitor && which == self->monitor)
             s_on_monitor(self);
-        else if (which == self->dealer && self->phase != S_DONE && self->phase != S_LEAVING)
-            s_on_dealer(self);
+        else if (which == self->dealer && self->phase != S_DONE)
+            s_on_dealer(self); // LEAVING: BYE is answered again, the rest dropped
         else if (which == self->dealer)
             zmsg_destroy(&(zmsg_t *){zmsg_recv(self->dealer)});
         else if (zpoller_terminated(self->poller))
@@ -641,6 +713,7 @@ byzgd_worker_config_init(byzgd_worker_config_t *config)
     config->threads = 1;
     config->hello_interval_ms = 1000;
     config->give_up_ms = 60000;
+    config->slot = -1;
 }
 
 static int
@@ -691,6 +764,8 @@ s_apply_option(void *state, const byzgd_option_section_t *section, const byzgd_o
         return s_int(&config->threads, name, value, 1, 256, error, error_size);
     if (streq(name, "hello-ms"))
         return s_int(&config->hello_interval_ms, name, value, 1, 600000, error, error_size);
+    if (streq(name, "slot"))
+        return s_int(&config->slot, name, value, 0, BYZGD_MSG_WORKERS_MAX - 1, error, error_size);
     assert(streq(name, "give-up-ms"));
     return s_int(&config->give_up_ms, name, value, 1, 86400000, error, error_size);
 }
@@ -711,6 +786,9 @@ static const byzgd_option_t s_options[] = {
      NULL},
     {"give-up-ms", BYZGD_OPTION_INT, 1, 86400000, "60000", 0,
      "exit 1 after this long without a server", "MS", NULL},
+    {"slot", BYZGD_OPTION_INT, 0, BYZGD_MSG_WORKERS_MAX - 1, NULL, 0,
+     "with --insecure: ask for slot N (its shard and random stream); with keys the key's name "
+     "decides", "N", NULL},
 };
 // clang-format on
 
@@ -724,6 +802,10 @@ byzgd_worker_config_check(const byzgd_worker_config_t *config, char *error, size
         return byzgd_set_error(error, error_size,
                                "CURVE is on by default: give --cert and --server-cert, or "
                                "--insecure");
+    if (!config->insecure && config->slot >= 0)
+        return byzgd_set_error(error, error_size,
+                               "--slot is for --insecure: with keys, the key's name decides "
+                               "the slot");
     return 0;
 }
 
@@ -750,6 +832,12 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
             config->server_cert[0] ? config->server_cert : NULL,
             byzgd_msg_max_size(BYZGD_MSG_DIMENSION_MAX), error, error_size) != 0)
         goto failed;
+    if (config->insecure && config->slot >= 0) {
+        // The server reads the slot from the routing id in insecure mode (the identity).
+        char name[32];
+        byzgd_keys_worker_name(name, sizeof name, (size_t)config->slot);
+        zmq_setsockopt(zsock_resolve(state->dealer), ZMQ_ROUTING_ID, name, strlen(name));
+    }
     char monitor_endpoint[64];
     snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://byzgd-worker-monitor-%p",
              (void *)state);
@@ -799,7 +887,7 @@ byzgd_worker_stats(byzgd_worker_t *self, byzgd_worker_stats_t *stats)
 }
 
 int
-byzgd_worker_run(const byzgd_worker_config_t *config)
+byzgd_worker_run(const byzgd_worker_config_t *configs, size_t count)
 {
     // Received PARAMS and sent proposals are megabytes each: keep freed memory in the heap
     // instead of mmap/munmap per round (docs/ARCHITECTURE.md §7).
@@ -807,15 +895,36 @@ byzgd_worker_run(const byzgd_worker_config_t *config)
     mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     zsys_init();
     zsys_set_linger(200);
-    char error[1024];
-    byzgd_worker_t *worker = byzgd_worker_new(config, error, sizeof error);
-    if (!worker) {
-        byzgd_error("%s", error);
-        return 1;
+    byzgd_worker_t **workers = calloc(count, sizeof(byzgd_worker_t *));
+    if (!workers)
+        abort();
+    int status = 0;
+    for (size_t i = 0; i < count; i++) {
+        char error[1024];
+        workers[i] = status == 0 ? byzgd_worker_new(&configs[i], error, sizeof error) : NULL;
+        if (!workers[i] && status == 0) {
+            byzgd_error("%s", error);
+            status = 1;
+        } else if (!workers[i] && configs[i].hooks.destroy) {
+            configs[i].hooks.destroy(configs[i].hooks.state); // the hooks' state is ours
+        }
     }
-    int status = -1;
-    while (status < 0 && !zsys_interrupted)
-        status = byzgd_worker_wait(worker, 200);
-    byzgd_worker_destroy(&worker);
-    return status < 0 ? 0 : status;
+    // The process ends when every identity has ended; its status is the worst of theirs.
+    for (size_t i = 0; i < count && status == 0; i++) {
+        int ended = -1;
+        while (ended < 0 && !zsys_interrupted)
+            ended = byzgd_worker_wait(workers[i], 200);
+        if (ended > status)
+            status = ended;
+    }
+    if (zsys_interrupted && count > 1) {
+        // Stopped by a signal (the launcher's SIGTERM): nothing here needs flushing, and
+        // tearing down several actors mid-session can trip CZMQ's assertions.
+        fflush(NULL);
+        _exit(status);
+    }
+    for (size_t i = 0; i < count; i++)
+        byzgd_worker_destroy(&workers[i]);
+    free(workers);
+    return status;
 }

@@ -24,19 +24,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire/msg.h"
+#include "learning/dataset.h"
 #include "support/options.h"
 #include "support/rng.h"
+#include "wire/msg.h"
 
 #define BYZGD_WORKER_PATH_MAX 1024
 
 // The worker's view of the session while it computes a proposal (valid during a hook call).
 typedef struct byzgd_worker_context_t byzgd_worker_context_t;
 
+// Builds what a worker computes with from a session (what CONFIG carries): the model, the
+// shard session->shard_index of session->shard_count, the sampling stream (seed, slot).
+// train_set: the whole training split, borrowed and shared (NULL: loaded from data_dir,
+// "" or NULL for the dataset's default). keep_full_set: attacks may draw from the whole set.
+// threads: model / OpenBLAS threads. Returns NULL with a message.
+byzgd_worker_context_t *byzgd_worker_context_new(const byzgd_msg_config_t *session,
+                                                 const byzgd_dataset_t *train_set,
+                                                 const char *data_dir, bool keep_full_set,
+                                                 int threads, char *error, size_t error_size);
+void byzgd_worker_context_destroy(byzgd_worker_context_t **context_p);
+size_t byzgd_worker_context_dimension(const byzgd_worker_context_t *context);
+
 // The session configuration the server sent (slot, n, f, d, model, dataset, seed, ...).
 const byzgd_msg_config_t *byzgd_worker_context_session(const byzgd_worker_context_t *context);
-// The round being computed.
+// The round being computed and the parameters x_round (d floats, borrowed; the collusion
+// keys its shared inputs by them).
 uint64_t byzgd_worker_context_round(const byzgd_worker_context_t *context);
+const float *byzgd_worker_context_params(const byzgd_worker_context_t *context);
 
 // Gradient at x_round of one minibatch of the session's batch size, written to
 // gradient_out[d]; returns the mean loss. from_full_set: draw from the whole training set
@@ -78,6 +93,14 @@ typedef struct {
     void (*destroy)(void *state);
 } byzgd_worker_hooks_t;
 
+// Computes the proposal of `round` at params (d float32 values at any address, copied):
+// the hooks' propose when hooks->propose is set, else the honest gradient of one minibatch.
+// Writes proposal_out[d] and *loss_out. Returns 0, or -1 when the hook sends nothing. The
+// worker actor and byzgd-simulate both compute through this function.
+int byzgd_worker_context_propose(byzgd_worker_context_t *context, const byzgd_worker_hooks_t *hooks,
+                                 uint64_t round, const void *params, float *proposal_out,
+                                 double *loss_out);
+
 typedef struct {
     char endpoint[BYZGD_WORKER_PATH_MAX];
     bool insecure;
@@ -88,7 +111,9 @@ typedef struct {
     int hello_interval_ms;                   // HELLO retry period while joining (1000)
     int give_up_ms;                          // exit 1 after this long without a server (60000)
     bool keep_full_set;                      // keep the whole training set (attacks need it)
-    byzgd_worker_hooks_t hooks;              // zero: honest
+    int slot; // insecure mode: the slot this worker asks for (-1: any free one); with keys
+              // the key's name decides (PROTOCOL.md §4, "Slots")
+    byzgd_worker_hooks_t hooks; // zero: honest
 } byzgd_worker_config_t;
 
 typedef struct {
@@ -99,11 +124,16 @@ typedef struct {
     uint64_t skipped;    // PARAMS passed over because a newer one was already queued
     uint64_t last_round; // last PARAMS round computed
     uint64_t backoffs;   // ERROR(rate_limited) received: one heartbeat interval of silence
+    uint32_t bye_code;   // the server's BYE: BYZGD_MSG_BYE_DONE or _SHUTDOWN (valid once left)
     uint32_t slot;
     bool joined;
 } byzgd_worker_stats_t;
 
 typedef struct byzgd_worker_t byzgd_worker_t;
+
+// Exit status of a worker told BYE(shutdown): the server was stopped (a signal) or failed
+// before the run's end; BYE(done) gives 0.
+#define BYZGD_WORKER_EXIT_STOPPED 4
 
 // Defaults: endpoint tcp://127.0.0.1:5555, secure, 1 thread, HELLO every second, give up
 // after 60 s, honest.
@@ -118,10 +148,12 @@ extern const byzgd_option_section_t byzgd_worker_option_section;
 // Returns 0, or -1 with a message.
 int byzgd_worker_config_check(const byzgd_worker_config_t *config, char *error, size_t error_size);
 
-// A worker process's life: sets the allocator for megabyte messages, starts the worker, waits for
-// BYE, give-up or a signal (SIGINT/SIGTERM), and returns the process's exit status (0 after BYE or
-// a signal, 1 on errors or without a server; a start-up failure is reported on stderr).
-int byzgd_worker_run(const byzgd_worker_config_t *config);
+// A worker process's life: sets the allocator for megabyte messages, starts one worker per
+// configuration (several: the identities of one colluding byzgd-byzantine process), waits
+// until each has seen BYE, given up, or a signal (SIGINT/SIGTERM) came, and returns the
+// process's exit status, the worst of the workers' (0 after BYE or a signal, 1 on errors or
+// without a server; a start-up failure is reported on stderr). Takes every hooks' state.
+int byzgd_worker_run(const byzgd_worker_config_t *configs, size_t count);
 
 // Starts the worker actor and connects. Takes the hooks' state (destroyed with the worker,
 // also on failure). Returns NULL with a message.

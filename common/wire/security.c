@@ -346,6 +346,54 @@ s_load_allowed(zhashx_t *allowed, const char *dir, char *error, size_t error_siz
     return 0;
 }
 
+int
+byzgd_keys_worker_name(char *name, size_t name_size, size_t index)
+{
+    return snprintf(name, name_size, "worker-%03zu", index) < (int)name_size ? 0 : -1;
+}
+
+int
+byzgd_keys_slot_of_name(const char *name, size_t *slot_out)
+{
+    static const char prefix[] = "worker-";
+    if (!name || strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return -1;
+    const char *cursor = name + sizeof prefix - 1;
+    size_t slot = 0, count = 0;
+    for (; *cursor >= '0' && *cursor <= '9'; cursor++, count++)
+        slot = slot * 10 + (size_t)(*cursor - '0');
+    if (count == 0 || count > 9 || (*cursor && strcmp(cursor, ".cert") != 0))
+        return -1;
+    *slot_out = slot;
+    return 0;
+}
+
+// Public key -> slot for every allowed/ certificate named after a slot (others keep no
+// slot and cannot join).
+static int
+s_load_slots(zhashx_t *slots, const char *dir, char *error, size_t error_size)
+{
+    zdir_t *directory = zdir_new(dir, NULL);
+    if (!directory)
+        return byzgd_set_error(error, error_size, "cannot read allow-list directory %s", dir);
+    zlist_t *files = zdir_list(directory);
+    for (zfile_t *file = zlist_first(files); file; file = zlist_next(files)) {
+        const char *path = zfile_filename(file, NULL);
+        const char *base = strrchr(path, '/');
+        size_t slot = 0;
+        if (byzgd_keys_slot_of_name(base ? base + 1 : path, &slot) != 0)
+            continue;
+        zcert_t *cert = zcert_load(path);
+        if (!cert)
+            continue;
+        zhashx_update(slots, zcert_public_txt(cert), (void *)(uintptr_t)(slot + 1));
+        zcert_destroy(&cert);
+    }
+    zlist_destroy(&files);
+    zdir_destroy(&directory);
+    return 0;
+}
+
 static void
 s_zap_reply(zsock_t *handler, const char *sequence, const char *status, const char *text,
             const char *user_id)
@@ -515,6 +563,7 @@ struct byzgd_security_t {
     s_zap_args_t *zap_args;
     zactor_t *zap;
     zhashx_t *peers; // identity -> s_peer_t
+    zhashx_t *slots; // public key (Z85) -> slot + 1, from the names in allowed/
     byzgd_security_stats_t stats;
 };
 
@@ -672,6 +721,10 @@ byzgd_security_new(const byzgd_security_options_t *options, char *error, size_t 
              self->deny_list_path);
     self->zap_args->handshake_rate = options->handshake_rate;
     self->zap_args->handshake_burst = options->handshake_burst < 1 ? 1 : options->handshake_burst;
+    self->slots = zhashx_new();
+    assert(self->slots);
+    if (s_load_slots(self->slots, self->zap_args->allowed_dir, error, error_size) != 0)
+        goto failed;
     self->zap = zactor_new(s_zap_actor, self->zap_args);
     assert(self->zap);
     if (self->zap_args->status != 0) {
@@ -696,6 +749,7 @@ byzgd_security_destroy(byzgd_security_t **self_p)
     zcert_destroy(&self->server_cert);
     byzgd_denylist_destroy(&self->denylist);
     zhashx_destroy(&self->peers);
+    zhashx_destroy(&self->slots);
     free(self);
     *self_p = NULL;
 }
@@ -924,20 +978,6 @@ s_admit(byzgd_security_t *self, zframe_t *routing, zframe_t *body, size_t frames
 }
 
 byzgd_admit_t
-byzgd_security_check(byzgd_security_t *self, zmsg_t *message, char identity[BYZGD_IDENTITY_SIZE])
-{
-    assert(self && message && identity);
-    zframe_t *routing = zmsg_first(message);
-    identity[0] = '\0';
-    if (!routing) {
-        self->stats.empty++;
-        return BYZGD_ADMIT_EMPTY;
-    }
-    zframe_t *body = zmsg_next(message);
-    return s_admit(self, routing, body, zmsg_size(message) - 1, identity);
-}
-
-byzgd_admit_t
 byzgd_security_recv(byzgd_security_t *self, zsock_t *router, zmsg_t **message_p,
                     char identity[BYZGD_IDENTITY_SIZE])
 {
@@ -969,11 +1009,49 @@ byzgd_security_recv(byzgd_security_t *self, zsock_t *router, zmsg_t **message_p,
     zframe_t *routing_frame = zmsg_first(message);
     zframe_t *body = zmsg_next(message);
     byzgd_admit_t verdict = s_admit(self, routing_frame, body, frames, identity);
-    if (verdict == BYZGD_ADMIT_OK)
+    if (verdict == BYZGD_ADMIT_DENIED || verdict == BYZGD_ADMIT_RATE_LIMITED) {
+        // Only the return address is kept: the caller may answer with an ERROR.
+        zframe_t *address = zmsg_pop(message);
+        zmsg_destroy(&message);
+        message = zmsg_new();
+        assert(message);
+        zmsg_append(message, &address);
+    }
+    if (verdict == BYZGD_ADMIT_OK || verdict == BYZGD_ADMIT_DENIED ||
+        verdict == BYZGD_ADMIT_RATE_LIMITED)
         *message_p = message;
     else
         zmsg_destroy(&message);
     return verdict;
+}
+
+int
+byzgd_security_slot(const byzgd_security_t *self, const char *identity, size_t *slot_out)
+{
+    static const char insecure_prefix[] = "insecure:";
+    if (!self->options.insecure) {
+        uintptr_t value = self->slots ? (uintptr_t)zhashx_lookup(self->slots, identity) : 0;
+        if (value == 0)
+            return -1;
+        *slot_out = (size_t)(value - 1);
+        return 0;
+    }
+    // Insecure identities are "insecure:" + the routing id in hex (s_identity).
+    if (strncmp(identity, insecure_prefix, sizeof insecure_prefix - 1) != 0)
+        return -1;
+    const char *hex = identity + sizeof insecure_prefix - 1;
+    char name[BYZGD_IDENTITY_SIZE / 2] = "";
+    size_t length = strlen(hex) / 2;
+    if (length >= sizeof name)
+        return -1;
+    for (size_t i = 0; i < length; i++) {
+        unsigned byte = 0;
+        if (sscanf(hex + 2 * i, "%2x", &byte) != 1 || byte == 0)
+            return -1;
+        name[i] = (char)byte;
+    }
+    name[length] = '\0';
+    return byzgd_keys_slot_of_name(name, slot_out);
 }
 
 void

@@ -54,6 +54,15 @@ int byzgd_keys_generate(const char *dir, size_t worker_count, bool force, char *
 // it) into `path`. Returns 0, or -1 when it does not fit.
 int byzgd_keys_worker_cert_path(char *path, size_t path_size, const char *dir, size_t index);
 
+// Slots are bound to keys: a worker's slot (its data shard and random stream) is the number
+// in its key's name, `worker-007` → 7, never the order in which it joined.
+// Writes the name of slot `index` ("worker-007") into name. Returns 0, or -1 when it does
+// not fit.
+int byzgd_keys_worker_name(char *name, size_t name_size, size_t index);
+// Parses a key name "worker-NNN", optionally followed by ".cert" (NNN: 1 to 9 decimal
+// digits). Returns 0 with *slot_out, or -1 for any other name.
+int byzgd_keys_slot_of_name(const char *name, size_t *slot_out);
+
 // Reads the certificate at `path` whole and checks it: a `public-key` of 40 Z85
 // characters and, with `with_secret`, PATH_secret readable by its owner only (mode & 077
 // == 0), holding a 40-character Z85 `secret-key` that derives that public key. Messages
@@ -145,14 +154,11 @@ int byzgd_security_server_setup(byzgd_security_t *self, zsock_t *router, char *e
 // Receives one message from `router` (honouring its RCVTIMEO) frame by frame, and admits
 // it: on BYZGD_ADMIT_OK, *message_p = [routing id, content frames...] (caller owns) and
 // `identity` holds the peer's identity. Any other value: the message was dropped and
-// counted (frames beyond max_frames are received and freed one at a time, never kept).
+// counted (frames beyond max_frames are received and freed one at a time, never kept);
+// on BYZGD_ADMIT_DENIED and BYZGD_ADMIT_RATE_LIMITED *message_p = [routing id] alone
+// (caller owns), so that the caller can answer ERROR banned / rate_limited.
 byzgd_admit_t byzgd_security_recv(byzgd_security_t *self, zsock_t *router, zmsg_t **message_p,
                                   char identity[BYZGD_IDENTITY_SIZE]);
-
-// Admits a message received by the caller (e.g. with zmsg_recv): [routing id, frames...].
-// Same verdicts and counting as byzgd_security_recv; the message is not freed.
-byzgd_admit_t byzgd_security_check(byzgd_security_t *self, zmsg_t *message,
-                                   char identity[BYZGD_IDENTITY_SIZE]);
 
 // Records a protocol violation (malformed message, wrong round, duplicate...) by an
 // admitted identity. Returns true when this strike banned it (only if strikes_to_ban > 0).
@@ -169,6 +175,11 @@ bool byzgd_security_rejected(byzgd_security_t *self, const char *identity, const
 int byzgd_security_ban(byzgd_security_t *self, const char *identity, const char *reason,
                        char *error, size_t error_size);
 
+// The slot bound to an admitted identity: with keys, the number in the name of the
+// allowed/ certificate holding that public key (allowed/worker-007.cert → 7); in insecure
+// mode, the routing id when it spells a key name ("worker-007", what `byzgd-worker --slot 7`
+// sets). Returns 0 with *slot_out, or -1 when the identity names no slot.
+int byzgd_security_slot(const byzgd_security_t *self, const char *identity, size_t *slot_out);
 // True when `identity` is currently denied (re-reads the deny-list if it changed).
 bool byzgd_security_is_denied(byzgd_security_t *self, const char *identity);
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Wall time of the README's demo setting run two ways, side by side on this machine:
+# byzgd-simulate (one process, --threads T) and byzgd-cluster --insecure (a server and n
+# worker processes on loopback): n = 20, MLP, Fashion-MNIST, 150 rounds, 6 Gaussian
+# attackers, Multi-Krum, seed 1. Both write the same metrics (value for value, times
+# aside); the script checks that too and prints the ratio.
+#   bench/simulate_vs_cluster.sh       (env: ROUNDS=150 THREADS=2 ATTACK=gaussian RULE=multi-krum)
+set -u
+root=${BYZGD_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+bin=$root/build/bin
+for program in byzgd-simulate byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine; do
+    [[ -x "$bin/$program" ]] || { echo "no $bin/$program (run make all)"; exit 0; }
+done
+[[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] ||
+    { echo "Fashion-MNIST is not installed"; exit 0; }
+rounds=${ROUNDS:-150} threads=${THREADS:-2} attack=${ATTACK:-gaussian} rule=${RULE:-multi-krum}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+settings=(--workers 20 --byzantine 6 --attack "$attack" --rule "$rule" --model mlp
+          --dataset fashion-mnist --rounds "$rounds" --batch 16 --lr 0.05 --seed 1 --quiet)
+s_time() { # label command...
+    local label=$1 start end
+    shift
+    start=$EPOCHREALTIME
+    "$@" >"$tmp/$label.out" 2>&1 || { echo "$label failed:" >&2; tail -5 "$tmp/$label.out" >&2; }
+    end=$EPOCHREALTIME
+    python3 -c "print($end - $start)"
+}
+simulate=$(s_time simulate "$bin/byzgd-simulate" "${settings[@]}" --threads "$threads" --run-dir "$tmp/simulate")
+cluster=$(s_time cluster "$bin/byzgd-cluster" "${settings[@]}" --insecure --run-dir "$tmp/cluster")
+python3 - "$tmp" "$simulate" "$cluster" "$rounds" "$threads" <<'PY'
+import json, sys
+tmp, simulate, cluster, rounds, threads = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+def load(path):
+    rows = [json.loads(line) for line in open(path)]
+    for row in rows:
+        for key in [k for k in row if k.endswith("_s") or k == "disconnects"]:
+            del row[key]
+    return rows
+simulated, networked = load(f"{tmp}/simulate/metrics.jsonl"), load(f"{tmp}/cluster/metrics.jsonl")
+same = simulated == networked
+for a, b in zip(simulated, networked):
+    if a != b:
+        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        print(f"first difference in round {a['round']}: " +
+              ", ".join(f"{k} {a.get(k)} vs {b.get(k)}" for k in keys))
+        break
+accuracy = [r for r in load(f"{tmp}/simulate/metrics.jsonl") if "test_accuracy" in r][-1]["test_accuracy"]
+print(f"byzgd-simulate --threads {threads}: {simulate:7.1f} s  ({rounds / simulate:5.2f} rounds/s)")
+print(f"byzgd-cluster --insecure:     {cluster:7.1f} s  ({rounds / cluster:5.2f} rounds/s)")
+print(f"simulate / cluster wall time: {simulate / cluster:.2f}; final accuracy {accuracy:.4f}; "
+      f"metrics {'identical' if same else 'DIFFER'}")
+PY

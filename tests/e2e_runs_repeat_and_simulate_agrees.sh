@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One byzgd-simulate run and two byzgd-cluster runs with the same flags, attackers
+# included, write the same
+# metrics.jsonl apart from time fields (*_s) and `disconnects` (connections the transport
+# dropped, e.g. a CURVE handshake retried while the server starts: a timing fact): slots are bound to keys (worker-NNN → slot NNN, so
+# shards and random streams do not follow join order) and rows enter the rule in slot
+# order (quorum n); the simulator runs the same worker code and round engine in one
+# process. The launcher records the Byzantine slots and adds selected_byzantine, the
+# simulator writes it directly.
+# n = 7, 2 Gaussian attackers, Multi-Krum, MLP on Fashion-MNIST, 12 rounds.
+set -u
+. "$(dirname "$0")/support/e2e_lib.bash"
+e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen byzgd-simulate
+[[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] ||
+    e2e_skip "Fashion-MNIST is not installed (deploy/install-deps.sh)"
+
+settings=(--workers 7 --byzantine 2 --attack gaussian --rule multi-krum --model mlp
+          --dataset fashion-mnist --rounds 12 --batch 16 --lr 0.05 --seed 3 --eval-every 4
+          --eval-examples 500 --quiet)
+for run in first second; do
+    e2e_cluster "$E2E_DIR/$run" "${settings[@]}" --timeout 300
+    e2e_expect_status $? 0 "$E2E_DIR/$run.out"
+    e2e_no_process_left "$E2E_DIR/$run"
+    e2e_no_sanitizer_report "$E2E_DIR/$run"
+done
+# Simulated: the same settings (the transport ones would be refused), two threads.
+"$BYZGD_BIN/byzgd-simulate" --run-dir "$E2E_DIR/simulated" "${settings[@]}" --threads 2 \
+    >"$E2E_DIR/simulated.out" 2>&1
+e2e_expect_status $? 0 "$E2E_DIR/simulated.out"
+grep -q "^summary: ok rule=multi-krum attack=gaussian workers=7 byzantine=2 rounds=12 " \
+    "$E2E_DIR/simulated.out" || e2e_fail "no summary line" "$E2E_DIR/simulated.out"
+for run in first simulated; do
+    [[ $(tr '\n' ' ' <"$E2E_DIR/$run/byzantine-slots") == "5 6 " ]] ||
+        e2e_fail "$run: byzantine-slots should list slots 5 and 6" "$E2E_DIR/$run/byzantine-slots"
+done
+python3 - "$E2E_DIR/first/metrics.jsonl" "$E2E_DIR/second/metrics.jsonl" \
+    "$E2E_DIR/simulated/metrics.jsonl" <<'PY' || exit 1
+import json, sys
+def load(path):
+    rows = [json.loads(line) for line in open(path)]
+    for row in rows:
+        for key in [k for k in row if k.endswith("_s")]:
+            del row[key]  # elapsed_s, collect_s, aggregate_s, update_s, publish_s
+        del row["disconnects"]
+    return rows
+first, second, simulated = (load(path) for path in sys.argv[1:4])
+assert len(first) == 12 and len(second) == 12 and len(simulated) == 12
+for a, b, c in zip(first, second, simulated):
+    assert a == b, f"cluster runs differ in round {a['round']}:\n{a}\n{b}"
+    assert a == c, f"simulation differs in round {a['round']}:\n{a}\n{c}"
+for row in first:
+    assert row["accepted"] == 7 and "selected_byzantine" in row, row
+    kept = sum(1 for slot in row["selected"] if slot >= 5)
+    assert row["selected_byzantine"] == kept, row
+print(f"12 rounds identical in the 3 runs; final accuracy {first[-1]['test_accuracy']}; "
+      f"Byzantine rows kept: {sum(r['selected_byzantine'] for r in first)}")
+PY
