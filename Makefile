@@ -36,10 +36,10 @@ endif
 BYZGD_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -Icommon $(WARNINGS) $(PKG_CFLAGS) -MMD -MP
 SANITIZE     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-# Layers, bottom up: common/support (logging, bytes, rng, JSON, npy), common/rules
-# (aggregation), common/learning (layers, models, datasets, attacks), common/wire (codec,
-# security, deny-list, actors); then the programs: each directory with a main.c is one
-# executable (byzgd-<dir>), each tools/*.c a small one (byzgd-<file>).
+# Layers, bottom up: common/support (logging, bytes, rng, clock, JSON, npy, options, files),
+# common/rules (aggregation), common/learning (layers, models, datasets, attacks),
+# common/wire (codec, security, deny-list, actors); then the programs: each directory with
+# a main.c is one executable (byzgd-<dir>), each tools/*.c a small one (byzgd-<file>).
 # Library: everything with logic. Actors and launcher modules live beside their program but
 # are archived too, so the Byzantine worker and the tests link the same code as the real
 # executables.

@@ -12,6 +12,7 @@
 #include "rules/gar.h"
 #include "rules/gar_options.h"
 #include "rules/gar_stream.h"
+#include "support/clock.h"
 #include "support/rng.h"
 
 #include <math.h>
@@ -19,25 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double
-s_now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
-}
-
-// CPU time of the whole process (all threads): less sensitive than wall time to other
-// processes sharing the two cores.
-static double
-s_cpu_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
-}
 
 static int
 s_compare_double(const void *a, const void *b)
@@ -106,14 +88,12 @@ s_numpy_gram_ms(size_t n, size_t d, size_t repeats, double *wall, double *cpu)
     }
 }
 
-// Krum's median milliseconds at (n, d) against NumPy's X.X^T, alternated `rounds` times;
-// prints each pair and the ratios' min and median. Returns the median ratio.
-static double
-s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
+// n x d values uniform in [-1, 1) from seed (1, n): the same rows for every rule at (n, d).
+static float *
+s_uniform_rows(size_t n, size_t d)
 {
     float *rows = malloc(n * d * sizeof *rows);
-    byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
-    if (!rows || !result) {
+    if (!rows) {
         fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
         exit(1);
     }
@@ -121,6 +101,20 @@ s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
     byzgd_rng_seed(&rng, 1, n);
     for (size_t k = 0; k < n * d; k++)
         rows[k] = (float)(byzgd_rng_uniform(&rng) * 2 - 1);
+    return rows;
+}
+
+// Krum's median milliseconds at (n, d) against NumPy's X.X^T, alternated `rounds` times;
+// prints each pair and the ratios' min and median. Returns the median ratio.
+static double
+s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
+{
+    float *rows = s_uniform_rows(n, d);
+    byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
+    if (!result) {
+        fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
+        exit(1);
+    }
     byzgd_gar_config_t config;
     byzgd_gar_config_init(&config);
     char error[256], value[32];
@@ -131,13 +125,13 @@ s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
     for (size_t r = 0; r < rounds; r++) {
         double times[5], cpu_times[5];
         for (size_t k = 0; k < 5; k++) {
-            double start = s_now_ms(), cpu_start = s_cpu_ms();
+            double start = 1e3 * byzgd_monotonic_s(), cpu_start = 1e3 * byzgd_cpu_s();
             if (byzgd_gar_apply(&config, result, rows, n, d, error, sizeof error) != 0) {
                 fprintf(stderr, "bench_gar: %s\n", error);
                 exit(1);
             }
-            times[k] = s_now_ms() - start;
-            cpu_times[k] = s_cpu_ms() - cpu_start;
+            times[k] = 1e3 * byzgd_monotonic_s() - start;
+            cpu_times[k] = 1e3 * byzgd_cpu_s() - cpu_start;
         }
         double krum = s_median(times, 5), krum_cpu = s_median(cpu_times, 5), numpy, numpy_cpu;
         s_numpy_gram_ms(n, d, 5, &numpy, &numpy_cpu);
@@ -162,17 +156,13 @@ s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
 static void
 s_stream_after_last(size_t n, size_t d, size_t repeats)
 {
-    float *rows = malloc(n * d * sizeof *rows);
+    float *rows = s_uniform_rows(n, d);
     byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
     byzgd_gar_stream_t *stream = byzgd_gar_stream_new(n, d);
-    if (!rows || !result || !stream) {
+    if (!result || !stream) {
         fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
         exit(1);
     }
-    byzgd_rng_t rng;
-    byzgd_rng_seed(&rng, 1, n);
-    for (size_t k = 0; k < n * d; k++)
-        rows[k] = (float)(byzgd_rng_uniform(&rng) * 2 - 1);
     const char *rules[] = {"average", "krum", "multi-krum"};
     for (int r = 0; r < 3; r++) {
         byzgd_gar_config_t config;
@@ -183,22 +173,22 @@ s_stream_after_last(size_t n, size_t d, size_t repeats)
         byzgd_gar_config_parse_option(&config, "f", value, error, sizeof error);
         double times[16], batch[16];
         for (size_t k = 0; k < repeats; k++) {
-            double start = s_now_ms();
+            double start = 1e3 * byzgd_monotonic_s();
             if (byzgd_gar_apply(&config, result, rows, n, d, error, sizeof error) != 0) {
                 fprintf(stderr, "bench_gar: %s\n", error);
                 exit(1);
             }
-            batch[k] = s_now_ms() - start;
+            batch[k] = 1e3 * byzgd_monotonic_s() - start;
             byzgd_gar_stream_reset(stream);
             for (size_t i = 0; i + 1 < n; i++)
                 byzgd_gar_stream_add_row(stream, i, rows + i * d, error, sizeof error);
-            start = s_now_ms();
+            start = 1e3 * byzgd_monotonic_s();
             byzgd_gar_stream_add_row(stream, n - 1, rows + (n - 1) * d, error, sizeof error);
             if (byzgd_gar_stream_finish(stream, &config, result, error, sizeof error) != 0) {
                 fprintf(stderr, "bench_gar: %s\n", error);
                 exit(1);
             }
-            times[k] = s_now_ms() - start;
+            times[k] = 1e3 * byzgd_monotonic_s() - start;
         }
         printf("stream         %5zu %8zu  %-10s after the last arrival %.2f ms (batch %.2f ms)\n",
                n, d, rules[r], s_median(times, repeats), s_median(batch, repeats));
@@ -225,21 +215,17 @@ main(void)
             if (only_n && strtoul(only_n, NULL, 10) != n)
                 continue;
             size_t repeats = d > 100000 ? 5 : 9;
-            float *rows = malloc(n * d * sizeof *rows);
+            float *rows = s_uniform_rows(n, d);
             byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
-            if (!rows || !result) {
+            if (!result) {
                 fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
                 return 1;
             }
-            byzgd_rng_t rng;
-            byzgd_rng_seed(&rng, 1, n);
-            for (size_t k = 0; k < n * d; k++)
-                rows[k] = (float)(byzgd_rng_uniform(&rng) * 2 - 1);
             double times[16], sink = 0;
             for (size_t r = 0; r < repeats; r++) {
-                double start = s_now_ms();
+                double start = 1e3 * byzgd_monotonic_s();
                 sink += s_floor_pass(rows, n * d);
-                times[r] = s_now_ms() - start;
+                times[r] = 1e3 * byzgd_monotonic_s() - start;
             }
             double floor_ms = s_median(times, repeats);
             printf("%-14s %5zu %8zu %5s %10.2f %8s  %.1f GB/s (sink %g)\n", "floor(read)", n, d,
@@ -266,10 +252,10 @@ main(void)
                 int failed = 0;
                 double cpu_times[16];
                 for (size_t r = 0; r < repeats && !failed; r++) {
-                    double start = s_now_ms(), cpu_start = s_cpu_ms();
+                    double start = 1e3 * byzgd_monotonic_s(), cpu_start = 1e3 * byzgd_cpu_s();
                     failed = byzgd_gar_apply(&config, result, rows, n, d, error, sizeof error);
-                    times[r] = s_now_ms() - start;
-                    cpu_times[r] = s_cpu_ms() - cpu_start;
+                    times[r] = 1e3 * byzgd_monotonic_s() - start;
+                    cpu_times[r] = 1e3 * byzgd_cpu_s() - cpu_start;
                 }
                 if (failed) {
                     printf("%-14s %5zu %8zu %5zu %10s %8s  error: %s\n", *name, n, d, f, "-", "-",

@@ -11,6 +11,7 @@
     both; BYZGD_BENCH_SECONDS (default 1.0) the time per measurement; BYZGD_BENCH_PYTHON
     (default /usr/bin/python3, Debian's, which python3-torch installs into) the interpreter. */
 #include "learning/model.h"
+#include "support/clock.h"
 #include "support/rng.h"
 
 #include <signal.h>
@@ -18,18 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define S_REPEATS 3
-
-static double
-s_now(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
-}
 
 static double
 s_env_double(const char *name, double fallback)
@@ -93,12 +85,12 @@ static double
 s_case_measure(s_case_t *self, double seconds)
 {
     size_t steps = 0;
-    double start = s_now(), elapsed, sink = 0.0;
+    double start = byzgd_monotonic_s(), elapsed, sink = 0.0;
     do {
         sink += byzgd_model_gradient(self->model, self->gradient, self->params, self->features,
                                      self->labels, self->batch);
         steps++;
-        elapsed = s_now() - start;
+        elapsed = byzgd_monotonic_s() - start;
     } while (elapsed < seconds);
     if (sink != sink)
         fprintf(stderr, "bench_model: non-finite loss\n");

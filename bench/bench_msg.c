@@ -1,6 +1,7 @@
 /*  bench_msg.c — cost of the wire codec for a d = 10^6 tensor, against memcpy of the
     same 4 MB measured in the same run (timings on a shared machine are noisy; compare the
     ratios). Prints the median of REPEATS runs of each operation. */
+#include "support/clock.h"
 #include "wire/msg.h"
 #include "support/rng.h"
 
@@ -8,17 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define REPEATS 60
-
-static double
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int
 s_compare(const void *a, const void *b)
@@ -71,28 +63,28 @@ main(void)
     double times[REPEATS];
 
     for (int r = 0; r < REPEATS; r++) {
-        double start = s_now();
+        double start = byzgd_monotonic_s();
         memcpy(copy_target, tensor, bytes);
-        times[r] = s_now() - start;
+        times[r] = byzgd_monotonic_s() - start;
     }
     double memcpy_time = s_median(times, REPEATS);
     s_report("memcpy 4 MB", memcpy_time, bytes, memcpy_time);
 
     for (int r = 0; r < REPEATS; r++) {
-        double start = s_now();
+        double start = byzgd_monotonic_s();
         if (byzgd_msg_encode(frame, capacity, &size, &msg, error, sizeof error) != 0) {
             fprintf(stderr, "%s\n", error);
             return 1;
         }
-        times[r] = s_now() - start;
+        times[r] = byzgd_monotonic_s() - start;
     }
     s_report("encode proposal (caller buffer)", s_median(times, REPEATS), bytes, memcpy_time);
 
     for (int r = 0; r < REPEATS; r++) {
-        double start = s_now();
+        double start = byzgd_monotonic_s();
         size_t new_size;
         void *buffer = byzgd_msg_encode_new(&msg, &new_size, error, sizeof error);
-        times[r] = s_now() - start;
+        times[r] = byzgd_monotonic_s() - start;
         if (!buffer)
             return 1;
         free(buffer);
@@ -101,22 +93,22 @@ main(void)
 
     byzgd_msg_t decoded;
     for (int r = 0; r < REPEATS; r++) {
-        double start = s_now();
+        double start = byzgd_monotonic_s();
         byzgd_msg_reject_t reason =
             byzgd_msg_decode(&decoded, frame, size, BYZGD_MSG_FROM_WORKER, d);
-        times[r] = s_now() - start;
+        times[r] = byzgd_monotonic_s() - start;
         if (reason != BYZGD_MSG_OK)
             return 1;
     }
     s_report("decode (zero copy + finite scan)", s_median(times, REPEATS), bytes, memcpy_time);
 
     for (int r = 0; r < REPEATS; r++) {
-        double start = s_now();
+        double start = byzgd_monotonic_s();
         byzgd_msg_reject_t reason =
             byzgd_msg_decode(&decoded, frame, size, BYZGD_MSG_FROM_WORKER, d);
         if (reason == BYZGD_MSG_OK)
             byzgd_msg_tensor_copy(row, decoded.proposal.gradient, d);
-        times[r] = s_now() - start;
+        times[r] = byzgd_monotonic_s() - start;
         if (reason != BYZGD_MSG_OK)
             return 1;
     }
@@ -125,7 +117,7 @@ main(void)
     // For comparison only, what PROTOCOL.md forbids: the tensor as a msgpack array of d
     // float32 elements, packed by msgpack-c.
     for (int r = 0; r < 5; r++) {
-        double start = s_now();
+        double start = byzgd_monotonic_s();
         msgpack_sbuffer sbuffer;
         msgpack_sbuffer_init(&sbuffer);
         msgpack_packer packer;
@@ -133,7 +125,7 @@ main(void)
         msgpack_pack_array(&packer, d);
         for (size_t i = 0; i < d; i++)
             msgpack_pack_float(&packer, tensor[i]);
-        times[r] = s_now() - start;
+        times[r] = byzgd_monotonic_s() - start;
         msgpack_sbuffer_destroy(&sbuffer);
     }
     s_report("(float array, not used) pack", s_median(times, 5), bytes, memcpy_time);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "rules/gar_options.h"
 #include "server/server.h"
 #include "support/log.h"
 #include "wire/msg.h"

@@ -1,6 +1,7 @@
 /*  launcher.c — fork/execve children in their own process groups, PDEATHSIG, synchronous
     signal handling with sigtimedwait(), reaping, TERM-then-KILL shutdown. */
 #include "launcher.h"
+#include "support/clock.h"
 #include "support/log.h"
 
 #include <assert.h>
@@ -35,9 +36,7 @@ struct byzgd_launcher_t {
 static int64_t
 s_now_ms(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    return (int64_t)(1e3 * byzgd_monotonic_s());
 }
 
 byzgd_launcher_t *

@@ -22,6 +22,7 @@
 #include "byzantine_slots.h"
 #include "cluster_config.h"
 #include "launcher.h"
+#include "support/clock.h"
 #include "support/files.h"
 #include "metrics_line.h"
 #include "learning/attack.h"
@@ -84,14 +85,6 @@ typedef struct {
     double started_s, last_print_s;
 } s_run_t;
 
-static double
-s_now_s(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + now.tv_nsec * 1e-9;
-}
-
 // The command-line spelling of an option: -f and -m as byzgd-server spells them.
 static void
 s_flag_spelling(char *flag, size_t size, const char *name)
@@ -144,25 +137,6 @@ s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv, char *e
     return byzgd_options_parse(&program, argc, argv, states, NULL, error, error_size);
 }
 
-static int
-s_mkdir_p(const char *path, char *error, size_t error_size)
-{
-    char partial[S_PATH_MAX];
-    if (snprintf(partial, sizeof partial, "%s", path) >= (int)sizeof partial)
-        return byzgd_set_error(error, error_size, "path too long: %.64s...", path);
-    for (char *slash = partial + 1;; slash++) {
-        if (*slash != '/' && *slash != '\0')
-            continue;
-        char saved = *slash;
-        *slash = '\0';
-        if (mkdir(partial, 0755) != 0 && errno != EEXIST)
-            return byzgd_set_error(error, error_size, "mkdir %s: %s", partial, strerror(errno));
-        *slash = saved;
-        if (!saved)
-            return 0;
-    }
-}
-
 static bool
 s_exists(const char *dir, const char *name)
 {
@@ -178,24 +152,6 @@ s_write_file(const char *dir, const char *name, const char *text, char *error, s
     char path[S_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return byzgd_atomic_write(path, 0644, text, strlen(text), error, error_size);
-}
-
-// The directory holding this executable (its siblings are the ones launched).
-static int
-s_own_directory(char *dir, size_t size, char *error, size_t error_size)
-{
-    char self[S_PATH_MAX];
-    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (length <= 0)
-        return byzgd_set_error(error, error_size, "readlink /proc/self/exe: %s", strerror(errno));
-    self[length] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = '\0';
-    if (strlen(self) >= size)
-        return byzgd_set_error(error, error_size, "installation path too long");
-    memcpy(dir, self, strlen(self) + 1);
-    return 0;
 }
 
 // A growing argv.
@@ -308,7 +264,7 @@ static void
 s_print_progress(s_run_t *run, const byzgd_metrics_line_t *line, bool evaluated)
 {
     // The rate over the rounds since the previous line (start-up excluded after the first).
-    double now = s_now_s();
+    double now = byzgd_monotonic_s();
     double seconds = now - run->last_print_s;
     double done = line->round - run->last_print_round;
     double rate = seconds > 0 && done > 0 ? done / seconds : NAN;
@@ -350,7 +306,7 @@ s_consume_line(s_run_t *run, const char *text, size_t length)
             run->best_accuracy = line.test_accuracy;
     }
     if (!run->quiet && !run->replaying &&
-        (evaluated || (s_now_s() - run->last_print_s) * 1000 >= S_PROGRESS_INTERVAL_MS))
+        (evaluated || (byzgd_monotonic_s() - run->last_print_s) * 1000 >= S_PROGRESS_INTERVAL_MS))
         s_print_progress(run, &line, evaluated);
 }
 
@@ -443,8 +399,8 @@ s_wait_for_endpoint(s_run_t *run)
 {
     char path[S_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", run->run_dir, s_server_endpoint_file(run));
-    double deadline = s_now_s() + S_ENDPOINT_WAIT_MS / 1000.0;
-    while (s_now_s() < deadline) {
+    double deadline = byzgd_monotonic_s() + S_ENDPOINT_WAIT_MS / 1000.0;
+    while (byzgd_monotonic_s() < deadline) {
         FILE *file = fopen(path, "r");
         if (file) {
             char text[sizeof run->endpoint] = "";
@@ -895,20 +851,21 @@ s_supervise(s_run_t *run)
             size_t running_workers = byzgd_launcher_running_count(run->launcher) -
                                      (byzgd_launcher_running(run->launcher, run->server) ? 1 : 0);
             if (worker_count > 0 && running_workers == 0 && workers_gone_s == 0)
-                workers_gone_s = s_now_s();
+                workers_gone_s = byzgd_monotonic_s();
         }
         // With every worker gone the server cannot go on. If some left because the server
         // said BYE it is finishing: give it a grace period; if all failed, stop now.
         if (workers_gone_s > 0 &&
-            (workers_done == 0 || (s_now_s() - workers_gone_s) * 1000 > S_WORKER_GRACE_MS)) {
+            (workers_done == 0 ||
+             (byzgd_monotonic_s() - workers_gone_s) * 1000 > S_WORKER_GRACE_MS)) {
             byzgd_error("every worker has ended and the server did not finish");
             return -1;
         }
-        if (timeout > 0 && s_now_s() - run->started_s > timeout) {
+        if (timeout > 0 && byzgd_monotonic_s() - run->started_s > timeout) {
             byzgd_error("timed out after %g s", timeout);
             return -1;
         }
-        if (run->lines == 0 && s_now_s() - run->started_s > join_timeout) {
+        if (run->lines == 0 && byzgd_monotonic_s() - run->started_s > join_timeout) {
             byzgd_error("no round finished within --join-timeout %g s: too few workers joined "
                         "(see %s/logs/server.log)",
                         join_timeout, run->run_dir);
@@ -921,8 +878,8 @@ s_supervise(s_run_t *run)
 static void
 s_finish_workers(s_run_t *run)
 {
-    double deadline = s_now_s() + S_WORKER_GRACE_MS / 1000.0;
-    while (byzgd_launcher_running_count(run->launcher) > 0 && s_now_s() < deadline) {
+    double deadline = byzgd_monotonic_s() + S_WORKER_GRACE_MS / 1000.0;
+    while (byzgd_launcher_running_count(run->launcher) > 0 && byzgd_monotonic_s() < deadline) {
         int ended = -1, signal_number = 0;
         byzgd_launcher_event_t event =
             byzgd_launcher_wait(run->launcher, 100, &ended, &signal_number);
@@ -967,7 +924,7 @@ s_prepare_run_dir(s_run_t *run, char *error, size_t error_size)
                                run->run_dir);
     char logs[S_PATH_MAX];
     snprintf(logs, sizeof logs, "%s/logs", run->run_dir);
-    if (s_mkdir_p(logs, error, error_size) != 0)
+    if (byzgd_mkdir_parents(logs, 0755, error, error_size) != 0)
         return -1;
     if (resume) {
         // DIR/config stays as the run began; the options given with --resume are kept
@@ -1196,7 +1153,7 @@ static int
 s_run(s_run_t *run)
 {
     char error[1024];
-    run->started_s = s_now_s();
+    run->started_s = byzgd_monotonic_s();
     run->last_print_s = run->started_s;
     if (s_check_programs(run, error, sizeof error) != 0 ||
         s_prepare_run_dir(run, error, sizeof error) != 0) {
@@ -1226,14 +1183,14 @@ s_run(s_run_t *run)
                    byzgd_cluster_config_get(run->config, "join-timeout"),
                    byzgd_cluster_config_get(run->config, "workers"));
         fflush(stdout);
-        run->last_print_s = s_now_s();
+        run->last_print_s = byzgd_monotonic_s();
     } else if (status == 0) {
         if (!run->quiet)
             printf("byzgd-cluster: server at %s; starting %s workers (%s Byzantine)\n",
                    run->endpoint, byzgd_cluster_config_get(run->config, "workers"),
                    byzgd_cluster_config_get(run->config, "byzantine"));
         fflush(stdout);
-        run->last_print_s = s_now_s();
+        run->last_print_s = byzgd_monotonic_s();
         status = s_start_workers(run);
     }
     s_write_pids(run);
@@ -1257,7 +1214,11 @@ s_run(s_run_t *run)
     if (diverged)
         printf("byzgd-cluster: the model diverged at round %.0f (see metrics.jsonl)\n",
                run->last_round);
-    s_summary(run, diverged ? "diverged" : complete ? "ok" : "failed", s_now_s() - run->started_s);
+    s_summary(run,
+              diverged   ? "diverged"
+              : complete ? "ok"
+                         : "failed",
+              byzgd_monotonic_s() - run->started_s);
     if (status > 128)
         return status;
     return diverged ? S_EXIT_DIVERGED : complete ? 0 : 1;
@@ -1316,7 +1277,7 @@ s_supervise_workers(s_run_t *run)
             s_print_tail(log, 5);
             failed++;
         }
-        if (timeout > 0 && s_now_s() - run->started_s > timeout) {
+        if (timeout > 0 && byzgd_monotonic_s() - run->started_s > timeout) {
             byzgd_error("timed out after %g s", timeout);
             return -1;
         }
@@ -1328,7 +1289,7 @@ static int
 s_run_join(s_run_t *run)
 {
     char error[1024];
-    run->started_s = s_now_s();
+    run->started_s = byzgd_monotonic_s();
     if (s_prepare_run_dir(run, error, sizeof error) != 0) {
         byzgd_error("%s", error);
         return 2;
@@ -1388,8 +1349,8 @@ s_run_join(s_run_t *run)
     printf("summary: %s join=%s slots=%zu-%zu workers=%zu byzantine=%zu seconds=%.1f "
            "run_dir=%s\n",
            status == 0 ? "ok" : "failed", run->endpoint, byzgd_key_bundle_slot(bundle, 0),
-           byzgd_key_bundle_slot(bundle, slots - 1), slots, byzantine, s_now_s() - run->started_s,
-           run->run_dir);
+           byzgd_key_bundle_slot(bundle, slots - 1), slots, byzantine,
+           byzgd_monotonic_s() - run->started_s, run->run_dir);
     fflush(stdout);
     byzgd_key_bundle_destroy(&bundle);
     if (status > 1)
@@ -1443,7 +1404,7 @@ main(int argc, char **argv)
     const char *bin_dir = byzgd_cluster_config_get(run.config, "bin-dir");
     if (bin_dir)
         snprintf(run.bin_dir, sizeof run.bin_dir, "%s", bin_dir);
-    else if (s_own_directory(run.bin_dir, sizeof run.bin_dir, error, sizeof error) != 0) {
+    else if (byzgd_own_directory(run.bin_dir, sizeof run.bin_dir, error, sizeof error) != 0) {
         byzgd_error("%s", error);
         exit_code = 1;
         goto cleanup;

@@ -8,6 +8,7 @@
     parent polls the child's VmRSS, kills it above the cap, and starts it again with
     `--resume`, so it continues from its last checkpoint with the persisted deny-list. */
 #include "supervisor.h"
+#include "support/clock.h"
 #include "support/log.h"
 
 #include <assert.h>
@@ -79,14 +80,6 @@ byzgd_restart_budget_take(byzgd_restart_budget_t *budget, const byzgd_supervisor
     return delay > options->backoff_max_ms ? options->backoff_max_ms : (int)delay;
 }
 
-static double
-s_now_s(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
-}
-
 static bool
 s_has_argument(char *const argv[], const char *argument)
 {
@@ -123,9 +116,9 @@ byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *optio
     int result = -1;
     bool stopping = false;
     byzgd_restart_budget_t budget;
-    byzgd_restart_budget_init(&budget, options, s_now_s());
+    byzgd_restart_budget_init(&budget, options, byzgd_monotonic_s());
     for (unsigned start = 0;; start++) {
-        double started_s = s_now_s();
+        double started_s = byzgd_monotonic_s();
         // A server that died before its first checkpoint starts afresh: `--resume` would
         // only fail for want of a file.
         bool resume =
@@ -194,7 +187,7 @@ byzgd_supervisor_run(char *const argv[], const byzgd_supervisor_options_t *optio
         byzgd_warn("child %d ended abnormally (%s%s, peak %zu MiB)", (int)pid,
                    memory_killed ? "memory cap" : "signal ",
                    memory_killed ? "" : strsignal(signal_number), peak >> 20);
-        double now_s = s_now_s();
+        double now_s = byzgd_monotonic_s();
         int delay_ms = byzgd_restart_budget_take(&budget, options, now_s, now_s - started_s);
         if (delay_ms < 0) {
             byzgd_error("giving up after %u restarts: more than %u within the restart budget "

@@ -4,6 +4,7 @@
 #include "rules/gar.h"
 #include "rules/gar_options.h"
 #include "support/log.h"
+#include "support/options.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -197,38 +198,18 @@ s_parse(byzgd_grid_t *self, const char *text, size_t size, const char *origin, c
                        BYZGD_CLUSTER_CONFIG_MAX_BYTES);
     s_block_t *block = &self->blocks[0];
     char line[BYZGD_CLUSTER_CONFIG_MAX_LINE + 1], message[512];
-    size_t position = 0, line_number = 0;
-    while (position < size) {
-        line_number++;
-        const char *start = text + position;
-        const char *newline = memchr(start, '\n', size - position);
-        size_t length = newline ? (size_t)(newline - start) : size - position;
-        position += length + (newline ? 1 : 0);
-        if (length > 0 && start[length - 1] == '\r')
-            length--;
-        if (length > BYZGD_CLUSTER_CONFIG_MAX_LINE)
-            return s_error(error, error_size, "%s:%zu: line longer than %d bytes", origin,
-                           line_number, BYZGD_CLUSTER_CONFIG_MAX_LINE);
-        for (size_t i = 0; i < length; i++) {
-            unsigned char c = (unsigned char)start[i];
-            if ((c < 0x20 && c != '\t') || c == 0x7f)
-                return s_error(error, error_size, "%s:%zu: control character (0x%02x)", origin,
-                               line_number, c);
-        }
-        memcpy(line, start, length);
-        line[length] = '\0';
-        char *begin = line, *end = line + length;
-        while (begin < end && s_blank(*begin))
-            begin++;
-        while (end > begin && s_blank(end[-1]))
-            *--end = '\0';
-        if (begin == end || *begin == '#')
-            continue;
+    byzgd_option_lines_t lines = {text, size, 0, 0};
+    char *begin = NULL;
+    int got;
+    while ((got = byzgd_option_lines_next(&lines, line, sizeof line, &begin, origin, error,
+                                          error_size)) == 1) {
+        size_t line_number = lines.number;
         if (*begin == '[') {
-            if (end[-1] != ']')
+            size_t length = strlen(begin);
+            if (begin[length - 1] != ']')
                 return s_error(error, error_size, "%s:%zu: expected '[section]'", origin,
                                line_number);
-            end[-1] = '\0';
+            begin[length - 1] = '\0';
             if (!s_section_name(begin + 1))
                 return s_error(error, error_size,
                                "%s:%zu: section name '%.64s' (a-z, 0-9, '-', '.')", origin,
@@ -241,17 +222,9 @@ s_parse(byzgd_grid_t *self, const char *text, size_t size, const char *origin, c
             self->sectioned = true;
             continue;
         }
-        char *equals = strchr(begin, '=');
-        if (!equals)
-            return s_error(error, error_size, "%s:%zu: expected 'name = value'", origin,
-                           line_number);
-        char *name_end = equals;
-        while (name_end > begin && s_blank(name_end[-1]))
-            name_end--;
-        *name_end = '\0';
-        char *value = equals + 1;
-        while (s_blank(*value))
-            value++;
+        char *value = NULL;
+        if (byzgd_option_line_split(&lines, begin, &value, origin, error, error_size) != 0)
+            return -1;
         if (s_block_find(block, begin))
             return s_error(error, error_size, "%s:%zu: '%s' given twice", origin, line_number,
                            begin);
@@ -260,7 +233,7 @@ s_parse(byzgd_grid_t *self, const char *text, size_t size, const char *origin, c
             return s_error(error, error_size, "%s:%zu: %s", origin, line_number, message);
         s_block_add(block, &entry);
     }
-    return 0;
+    return got;
 }
 
 static int

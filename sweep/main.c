@@ -11,7 +11,9 @@
 
     Exit status: 0 every run finished ok or diverged; 1 some run failed; 2 bad flags or grid;
     128 + N after signal N (the running children get SIGTERM). */
+#include "support/clock.h"
 #include "sweep/grid.h"
+#include "support/files.h"
 #include "support/log.h"
 #include "support/options.h"
 
@@ -27,7 +29,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define S_PATH_MAX       4096
@@ -69,14 +70,6 @@ typedef struct {
     double ran_seconds; // wall time of the runs finished in this call
     double started_s;
 } s_sweep_t;
-
-static double
-s_now_s(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + now.tv_nsec * 1e-9;
-}
 
 static void
 s_on_signal(int signal_number)
@@ -128,25 +121,16 @@ static const byzgd_option_t s_table[] = {
 };
 // clang-format on
 
+// mkdir -p, the failure on stderr.
 static int
 s_mkdir_p(const char *path)
 {
-    char partial[S_PATH_MAX];
-    if (snprintf(partial, sizeof partial, "%s", path) >= (int)sizeof partial)
+    char error[512];
+    if (byzgd_mkdir_parents(path, 0755, error, sizeof error) != 0) {
+        byzgd_error("%s", error);
         return -1;
-    for (char *slash = partial + 1;; slash++) {
-        if (*slash != '/' && *slash != '\0')
-            continue;
-        char saved = *slash;
-        *slash = '\0';
-        if (mkdir(partial, 0755) != 0 && errno != EEXIST) {
-            byzgd_error("mkdir %s: %s", partial, strerror(errno));
-            return -1;
-        }
-        *slash = saved;
-        if (!saved)
-            return 0;
     }
+    return 0;
 }
 
 static int
@@ -399,7 +383,7 @@ s_progress(const s_sweep_t *sweep)
     size_t remaining = total - sweep->done;
     size_t lanes = sweep->jobs < remaining ? sweep->jobs : remaining;
     char elapsed[32], eta[32];
-    s_format_duration(elapsed, sizeof elapsed, s_now_s() - sweep->started_s);
+    s_format_duration(elapsed, sizeof elapsed, byzgd_monotonic_s() - sweep->started_s);
     s_format_duration(eta, sizeof eta,
                       remaining == 0 ? 0 : mean * (double)remaining / (double)(lanes ? lanes : 1));
     printf("sweep: %zu/%zu runs done (%zu skipped, %zu failed), %zu running, %s elapsed, ETA %s\n",
@@ -456,7 +440,7 @@ s_start(s_sweep_t *sweep, size_t index)
     s_result_t *result = &sweep->results[index];
     memset(result, 0, sizeof *result);
     result->pid = pid;
-    result->started_s = s_now_s();
+    result->started_s = byzgd_monotonic_s();
     sweep->running++;
     return 0;
 }
@@ -466,7 +450,7 @@ static void
 s_finish(s_sweep_t *sweep, size_t index, int wait_status)
 {
     s_result_t *result = &sweep->results[index];
-    double wall_s = s_now_s() - result->started_s;
+    double wall_s = byzgd_monotonic_s() - result->started_s;
     char output[S_PATH_MAX], summary_path[S_PATH_MAX], metrics[S_PATH_MAX], line[2048];
     s_run_path(output, sizeof output, sweep, index, "output.log");
     s_run_path(summary_path, sizeof summary_path, sweep, index, "summary");
@@ -591,23 +575,6 @@ s_run_all(s_sweep_t *sweep)
     return sweep->failed ? 1 : 0;
 }
 
-static int
-s_own_directory(char *dir, size_t size)
-{
-    char self[S_PATH_MAX];
-    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (length <= 0)
-        return -1;
-    self[length] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = '\0';
-    if (strlen(self) >= size)
-        return -1;
-    memcpy(dir, self, strlen(self) + 1);
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -644,14 +611,14 @@ main(int argc, char **argv)
     s_sweep_t sweep;
     memset(&sweep, 0, sizeof sweep);
     sweep.jobs = (size_t)jobs;
-    sweep.started_s = s_now_s();
+    sweep.started_s = byzgd_monotonic_s();
     if (snprintf(sweep.out_dir, sizeof sweep.out_dir, "%s", out_dir) >= (int)sizeof sweep.out_dir) {
         byzgd_error("--out: path too long");
         return 2;
     }
-    char bin_dir[S_OUT_DIR_MAX];
-    if (s_own_directory(bin_dir, sizeof bin_dir) != 0) {
-        byzgd_error("cannot find the directory of byzgd-sweep");
+    char bin_dir[S_OUT_DIR_MAX], error[1024];
+    if (byzgd_own_directory(bin_dir, sizeof bin_dir, error, sizeof error) != 0) {
+        byzgd_error("cannot find the directory of byzgd-sweep: %s", error);
         return 2;
     }
     snprintf(sweep.program, sizeof sweep.program, "%s/%s", bin_dir,
@@ -666,7 +633,6 @@ main(int argc, char **argv)
         byzgd_error("%s: %s", grid_path, strerror(errno));
         return 2;
     }
-    char error[1024];
     sweep.grid =
         byzgd_grid_new(text, size, grid_path, overrides, override_count, error, sizeof error);
     free(text);

@@ -8,6 +8,7 @@
     rules/gar_options.h. */
 #include "rules/gar.h"
 #include "rules/gar_options.h"
+#include "support/clock.h"
 #include "support/json.h"
 #include "support/log.h"
 #include "support/npy.h"
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 BYZGD_OPTION_APPLY_BY_NAME(s_apply, byzgd_gar_config_t, byzgd_gar_config_parse_option)
 
@@ -44,14 +44,6 @@ static const byzgd_program_t s_program = {
     2,
     2,
 };
-
-static double
-s_now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
-}
 
 static void
 s_print_json(const byzgd_gar_config_t *config, const byzgd_gar_result_t *result, double ms)
@@ -120,12 +112,12 @@ main(int argc, char **argv)
         byzgd_error("out of memory for n=%zu d=%zu", n, d);
         goto cleanup;
     }
-    double start = s_now_ms();
+    double start = 1e3 * byzgd_monotonic_s();
     if (byzgd_gar_apply(&config, result, rows, n, d, error, sizeof error) != 0) {
         byzgd_error("%s", error);
         goto cleanup;
     }
-    double ms = s_now_ms() - start;
+    double ms = 1e3 * byzgd_monotonic_s() - start;
     if (byzgd_npy_write_vector(output, result->aggregate, d, error, sizeof error) != 0) {
         byzgd_error("%s", error);
         goto cleanup;

@@ -7,6 +7,7 @@
     Progress on stderr; one JSON object per evaluation in the metrics file. Exit status 2
     for bad flags or missing data, 1 for a failure during training. */
 #include "learning/dataset.h"
+#include "support/clock.h"
 #include "support/json.h"
 #include "support/log.h"
 #include "support/options.h"
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 // Examples per forward pass when evaluating (the model's scratch is sized for the larger
 // of this and the training batch).
@@ -179,14 +179,6 @@ s_parse_options(s_options_t *options, int argc, char **argv)
     return byzgd_options_main(&program, argc, argv, states, NULL);
 }
 
-static double
-s_now(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
-}
-
 typedef struct {
     double start, train_seconds, loss_sum;
     unsigned long long losses; // training losses summed since the last report
@@ -204,7 +196,7 @@ s_report(s_progress_t *progress, const s_options_t *options, byzgd_model_t *mode
     double test_loss, test_accuracy;
     byzgd_model_evaluate_arrays(model, &test_loss, &test_accuracy, params, test->features,
                                 test->labels, test->count);
-    double elapsed = s_now() - progress->start;
+    double elapsed = byzgd_monotonic_s() - progress->start;
     double train_loss = progress->losses ? progress->loss_sum / (double)progress->losses : NAN;
     byzgd_info("step %llu/%llu  train_loss %.4f  test_loss %.4f  test_accuracy %.4f  lr %.4g  "
                "%.1f s (%.1f s training)",
@@ -344,11 +336,12 @@ main(int argc, char **argv)
     // Stream 1 of the seed samples minibatches; stream 0 is the initialisation's.
     byzgd_rng_t rng;
     byzgd_rng_seed(&rng, options.seed, 1);
-    s_progress_t progress = {.start = s_now(), .metrics = metrics, .json = json, .d = d};
+    s_progress_t progress = {
+        .start = byzgd_monotonic_s(), .metrics = metrics, .json = json, .d = d};
     if (options.steps == 0 && s_report(&progress, &options, model, params, test, 0, 0.0) < 0)
         goto cleanup;
     for (unsigned long long step = 1; step <= options.steps; step++) {
-        double step_start = s_now();
+        double step_start = byzgd_monotonic_s();
         byzgd_dataset_sample(train, &rng, options.batch, features, labels);
         double loss =
             byzgd_model_gradient(model, gradient, params, features, labels, options.batch);
@@ -359,7 +352,7 @@ main(int argc, char **argv)
         float rate = (float)byzgd_lr_schedule_rate(&schedule, step);
         for (size_t i = 0; i < d; i++)
             params[i] -= rate * gradient[i];
-        progress.train_seconds += s_now() - step_start;
+        progress.train_seconds += byzgd_monotonic_s() - step_start;
         progress.loss_sum += loss;
         progress.losses++;
         if (step % options.eval_every != 0 && step != options.steps)

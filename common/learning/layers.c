@@ -167,6 +167,20 @@ s_valid_rows_same(size_t *low, size_t *high, size_t ki, const byzgd_conv2d_shape
     *high = height + padding - ki < height ? height + padding - ki : height;
 }
 
+// Zeroes columns [0, low) and [high, width) of `rows` rows of `width` floats at block: the
+// padding columns of a same-size im2col row.
+static void
+s_zero_outside_columns(float *block, size_t rows, size_t width, size_t low, size_t high)
+{
+    for (size_t row = 0; row < rows; row++) {
+        float *line = block + row * width;
+        for (size_t j = 0; j < low; j++)
+            line[j] = 0.0f;
+        for (size_t j = high; j < width; j++)
+            line[j] = 0.0f;
+    }
+}
+
 // One im2col row of one example for a same-size convolution: out[H·W] = the plane shifted
 // by (ki − p) rows and `shift` columns, zero where that falls outside. Columns
 // [low, high) of each row are the valid ones.
@@ -188,13 +202,7 @@ s_im2col_same(float *out, const float *plane, const byzgd_conv2d_shape_t *shape,
     const long base = (long)((row_low + ki - shape->padding) * width) + shift; // ≥ −low
     size_t end = (row_high - row_low) * width - (width - high);
     memcpy(block + low, plane + base + (long)low, (end - low) * sizeof *out);
-    for (size_t row = 0; row < row_high - row_low; row++) {
-        float *line = block + row * width;
-        for (size_t j = 0; j < low; j++)
-            line[j] = 0.0f;
-        for (size_t j = high; j < width; j++)
-            line[j] = 0.0f;
-    }
+    s_zero_outside_columns(block, row_high - row_low, width, low, high);
 }
 
 // The adjoint of s_im2col_same: dx plane += the shifted block of in (an im2col row of one
@@ -210,13 +218,7 @@ s_col2im_same(float *plane, float *in, const byzgd_conv2d_shape_t *shape, size_t
     if (row_high <= row_low)
         return;
     float *block = in + row_low * width;
-    for (size_t row = 0; row < row_high - row_low; row++) {
-        float *line = block + row * width;
-        for (size_t j = 0; j < low; j++)
-            line[j] = 0.0f;
-        for (size_t j = high; j < width; j++)
-            line[j] = 0.0f;
-    }
+    s_zero_outside_columns(block, row_high - row_low, width, low, high);
     const long base = (long)((row_low + ki - shape->padding) * width) + shift; // ≥ −low
     size_t end = (row_high - row_low) * width - (width - high);
     float *target = plane + base + (long)low;

@@ -233,24 +233,7 @@ byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *o
 // Blocks shorter than this use the direct kernel.
 #define S_GRAM_MIN_LENGTH 64
 
-// a.b over len values: 8 float lanes (len / 8 <= 64 products each), their sum in double,
-// the len % 8 tail in double. s_gram12 sums each of its pairs exactly this way, so a
-// pair's product does not depend on the tile that computed it (duplicate rows tie).
-S_CONTRACT static double
-s_dot(const float *a, const float *b, size_t len)
-{
-    size_t j = 0, vector_end = len - len % LANES;
-    s_v8f s = {0};
-    for (; j < vector_end; j += LANES)
-        s += *(const s_v8f *)(a + j) * *(const s_v8f *)(b + j);
-    double total = 0;
-    for (int l = 0; l < LANES; l++)
-        total += (double)s[l];
-    for (; j < len; j++)
-        total += (double)a[j] * (double)b[j];
-    return total;
-}
-
+// The double total of a pair's 8 float lanes plus its tail [vector_end, len) in double.
 static inline double
 s_lanes(s_v8f s, const float *a, const float *b, size_t vector_end, size_t len)
 {
@@ -260,6 +243,19 @@ s_lanes(s_v8f s, const float *a, const float *b, size_t vector_end, size_t len)
     for (size_t j = vector_end; j < len; j++)
         total += (double)a[j] * (double)b[j];
     return total;
+}
+
+// a.b over len values: 8 float lanes (len / 8 <= 64 products each), their sum in double,
+// the len % 8 tail in double. s_gram12 sums each of its pairs exactly this way (s_lanes),
+// so a pair's product does not depend on the tile that computed it (duplicate rows tie).
+S_CONTRACT static double
+s_dot(const float *a, const float *b, size_t len)
+{
+    size_t vector_end = len - len % LANES;
+    s_v8f s = {0};
+    for (size_t j = 0; j < vector_end; j += LANES)
+        s += *(const s_v8f *)(a + j) * *(const s_v8f *)(b + j);
+    return s_lanes(s, a, b, vector_end, len);
 }
 
 // gram[a_i * n + b_k] = a_i.b_k for i < 4, k < 3: twelve accumulators and three partner
@@ -287,19 +283,12 @@ s_gram12(double *gram, size_t n, size_t a, size_t b, const float *pack, size_t l
         x = *(const s_v8f *)(a3 + j);
         s30 += x * c0, s31 += x * c1, s32 += x * c2;
     }
-    double *g0 = gram + a * n + b, *g1 = g0 + n, *g2 = g1 + n, *g3 = g2 + n;
-    g0[0] = s_lanes(s00, a0, b0, vector_end, len);
-    g0[1] = s_lanes(s01, a0, b1, vector_end, len);
-    g0[2] = s_lanes(s02, a0, b2, vector_end, len);
-    g1[0] = s_lanes(s10, a1, b0, vector_end, len);
-    g1[1] = s_lanes(s11, a1, b1, vector_end, len);
-    g1[2] = s_lanes(s12, a1, b2, vector_end, len);
-    g2[0] = s_lanes(s20, a2, b0, vector_end, len);
-    g2[1] = s_lanes(s21, a2, b1, vector_end, len);
-    g2[2] = s_lanes(s22, a2, b2, vector_end, len);
-    g3[0] = s_lanes(s30, a3, b0, vector_end, len);
-    g3[1] = s_lanes(s31, a3, b1, vector_end, len);
-    g3[2] = s_lanes(s32, a3, b2, vector_end, len);
+    const s_v8f sums[4][3] = {{s00, s01, s02}, {s10, s11, s12}, {s20, s21, s22}, {s30, s31, s32}};
+    const float *left[4] = {a0, a1, a2, a3}, *right[3] = {b0, b1, b2};
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++)
+            gram[(a + (size_t)i) * n + b + (size_t)k] =
+                s_lanes(sums[i][k], left[i], right[k], vector_end, len);
 }
 
 // Columns per Gram block for n rows: the packed n x block floats take at most 256 KiB (half

@@ -103,6 +103,9 @@ int byzgd_gar_cclip(const byzgd_gar_config_t *config, byzgd_gar_result_t *result
 int byzgd_gar_pre_aggregate(const byzgd_gar_config_t *config, byzgd_gar_workspace_t *ws, size_t *n,
                             size_t d, char *error, size_t error_size);
 
+// qsort comparison of two doubles, ascending (NaN compares equal to everything).
+int byzgd_gar_compare_double(const void *a, const void *b);
+
 // n choose k, saturated at SIZE_MAX.
 size_t byzgd_gar_binomial(size_t n, size_t k);
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int
-s_compare_double(const void *a, const void *b)
+int
+byzgd_gar_compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -25,7 +25,7 @@ byzgd_gar_krum_scores(double *scores, double *values, const double *distances, c
         for (size_t b = 0; b < count; b++)
             if (b != a)
                 values[others++] = distances[row * n + (subset ? subset[b] : b)];
-        qsort(values, others, sizeof *values, s_compare_double);
+        qsort(values, others, sizeof *values, byzgd_gar_compare_double);
         double score = 0;
         for (size_t q = 0; q < neighbours && q < others; q++)
             score += values[q];

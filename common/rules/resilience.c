@@ -1,6 +1,7 @@
 /*  resilience.c — η(n, f), the S_n spread estimate over squared distances and the ratio of
     Proposition 1 (see resilience.h for the estimator and why it resists Byzantine rows). */
 #include "resilience.h"
+#include "gar_internal.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -25,31 +26,12 @@ s_finite_row(const float *row, size_t d)
     return true;
 }
 
-// ‖a − b‖², accumulated in double (float32 sums lose digits on similar gradients).
-static double
-s_squared_distance(const float *a, const float *b, size_t d)
-{
-    double sum = 0;
-    for (size_t k = 0; k < d; k++) {
-        double delta = (double)a[k] - (double)b[k];
-        sum += delta * delta;
-    }
-    return sum;
-}
-
-static int
-s_compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 // The lower median of values[0..count) (sorts them in place): an order statistic, so it is
 // one of the values and a Byzantine minority cannot push it outside the honest ones.
 static double
 s_lower_median(double *values, size_t count)
 {
-    qsort(values, count, sizeof *values, s_compare_double);
+    qsort(values, count, sizeof *values, byzgd_gar_compare_double);
     return values[(count - 1) / 2];
 }
 
@@ -60,7 +42,7 @@ byzgd_resilience_estimate(byzgd_resilience_t *out, const float *rows, size_t n, 
     *out = (byzgd_resilience_t){0, NAN, NAN, NAN, NAN, NAN};
     if (d == 0 || n < 2 || !s_finite_row(aggregate, d))
         return -1;
-    size_t *used = malloc(n * sizeof *used);
+    const float **used = malloc(n * sizeof *used);
     double *distances = malloc(n * n * sizeof *distances);
     double *scratch = malloc(2 * n * sizeof *scratch); // one row's distances, then row medians
     if (!used || !distances || !scratch)
@@ -68,14 +50,16 @@ byzgd_resilience_estimate(byzgd_resilience_t *out, const float *rows, size_t n, 
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (s_finite_row(rows + i * d, d))
-            used[m++] = i;
+            used[m++] = rows + i * d;
     int status = -1;
     if (m < 2)
         goto cleanup;
-    for (size_t a = 0; a < m; a++)
+    // The rules' pair kernel (gar_internal.h): each row against the later ones, mirrored.
+    for (size_t a = 0; a + 1 < m; a++) {
+        byzgd_gar_distances_to_rows(distances + a * m + a + 1, used[a], used + a + 1, m - a - 1, d);
         for (size_t b = a + 1; b < m; b++)
-            distances[a * m + b] = distances[b * m + a] =
-                s_squared_distance(rows + used[a] * d, rows + used[b] * d, d);
+            distances[b * m + a] = distances[a * m + b];
+    }
     double *row_medians = scratch + n;
     for (size_t a = 0; a < m; a++) {
         size_t count = 0;

@@ -136,3 +136,44 @@ byzgd_atomic_write(const char *path, mode_t mode, const void *data, size_t size,
     byzgd_atomic_file_write(file, data, size);
     return byzgd_atomic_file_commit(&file, error, error_size);
 }
+
+int
+byzgd_mkdir_parents(const char *path, unsigned mode, char *error, size_t error_size)
+{
+    char partial[4096];
+    if (snprintf(partial, sizeof partial, "%s", path) >= (int)sizeof partial)
+        return byzgd_set_error(error, error_size, "path too long: %.64s...", path);
+    for (char *slash = partial + 1;; slash++) {
+        if (*slash != '/' && *slash != '\0')
+            continue;
+        char saved = *slash;
+        *slash = '\0';
+        if (mkdir(partial, (mode_t)mode) != 0 && errno != EEXIST)
+            return byzgd_set_error(error, error_size, "cannot create %s: %s", partial,
+                                   strerror(errno));
+        *slash = saved;
+        if (!saved)
+            break;
+    }
+    struct stat info;
+    if (stat(path, &info) != 0 || !S_ISDIR(info.st_mode))
+        return byzgd_set_error(error, error_size, "%s is not a directory", path);
+    return 0;
+}
+
+int
+byzgd_own_directory(char *dir, size_t size, char *error, size_t error_size)
+{
+    char self[PATH_MAX];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length <= 0)
+        return byzgd_set_error(error, error_size, "readlink /proc/self/exe: %s", strerror(errno));
+    self[length] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    if (strlen(self) >= size)
+        return byzgd_set_error(error, error_size, "installation path too long");
+    memcpy(dir, self, strlen(self) + 1);
+    return 0;
+}

@@ -1,5 +1,5 @@
 /*  files.h — the one way byzgd checks and writes files it keeps: CRC-32 of a buffer, and
-    atomic, durable replacement of a file.
+    atomic, durable replacement of a file, mkdir -p and the directory of this executable.
 
     Durability policy (every file written for later: checkpoints, parameter files, .npy
     outputs, deny-lists, dataset caches): the bytes go to a unique temporary file in the
@@ -42,5 +42,13 @@ void byzgd_atomic_file_abort(byzgd_atomic_file_t **self_p);
 // The three steps for one buffer. Returns 0, or -1 with a message.
 int byzgd_atomic_write(const char *path, mode_t mode, const void *data, size_t size, char *error,
                        size_t error_size);
+
+// mkdir -p with `mode` for the directories it creates; `path` must end as a directory.
+// Returns 0, or -1 with a message.
+int byzgd_mkdir_parents(const char *path, unsigned mode, char *error, size_t error_size);
+
+// The directory holding the running executable (where its sibling programs are), into
+// dir[0..size). Returns 0, or -1 with a message.
+int byzgd_own_directory(char *dir, size_t size, char *error, size_t error_size);
 
 #endif

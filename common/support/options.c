@@ -296,6 +296,67 @@ s_blank(char c)
 }
 
 int
+byzgd_option_lines_next(byzgd_option_lines_t *lines, char *line, size_t line_size, char **out,
+                        const char *origin, char *error, size_t error_size)
+{
+    assert(lines && line && line_size > 0 && out && origin);
+    while (lines->position < lines->size) {
+        lines->number++;
+        const char *start = lines->text + lines->position;
+        const char *newline = memchr(start, '\n', lines->size - lines->position);
+        size_t length = newline ? (size_t)(newline - start) : lines->size - lines->position;
+        lines->position += length + (newline ? 1 : 0);
+        if (length > 0 && start[length - 1] == '\r')
+            length--;
+        // Explicit -1s: the static analyser reads this file alone (byzgd_set_error's -1 is
+        // in log.c), and the callers rely on *out being set whenever 1 is returned.
+        if (length >= line_size) {
+            byzgd_set_error(error, error_size, "%s:%zu: line longer than %zu bytes", origin,
+                            lines->number, line_size - 1);
+            return -1;
+        }
+        for (size_t i = 0; i < length; i++) {
+            unsigned char c = (unsigned char)start[i];
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                byzgd_set_error(error, error_size, "%s:%zu: control character (byte 0x%02x)",
+                                origin, lines->number, c);
+                return -1;
+            }
+        }
+        memcpy(line, start, length);
+        line[length] = '\0';
+        char *begin = line, *end = line + length;
+        while (begin < end && s_blank(*begin))
+            begin++;
+        while (end > begin && s_blank(end[-1]))
+            *--end = '\0';
+        if (begin == end || *begin == '#')
+            continue;
+        *out = begin;
+        return 1;
+    }
+    return 0;
+}
+
+int
+byzgd_option_line_split(const byzgd_option_lines_t *lines, char *line, char **value,
+                        const char *origin, char *error, size_t error_size)
+{
+    char *equals = strchr(line, '=');
+    if (!equals)
+        return byzgd_set_error(error, error_size, "%s:%zu: expected 'name = value'", origin,
+                               lines->number);
+    char *name_end = equals;
+    while (name_end > line && s_blank(name_end[-1]))
+        name_end--;
+    *name_end = '\0';
+    *value = equals + 1;
+    while (s_blank(**value))
+        (*value)++;
+    return 0;
+}
+
+int
 byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const char *text,
                           size_t size, size_t max_bytes, const char *origin, void *const *states,
                           char *error, size_t error_size)
@@ -313,52 +374,20 @@ byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, const c
         abort();
     char line[LINE_MAX_BYTES + 1];
     char message[256];
-    size_t position = 0, line_number = 0;
+    byzgd_option_lines_t lines = {text, size, 0, 0};
+    char *begin = NULL, *value = NULL;
     int result = 0;
-    while (position < size && result == 0) {
-        line_number++;
-        const char *start = text + position;
-        const char *newline = memchr(start, '\n', size - position);
-        size_t length = newline ? (size_t)(newline - start) : size - position;
-        position += length + (newline ? 1 : 0);
-        if (length > 0 && start[length - 1] == '\r')
-            length--;
-        if (length > LINE_MAX_BYTES) {
-            result = byzgd_set_error(error, error_size, "%s:%zu: line longer than %d bytes", origin,
-                                     line_number, LINE_MAX_BYTES);
+    while (result == 0) {
+        int got =
+            byzgd_option_lines_next(&lines, line, sizeof line, &begin, origin, error, error_size);
+        if (got <= 0) {
+            result = got;
             break;
         }
-        for (size_t i = 0; i < length && result == 0; i++) {
-            unsigned char c = (unsigned char)start[i];
-            if ((c < 0x20 && c != '\t') || c == 0x7f)
-                result =
-                    byzgd_set_error(error, error_size, "%s:%zu: control character (byte 0x%02x)",
-                                    origin, line_number, c);
-        }
+        result = byzgd_option_line_split(&lines, begin, &value, origin, error, error_size);
         if (result != 0)
             break;
-        memcpy(line, start, length);
-        line[length] = '\0';
-        char *begin = line, *end = line + length;
-        while (begin < end && s_blank(*begin))
-            begin++;
-        while (end > begin && s_blank(end[-1]))
-            *--end = '\0';
-        if (begin == end || *begin == '#')
-            continue;
-        char *equals = strchr(begin, '=');
-        if (!equals) {
-            result = byzgd_set_error(error, error_size, "%s:%zu: expected 'name = value'", origin,
-                                     line_number);
-            break;
-        }
-        char *name_end = equals;
-        while (name_end > begin && s_blank(name_end[-1]))
-            name_end--;
-        *name_end = '\0';
-        char *value = equals + 1;
-        while (*value && s_blank(*value))
-            value++;
+        size_t line_number = lines.number;
         size_t section = 0;
         const byzgd_option_t *option = byzgd_options_find(sections, begin, &section);
         size_t index = 0;

@@ -136,6 +136,28 @@ int byzgd_options_parse_lines(const byzgd_option_section_t *const *sections, con
                               size_t size, size_t max_bytes, const char *origin,
                               void *const *states, char *error, size_t error_size);
 
+// A cursor over `name = value` text (configuration files, grid files): its lines are read
+// by byzgd_option_lines_next. Start with {text, size, 0, 0}.
+typedef struct {
+    const char *text;
+    size_t size;
+    size_t position; // bytes read so far
+    size_t number;   // the number of the line read last (from 1), for messages
+} byzgd_option_lines_t;
+
+// The next line that is neither blank nor a `#` comment: copied into line[0..line_size)
+// without its "\n" or "\r\n", blanks (space, tab) trimmed; *out points at its start.
+// Returns 1, 0 at the end of the text, or -1 with "ORIGIN:N: line longer than ..." (more
+// than line_size - 1 bytes) or "ORIGIN:N: control character (byte 0xHH)" (any but tab).
+int byzgd_option_lines_next(byzgd_option_lines_t *lines, char *line, size_t line_size, char **out,
+                            const char *origin, char *error, size_t error_size);
+
+// Cuts a line of byzgd_option_lines_next at its first '=': the name stays in `line`
+// (trimmed), *value points at the value (trimmed; may be empty). Returns 0, or -1 with
+// "ORIGIN:N: expected 'name = value'".
+int byzgd_option_line_split(const byzgd_option_lines_t *lines, char *line, char **value,
+                            const char *origin, char *error, size_t error_size);
+
 // Writes the --help text of `program` to `out`.
 void byzgd_options_print_help(const byzgd_program_t *program, FILE *out);
 

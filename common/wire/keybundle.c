@@ -4,6 +4,7 @@
     filtered. */
 #include "keybundle.h"
 #include "security.h"
+#include "support/files.h"
 #include "support/log.h"
 
 #include <archive.h>
@@ -29,30 +30,6 @@ struct byzgd_key_bundle_t {
     s_slot_keys_t *keys;
     size_t count, capacity;
 };
-
-int
-byzgd_mkdir_parents(const char *path, unsigned mode, char *error, size_t error_size)
-{
-    char partial[4096];
-    if (snprintf(partial, sizeof partial, "%s", path) >= (int)sizeof partial)
-        return byzgd_set_error(error, error_size, "path too long: %.64s...", path);
-    for (char *slash = partial + 1;; slash++) {
-        if (*slash != '/' && *slash != '\0')
-            continue;
-        char saved = *slash;
-        *slash = '\0';
-        if (mkdir(partial, (mode_t)mode) != 0 && errno != EEXIST)
-            return byzgd_set_error(error, error_size, "cannot create %s: %s", partial,
-                                   strerror(errno));
-        *slash = saved;
-        if (!saved)
-            break;
-    }
-    struct stat info;
-    if (stat(path, &info) != 0 || !S_ISDIR(info.st_mode))
-        return byzgd_set_error(error, error_size, "%s is not a directory", path);
-    return 0;
-}
 
 int
 byzgd_key_bundle_parse_range(const char *text, size_t *first, size_t *last)

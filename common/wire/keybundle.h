@@ -56,7 +56,4 @@ int byzgd_key_bundle_extract(const byzgd_key_bundle_t *self, const char *dir, ch
 // Parses "A-B" (or "A") into first <= last < BYZGD_KEY_BUNDLE_MAX_SLOTS. Returns 0 or -1.
 int byzgd_key_bundle_parse_range(const char *text, size_t *first, size_t *last);
 
-// mkdir -p with `mode` for the directories it creates. Returns 0, or -1 with a message.
-int byzgd_mkdir_parents(const char *path, unsigned mode, char *error, size_t error_size);
-
 #endif

@@ -1,8 +1,8 @@
 /*  security.c — keys, the ZAP handler, socket hardening and message admission
     (security.h; the reasoning is in docs/SECURITY.md). */
 #include "security.h"
-#include "keybundle.h"
-
+#include "support/clock.h"
+#include "support/files.h"
 #include "support/log.h"
 
 #include <errno.h>
@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 // Debian's libzmq is built without the draft API, where this option is declared; the
 // library itself implements it (docs/ARCHITECTURE.md §7) and CZMQ's setter is a no-op.
@@ -25,14 +24,6 @@
 // Identities tracked for rate limits. With CURVE they are allow-listed keys (bounded by the
 // allow-list); in insecure mode routing ids are attacker-chosen, so the table is capped.
 #define S_PEERS_MAX 65536
-
-static double
-s_now_s(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
-}
 
 // A token bucket: `rate` tokens per second up to `burst`. Returns true if a token was taken.
 typedef struct {
@@ -440,7 +431,7 @@ s_zap_handle(zsock_t *handler, zhashx_t *allowed, byzgd_denylist_t *denylist, zh
             text = "key denied";
         } else {
             s_bucket_t *bucket = zhashx_lookup(buckets, key);
-            double now_s = s_now_s();
+            double now_s = byzgd_monotonic_s();
             if (!bucket) {
                 bucket = calloc(1, sizeof *bucket);
                 assert(bucket);
@@ -860,7 +851,7 @@ byzgd_security_strike(byzgd_security_t *self, const char *identity, const char *
 {
     assert(self && identity);
     self->stats.strikes++;
-    s_peer_t *peer = s_peer(self, identity, s_now_s());
+    s_peer_t *peer = s_peer(self, identity, byzgd_monotonic_s());
     peer->strikes++;
     if (self->options.strikes_to_ban == 0 || peer->strikes < self->options.strikes_to_ban)
         return false;
@@ -879,7 +870,7 @@ byzgd_security_rejected(byzgd_security_t *self, const char *identity, const char
     s_peer_t *peer = zhashx_lookup(self->peers, identity);
     if (!peer || self->options.rejected_byte_rate <= 0)
         return false;
-    double now_s = s_now_s();
+    double now_s = byzgd_monotonic_s();
     if (s_bucket_take_amount(&peer->rejected, self->options.rejected_byte_rate,
                              self->options.rejected_byte_burst, now_s, (double)peer->last_bytes))
         return false;
@@ -938,7 +929,7 @@ s_admit(byzgd_security_t *self, zframe_t *routing, zframe_t *body, size_t frames
         self->stats.denied++;
         return BYZGD_ADMIT_DENIED;
     }
-    double now_s = s_now_s();
+    double now_s = byzgd_monotonic_s();
     s_peer_t *peer = s_peer(self, identity, now_s);
     if (!s_bucket_take(&peer->bucket, self->options.message_rate, self->options.message_burst,
                        now_s)) {
