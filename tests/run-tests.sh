@@ -3,7 +3,8 @@
 #   tests/run-tests.sh BUILD_DIR      (BUILD_DIR holds tests/, tests/fuzz/ and bin/)
 # A test binary prints `ok NAME` / `FAIL NAME: why` per case; a binary that dies without
 # reporting counts as one failure. Scripts tests/*.sh are one case each (exit 77: skipped).
-# Fuzz replays run each target over its committed corpus. TESTS=pattern selects by name.
+# Fuzz replays run each target over its committed corpus. A script may declare its own
+# time limit (`# test-timeout: SECONDS`, default 900). TESTS=pattern selects by name.
 set -u
 build=${1:?usage: run-tests.sh BUILD_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +60,9 @@ for script in "$root"/tests/*.sh; do
     [[ "$name" == run-tests ]] && continue
     [[ -n "${TESTS:-}" && "$name" != *$TESTS* ]] && continue
     log="$log_dir/$name.log"
-    (cd "$root" && timeout 900 bash "$script") >"$log" 2>&1
+    # A script may ask for a longer limit with a line `# test-timeout: SECONDS`.
+    limit=$(sed -n 's/^# test-timeout: \([0-9]*\)$/\1/p' "$script" | head -1)
+    (cd "$root" && timeout "${limit:-900}" bash "$script") >"$log" 2>&1
     status=$?
     if ((status == 0)); then
         echo "ok $name"; passed=$((passed + 1))
