@@ -1164,12 +1164,8 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
     test_set = byzgd_dataset_load(config->dataset, &data_options, error, error_size);
     if (!test_set)
         goto failed;
-    byzgd_model_spec_t spec = {.architecture = self->config.architecture,
-                               .channels = test_set->channels,
-                               .height = test_set->height,
-                               .width = test_set->width,
-                               .class_count = test_set->class_count,
-                               .hidden = {config->hidden[0], config->hidden[1]}};
+    byzgd_model_spec_t spec =
+        byzgd_dataset_model_spec(test_set, self->config.architecture, config->hidden);
     model = byzgd_model_new(&spec, 1, error, error_size);
     if (!model)
         goto failed;

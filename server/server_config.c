@@ -365,12 +365,8 @@ byzgd_server_config_check_model(const byzgd_server_config_t *config, size_t *dim
         byzgd_dataset_load(config->dataset, &data_options, error, error_size);
     if (!test_set)
         return -1;
-    byzgd_model_spec_t spec = {.architecture = config->architecture,
-                               .channels = test_set->channels,
-                               .height = test_set->height,
-                               .width = test_set->width,
-                               .class_count = test_set->class_count,
-                               .hidden = {config->hidden[0], config->hidden[1]}};
+    byzgd_model_spec_t spec =
+        byzgd_dataset_model_spec(test_set, config->architecture, config->hidden);
     byzgd_model_t *model = byzgd_model_new(&spec, 1, error, error_size);
     byzgd_dataset_destroy(&test_set);
     if (!model)

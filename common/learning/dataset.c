@@ -311,3 +311,16 @@ byzgd_dataset_class_counts(const byzgd_dataset_t *self, size_t *counts_out)
         if (self->labels[i] < self->class_count)
             counts_out[self->labels[i]]++;
 }
+
+byzgd_model_spec_t
+byzgd_dataset_model_spec(const byzgd_dataset_t *self, const char *architecture,
+                         const size_t hidden[2])
+{
+    byzgd_model_spec_t spec = {.architecture = architecture,
+                               .channels = self->channels,
+                               .height = self->height,
+                               .width = self->width,
+                               .class_count = self->class_count,
+                               .hidden = {hidden[0], hidden[1]}};
+    return spec;
+}

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "learning/model.h"
 #include "support/rng.h"
 
 typedef struct {
@@ -77,6 +78,11 @@ byzgd_dataset_t *byzgd_dataset_new(size_t count, size_t channels, size_t height,
                                    size_t class_count, const char *name);
 
 void byzgd_dataset_destroy(byzgd_dataset_t **self_p);
+
+// The model spec of `architecture` (borrowed) with hidden widths `hidden` (0: default)
+// for this dataset's input shape and classes: one place that maps data to a model.
+byzgd_model_spec_t byzgd_dataset_model_spec(const byzgd_dataset_t *self, const char *architecture,
+                                            const size_t hidden[2]);
 
 // Worker `index` of `count`'s part of `full`, as a new dataset. dirichlet_alpha = 0: iid,
 // a seeded permutation cut into near-equal contiguous parts; alpha > 0: per label,
