@@ -179,12 +179,13 @@ s_stream_after_last(size_t n, size_t d, size_t repeats)
                 exit(1);
             }
             batch[k] = 1e3 * byzgd_monotonic_s() - start;
-            byzgd_gar_stream_reset(stream);
+            byzgd_gar_stream_reset(stream, &config);
             for (size_t i = 0; i + 1 < n; i++)
                 byzgd_gar_stream_add_row(stream, i, rows + i * d, error, sizeof error);
+            byzgd_gar_stream_drain(stream);
             start = 1e3 * byzgd_monotonic_s();
             byzgd_gar_stream_add_row(stream, n - 1, rows + (n - 1) * d, error, sizeof error);
-            if (byzgd_gar_stream_finish(stream, &config, result, error, sizeof error) != 0) {
+            if (byzgd_gar_stream_finish(stream, result, error, sizeof error) != 0) {
                 fprintf(stderr, "bench_gar: %s\n", error);
                 exit(1);
             }

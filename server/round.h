@@ -64,8 +64,9 @@ typedef struct {
     size_t non_finite;      // slots that reported non-finite this round, plus rows the rule dropped
     double train_loss;      // median of the accepted finite losses, NaN if none
     double learning_rate;   // γ_t applied
-    double aggregate_s;     // time in the rule
-    double update_s;        // time of x ← x − γ·g
+    double aggregate_s; // time in the rule, from close (the last rows' distances) to the aggregate
+    double stream_s;    // time the stream's thread spent on this round's distances
+    double update_s;    // time of x ← x − γ·g
     byzgd_round_status_t status;
     char message[256]; // why, when status is not RUNNING
     // The resilience diagnostic of this round's accepted rows and aggregate (diagnosed:
