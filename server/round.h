@@ -21,7 +21,12 @@
       report non-finite in one round, at least one of them is honest and the run has
       diverged (outcome status DIVERGED); the majority bound keeps insiders beyond the
       declared f from ending a run at will;
-    - close aggregates the accepted rows with the rule, updates x ← x − γ_t·g, and ends the
+    - an accepted row goes to the engine's stream (rules/gar_stream.h), whose thread
+      computes its distances to the rows already in while the caller collects, when the
+      rule takes them; a pair's distance depends on its two rows alone, so results do
+      not depend on arrival order nor on timing;
+    - close waits for the stream's last distances, aggregates the accepted rows with the
+      rule (in slot order, on the precomputed matrix), updates x ← x − γ_t·g, and ends the
       run as DIVERGED when x is no longer finite;
     - train_loss of a round is the median of the accepted finite losses (lower median for an
       even count): robust to up to half of the rows lying about their loss. */
@@ -77,8 +82,8 @@ typedef struct {
 
 typedef struct byzgd_round_t byzgd_round_t;
 
-// Starts at round first_round with x = x0 (d floats, copied). Returns NULL with a message
-// (bad sizes, out of memory).
+// Starts at round first_round with x = x0 (d floats, copied), and the stream's thread.
+// Returns NULL with a message (bad sizes, out of memory, no thread).
 byzgd_round_t *byzgd_round_new(const byzgd_round_config_t *config, const float *x0,
                                uint64_t first_round, char *error, size_t error_size);
 void byzgd_round_destroy(byzgd_round_t **self_p);
