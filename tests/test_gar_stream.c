@@ -249,6 +249,23 @@ TEST(stream_batches_and_threads_give_the_same_bits)
                           0);
         ASSERT_MSG(byzgd_gar_stream_finish(stream, other, error, sizeof error) == 0, "%s", error);
         s_assert_same_d(other, first, true, rules[r], d);
+        // (c) a caller with four threads: the thread computes on two while rows arrive.
+#ifdef _OPENMP
+        omp_set_num_threads(4);
+#endif
+        byzgd_gar_stream_reset(stream, &config);
+        for (size_t k = 0; k < n; k++) {
+            ASSERT_EQ_INT(byzgd_gar_stream_add_row(stream, order[n - 1 - k],
+                                                   x + order[n - 1 - k] * d, error, sizeof error),
+                          0);
+            if (k % 3 == 0)
+                byzgd_gar_stream_drain(stream);
+        }
+        ASSERT_MSG(byzgd_gar_stream_finish(stream, other, error, sizeof error) == 0, "%s", error);
+        s_assert_same_d(other, first, true, rules[r], d);
+#ifdef _OPENMP
+        omp_set_num_threads(2);
+#endif
         ASSERT_MSG(byzgd_gar_apply(&config, batch, x, n, d, error, sizeof error) == 0, "%s", error);
         s_assert_same_d(first, batch, false, rules[r], d);
         for (size_t q = 0; q < first->selected_count; q++)

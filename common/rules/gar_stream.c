@@ -8,9 +8,12 @@
     rows comes from memory once per batch and is reused from the cache for every new row of
     the batch (rows that arrive while the thread is busy are batched: the slower the thread,
     the cheaper each row). Pairs are accumulated in the later arrival's row of the matrix,
-    mirrored at the end of the batch. While a caller waits in drain (`hurry`), the rest of
-    the batch is split among OpenMP threads by partner rows: each pair stays with one
-    thread and its slices keep their order, so its bits do not change. */
+    mirrored at the end of the batch. While the caller collects, the thread computes alone,
+    or with all but two of the caller's OpenMP threads when it has more than three (the
+    other two are left to the caller and its transport); while the caller waits in drain
+    (`hurry`), the rest of the batch is split among all of them. Threads split a batch by
+    partner rows: each pair stays with one thread and its slices keep their order, so its
+    bits do not change. */
 #include "rules/gar_stream.h"
 
 #include "rules/gar_internal.h"
@@ -33,6 +36,7 @@ struct byzgd_gar_stream_t {
     const float **rows;        // max_n: the row in each slot, NULL when empty
     size_t *arrival;           // max_n: the filled slots in order of arrival
     size_t count, done;
+    int collect_threads; // OpenMP threads while the caller collects (from its reset)
     double busy_s;
     double *distances; // max_n x max_n by slot; valid between computed arrivals
     // The thread's scratch when it computes alone: partner slices and one call's results.
@@ -83,7 +87,7 @@ s_share_start(size_t from, size_t to, int t, int threads)
 }
 
 static void
-s_batch(byzgd_gar_stream_t *self, size_t from, size_t to)
+s_batch(byzgd_gar_stream_t *self, size_t from, size_t to, int collect_threads)
 {
     size_t n = self->max_n,
            slices = (self->d + BYZGD_GAR_STREAM_SLICE - 1) / BYZGD_GAR_STREAM_SLICE;
@@ -91,11 +95,13 @@ s_batch(byzgd_gar_stream_t *self, size_t from, size_t to)
         for (size_t j = 0; j < i; j++)
             self->distances[self->arrival[i] * n + self->arrival[j]] = 0;
     size_t slice = 0;
-    for (; slice < slices && atomic_load(&self->hurry) <= 1; slice++)
-        s_slice_pairs(self, from, to, 0, to, slice, self->sliced, self->out);
+    if (collect_threads <= 1)
+        for (; slice < slices && atomic_load(&self->hurry) <= 1; slice++)
+            s_slice_pairs(self, from, to, 0, to, slice, self->sliced, self->out);
 #ifdef _OPENMP
     if (slice < slices) {
-#pragma omp parallel num_threads(atomic_load(&self->hurry))
+        int hurry = atomic_load(&self->hurry);
+#pragma omp parallel num_threads(hurry > collect_threads ? hurry : collect_threads)
         {
             int t = omp_get_thread_num(), threads = omp_get_num_threads();
             size_t lo = s_share_start(from, to, t, threads);
@@ -136,9 +142,10 @@ s_thread(void *arg)
         if (self->stop)
             break;
         size_t from = self->done, to = self->count;
+        int collect_threads = self->collect_threads;
         pthread_mutex_unlock(&self->lock);
         double started = byzgd_monotonic_s();
-        s_batch(self, from, to);
+        s_batch(self, from, to, collect_threads);
         double spent = byzgd_monotonic_s() - started;
         pthread_mutex_lock(&self->lock);
         self->done = to;
@@ -246,6 +253,11 @@ byzgd_gar_stream_reset(byzgd_gar_stream_t *self, const byzgd_gar_config_t *confi
     self->busy_s = 0;
     self->config = *config;
     self->wanted = byzgd_gar_uses_distances(config);
+    self->collect_threads = 1;
+#ifdef _OPENMP
+    int threads = omp_get_max_threads();
+    self->collect_threads = threads > 3 ? threads - 2 : 1;
+#endif
     pthread_mutex_unlock(&self->lock);
 }
 

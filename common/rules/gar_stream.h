@@ -47,7 +47,8 @@ void byzgd_gar_stream_destroy(byzgd_gar_stream_t **self_p);
 
 // Starts a new round aggregated with `config` (copied; its pointers stay borrowed): waits
 // for the thread to finish the previous rows, empties every slot. The thread computes
-// distances only when byzgd_gar_uses_distances(config).
+// distances only when byzgd_gar_uses_distances(config), alone, or on all but two of the
+// caller's OpenMP threads (omp_get_max_threads) when it has more than three.
 void byzgd_gar_stream_reset(byzgd_gar_stream_t *self, const byzgd_gar_config_t *config);
 
 // Adds `row` (d floats, borrowed until the next reset) in `slot`; its distances to the
