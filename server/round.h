@@ -97,7 +97,9 @@ byzgd_msg_reject_t byzgd_round_accept(byzgd_round_t *self, size_t slot, uint64_t
 
 // Where `slot`'s proposal for the current round may be computed in place (d floats), to be
 // offered with byzgd_round_accept(self, slot, round, that pointer, d, loss) without a copy;
-// NULL when slot ≥ n. Its content is the engine's until the next accept of that slot.
+// NULL when slot ≥ n. Its content is the engine's until the next accept of that slot; once
+// accepted it is read by the stream's thread until the round closes: never write the row
+// of a slot that has proposed in the current round (byzgd_round_has_proposed).
 float *byzgd_round_slot_row(byzgd_round_t *self, size_t slot);
 
 // Records that `slot` reported a non-finite proposal for the current round that never
