@@ -49,10 +49,10 @@ s_client(zsock_t *pipe, void *arg)
 {
     s_client_args_t *args = arg;
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
-    uint8_t id[16];
-    for (size_t i = 0; i < sizeof id; i++)
-        id[i] = (uint8_t)(0x41 + ((args->index * 7 + (int)i) % 26));
-    zmq_setsockopt(zsock_resolve(dealer), ZMQ_ROUTING_ID, id, sizeof id);
+    // A distinct routing id per client (ROUTER refuses a second peer with the same one).
+    char id[17];
+    snprintf(id, sizeof id, "bench-%010d", args->index);
+    zmq_setsockopt(zsock_resolve(dealer), ZMQ_ROUTING_ID, id, strlen(id));
     int64_t unlimited = -1;
     zmq_setsockopt(zsock_resolve(dealer), ZMQ_MAXMSGSIZE, &unlimited, sizeof unlimited);
     zsock_set_linger(dealer, 0);
