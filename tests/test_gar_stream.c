@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -206,7 +207,7 @@ TEST(stream_errors)
 // finish waited (drain), or in batches of any size; and it agrees with byzgd_gar_apply.
 TEST(stream_batches_and_threads_give_the_same_bits)
 {
-    const size_t n = 9, d = 3 * BYZGD_GAR_STREAM_SLICE + 101;
+    const size_t n = 9, d = 40 * BYZGD_GAR_STREAM_SLICE + 101;
     byzgd_rng_t rng;
     byzgd_rng_seed(&rng, 31, 0);
     float *x = malloc(n * d * sizeof *x);
@@ -266,6 +267,19 @@ TEST(stream_batches_and_threads_give_the_same_bits)
 #ifdef _OPENMP
         omp_set_num_threads(2);
 #endif
+        // (d) sweeps stopped for newer rows: four rows start one; while it runs (usually:
+        // 41 slices), five more arrive and stop it, the new sweep takes them up to the first
+        // four's progress.
+        byzgd_gar_stream_reset(stream, &config);
+        for (size_t k = 0; k < n; k++) {
+            ASSERT_EQ_INT(
+                byzgd_gar_stream_add_row(stream, order[k], x + order[k] * d, error, sizeof error),
+                0);
+            if (k == 3)
+                usleep(3000);
+        }
+        ASSERT_MSG(byzgd_gar_stream_finish(stream, other, error, sizeof error) == 0, "%s", error);
+        s_assert_same_d(other, first, true, rules[r], d);
         ASSERT_MSG(byzgd_gar_apply(&config, batch, x, n, d, error, sizeof error) == 0, "%s", error);
         s_assert_same_d(first, batch, false, rules[r], d);
         for (size_t q = 0; q < first->selected_count; q++)

@@ -1,19 +1,31 @@
 /*  gar_stream.c — rows arriving one by one, their distances computed on the stream's own
     thread (gar_stream.h).
 
-    Shared with the thread under `lock`: count (rows added, arrival[0 .. count) their slots
-    in order of arrival), done (arrivals whose pairs with every earlier arrival are
-    computed), busy_s, stop. The thread takes the arrivals [done, count) as one batch: the
-    pairs (i, j), done <= i < count, j < i, slice after slice, so that a slice of the earlier
-    rows comes from memory once per batch and is reused from the cache for every new row of
-    the batch (rows that arrive while the thread is busy are batched: the slower the thread,
-    the cheaper each row). Pairs are accumulated in the later arrival's row of the matrix,
-    mirrored at the end of the batch. While the caller collects, the thread computes alone,
-    or with all but two of the caller's OpenMP threads when it has more than three (the
-    other two are left to the caller and its transport); while the caller waits in drain
-    (`hurry`), the rest of the batch is split among all of them. Threads split a batch by
-    partner rows: each pair stays with one thread and its slices keep their order, so its
-    bits do not change. */
+    The pair (i, j) of arrivals j < i belongs to row i: its slices are computed in
+    increasing order, and progress[i] counts the slices of row i's pairs already added to
+    the matrix (row i of the matrix, by slot; mirrored when the row is complete). The
+    thread works in sweeps over the slices: a sweep takes the rows not yet complete, and at
+    slice s computes the pairs of every row whose progress is s, reading each earlier row's
+    slice once for all of them (from the cache for every row after the first). A sweep is
+    worth its memory traffic from about S_SWEEP_ROWS rows on (one slice of every earlier row
+    read, against the kernel's work on the new rows' pairs), so the thread waits for that
+    many, or for the caller to wait in drain (`hurry`). When that many more arrive during a
+    sweep, or the caller starts waiting, the sweep stops at a slice boundary and a new one
+    starts from slice 0 with the new rows: until it reaches the stopped rows' progress only
+    the new rows take part. So the rows left at close cost one pass over the earlier rows,
+    however many arrived last.
+
+    While the caller collects, the thread computes alone, or with all but two of the
+    caller's OpenMP threads when it has more than three (the other two are left to the
+    caller and its transport); while the caller waits in drain, the rest of the sweep is
+    split among all of them, by partner rows. Whichever sweep, thread or batch computes
+    it, a pair's slices are each summed by the same kernel of the same two rows and added
+    in increasing order: its bits never change.
+
+    Shared with the thread under `lock`: rows, arrival, done (the complete rows are
+    arrival[0 .. done)), busy_s, collect_threads, stop; count is atomic so that a sweep can
+    look for new rows between slices. progress[i] and the matrix rows of incomplete rows
+    are the thread's. */
 #include "rules/gar_stream.h"
 
 #include "rules/gar_internal.h"
@@ -29,14 +41,20 @@
 #include <omp.h>
 #endif
 
+// Rows worth a sweep of their own (see above): below this many the thread waits for more,
+// or for the caller.
+#define S_SWEEP_ROWS 4
+
 struct byzgd_gar_stream_t {
     size_t max_n, d;
     byzgd_gar_config_t config; // this round's
     bool wanted;               // this round's rule takes the distances
     const float **rows;        // max_n: the row in each slot, NULL when empty
     size_t *arrival;           // max_n: the filled slots in order of arrival
-    size_t count, done;
-    int collect_threads; // OpenMP threads while the caller collects (from its reset)
+    _Atomic size_t count;      // rows added, arrival[0 .. count) their slots
+    size_t done;               // complete rows: arrival[0 .. done)
+    size_t *progress;          // max_n: slices of arrival i's pairs added to the matrix
+    int collect_threads;       // OpenMP threads while the caller collects (from its reset)
     double busy_s;
     double *distances; // max_n x max_n by slot; valid between computed arrivals
     // The thread's scratch when it computes alone: partner slices and one call's results.
@@ -86,35 +104,62 @@ s_share_start(size_t from, size_t to, int t, int threads)
     return t == 0 ? 0 : j;
 }
 
-static void
-s_batch(byzgd_gar_stream_t *self, size_t from, size_t to, int collect_threads)
+// The first of the rows [from, to) whose progress is at most `slice` (progress does not
+// increase with the arrival index: a sweep's rows are older than the next sweep's).
+static size_t
+s_first_at(const byzgd_gar_stream_t *self, size_t from, size_t to, size_t slice)
+{
+    while (from < to && self->progress[from] > slice)
+        from++;
+    return from;
+}
+
+// One sweep over the incomplete rows [from, to), from the least advanced row's progress.
+// Returns true when every row is complete, false when it stopped for newer rows.
+static bool
+s_sweep(byzgd_gar_stream_t *self, size_t from, size_t to, int collect_threads)
 {
     size_t n = self->max_n,
            slices = (self->d + BYZGD_GAR_STREAM_SLICE - 1) / BYZGD_GAR_STREAM_SLICE;
     for (size_t i = from; i < to; i++)
-        for (size_t j = 0; j < i; j++)
-            self->distances[self->arrival[i] * n + self->arrival[j]] = 0;
-    size_t slice = 0;
+        if (self->progress[i] == 0)
+            for (size_t j = 0; j < i; j++)
+                self->distances[self->arrival[i] * n + self->arrival[j]] = 0;
+    size_t slice = self->progress[to - 1];
     if (collect_threads <= 1)
-        for (; slice < slices && atomic_load(&self->hurry) <= 1; slice++)
-            s_slice_pairs(self, from, to, 0, to, slice, self->sliced, self->out);
+        for (; slice < slices; slice++) {
+            int hurry = atomic_load(&self->hurry);
+            size_t waiting = atomic_load(&self->count) - to;
+            if (waiting >= S_SWEEP_ROWS || (hurry > 0 && waiting > 0))
+                return false; // start again with the newer rows
+            if (hurry > 1)
+                break; // the rest on the caller's threads
+            size_t first = s_first_at(self, from, to, slice);
+            s_slice_pairs(self, first, to, 0, to, slice, self->sliced, self->out);
+            for (size_t i = first; i < to; i++)
+                self->progress[i] = slice + 1;
+        }
 #ifdef _OPENMP
     if (slice < slices) {
         int hurry = atomic_load(&self->hurry);
+        size_t first = s_first_at(self, from, to, slice);
 #pragma omp parallel num_threads(hurry > collect_threads ? hurry : collect_threads)
         {
             int t = omp_get_thread_num(), threads = omp_get_num_threads();
-            size_t lo = s_share_start(from, to, t, threads);
-            size_t hi = t + 1 == threads ? to : s_share_start(from, to, t + 1, threads);
+            size_t lo = s_share_start(first, to, t, threads);
+            size_t hi = t + 1 == threads ? to : s_share_start(first, to, t + 1, threads);
             const float **sliced = malloc((hi - lo + 1) * sizeof *sliced);
             double *out = malloc((hi - lo + 1) * sizeof *out);
             if (!sliced || !out)
                 abort();
+            // progress is only read here, and written after the region.
             for (size_t k = slice; k < slices; k++)
-                s_slice_pairs(self, from, to, lo, hi, k, sliced, out);
+                s_slice_pairs(self, s_first_at(self, from, to, k), to, lo, hi, k, sliced, out);
             free(sliced);
             free(out);
         }
+        for (size_t i = from; i < to; i++)
+            self->progress[i] = slices;
     }
 #endif
     for (size_t i = from; i < to; i++) {
@@ -125,6 +170,16 @@ s_batch(byzgd_gar_stream_t *self, size_t from, size_t to, int collect_threads)
             self->distances[b * n + a] = self->distances[a * n + b];
         }
     }
+    return true;
+}
+
+// A sweep is due: enough new rows, a stopped sweep to go on with, or a caller waiting.
+static bool
+s_sweep_due(byzgd_gar_stream_t *self)
+{
+    size_t count = atomic_load(&self->count);
+    return self->done < count && (count - self->done >= S_SWEEP_ROWS ||
+                                  self->progress[self->done] > 0 || atomic_load(&self->hurry) > 0);
 }
 
 static void *
@@ -137,18 +192,19 @@ s_thread(void *arg)
 #endif
     pthread_mutex_lock(&self->lock);
     while (true) {
-        while (!self->stop && self->done == self->count)
+        while (!self->stop && !s_sweep_due(self))
             pthread_cond_wait(&self->changed, &self->lock);
         if (self->stop)
             break;
-        size_t from = self->done, to = self->count;
+        size_t from = self->done, to = atomic_load(&self->count);
         int collect_threads = self->collect_threads;
         pthread_mutex_unlock(&self->lock);
         double started = byzgd_monotonic_s();
-        s_batch(self, from, to, collect_threads);
+        bool complete = s_sweep(self, from, to, collect_threads);
         double spent = byzgd_monotonic_s() - started;
         pthread_mutex_lock(&self->lock);
-        self->done = to;
+        if (complete)
+            self->done = to;
         self->busy_s += spent;
         pthread_cond_broadcast(&self->changed);
     }
@@ -169,6 +225,7 @@ byzgd_gar_stream_new(size_t max_n, size_t d)
     byzgd_gar_config_init(&self->config);
     self->rows = calloc(max_n, sizeof *self->rows);
     self->arrival = malloc(max_n * sizeof *self->arrival);
+    self->progress = calloc(max_n, sizeof *self->progress);
     self->distances = malloc(max_n * max_n * sizeof *self->distances);
     self->sliced = malloc(max_n * sizeof *self->sliced);
     self->out = malloc(max_n * sizeof *self->out);
@@ -176,8 +233,9 @@ byzgd_gar_stream_new(size_t max_n, size_t d)
     self->slots = malloc(max_n * sizeof *self->slots);
     self->compact = malloc(max_n * max_n * sizeof *self->compact);
     atomic_init(&self->hurry, 0);
-    if (!self->rows || !self->arrival || !self->distances || !self->sliced || !self->out ||
-        !self->ordered || !self->slots || !self->compact)
+    atomic_init(&self->count, 0);
+    if (!self->rows || !self->arrival || !self->progress || !self->distances || !self->sliced ||
+        !self->out || !self->ordered || !self->slots || !self->compact)
         goto failure;
     pthread_mutex_init(&self->lock, NULL);
     pthread_cond_init(&self->changed, NULL);
@@ -190,6 +248,7 @@ byzgd_gar_stream_new(size_t max_n, size_t d)
 failure:
     free(self->rows);
     free(self->arrival);
+    free(self->progress);
     free(self->distances);
     free(self->sliced);
     free(self->out);
@@ -215,6 +274,7 @@ byzgd_gar_stream_destroy(byzgd_gar_stream_t **self_p)
     pthread_mutex_destroy(&self->lock);
     free(self->rows);
     free(self->arrival);
+    free(self->progress);
     free(self->distances);
     free(self->sliced);
     free(self->out);
@@ -233,9 +293,10 @@ byzgd_gar_stream_drain(byzgd_gar_stream_t *self)
     threads = omp_get_max_threads();
 #endif
     pthread_mutex_lock(&self->lock);
-    if (self->done < self->count) {
+    if (self->done < atomic_load(&self->count)) {
         atomic_store(&self->hurry, threads);
-        while (self->done < self->count)
+        pthread_cond_broadcast(&self->changed);
+        while (self->done < atomic_load(&self->count))
             pthread_cond_wait(&self->changed, &self->lock);
         atomic_store(&self->hurry, 0);
     }
@@ -247,9 +308,13 @@ byzgd_gar_stream_reset(byzgd_gar_stream_t *self, const byzgd_gar_config_t *confi
 {
     byzgd_gar_stream_drain(self);
     pthread_mutex_lock(&self->lock);
-    for (size_t k = 0; k < self->count; k++)
+    size_t count = atomic_load(&self->count);
+    for (size_t k = 0; k < count; k++) {
         self->rows[self->arrival[k]] = NULL;
-    self->count = self->done = 0;
+        self->progress[k] = 0;
+    }
+    atomic_store(&self->count, 0);
+    self->done = 0;
     self->busy_s = 0;
     self->config = *config;
     self->wanted = byzgd_gar_uses_distances(config);
@@ -271,12 +336,14 @@ byzgd_gar_stream_add_row(byzgd_gar_stream_t *self, size_t slot, const float *row
     pthread_mutex_lock(&self->lock);
     bool taken = self->rows[slot] != NULL;
     if (!taken) {
+        size_t count = atomic_load(&self->count);
         self->rows[slot] = row;
-        self->arrival[self->count++] = slot;
-        if (self->wanted)
-            pthread_cond_broadcast(&self->changed);
+        self->arrival[count] = slot;
+        atomic_store(&self->count, count + 1);
+        if (!self->wanted)
+            self->done = count + 1; // nothing to compute
         else
-            self->done = self->count; // nothing to compute
+            pthread_cond_broadcast(&self->changed); // the thread decides (s_sweep_due)
     }
     pthread_mutex_unlock(&self->lock);
     if (taken)
@@ -287,8 +354,7 @@ byzgd_gar_stream_add_row(byzgd_gar_stream_t *self, size_t slot, const float *row
 size_t
 byzgd_gar_stream_count(const byzgd_gar_stream_t *self)
 {
-    // Only the driving thread changes count.
-    return self->count;
+    return atomic_load(&self->count);
 }
 
 double

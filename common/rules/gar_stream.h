@@ -20,11 +20,12 @@
     Determinism: a pair's distance is a function of its two rows alone — summed by the
     direct kernel (byzgd_gar_distances_to_rows) over fixed slices of
     BYZGD_GAR_STREAM_SLICE values, the slices added in double in increasing order, each
-    pair by one thread — so the matrix, and with it every result, is bit-identical in every
-    order of arrival, for every grouping of the arrivals into batches, every number of
-    threads and every timing. Against byzgd_gar_apply on the same rows (whose blocked Gram
-    kernel sums differently) the distances agree within about 1e-7 relative: the selection
-    and the aggregate are the same unless two scores tie to that precision. */
+    slice of a pair by one thread — so the matrix, and with it every result, is
+    bit-identical in every order of arrival, for every grouping of the arrivals into the
+    thread's sweeps (gar_stream.c), every number of threads and every timing. Against
+   byzgd_gar_apply on the same rows (whose blocked Gram kernel sums differently) the distances agree
+   within about 1e-7 relative: the selection and the aggregate are the same unless two scores tie to
+   that precision. */
 #ifndef BYZGD_GAR_STREAM_H
 #define BYZGD_GAR_STREAM_H
 
