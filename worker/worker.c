@@ -61,7 +61,7 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *dealer;
     void *dealer_handle;
-    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED of the DEALER
+    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED and _HANDSHAKE_SUCCEEDED of the DEALER
     int64_t bye_at_ms;
     zpoller_t *poller;
     s_phase_t phase;
@@ -79,6 +79,7 @@ typedef struct {
     bool terminated;
     int exit_status;
     bool logged_drop;
+    bool hello_refused; // the last HELLO found no connection (ZMQ_IMMEDIATE): resend on handshake
 } s_worker_t;
 
 struct byzgd_worker_t {
@@ -341,7 +342,7 @@ s_send_hello(s_worker_t *self)
 {
     byzgd_msg_t msg = {.type = BYZGD_MSG_HELLO};
     snprintf(msg.hello.software, sizeof msg.hello.software, "%s", S_SOFTWARE);
-    s_send_small(self, &msg);
+    self->hello_refused = s_send_small(self, &msg) != 0;
     self->last_hello_ms = zclock_mono();
 }
 
@@ -623,13 +624,18 @@ s_timeout_ms(const s_worker_t *self)
     return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
 }
 
-// The connection to the server closed: after BYE this is the moment to end.
+// The connection to the server closed: after BYE this is the moment to end. A handshake
+// completed: a HELLO refused for want of a connection goes out now, not an interval later
+// (PROTOCOL.md §4).
 static void
 s_on_monitor(s_worker_t *self)
 {
     unsigned type = byzgd_monitor_event_recv(self->monitor);
     if (type == ZMQ_EVENT_DISCONNECTED && self->phase == S_LEAVING)
         s_finish(self, s_left_status(self));
+    else if (type == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && self->phase == S_CONNECTING &&
+             self->hello_refused && zclock_mono() >= self->backoff_until_ms)
+        s_send_hello(self);
 }
 
 static void
@@ -842,7 +848,7 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
     snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://byzgd-worker-monitor-%p",
              (void *)state);
     if (zmq_socket_monitor(zsock_resolve(state->dealer), monitor_endpoint,
-                           ZMQ_EVENT_DISCONNECTED) == 0)
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0)
         state->monitor = zsock_new_pair(monitor_endpoint);
     if (zsock_connect(state->dealer, "%s", config->endpoint) != 0) {
         byzgd_set_error(error, error_size, "cannot connect to %s: %s", config->endpoint,
