@@ -39,8 +39,8 @@ struct byzgd_worker_context_t {
     uint64_t round;
     size_t d;
     byzgd_model_t *model;
-    byzgd_dataset_t *shard;
-    const byzgd_dataset_t *full; // whole training set (NULL unless keep_full_set)
+    byzgd_dataset_t *shard;      // NULL with BYZGD_WORKER_DATA_NONE
+    const byzgd_dataset_t *full; // whole training set (NULL unless BYZGD_WORKER_DATA_FULL)
     byzgd_dataset_t *owned_full; // `full` when the context loaded it itself
     byzgd_rng_t rng;             // the worker's sampling stream (seed, slot)
     float *params;
@@ -114,6 +114,7 @@ byzgd_worker_context_gradient(byzgd_worker_context_t *context, float *gradient_o
                               byzgd_rng_t *rng, bool from_full_set, bool flip_labels)
 {
     const byzgd_dataset_t *data = from_full_set && context->full ? context->full : context->shard;
+    assert(data); // a context without data computes no gradient
     size_t batch = context->session.batch_size;
     byzgd_dataset_sample(data, rng ? rng : &context->rng, batch, context->features,
                          context->labels);
@@ -129,6 +130,7 @@ byzgd_worker_context_full_gradient(byzgd_worker_context_t *context, float *gradi
                                    size_t limit)
 {
     const byzgd_dataset_t *data = context->full ? context->full : context->shard;
+    assert(data); // a context without data computes no gradient
     size_t count = limit && limit < data->count ? limit : data->count;
     size_t d = context->d;
     double loss = 0;
@@ -166,15 +168,16 @@ byzgd_worker_context_destroy(byzgd_worker_context_t **context_p)
 
 byzgd_worker_context_t *
 byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_t *train_set,
-                         const char *data_dir, bool keep_full_set, int threads, char *error,
+                         const char *data_dir, byzgd_worker_data_t data, int threads, char *error,
                          size_t error_size)
 {
     byzgd_worker_context_t *context = calloc(1, sizeof *context);
     if (!context)
         abort();
     context->session = *session;
-    const byzgd_dataset_t *full = train_set;
-    if (!full) {
+    bool keep_full_set = data == BYZGD_WORKER_DATA_FULL;
+    const byzgd_dataset_t *full = data == BYZGD_WORKER_DATA_NONE ? NULL : train_set;
+    if (!full && data != BYZGD_WORKER_DATA_NONE) {
         byzgd_dataset_options_t options = {0};
         options.data_dir = data_dir && *data_dir ? data_dir : NULL;
         options.split = BYZGD_SPLIT_TRAIN;
@@ -184,15 +187,17 @@ byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_
             goto failed;
         full = context->owned_full;
     }
-    context->shard =
-        byzgd_dataset_shard(full, session->shard_index, session->shard_count,
-                            session->dirichlet_alpha, session->seed, error, error_size);
-    if (!context->shard)
-        goto failed;
-    if (keep_full_set)
-        context->full = full;
-    else
-        byzgd_dataset_destroy(&context->owned_full);
+    if (full) {
+        context->shard =
+            byzgd_dataset_shard(full, session->shard_index, session->shard_count,
+                                session->dirichlet_alpha, session->seed, error, error_size);
+        if (!context->shard)
+            goto failed;
+        if (keep_full_set)
+            context->full = full;
+        else
+            byzgd_dataset_destroy(&context->owned_full);
+    }
     byzgd_model_spec_t spec = {.architecture = session->architecture,
                                .channels = session->channels,
                                .height = session->height,
@@ -213,17 +218,22 @@ byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_
                         session->dimension, context->d);
         goto failed;
     }
-    if (context->shard->feature_count != byzgd_model_feature_count(context->model)) {
+    if (context->shard &&
+        context->shard->feature_count != byzgd_model_feature_count(context->model)) {
         byzgd_set_error(error, error_size, "dataset and model shapes differ");
         goto failed;
     }
-    size_t feature_count = context->shard->feature_count;
     context->params = calloc(context->d, sizeof *context->params);
-    context->scratch = calloc(context->d, sizeof *context->scratch);
-    context->features = calloc(context->max_batch * feature_count, sizeof *context->features);
-    context->labels = calloc(context->max_batch, sizeof *context->labels);
-    if (!context->params || !context->scratch || !context->features || !context->labels)
+    if (!context->params)
         abort();
+    if (context->shard) {
+        size_t feature_count = context->shard->feature_count;
+        context->scratch = calloc(context->d, sizeof *context->scratch);
+        context->features = calloc(context->max_batch * feature_count, sizeof *context->features);
+        context->labels = calloc(context->max_batch, sizeof *context->labels);
+        if (!context->scratch || !context->features || !context->labels)
+            abort();
+    }
     byzgd_rng_seed(&context->rng, session->seed, session->slot);
     return context;
 failed:
@@ -376,7 +386,7 @@ s_prepare(s_worker_t *self, const byzgd_msg_config_t *session, char *error, size
 {
     byzgd_worker_context_destroy(&self->context);
     self->context =
-        byzgd_worker_context_new(session, NULL, self->config.data_dir, self->config.keep_full_set,
+        byzgd_worker_context_new(session, NULL, self->config.data_dir, self->config.data,
                                  self->config.threads, error, error_size);
     if (!self->context)
         return -1;
