@@ -31,6 +31,17 @@ s_median(double *times, size_t count)
     return times[count / 2];
 }
 
+// The fastest of `count` times: what the CPU can do, for the crypto bound (a median on a
+// shared machine also measures the other jobs).
+static double
+s_best(const double *times, size_t count)
+{
+    double best = times[0];
+    for (size_t i = 1; i < count; i++)
+        best = times[i] < best ? times[i] : best;
+    return best;
+}
+
 static void
 s_report(const char *name, double seconds, size_t bytes, double memcpy_seconds)
 {
@@ -133,6 +144,7 @@ main(void)
         times[r] = byzgd_monotonic_s() - start;
     }
     s_report("CURVE encrypt (xsalsa20-poly1305)", s_median(times, REPEATS), size, memcpy_time);
+    s_report("CURVE encrypt, fastest", s_best(times, REPEATS), size, memcpy_time);
     for (int r = 0; r < REPEATS; r++) {
         double start = byzgd_monotonic_s();
         int opened_ok =
@@ -142,6 +154,7 @@ main(void)
             return 1;
     }
     s_report("CURVE decrypt (xsalsa20-poly1305)", s_median(times, REPEATS), size, memcpy_time);
+    s_report("CURVE decrypt, fastest", s_best(times, REPEATS), size, memcpy_time);
     if (memcmp(opened, frame, size) != 0)
         return 1;
     free(sealed);
