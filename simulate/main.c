@@ -105,24 +105,6 @@ s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t
                           error, error_size);
 }
 
-static int
-s_load_config(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-              const char *value, char *error, size_t error_size)
-{
-    (void)section;
-    (void)option;
-    return byzgd_cluster_config_load(state, value, error, error_size);
-}
-
-static const byzgd_option_t s_file_options[] = {
-    {"config", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
-     "read options from FILE (name = value lines, a byzgd-cluster RUN_DIR/config too: its "
-     "transport and process options are ignored; later options win)",
-     "FILE", NULL},
-};
-static const byzgd_option_section_t s_file_section =
-    BYZGD_OPTION_SECTION("Configuration file", s_file_options, s_load_config);
-
 static void
 s_sections_build(void)
 {
@@ -143,7 +125,7 @@ s_sections_build(void)
         used += cluster->count;
         s_section_list[count] = &s_sections[count];
     }
-    s_section_list[count] = &s_file_section;
+    s_section_list[count] = &byzgd_cluster_config_file_section;
     s_section_list[count + 1] = NULL;
 }
 
@@ -162,8 +144,9 @@ s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv)
         "runs a byzgd experiment in one process: byzgd-cluster's options, no network",
         s_section_list,
         "byzgd-cluster's options and configuration files, without its transport and process\n"
-        "options (refused); every slot proposes in every round. --threads N computes the\n"
-        "proposals of a round on N threads.\n",
+        "options (refused on the command line, ignored in a --config file, so a cluster's\n"
+        "RUN_DIR/config runs here too); every slot proposes in every round. --threads N\n"
+        "computes the proposals of a round on N threads.\n",
         "Exit status: 0 run finished, 1 run failed, 2 usage error, 3 the model diverged.\n",
         0,
         0,
