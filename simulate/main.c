@@ -259,17 +259,11 @@ static int
 s_setup(s_sim_t *sim, char *error, size_t error_size)
 {
     const byzgd_server_config_t *config = &sim->server;
-    byzgd_dataset_options_t data_options = {0};
-    data_options.data_dir = config->data_dir[0] ? config->data_dir : NULL;
-    data_options.split = BYZGD_SPLIT_TEST;
-    data_options.limit = config->eval_examples;
-    data_options.seed = config->seed;
+    byzgd_model_spec_t spec;
     byzgd_dataset_t *test_set =
-        byzgd_dataset_load(config->dataset, &data_options, error, error_size);
+        byzgd_server_config_load_test_set(config, config->eval_examples, &spec, error, error_size);
     if (!test_set)
         return -1;
-    byzgd_model_spec_t spec =
-        byzgd_dataset_model_spec(test_set, config->architecture, config->hidden);
     byzgd_model_t *model = byzgd_model_new(&spec, 1, error, error_size);
     if (!model) {
         byzgd_dataset_destroy(&test_set);
@@ -309,7 +303,7 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
     }
     byzgd_dataset_destroy(&test_set);
     byzgd_dataset_options_t train_options = {0};
-    train_options.data_dir = data_options.data_dir;
+    train_options.data_dir = config->data_dir[0] ? config->data_dir : NULL;
     train_options.split = BYZGD_SPLIT_TRAIN;
     train_options.seed = config->seed;
     if (status == 0 &&
