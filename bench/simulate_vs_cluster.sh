@@ -9,17 +9,16 @@
 #   bench/simulate_vs_cluster.sh  (env: ROUNDS=150 THREADS=2 ATTACK=gaussian RULE=multi-krum
 #                                  REPEATS=3)
 set -u
-root=${BYZGD_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-bin=$root/build/bin
-for program in byzgd-simulate byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine; do
-    [[ -x "$bin/$program" ]] || { echo "no $bin/$program (run make all)"; exit 0; }
-done
+BYZGD_ROOT=${BYZGD_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+BYZGD_BIN=$BYZGD_ROOT/build/bin # the release build: timings of sanitizer builds mean little
+. "$BYZGD_ROOT/tests/support/e2e_lib.bash" # E2E_DIR, e2e_need, e2e_skip (exit 77)
+e2e_need byzgd-simulate byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine
 [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] ||
-    { echo "Fashion-MNIST is not installed"; exit 0; }
+    e2e_skip "Fashion-MNIST is not installed"
+bin=$BYZGD_BIN
 rounds=${ROUNDS:-150} threads=${THREADS:-2} attack=${ATTACK:-gaussian} rule=${RULE:-multi-krum}
 repeats=${REPEATS:-3}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tmp=$E2E_DIR
 settings=(--workers 20 --byzantine 6 --attack "$attack" --rule "$rule" --model mlp
           --dataset fashion-mnist --rounds "$rounds" --batch 16 --lr 0.05 --seed 1 --quiet)
 s_time() { # label command...
