@@ -339,11 +339,12 @@ byzgd_byzantine_hooks(byzgd_worker_hooks_t *hooks, const byzgd_attack_config_t *
         abort();
     state->attack = *attack;
     state->collusion = collusion ? s_collusion_take(collusion) : NULL;
-    memset(hooks, 0, sizeof *hooks);
-    hooks->state = state;
-    hooks->propose = s_propose;
-    hooks->delay_ms = s_delay_ms;
-    hooks->send = s_send;
-    hooks->destroy = s_destroy;
+    *hooks = (byzgd_worker_hooks_t){
+        .state = state,
+        .propose = s_propose,
+        .delay_ms = s_delay_ms,
+        .send = s_send,
+        .destroy = s_destroy,
+    };
     return 0;
 }
