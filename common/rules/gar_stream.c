@@ -90,6 +90,7 @@ s_slice_pairs(byzgd_gar_stream_t *self, size_t from, size_t to, size_t lo, size_
     }
 }
 
+#ifdef _OPENMP
 // The first partner of thread t of `threads` in the batch [from, to): partners j < to - 1
 // weighted by their pairs in the batch, to - max(from, j + 1), cut into equal shares.
 static size_t
@@ -103,6 +104,7 @@ s_share_start(size_t from, size_t to, int t, int threads)
         sum += to - (from > j + 1 ? from : j + 1);
     return t == 0 ? 0 : j;
 }
+#endif
 
 // The first of the rows [from, to) whose progress is at most `slice` (progress does not
 // increase with the arrival index: a sweep's rows are older than the next sweep's).
