@@ -56,7 +56,6 @@ typedef struct {
     byzgd_dataset_t *train_set;
     byzgd_worker_context_t **contexts;
     byzgd_worker_hooks_t *hooks; // per slot; zero for honest slots
-    float *proposals;            // n × d
     double *losses;
     int *status; // per slot: 0 proposed, -1 the hook sent nothing
     byzgd_round_t *engine;
@@ -334,10 +333,9 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
         status = -1;
     sim->contexts = calloc(sim->n, sizeof(byzgd_worker_context_t *));
     sim->hooks = calloc(sim->n, sizeof *sim->hooks);
-    sim->proposals = malloc(sim->n * sim->d * sizeof *sim->proposals);
     sim->losses = calloc(sim->n, sizeof *sim->losses);
     sim->status = calloc(sim->n, sizeof *sim->status);
-    if (!sim->contexts || !sim->hooks || !sim->proposals || !sim->losses || !sim->status)
+    if (!sim->contexts || !sim->hooks || !sim->losses || !sim->status)
         abort();
     for (size_t slot = 0; slot < sim->n && status == 0; slot++) {
         session.slot = session.shard_index = (uint32_t)slot;
@@ -380,7 +378,6 @@ s_teardown(s_sim_t *sim)
     }
     free(sim->contexts);
     free(sim->hooks);
-    free(sim->proposals);
     free(sim->losses);
     free(sim->status);
     free(sim->is_byzantine);
@@ -453,15 +450,15 @@ s_run(s_sim_t *sim)
         for (int slot = 0; slot < n; slot++)
             sim->status[slot] = byzgd_worker_context_propose(
                 sim->contexts[slot], &sim->hooks[slot], round, params,
-                sim->proposals + (size_t)slot * sim->d, &sim->losses[slot]);
+                byzgd_round_slot_row(sim->engine, (size_t)slot), &sim->losses[slot]);
         byzgd_round_record_t record = {.round = round};
         record.collect_s = s_now_s() - computed_start;
         for (size_t slot = 0; slot < sim->n; slot++) {
             if (sim->status[slot] != 0)
                 continue;
-            byzgd_msg_reject_t reason =
-                byzgd_round_accept(sim->engine, slot, round, sim->proposals + slot * sim->d, sim->d,
-                                   sim->losses[slot]);
+            byzgd_msg_reject_t reason = byzgd_round_accept(sim->engine, slot, round,
+                                                           byzgd_round_slot_row(sim->engine, slot),
+                                                           sim->d, sim->losses[slot]);
             if (reason != BYZGD_MSG_OK) {
                 record.rejected[reason]++;
                 rejected_total++;

@@ -124,6 +124,17 @@ byzgd_worker_context_gradient(byzgd_worker_context_t *context, float *gradient_o
 }
 
 double
+byzgd_worker_context_loss(byzgd_worker_context_t *context)
+{
+    size_t batch = context->session.batch_size;
+    byzgd_dataset_sample(context->shard, &context->rng, batch, context->features, context->labels);
+    double loss, accuracy;
+    byzgd_model_evaluate_arrays(context->model, &loss, &accuracy, context->params,
+                                context->features, context->labels, batch);
+    return loss;
+}
+
+double
 byzgd_worker_context_full_gradient(byzgd_worker_context_t *context, float *gradient_out,
                                    size_t limit)
 {
