@@ -2,6 +2,7 @@
 #include "byzantine.h"
 
 #include <assert.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -179,8 +180,12 @@ s_propose(void *arg, byzgd_worker_context_t *context, float *proposal_out, doubl
         .n = session->worker_count, .f = session->byzantine_count, .round = round};
     // The loss a Byzantine worker reports must look plausible (and be finite, or the codec
     // drops the proposal before the rule sees the vector): the loss of its own minibatch,
-    // by a forward pass alone unless the worker sends that minibatch's gradient (none).
-    double loss = state->attack.kind == BYZGD_ATTACK_NONE
+    // by a forward pass alone unless the worker sends that minibatch's gradient (none);
+    // an attack that reads no data (byzgd_byzantine_data: its worker loads none) reports
+    // ln C, the cross-entropy of a uniform prediction over the C classes, where every
+    // model starts.
+    double loss = needs == 0 ? log((double)session->class_count)
+                  : state->attack.kind == BYZGD_ATTACK_NONE
                       ? byzgd_worker_context_gradient(context, state->own, NULL, false, false)
                       : byzgd_worker_context_loss(context);
     if (needs & BYZGD_ATTACK_NEEDS_OWN_GRADIENT) {
@@ -314,6 +319,15 @@ s_send(void *arg, byzgd_worker_sender_t *sender, const float *proposal, size_t d
     }
 }
 
+byzgd_worker_data_t
+byzgd_byzantine_data(const byzgd_attack_config_t *attack)
+{
+    if (byzgd_attack_needs(attack) == 0)
+        return BYZGD_WORKER_DATA_NONE;
+    return byzgd_attack_needs_training_set(attack) ? BYZGD_WORKER_DATA_FULL
+                                                   : BYZGD_WORKER_DATA_SHARD;
+}
+
 int
 byzgd_byzantine_hooks(byzgd_worker_hooks_t *hooks, const byzgd_attack_config_t *attack,
                       byzgd_collusion_t *collusion, char *error, size_t error_size)
@@ -325,11 +339,12 @@ byzgd_byzantine_hooks(byzgd_worker_hooks_t *hooks, const byzgd_attack_config_t *
         abort();
     state->attack = *attack;
     state->collusion = collusion ? s_collusion_take(collusion) : NULL;
-    memset(hooks, 0, sizeof *hooks);
-    hooks->state = state;
-    hooks->propose = s_propose;
-    hooks->delay_ms = s_delay_ms;
-    hooks->send = s_send;
-    hooks->destroy = s_destroy;
+    *hooks = (byzgd_worker_hooks_t){
+        .state = state,
+        .propose = s_propose,
+        .delay_ms = s_delay_ms,
+        .send = s_send,
+        .destroy = s_destroy,
+    };
     return 0;
 }
