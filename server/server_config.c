@@ -103,7 +103,7 @@ static int
 s_store(byzgd_server_config_t *config, const s_field_t *field, const char *value, char *error,
         size_t error_size)
 {
-    char *at = (char *)config + field->offset;
+    void *at = (char *)config + field->offset;
     switch (field->kind) {
     case S_TEXT:
         if (strlen(value) >= field->size)
