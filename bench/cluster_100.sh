@@ -7,18 +7,13 @@
 # falls below BYZGD_MIN_AVAILABLE_MB (default 3072).
 #   bench/cluster_100.sh [WORKERS [BYZANTINE [ROUNDS [extra byzgd-cluster options...]]]]
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${BYZGD_BIN:-$root/build/bin}
 workers=${1:-100} byzantine=${2:-30} rounds=${3:-20}
 shift $(($# < 3 ? $# : 3))
 min_available_mb=${BYZGD_MIN_AVAILABLE_MB:-3072}
-[[ -x "$bin/byzgd-cluster" ]] || { echo "no $bin/byzgd-cluster (make first)"; exit 1; }
-if [[ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
-    echo "skip: Fashion-MNIST not installed"
-    exit 0
-fi
-work=$(mktemp -d /tmp/byzgd-cluster100-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/../tests/support/e2e_lib.bash" # E2E_DIR, e2e_bench_need, skips exit 77
+e2e_bench_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
+e2e_need_fashion_mnist
+bin=$BYZGD_BIN work=$E2E_DIR
 "$bin/byzgd-cluster" --workers "$workers" --byzantine "$byzantine" --attack gaussian \
     --rule multi-krum --model mlp --dataset fashion-mnist --rounds "$rounds" --quiet \
     --timeout 900 --run-dir "$work/run" "$@" >"$work/out" 2>&1 &

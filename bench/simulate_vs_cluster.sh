@@ -9,12 +9,9 @@
 #   bench/simulate_vs_cluster.sh  (env: ROUNDS=150 THREADS=2 ATTACK=gaussian RULE=multi-krum
 #                                  REPEATS=3)
 set -u
-BYZGD_ROOT=${BYZGD_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-BYZGD_BIN=$BYZGD_ROOT/build/bin # the release build: timings of sanitizer builds mean little
-. "$BYZGD_ROOT/tests/support/e2e_lib.bash" # E2E_DIR, e2e_need, e2e_skip (exit 77)
-e2e_need byzgd-simulate byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine
-[[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] ||
-    e2e_skip "Fashion-MNIST is not installed"
+. "$(dirname "$0")/../tests/support/e2e_lib.bash" # E2E_DIR, e2e_bench_need, skips exit 77
+e2e_bench_need byzgd-simulate byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine
+e2e_need_fashion_mnist
 bin=$BYZGD_BIN
 rounds=${ROUNDS:-150} threads=${THREADS:-2} attack=${ATTACK:-gaussian} rule=${RULE:-multi-krum}
 repeats=${REPEATS:-3}

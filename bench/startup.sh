@@ -7,16 +7,11 @@
 # One unmeasured run first warms the decoded dataset cache and the page cache.
 #   bench/startup.sh [RUNS (5) [WORKERS (20) [BYZANTINE (6)]]]
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${BYZGD_BIN:-$root/build/bin}
 runs=${1:-5} workers=${2:-20} byzantine=${3:-6}
-[[ -x "$bin/byzgd-cluster" ]] || { echo "no $bin/byzgd-cluster (make first)"; exit 1; }
-if [[ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
-    echo "skip: Fashion-MNIST not installed"
-    exit 0
-fi
-work=$(mktemp -d /tmp/byzgd-startup-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/../tests/support/e2e_lib.bash" # E2E_DIR, e2e_bench_need, skips exit 77
+e2e_bench_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
+e2e_need_fashion_mnist
+bin=$BYZGD_BIN work=$E2E_DIR
 python3 - "$bin/byzgd-cluster" "$work" "$runs" "$workers" "$byzantine" <<'EOF'
 import json, os, statistics, subprocess, sys, time
 cluster, work, runs, workers, byzantine = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])

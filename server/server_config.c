@@ -1,8 +1,7 @@
 /*  server_config.c — byzgd-server's defaults, command line and whole-configuration check. */
+#include <assert.h>
 #include <czmq.h>
-#include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,70 +37,6 @@ byzgd_server_config_init(byzgd_server_config_t *config)
 }
 
 static int
-s_parse_u64(uint64_t *out, const char *name, const char *value, uint64_t min, uint64_t max,
-            char *error, size_t error_size)
-{
-    char *end = NULL;
-    errno = 0;
-    if (!value || !*value || *value == '-')
-        return byzgd_set_error(error, error_size, "--%s needs a non-negative integer", name);
-    unsigned long long parsed = strtoull(value, &end, 10);
-    if (errno || *end || parsed < min || parsed > max)
-        return byzgd_set_error(error, error_size,
-                               "--%s %s: expected an integer in [%" PRIu64 ", %" PRIu64 "]", name,
-                               value, min, max);
-    *out = parsed;
-    return 0;
-}
-
-static int
-s_parse_size(size_t *out, const char *name, const char *value, uint64_t min, uint64_t max,
-             char *error, size_t error_size)
-{
-    uint64_t parsed = 0;
-    if (s_parse_u64(&parsed, name, value, min, max, error, error_size) != 0)
-        return -1;
-    *out = (size_t)parsed;
-    return 0;
-}
-
-static int
-s_parse_int(int *out, const char *name, const char *value, int min, int max, char *error,
-            size_t error_size)
-{
-    uint64_t parsed = 0;
-    if (s_parse_u64(&parsed, name, value, (uint64_t)min, (uint64_t)max, error, error_size) != 0)
-        return -1;
-    *out = (int)parsed;
-    return 0;
-}
-
-static int
-s_parse_double(double *out, const char *name, const char *value, char *error, size_t error_size)
-{
-    char *end = NULL;
-    errno = 0;
-    double parsed = value ? strtod(value, &end) : 0;
-    if (!value || !*value || errno || *end || !(parsed == parsed) || parsed < 0 || parsed > 1e300)
-        return byzgd_set_error(error, error_size, "--%s %s: expected a finite number >= 0", name,
-                               value ? value : "");
-    *out = parsed;
-    return 0;
-}
-
-static int
-s_copy(char *out, size_t out_size, const char *name, const char *value, char *error,
-       size_t error_size)
-{
-    if (!value || !*value)
-        return byzgd_set_error(error, error_size, "--%s needs a value", name);
-    if (strlen(value) >= out_size)
-        return byzgd_set_error(error, error_size, "--%s: value too long", name);
-    snprintf(out, out_size, "%s", value);
-    return 0;
-}
-
-static int
 s_parse_hidden(size_t hidden[2], const char *value, char *error, size_t error_size)
 {
     unsigned long first = 0, second = 0;
@@ -116,88 +51,82 @@ s_parse_hidden(size_t hidden[2], const char *value, char *error, size_t error_si
     return 0;
 }
 
+// The options of s_options stored as given: where in the configuration, as what. Their
+// values arrive checked against s_options (type and range), so only a string's length
+// against its field remains to check.
+typedef enum { S_TEXT, S_SIZE, S_U64, S_INT, S_NUMBER, S_FLAG } s_field_kind_t;
+
+typedef struct {
+    const char *name;
+    s_field_kind_t kind;
+    size_t offset, size;
+} s_field_t;
+
+#define S_FIELD(name, kind, member)                                                                \
+    {                                                                                              \
+        (name), (kind), offsetof(byzgd_server_config_t, member),                                   \
+            sizeof(((byzgd_server_config_t *)NULL)->member)                                        \
+    }
+
+static const s_field_t s_fields[] = {
+    S_FIELD("endpoint", S_TEXT, endpoint),
+    S_FIELD("endpoint-file", S_TEXT, endpoint_file),
+    S_FIELD("workers", S_SIZE, worker_count),
+    S_FIELD("n", S_SIZE, worker_count),
+    S_FIELD("f", S_SIZE, byzantine_count),
+    S_FIELD("byzantine", S_SIZE, byzantine_count),
+    S_FIELD("model", S_TEXT, architecture),
+    S_FIELD("dataset", S_TEXT, dataset),
+    S_FIELD("data-dir", S_TEXT, data_dir),
+    S_FIELD("alpha", S_NUMBER, dirichlet_alpha),
+    S_FIELD("batch", S_SIZE, batch_size),
+    S_FIELD("rounds", S_U64, rounds),
+    S_FIELD("seed", S_U64, seed),
+    S_FIELD("quorum", S_SIZE, quorum),
+    S_FIELD("deadline-ms", S_INT, deadline_ms),
+    S_FIELD("max-wait-ms", S_INT, max_wait_ms),
+    S_FIELD("heartbeat-ms", S_INT, heartbeat_interval_ms),
+    S_FIELD("heartbeat-timeout-ms", S_INT, heartbeat_timeout_ms),
+    S_FIELD("eval-every", S_U64, eval_every),
+    S_FIELD("eval-examples", S_SIZE, eval_examples),
+    S_FIELD("metrics", S_TEXT, metrics),
+    S_FIELD("checkpoint", S_TEXT, checkpoint),
+    S_FIELD("checkpoint-every", S_U64, checkpoint_every),
+    S_FIELD("resume", S_FLAG, resume),
+    S_FIELD("keys", S_TEXT, keys_dir),
+    S_FIELD("deny-list", S_TEXT, deny_list),
+    S_FIELD("insecure", S_FLAG, insecure),
+    S_FIELD("quiet", S_FLAG, quiet),
+};
+
 static int
-s_apply(byzgd_server_config_t *config, const char *name, const char *value, double *lr,
-        const char **schedule, char *error, size_t error_size)
+s_store(byzgd_server_config_t *config, const s_field_t *field, const char *value, char *error,
+        size_t error_size)
 {
-    char *e = error;
-    size_t es = error_size;
-    if (streq(name, "endpoint"))
-        return s_copy(config->endpoint, sizeof config->endpoint, name, value, e, es);
-    if (streq(name, "endpoint-file"))
-        return s_copy(config->endpoint_file, sizeof config->endpoint_file, name, value, e, es);
-    if (streq(name, "workers") || streq(name, "n"))
-        return s_parse_size(&config->worker_count, name, value, 1, BYZGD_MSG_WORKERS_MAX, e, es);
-    if (streq(name, "f") || streq(name, "byzantine"))
-        return s_parse_size(&config->byzantine_count, name, value, 0, BYZGD_MSG_WORKERS_MAX - 1, e,
-                            es);
-    if (streq(name, "model"))
-        return s_copy(config->architecture, sizeof config->architecture, name, value, e, es);
-    if (streq(name, "hidden"))
-        return s_parse_hidden(config->hidden, value, e, es);
-    if (streq(name, "dataset"))
-        return s_copy(config->dataset, sizeof config->dataset, name, value, e, es);
-    if (streq(name, "data-dir"))
-        return s_copy(config->data_dir, sizeof config->data_dir, name, value, e, es);
-    if (streq(name, "alpha"))
-        return s_parse_double(&config->dirichlet_alpha, name, value, e, es);
-    if (streq(name, "batch"))
-        return s_parse_size(&config->batch_size, name, value, 1, BYZGD_MSG_BATCH_MAX, e, es);
-    if (streq(name, "lr")) {
-        if (s_parse_double(lr, name, value, e, es) != 0)
-            return -1;
-        return *lr > 0 ? 0 : byzgd_set_error(e, es, "--lr must be > 0");
+    void *at = (char *)config + field->offset;
+    switch (field->kind) {
+    case S_TEXT:
+        if (strlen(value) >= field->size)
+            return byzgd_set_error(error, error_size, "--%s: value too long", field->name);
+        memcpy(at, value, strlen(value) + 1);
+        break;
+    case S_SIZE:
+        *(size_t *)at = (size_t)strtoull(value, NULL, 10);
+        break;
+    case S_U64:
+        *(uint64_t *)at = strtoull(value, NULL, 10);
+        break;
+    case S_INT:
+        *(int *)at = (int)strtol(value, NULL, 10);
+        break;
+    case S_NUMBER:
+        *(double *)at = strtod(value, NULL);
+        break;
+    case S_FLAG:
+        *(bool *)at = streq(value, "true");
+        break;
     }
-    if (streq(name, "lr-schedule")) {
-        *schedule = value;
-        return 0;
-    }
-    if (streq(name, "rounds"))
-        return s_parse_u64(&config->rounds, name, value, 1, UINT32_MAX, e, es);
-    if (streq(name, "seed")) {
-        if (s_parse_u64(&config->seed, name, value, 0, UINT64_MAX, e, es) != 0)
-            return -1;
-        config->gar.seed = config->seed;
-        return 0;
-    }
-    if (streq(name, "quorum"))
-        return s_parse_size(&config->quorum, name, value, 1, BYZGD_MSG_WORKERS_MAX, e, es);
-    if (streq(name, "deadline-ms"))
-        return s_parse_int(&config->deadline_ms, name, value, 1, 86400000, e, es);
-    if (streq(name, "max-wait-ms"))
-        return s_parse_int(&config->max_wait_ms, name, value, 1, 86400000, e, es);
-    if (streq(name, "heartbeat-ms"))
-        return s_parse_int(&config->heartbeat_interval_ms, name, value, 1, 600000, e, es);
-    if (streq(name, "heartbeat-timeout-ms"))
-        return s_parse_int(&config->heartbeat_timeout_ms, name, value, 2, 3600000, e, es);
-    if (streq(name, "eval-every"))
-        return s_parse_u64(&config->eval_every, name, value, 0, UINT32_MAX, e, es);
-    if (streq(name, "eval-examples"))
-        return s_parse_size(&config->eval_examples, name, value, 0, SIZE_MAX, e, es);
-    if (streq(name, "metrics"))
-        return s_copy(config->metrics, sizeof config->metrics, name, value, e, es);
-    if (streq(name, "checkpoint"))
-        return s_copy(config->checkpoint, sizeof config->checkpoint, name, value, e, es);
-    if (streq(name, "checkpoint-every"))
-        return s_parse_u64(&config->checkpoint_every, name, value, 0, UINT32_MAX, e, es);
-    if (streq(name, "keys"))
-        return s_copy(config->keys_dir, sizeof config->keys_dir, name, value, e, es);
-    if (streq(name, "deny-list"))
-        return s_copy(config->deny_list, sizeof config->deny_list, name, value, e, es);
-    if (streq(name, "resume")) {
-        config->resume = streq(value, "true");
-        return 0;
-    }
-    if (streq(name, "insecure")) {
-        config->insecure = streq(value, "true");
-        return 0;
-    }
-    if (streq(name, "quiet")) {
-        config->quiet = streq(value, "true");
-        return 0;
-    }
-    // Everything else belongs to the aggregation rules (rule, m, tau, nnm, bucket, …).
-    return byzgd_gar_config_parse_option(&config->gar, name, value ? value : "", e, es);
+    return 0;
 }
 
 // The parser's state: the configuration and the two flags read together at the end.
@@ -213,8 +142,22 @@ s_apply_option(void *state, const byzgd_option_section_t *section, const byzgd_o
 {
     (void)section;
     s_parse_state_t *parse = state;
-    return s_apply(parse->config, option->name, value, &parse->lr, &parse->schedule, error,
-                   error_size);
+    const char *name = option->name;
+    if (streq(name, "hidden"))
+        return s_parse_hidden(parse->config->hidden, value, error, error_size);
+    if (streq(name, "lr")) {
+        parse->lr = strtod(value, NULL);
+        return parse->lr > 0 ? 0 : byzgd_set_error(error, error_size, "--lr must be > 0");
+    }
+    if (streq(name, "lr-schedule")) {
+        parse->schedule = value;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof s_fields / sizeof s_fields[0]; i++)
+        if (streq(name, s_fields[i].name))
+            return s_store(parse->config, &s_fields[i], value, error, error_size);
+    assert(!"an option of s_options without its field in s_fields");
+    return -1;
 }
 
 #define S_U32_MAX 4294967295.0

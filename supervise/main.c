@@ -81,30 +81,27 @@ static const byzgd_option_t s_table[] = {
      "MIN,MAX", NULL},
 };
 
+static const byzgd_program_t s_program = {
+    "byzgd-supervise",
+    "[options] -- COMMAND [ARGS...]",
+    "runs a command under a memory cap and restarts it after an abnormal end",
+    BYZGD_OPTION_ONE_SECTION(s_table, s_apply),
+    "Restarts COMMAND after a crash or when its RSS exceeds the cap, adding the resume flag "
+    "once the\ncheckpoint exists (docs/SECURITY.md).\n"
+    "Budget: K restarts at once (10), one more every S seconds (6), each after a back-off\n"
+    "doubling from MIN to MAX ms (500,3000) while the server keeps dying within MAX ms of\n"
+    "its start.\n",
+    "Exit status: COMMAND's final status (1 if it cannot be supervised), 2 bad flags.\n",
+    1,
+    -1,
+};
+
 int
 main(int argc, char **argv)
 {
-    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
-    static const byzgd_option_section_t *const sections[] = {&section, NULL};
-    static const byzgd_program_t program = {
-        "byzgd-supervise",
-        "[options] -- COMMAND [ARGS...]",
-        "runs a command under a memory cap and restarts it after an abnormal end",
-        sections,
-        "Restarts COMMAND after a crash or when its RSS exceeds the cap, adding the resume flag "
-        "once the\ncheckpoint exists (docs/SECURITY.md).\n"
-        "Budget: K restarts at once (10), one more every S seconds (6), each after a back-off\n"
-        "doubling from MIN to MAX ms (500,3000) while the server keeps dying within MAX ms of\n"
-        "its start.\n",
-        "Exit status: COMMAND's final status (1 if it cannot be supervised), 2 bad flags.\n",
-        1,
-        -1,
-    };
     byzgd_supervisor_options_t options = {.poll_interval_ms = 20};
-    void *states[] = {&options};
-    byzgd_options_apply_defaults(sections, states);
     int first = 0;
-    int parsed = byzgd_options_main(&program, argc, argv, states, &first);
+    int parsed = byzgd_options_main_one(&s_program, argc, argv, &options, &first);
     if (parsed != BYZGD_OPTIONS_CONTINUE)
         return parsed;
     if (options.memory_limit_bytes)

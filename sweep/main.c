@@ -604,28 +604,25 @@ s_run_all(s_sweep_t *sweep)
     return sweep->failed ? 1 : 0;
 }
 
+static const byzgd_program_t s_program = {
+    "byzgd-sweep",
+    "--grid FILE --out DIR [-j N] [--distributed] [--set NAME=VALUE]...",
+    "runs every combination of a grid of byzgd experiments",
+    BYZGD_OPTION_ONE_SECTION(s_table, s_apply),
+    "Runs every combination of a grid file (byzgd-cluster `name = value` lines where a\n"
+    "value may be a comma-separated list, `seeds = 1,2,3`, optional [section] blocks)\n"
+    "and writes DIR/results.csv and DIR/runs/<id>/metrics.jsonl. Finished runs are\n"
+    "skipped when called again.\n",
+    "Exit status: 0 all runs ok or diverged, 1 some run failed, 2 usage or grid error.\n",
+    0,
+    0,
+};
+
 int
 main(int argc, char **argv)
 {
-    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
-    static const byzgd_option_section_t *const sections[] = {&section, NULL};
-    static const byzgd_program_t program = {
-        "byzgd-sweep",
-        "--grid FILE --out DIR [-j N] [--distributed] [--set NAME=VALUE]...",
-        "runs every combination of a grid of byzgd experiments",
-        sections,
-        "Runs every combination of a grid file (byzgd-cluster `name = value` lines where a\n"
-        "value may be a comma-separated list, `seeds = 1,2,3`, optional [section] blocks)\n"
-        "and writes DIR/results.csv and DIR/runs/<id>/metrics.jsonl. Finished runs are\n"
-        "skipped when called again.\n",
-        "Exit status: 0 all runs ok or diverged, 1 some run failed, 2 usage or grid error.\n",
-        0,
-        0,
-    };
-    s_options_t options = {.jobs = 1};
-    void *states[] = {&options};
-    int first = 0;
-    int parsed = byzgd_options_main(&program, argc, argv, states, &first);
+    s_options_t options = {0};
+    int parsed = byzgd_options_main_one(&s_program, argc, argv, &options, NULL);
     if (parsed != BYZGD_OPTIONS_CONTINUE)
         return parsed;
     if (!options.grid_path || !options.out_dir) {

@@ -8,8 +8,7 @@
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
 e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen
-[[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] ||
-    e2e_skip "Fashion-MNIST is not installed (deploy/install-deps.sh)"
+e2e_need_fashion_mnist
 
 settings=(--workers 7 --byzantine 2 --attack gaussian --model logreg --dataset fashion-mnist
           --rounds 30 --batch 16 --lr 0.05 --seed 1 --eval-every 10 --eval-examples 1000

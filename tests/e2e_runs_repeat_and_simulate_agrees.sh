@@ -11,8 +11,7 @@
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
 e2e_need byzgd-cluster byzgd-server byzgd-worker byzgd-byzantine byzgd-keygen byzgd-simulate
-[[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] ||
-    e2e_skip "Fashion-MNIST is not installed (deploy/install-deps.sh)"
+e2e_need_fashion_mnist
 
 settings=(--workers 7 --byzantine 2 --attack gaussian --rule multi-krum --model mlp
           --dataset fashion-mnist --rounds 12 --batch 16 --lr 0.05 --seed 3 --eval-every 4

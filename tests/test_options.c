@@ -281,6 +281,21 @@ TEST(defaults_come_from_the_table_and_the_command_line_wins)
     ASSERT_STR_EQ(mine.log, "workers=20 workers=7");
 }
 
+TEST(one_section_program_starts_from_its_defaults)
+{
+    const byzgd_program_t program = {
+        "byzgd-x", "[options] IN", "x", BYZGD_OPTION_ONE_SECTION(s_table, s_record),
+        NULL,      NULL,           1,   1};
+    s_record_t record = {0};
+    char *argv[] = {(char *)"byzgd-x", (char *)"in", (char *)"--workers", (char *)"7", NULL};
+    int first = 0;
+    ASSERT_EQ_INT(byzgd_options_main_one(&program, 4, argv, &record, &first),
+                  BYZGD_OPTIONS_CONTINUE);
+    ASSERT_STR_EQ(record.log, "workers=20 workers=7");
+    ASSERT_EQ_INT(first, 3);
+    ASSERT_STR_EQ(argv[first], "in");
+}
+
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(command_line_spellings),
     TEST_CASE(positionals_move_behind_the_options),
@@ -293,6 +308,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(configuration_lines),
     TEST_CASE(join_truncates),
     TEST_CASE(defaults_come_from_the_table_and_the_command_line_wins),
+    TEST_CASE(one_section_program_starts_from_its_defaults),
 };
 
 BYZGD_TEST_MAIN(cases)

@@ -676,29 +676,26 @@ static const byzgd_option_t s_table[] = {
 };
 // clang-format on
 
+static const byzgd_program_t s_program = {
+    "byzgd-hammer",
+    "--endpoint EP [--plaintext | --random-key | --cert F] [--server-cert F] [options] MODE",
+    "a test tool: hostile client traffic against a byzgd server",
+    BYZGD_OPTION_ONE_SECTION(s_table, s_apply),
+    "Sends MODE traffic to the server and prints one summary line. Not installed: the "
+    "security tests\nrun it from the build tree.\n",
+    "MODE: garbage, bombs, malformed, flood, stall, multipart, rawmultipart, nonfinite, "
+    "proposals, oversize.\nExit status: 0 done, 1 cannot connect, 2 bad flags, 3 could not "
+    "join.\n",
+    1,
+    1,
+};
+
 int
 main(int argc, char **argv)
 {
-    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
-    static const byzgd_option_section_t *const sections[] = {&section, NULL};
-    static const byzgd_program_t program = {
-        "byzgd-hammer",
-        "--endpoint EP [--plaintext | --random-key | --cert F] [--server-cert F] [options] MODE",
-        "a test tool: hostile client traffic against a byzgd server",
-        sections,
-        "Sends MODE traffic to the server and prints one summary line. Not installed: the "
-        "security tests\nrun it from the build tree.\n",
-        "MODE: garbage, bombs, malformed, flood, stall, multipart, rawmultipart, nonfinite, "
-        "proposals, oversize.\nExit status: 0 done, 1 cannot connect, 2 bad flags, 3 could not "
-        "join.\n",
-        1,
-        1,
-    };
     s_options_t options = {0};
-    void *states[] = {&options};
-    byzgd_options_apply_defaults(sections, states);
     int first = 0;
-    int parsed = byzgd_options_main(&program, argc, argv, states, &first);
+    int parsed = byzgd_options_main_one(&s_program, argc, argv, &options, &first);
     if (parsed != BYZGD_OPTIONS_CONTINUE)
         return parsed;
     options.mode = argv[first];

@@ -48,29 +48,27 @@ static const byzgd_option_t s_table[] = {
     {"force", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "overwrite existing keys or bundle", NULL, NULL},
 };
 
+static const byzgd_program_t s_program = {
+    "byzgd-keygen",
+    "DIR --workers N [--force] | DIR --bundle FILE --slots A-B [--force]",
+    "creates the CURVE keys of a byzgd cluster and key bundles for worker hosts",
+    BYZGD_OPTION_ONE_SECTION(s_table, s_apply),
+    "The first form creates DIR (and missing parents) with DIR/server.cert(+_secret),\n"
+    "DIR/workers/worker-NNN.cert(+_secret) for N workers and the allow-list DIR/allowed/.\n"
+    "The second writes FILE (mode 0600), a tar file for one worker host: the server's\n"
+    "public certificate and the keys of slots A to B; the server's secret never leaves\n"
+    "DIR. Secret files are mode 0600. Refuses to overwrite unless --force.\n",
+    "Exit status: 0 written, 1 a file could not be written, 2 bad flags.\n",
+    1,
+    1,
+};
+
 int
 main(int argc, char **argv)
 {
-    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
-    static const byzgd_option_section_t *const sections[] = {&section, NULL};
-    static const byzgd_program_t program = {
-        "byzgd-keygen",
-        "DIR --workers N [--force] | DIR --bundle FILE --slots A-B [--force]",
-        "creates the CURVE keys of a byzgd cluster and key bundles for worker hosts",
-        sections,
-        "The first form creates DIR (and missing parents) with DIR/server.cert(+_secret),\n"
-        "DIR/workers/worker-NNN.cert(+_secret) for N workers and the allow-list DIR/allowed/.\n"
-        "The second writes FILE (mode 0600), a tar file for one worker host: the server's\n"
-        "public certificate and the keys of slots A to B; the server's secret never leaves\n"
-        "DIR. Secret files are mode 0600. Refuses to overwrite unless --force.\n",
-        "Exit status: 0 written, 1 a file could not be written, 2 bad flags.\n",
-        1,
-        1,
-    };
     s_options_t options = {.workers = -1};
-    void *states[] = {&options};
     int first = 0;
-    int parsed = byzgd_options_main(&program, argc, argv, states, &first);
+    int parsed = byzgd_options_main_one(&s_program, argc, argv, &options, &first);
     if (parsed != BYZGD_OPTIONS_CONTINUE)
         return parsed;
     const char *dir = argv[first];

@@ -148,26 +148,23 @@ static const byzgd_option_t s_table[] = {
 };
 // clang-format on
 
+static const byzgd_program_t s_program = {
+    "byzgd-train",
+    "[options]",
+    "single-process minibatch SGD of one model on one dataset (the baseline)",
+    BYZGD_OPTION_ONE_SECTION(s_table, s_apply),
+    "Progress on stderr; one JSON object per evaluation in the --metrics file.\n",
+    "Exit status: 0 done, 1 a failure during training, 2 bad flags or missing data.\n",
+    0,
+    0,
+};
+
 // Returns BYZGD_OPTIONS_CONTINUE, or the exit status (0 after --help/--version, 2).
 static int
 s_parse_options(s_options_t *options, int argc, char **argv)
 {
-    static const byzgd_option_section_t section = BYZGD_OPTION_SECTION(NULL, s_table, s_apply);
-    static const byzgd_option_section_t *const sections[] = {&section, NULL};
-    static const byzgd_program_t program = {
-        "byzgd-train",
-        "[options]",
-        "single-process minibatch SGD of one model on one dataset (the baseline)",
-        sections,
-        "Progress on stderr; one JSON object per evaluation in the --metrics file.\n",
-        "Exit status: 0 done, 1 a failure during training, 2 bad flags or missing data.\n",
-        0,
-        0,
-    };
     *options = (s_options_t){0};
-    void *states[] = {options};
-    byzgd_options_apply_defaults(sections, states);
-    return byzgd_options_main(&program, argc, argv, states, NULL);
+    return byzgd_options_main_one(&s_program, argc, argv, options, NULL);
 }
 
 typedef struct {

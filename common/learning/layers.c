@@ -323,24 +323,23 @@ s_col2im(float *dx, float *col, const byzgd_conv2d_shape_t *shape, s_layout_t la
     }
 }
 
-// Examples per sgemm for a part that owns `capacity` floats of col.
-static size_t
-s_chunk(const byzgd_conv2d_shape_t *shape, size_t capacity)
-{
-    size_t per_example = byzgd_conv2d_col_per_example(shape);
-    assert(capacity >= per_example);
-    return capacity / per_example;
-}
+// One step of a conv pass: examples first .. first+count-1, already im2col'ed into col (the
+// part's own slice); first_of_part says whether they open the part.
+typedef void (*s_conv_step_fn)(void *context, int part, float *col, size_t first, size_t count,
+                               bool first_of_part);
 
-void
-byzgd_conv2d_forward(float *y, float *col, const float *x, const float *w, const float *bias,
-                     const byzgd_conv2d_shape_t *shape, size_t batch, bool input_batch_major,
-                     size_t col_capacity, int threads)
+// Runs a conv pass over the batch: `threads` parts take contiguous shares of the examples,
+// each in chunks that fit its slice of col (col_capacity / threads floats); every chunk is
+// im2col'ed and handed to step. Forward and backward differ only in their step.
+static void
+s_conv_pass(float *col, const float *x, const byzgd_conv2d_shape_t *shape, size_t batch,
+            bool input_batch_major, size_t col_capacity, int threads, s_conv_step_fn step,
+            void *context)
 {
-    const size_t n = shape->out_height * shape->out_width;
-    const size_t rows = shape->in_channels * shape->kernel * shape->kernel;
     const size_t capacity = col_capacity / (size_t)threads;
-    const size_t chunk = s_chunk(shape, capacity);
+    const size_t per_example = byzgd_conv2d_col_per_example(shape);
+    assert(capacity >= per_example);
+    const size_t chunk = capacity / per_example;
     const s_layout_t layout = s_layout(shape, batch, input_batch_major);
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static, 1)
     for (int t = 0; t < threads; t++) {
@@ -350,17 +349,85 @@ byzgd_conv2d_forward(float *y, float *col, const float *x, const float *w, const
         for (size_t first = begin; first < begin + size; first += chunk) {
             size_t count = begin + size - first < chunk ? begin + size - first : chunk;
             s_im2col(my_col, x, shape, layout, first, count);
-            // y[Cout][first .. first+count)[N] = w[Cout][K] · col[K][count·N]
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)shape->out_channels,
-                        (int)(count * n), (int)rows, 1.0f, w, (int)rows, my_col, (int)(count * n),
-                        0.0f, y + first * n, (int)(batch * n));
-            for (size_t co = 0; co < shape->out_channels; co++) {
-                float *row = y + co * batch * n + first * n;
-                for (size_t i = 0; i < count * n; i++)
-                    row[i] += bias[co];
-            }
+            step(context, t, my_col, first, count, first == begin);
         }
     }
+}
+
+typedef struct {
+    float *y;
+    const float *w, *bias;
+    const byzgd_conv2d_shape_t *shape;
+    size_t batch;
+} s_conv_forward_t;
+
+static void
+s_conv_forward_step(void *context, int part, float *col, size_t first, size_t count,
+                    bool first_of_part)
+{
+    (void)part;
+    (void)first_of_part;
+    const s_conv_forward_t *pass = context;
+    const byzgd_conv2d_shape_t *shape = pass->shape;
+    const size_t n = shape->out_height * shape->out_width;
+    const size_t rows = shape->in_channels * shape->kernel * shape->kernel;
+    // y[Cout][first .. first+count)[N] = w[Cout][K] · col[K][count·N]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)shape->out_channels,
+                (int)(count * n), (int)rows, 1.0f, pass->w, (int)rows, col, (int)(count * n), 0.0f,
+                pass->y + first * n, (int)(pass->batch * n));
+    for (size_t co = 0; co < shape->out_channels; co++) {
+        float *row = pass->y + co * pass->batch * n + first * n;
+        for (size_t i = 0; i < count * n; i++)
+            row[i] += pass->bias[co];
+    }
+}
+
+void
+byzgd_conv2d_forward(float *y, float *col, const float *x, const float *w, const float *bias,
+                     const byzgd_conv2d_shape_t *shape, size_t batch, bool input_batch_major,
+                     size_t col_capacity, int threads)
+{
+    s_conv_forward_t pass = {y, w, bias, shape, batch};
+    s_conv_pass(col, x, shape, batch, input_batch_major, col_capacity, threads, s_conv_forward_step,
+                &pass);
+}
+
+typedef struct {
+    float *dx, *partial;
+    const float *dy, *w;
+    const byzgd_conv2d_shape_t *shape;
+    size_t batch;
+    s_layout_t layout;
+} s_conv_backward_t;
+
+static void
+s_conv_backward_step(void *context, int part, float *col, size_t first, size_t count,
+                     bool first_of_part)
+{
+    const s_conv_backward_t *pass = context;
+    const byzgd_conv2d_shape_t *shape = pass->shape;
+    const size_t n = shape->out_height * shape->out_width;
+    const size_t rows = shape->in_channels * shape->kernel * shape->kernel;
+    float *my_dw = pass->partial + (size_t)part * shape->out_channels * rows;
+    const float *dy = pass->dy + first * n;
+    const int dy_stride = (int)(pass->batch * n);
+    // dw_t[Cout][K] (+)= dy[Cout][count·N] · col[K][count·N]ᵀ
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)shape->out_channels, (int)rows,
+                (int)(count * n), 1.0f, dy, dy_stride, col, (int)(count * n),
+                first_of_part ? 0.0f : 1.0f, my_dw, (int)rows);
+    if (!pass->dx)
+        return;
+    // These examples of dx, which col2im accumulates into.
+    const size_t plane = shape->in_height * shape->in_width;
+    for (size_t c = 0; c < shape->in_channels; c++)
+        for (size_t e = first; e < first + count; e++)
+            memset(pass->dx + c * pass->layout.channel_stride + e * pass->layout.example_stride, 0,
+                   plane * sizeof *pass->dx);
+    // dcol[K][count·N] = w[Cout][K]ᵀ · dy[Cout][count·N], reusing col.
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)(count * n),
+                (int)shape->out_channels, 1.0f, pass->w, (int)rows, dy, dy_stride, 0.0f, col,
+                (int)(count * n));
+    s_col2im(pass->dx, col, shape, pass->layout, first, count);
 }
 
 void
@@ -370,41 +437,13 @@ byzgd_conv2d_backward(float *dx, float *dw, float *dbias, float *col, float *par
                       size_t col_capacity, int threads)
 {
     const size_t n = shape->out_height * shape->out_width;
-    const size_t rows = shape->in_channels * shape->kernel * shape->kernel;
-    const size_t weights = shape->out_channels * rows;
-    const size_t capacity = col_capacity / (size_t)threads;
-    const size_t chunk = s_chunk(shape, capacity);
-    const size_t plane = shape->in_height * shape->in_width;
-    const s_layout_t layout = s_layout(shape, batch, input_batch_major);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static, 1)
-    for (int t = 0; t < threads; t++) {
-        size_t begin, size;
-        s_part(&begin, &size, batch, (size_t)threads, (size_t)t);
-        float *my_col = col + (size_t)t * capacity;
-        float *my_dw = partial + (size_t)t * weights;
-        if (!size)
-            memset(my_dw, 0, weights * sizeof *my_dw);
-        if (dx) // this part's examples of dx, which col2im accumulates into
-            for (size_t c = 0; c < shape->in_channels; c++)
-                for (size_t e = begin; e < begin + size; e++)
-                    memset(dx + c * layout.channel_stride + e * layout.example_stride, 0,
-                           plane * sizeof *dx);
-        for (size_t first = begin; first < begin + size; first += chunk) {
-            size_t count = begin + size - first < chunk ? begin + size - first : chunk;
-            s_im2col(my_col, x, shape, layout, first, count);
-            // dw_t[Cout][K] (+)= dy[Cout][count·N] · col[K][count·N]ᵀ
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)shape->out_channels,
-                        (int)rows, (int)(count * n), 1.0f, dy + first * n, (int)(batch * n), my_col,
-                        (int)(count * n), first == begin ? 0.0f : 1.0f, my_dw, (int)rows);
-            if (!dx)
-                continue;
-            // dcol[K][count·N] = w[Cout][K]ᵀ · dy[Cout][count·N], reusing col.
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)(count * n),
-                        (int)shape->out_channels, 1.0f, w, (int)rows, dy + first * n,
-                        (int)(batch * n), 0.0f, my_col, (int)(count * n));
-            s_col2im(dx, my_col, shape, layout, first, count);
-        }
-    }
+    const size_t weights = shape->out_channels * shape->in_channels * shape->kernel * shape->kernel;
+    // A part without examples (batch < threads) adds zeros to the sum below.
+    memset(partial, 0, (size_t)threads * weights * sizeof *partial);
+    s_conv_backward_t pass = {
+        dx, partial, dy, w, shape, batch, s_layout(shape, batch, input_batch_major)};
+    s_conv_pass(col, x, shape, batch, input_batch_major, col_capacity, threads,
+                s_conv_backward_step, &pass);
     // Sum the parts in a fixed order, so a thread count gives one answer.
     for (size_t i = 0; i < weights; i++) {
         float sum = partial[i];

@@ -43,24 +43,27 @@ byzgd_resilience_estimate(byzgd_resilience_t *out, const float *rows, size_t n, 
     if (d == 0 || n < 2 || !s_finite_row(aggregate, d))
         return -1;
     const float **used = malloc(n * sizeof *used);
-    double *distances = malloc(n * n * sizeof *distances);
-    double *scratch = malloc(2 * n * sizeof *scratch); // one row's distances, then row medians
-    if (!used || !distances || !scratch)
+    if (!used)
         abort();
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (s_finite_row(rows + i * d, d))
             used[m++] = rows + i * d;
-    int status = -1;
-    if (m < 2)
-        goto cleanup;
+    if (m < 2) {
+        free(used);
+        return -1;
+    }
+    double *distances = malloc(m * m * sizeof *distances);
+    double *scratch = malloc(2 * m * sizeof *scratch); // one row's distances, then row medians
+    if (!distances || !scratch)
+        abort();
     // The rules' pair kernel (gar_internal.h): each row against the later ones, mirrored.
     for (size_t a = 0; a + 1 < m; a++) {
         byzgd_gar_distances_to_rows(distances + a * m + a + 1, used[a], used + a + 1, m - a - 1, d);
         for (size_t b = a + 1; b < m; b++)
             distances[b * m + a] = distances[a * m + b];
     }
-    double *row_medians = scratch + n;
+    double *row_medians = scratch + m;
     for (size_t a = 0; a < m; a++) {
         size_t count = 0;
         for (size_t b = 0; b < m; b++)
@@ -81,10 +84,8 @@ byzgd_resilience_estimate(byzgd_resilience_t *out, const float *rows, size_t n, 
         out->ratio = NAN;
     else
         out->ratio = out->aggregate_norm > 0 ? out->bound / out->aggregate_norm : INFINITY;
-    status = 0;
-cleanup:
     free(used);
     free(distances);
     free(scratch);
-    return status;
+    return 0;
 }

@@ -306,6 +306,16 @@ byzgd_options_main(const byzgd_program_t *program, int argc, char **argv, void *
     return BYZGD_OPTIONS_CONTINUE;
 }
 
+int
+byzgd_options_main_one(const byzgd_program_t *program, int argc, char **argv, void *state,
+                       int *first_positional)
+{
+    assert(program->sections[0] && !program->sections[1]);
+    void *states[] = {state};
+    byzgd_options_apply_defaults(program->sections, states);
+    return byzgd_options_main(program, argc, argv, states, first_positional);
+}
+
 static bool
 s_blank(char c)
 {

@@ -13,12 +13,13 @@
     static const byzgd_option_t s_options[] = {
         {"workers", BYZGD_OPTION_INT, 1, 1000, "20", 0, "n, all workers", "N"},
     };
-    static const byzgd_option_section_t s_section = BYZGD_OPTION_SECTION(NULL, s_options, s_apply);
-    static const byzgd_option_section_t *const s_sections[] = {&s_section, NULL};
-    static const byzgd_program_t s_program = {"byzgd-x", "[options]", "does x", s_sections};
-    void *states[] = {&state};
-    int first = 0, status = byzgd_options_main(&s_program, argc, argv, states, &first);
+    static const byzgd_program_t s_program = {
+        "byzgd-x", "[options]", "does x", BYZGD_OPTION_ONE_SECTION(s_options, s_apply)};
+    int first = 0, status = byzgd_options_main_one(&s_program, argc, argv, &state, &first);
     if (status != BYZGD_OPTIONS_CONTINUE) return status;
+
+    A program that embeds other sections lists them ({&s_section, &byzgd_gar_option_section,
+    NULL}) and calls byzgd_options_main() with one state per section.
 */
 #ifndef BYZGD_OPTIONS_H
 #define BYZGD_OPTIONS_H
@@ -85,6 +86,13 @@ struct byzgd_option_section_t {
         (title), (table), sizeof(table) / sizeof((table)[0]), 0, (apply)                           \
     }
 
+// The NULL-terminated sections of a program whose options are one untitled table of its own,
+// applied by `apply`, for the `sections` of a byzgd_program_t (a compound literal: static
+// at file scope, alive for the enclosing block inside a function).
+#define BYZGD_OPTION_ONE_SECTION(table, apply)                                                     \
+    ((const byzgd_option_section_t *const[]){                                                      \
+        &(const byzgd_option_section_t)BYZGD_OPTION_SECTION(NULL, table, apply), NULL})
+
 typedef struct {
     const char *name;     // "byzgd-server"
     const char *synopsis; // what follows the name on the usage line: "[options] IN OUT"
@@ -134,6 +142,11 @@ void byzgd_options_apply_defaults(const byzgd_option_section_t *const *sections,
 // --help/--version, or 2 after printing "PROGRAM: message (see --help)" on stderr.
 int byzgd_options_main(const byzgd_program_t *program, int argc, char **argv, void *const *states,
                        int *first_positional);
+
+// byzgd_options_main() for a program with a single section (BYZGD_OPTION_ONE_SECTION) and
+// its one state, which starts from the table's defaults (byzgd_options_apply_defaults).
+int byzgd_options_main_one(const byzgd_program_t *program, int argc, char **argv, void *state,
+                           int *first_positional);
 
 // Applies `name = value` lines of text[0..size) (not NUL-terminated; at most
 // `max_bytes`, lines at most BYZGD_OPTION_VALUE_MAX + 1 bytes): `#` starts a comment line,

@@ -2,10 +2,11 @@
 # real processes, sourced by them (a .bash file outside tests/*.sh, so the test runner does
 # not count it as a test).
 #   BYZGD_BIN   directory of the executables under test (default: the ASan build's bin/;
-#               the bench scripts set the release build's before sourcing)
+#               the bench scripts' e2e_bench_need: the release build's)
 #   E2E_DIR     a fresh scratch directory, removed on success, kept on failure
 
 BYZGD_ROOT=${BYZGD_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+s_e2e_bin_given=${BYZGD_BIN:-}
 BYZGD_BIN=${BYZGD_BIN:-$BYZGD_ROOT/build/asan/bin}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -35,6 +36,18 @@ e2e_need() { # programs that must exist in BYZGD_BIN
     for program in "$@"; do
         [[ -x "$BYZGD_BIN/$program" ]] || e2e_skip "$BYZGD_BIN/$program is not built"
     done
+}
+
+# For bench/*.sh: the release build (timings of sanitizer builds mean little) unless
+# BYZGD_BIN names another, with the programs given (else skip, 77).
+e2e_bench_need() { # programs
+    BYZGD_BIN=${s_e2e_bin_given:-$BYZGD_ROOT/build/bin}
+    e2e_need "$@"
+}
+
+e2e_need_fashion_mnist() { # else skip (77)
+    [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] ||
+        e2e_skip "Fashion-MNIST is not installed (deploy/install-deps.sh)"
 }
 
 e2e_expect_status() { # actual expected [output file]
