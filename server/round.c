@@ -116,22 +116,6 @@ byzgd_round_note_non_finite(byzgd_round_t *self, size_t slot)
     }
 }
 
-static bool
-s_row_finite(const float *row, size_t d)
-{
-    // The largest exponent field over the row, in integers: a max reduction vectorises,
-    // where a float sum's fixed order keeps the compiler to one value per cycle. All-ones
-    // exponent bits are exactly NaN and ±Inf.
-    uint32_t exponent = 0;
-    for (size_t j = 0; j < d; j++) {
-        uint32_t bits;
-        memcpy(&bits, row + j, sizeof bits);
-        bits &= 0x7f800000u;
-        exponent = bits > exponent ? bits : exponent;
-    }
-    return exponent != 0x7f800000u;
-}
-
 float *
 byzgd_round_slot_row(byzgd_round_t *self, size_t slot)
 {
@@ -155,7 +139,7 @@ byzgd_round_accept(byzgd_round_t *self, size_t slot, uint64_t round, const void 
     float *row = self->rows + slot * self->d;
     if (gradient != row) // written in place through byzgd_round_slot_row: nothing to copy
         memcpy(row, gradient, self->d * sizeof *row);
-    if (!isfinite(train_loss) || !s_row_finite(row, self->d)) {
+    if (!isfinite(train_loss) || !byzgd_gar_row_finite(row, self->d)) {
         byzgd_round_note_non_finite(self, slot);
         return BYZGD_MSG_REJECT_NON_FINITE;
     }
@@ -215,7 +199,7 @@ byzgd_round_median(const double *values, size_t count, double *scratch)
 static bool
 s_params_finite(const byzgd_round_t *self)
 {
-    return s_row_finite(self->params, self->d);
+    return byzgd_gar_row_finite(self->params, self->d);
 }
 
 byzgd_round_status_t

@@ -265,11 +265,11 @@ byzgd_gar_result_destroy(byzgd_gar_result_t **self_p)
     *self_p = NULL;
 }
 
-// True if every value of the row is finite. Tests the exponent bits rather than the value,
-// so the loop vectorises without reassociating floating-point sums.
-static bool
-s_row_finite(const float *row, size_t d)
+bool
+byzgd_gar_row_finite(const float *row, size_t d)
 {
+    // Tests the exponent bits rather than the value (all ones: exactly NaN and ±Inf), so the
+    // loop vectorises without reassociating floating-point sums.
     uint32_t bad = 0;
     for (size_t j = 0; j < d; j++) {
         uint32_t bits;
@@ -324,7 +324,7 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         for (size_t i = 0; i < n; i++)
             ws->rows[i] = rows[i];
         byzgd_gar_mean(result->aggregate, ws->sum, ws->rows, NULL, n, d);
-        if (s_row_finite(result->aggregate, d)) {
+        if (byzgd_gar_row_finite(result->aggregate, d)) {
             for (size_t i = 0; i < n; i++) {
                 ws->member_start[i] = i;
                 ws->members[i] = i;
@@ -337,7 +337,7 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
         unsigned char *finite = ws->flags;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
         for (size_t i = 0; i < n; i++)
-            finite[i] = s_row_finite(rows[i], d);
+            finite[i] = byzgd_gar_row_finite(rows[i], d);
         for (size_t i = 0; i < n; i++) {
             if (!finite[i])
                 continue;

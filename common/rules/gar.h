@@ -39,6 +39,9 @@ int byzgd_gar_check(const byzgd_gar_config_t *config, size_t n, char *error, siz
 // (rules/gar_stream.h).
 bool byzgd_gar_uses_distances(const byzgd_gar_config_t *config);
 
+// True if every one of the d values of row is finite (no NaN, no ±Inf).
+bool byzgd_gar_row_finite(const float *row, size_t d);
+
 // A result with room for n <= max_n rows of d <= max_d floats. Returns NULL when out of
 // memory.
 byzgd_gar_result_t *byzgd_gar_result_new(size_t max_n, size_t max_d);

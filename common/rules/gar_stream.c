@@ -214,6 +214,22 @@ s_thread(void *arg)
     return NULL;
 }
 
+// Frees the stream's buffers and the stream itself (its thread already ended or never ran).
+static void
+s_free_buffers(byzgd_gar_stream_t *self)
+{
+    free(self->rows);
+    free(self->arrival);
+    free(self->progress);
+    free(self->distances);
+    free(self->sliced);
+    free(self->out);
+    free(self->ordered);
+    free(self->slots);
+    free(self->compact);
+    free(self);
+}
+
 byzgd_gar_stream_t *
 byzgd_gar_stream_new(size_t max_n, size_t d)
 {
@@ -248,16 +264,7 @@ byzgd_gar_stream_new(size_t max_n, size_t d)
     }
     return self;
 failure:
-    free(self->rows);
-    free(self->arrival);
-    free(self->progress);
-    free(self->distances);
-    free(self->sliced);
-    free(self->out);
-    free(self->ordered);
-    free(self->slots);
-    free(self->compact);
-    free(self);
+    s_free_buffers(self);
     return NULL;
 }
 
@@ -274,16 +281,7 @@ byzgd_gar_stream_destroy(byzgd_gar_stream_t **self_p)
     pthread_join(self->thread, NULL);
     pthread_cond_destroy(&self->changed);
     pthread_mutex_destroy(&self->lock);
-    free(self->rows);
-    free(self->arrival);
-    free(self->progress);
-    free(self->distances);
-    free(self->sliced);
-    free(self->out);
-    free(self->ordered);
-    free(self->slots);
-    free(self->compact);
-    free(self);
+    s_free_buffers(self);
     *self_p = NULL;
 }
 

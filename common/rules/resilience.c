@@ -1,6 +1,7 @@
 /*  resilience.c — η(n, f), the S_n spread estimate over squared distances and the ratio of
     Proposition 1 (see resilience.h for the estimator and why it resists Byzantine rows). */
 #include "resilience.h"
+#include "gar.h"
 #include "gar_internal.h"
 
 #include <math.h>
@@ -17,15 +18,6 @@ byzgd_resilience_eta(size_t n, size_t f)
     return sqrt(2 * inner);
 }
 
-static bool
-s_finite_row(const float *row, size_t d)
-{
-    for (size_t k = 0; k < d; k++)
-        if (!isfinite(row[k]))
-            return false;
-    return true;
-}
-
 // The lower median of values[0..count) (sorts them in place): an order statistic, so it is
 // one of the values and a Byzantine minority cannot push it outside the honest ones.
 static double
@@ -40,14 +32,14 @@ byzgd_resilience_estimate(byzgd_resilience_t *out, const float *rows, size_t n, 
                           const float *aggregate)
 {
     *out = (byzgd_resilience_t){0, NAN, NAN, NAN, NAN, NAN};
-    if (d == 0 || n < 2 || !s_finite_row(aggregate, d))
+    if (d == 0 || n < 2 || !byzgd_gar_row_finite(aggregate, d))
         return -1;
     const float **used = malloc(n * sizeof *used);
     if (!used)
         abort();
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (s_finite_row(rows + i * d, d))
+        if (byzgd_gar_row_finite(rows + i * d, d))
             used[m++] = rows + i * d;
     if (m < 2) {
         free(used);
