@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #define LANES 8
@@ -232,63 +233,144 @@ byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *o
 #define S_RECOMPUTE_RATIO (1.0 / 16)
 // Blocks shorter than this use the direct kernel.
 #define S_GRAM_MIN_LENGTH 64
+// A tile: 4 rows a, a + 1, ... against 3 rows b, b + 1, ..., 12 pairs.
+#define S_TILE_ROWS    4
+#define S_TILE_COLUMNS 3
+#define S_TILE_PAIRS   (S_TILE_ROWS * S_TILE_COLUMNS)
+// Zero rows packed after the n rows, so that the last tiles need no edge case.
+#define S_PAD_ROWS 3
 
-// The double total of a pair's 8 float lanes plus its tail [vector_end, len) in double.
-static inline double
-s_lanes(s_v8f s, const float *a, const float *b, size_t vector_end, size_t len)
+#define S_INLINE static inline __attribute__((always_inline))
+
+typedef float s_v4f __attribute__((vector_size(16)));
+typedef double s_v4du __attribute__((vector_size(32), aligned(8), may_alias));
+
+// Loads 8 floats into a register. Volatile, so that the compiler cannot fold the load into
+// each of the three FMAs that use the value (that doubles the loads of s_gram_tile's loop,
+// which then waits on the load ports instead of the FMA units).
+#define S_LOAD(p) (*(const volatile s_v8f *)(const void *)(p))
+
+// The 8 float lanes of s as 4 doubles: lane l + lane l + 4.
+#define S_WIDEN(s)                                                                                 \
+    (__builtin_convertvector(__builtin_shufflevector(s, s, 0, 1, 2, 3), s_v4d) +                   \
+     __builtin_convertvector(__builtin_shufflevector(s, s, 4, 5, 6, 7), s_v4d))
+
+// tile[p] += the sum of the 8 float lanes of s_p, p < 4, in double:
+// ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), four sums at once.
+S_INLINE void
+s_add_lanes4(double *tile, s_v8f s0, s_v8f s1, s_v8f s2, s_v8f s3)
 {
-    double total = 0;
-    for (int l = 0; l < LANES; l++)
-        total += (double)s[l];
-    for (size_t j = vector_end; j < len; j++)
-        total += (double)a[j] * (double)b[j];
-    return total;
+    s_v4d p0 = S_WIDEN(s0), p1 = S_WIDEN(s1), p2 = S_WIDEN(s2), p3 = S_WIDEN(s3);
+    s_v4d h01 =
+        __builtin_shufflevector(p0, p1, 0, 4, 2, 6) + __builtin_shufflevector(p0, p1, 1, 5, 3, 7);
+    s_v4d h23 =
+        __builtin_shufflevector(p2, p3, 0, 4, 2, 6) + __builtin_shufflevector(p2, p3, 1, 5, 3, 7);
+    *(s_v4du *)(void *)tile += __builtin_shufflevector(h01, h23, 0, 1, 4, 5) +
+                               __builtin_shufflevector(h01, h23, 2, 3, 6, 7);
 }
 
-// a.b over len values: 8 float lanes (len / 8 <= 64 products each), their sum in double,
-// the len % 8 tail in double. s_gram12 sums each of its pairs exactly this way (s_lanes),
-// so a pair's product does not depend on the tile that computed it (duplicate rows tie).
-S_CONTRACT static double
-s_dot(const float *a, const float *b, size_t len)
+// tile[4 k + i] += a_i.b_k over `stride` values (a multiple of 8, at most 512), i < 4, k < 3,
+// rows `stride` floats apart. Every pair is summed the same way: 8 float lanes (at most 64
+// products each, one FMA per value), the lanes added in double by s_add_lanes4.
+// Twelve accumulators, three b vectors and one a vector fill the 16 AVX registers; per 8
+// values 7 loads feed 12 FMAs, so the FMA units bound the loop.
+S_INLINE void
+s_gram_tile(double *tile, const float *a0, const float *b0, size_t stride)
 {
-    size_t vector_end = len - len % LANES;
-    s_v8f s = {0};
-    for (size_t j = 0; j < vector_end; j += LANES)
-        s += *(const s_v8f *)(a + j) * *(const s_v8f *)(b + j);
-    return s_lanes(s, a, b, vector_end, len);
-}
-
-// gram[a_i * n + b_k] = a_i.b_k for i < 4, k < 3: twelve accumulators and three partner
-// vectors in the 16 AVX registers, the four rows read from memory by the FMAs.
-S_CONTRACT static void
-s_gram12(double *gram, size_t n, size_t a, size_t b, const float *pack, size_t len)
-{
-    const float *a0 = pack + a * len, *a1 = a0 + len, *a2 = a1 + len, *a3 = a2 + len;
-    const float *b0 = pack + b * len, *b1 = b0 + len, *b2 = b1 + len;
-    size_t vector_end = len - len % LANES;
+    const float *a1 = a0 + stride, *a2 = a1 + stride, *a3 = a2 + stride;
+    const float *b1 = b0 + stride, *b2 = b1 + stride;
+    // Named accumulators, not an array: gcc keeps an indexed array in memory.
     s_v8f s00 = {0}, s01 = {0}, s02 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s20 = {0}, s21 = {0},
           s22 = {0}, s30 = {0}, s31 = {0}, s32 = {0};
-    for (size_t j = 0; j < vector_end; j += LANES) {
-        s_v8f c0 = *(const s_v8f *)(b0 + j), c1 = *(const s_v8f *)(b1 + j);
-        s_v8f c2 = *(const s_v8f *)(b2 + j);
-        S_IN_REGISTER(c0);
-        S_IN_REGISTER(c1);
-        S_IN_REGISTER(c2);
-        s_v8f x = *(const s_v8f *)(a0 + j);
+    for (size_t j = 0; j < stride; j += LANES) {
+        s_v8f c0 = S_LOAD(b0 + j), c1 = S_LOAD(b1 + j), c2 = S_LOAD(b2 + j);
+        s_v8f x = S_LOAD(a0 + j);
         s00 += x * c0, s01 += x * c1, s02 += x * c2;
-        x = *(const s_v8f *)(a1 + j);
+        x = S_LOAD(a1 + j);
         s10 += x * c0, s11 += x * c1, s12 += x * c2;
-        x = *(const s_v8f *)(a2 + j);
+        x = S_LOAD(a2 + j);
         s20 += x * c0, s21 += x * c1, s22 += x * c2;
-        x = *(const s_v8f *)(a3 + j);
+        x = S_LOAD(a3 + j);
         s30 += x * c0, s31 += x * c1, s32 += x * c2;
     }
-    const s_v8f sums[4][3] = {{s00, s01, s02}, {s10, s11, s12}, {s20, s21, s22}, {s30, s31, s32}};
-    const float *left[4] = {a0, a1, a2, a3}, *right[3] = {b0, b1, b2};
-    for (int i = 0; i < 4; i++)
-        for (int k = 0; k < 3; k++)
-            gram[(a + (size_t)i) * n + b + (size_t)k] =
-                s_lanes(sums[i][k], left[i], right[k], vector_end, len);
+    s_add_lanes4(tile, s00, s10, s20, s30);
+    s_add_lanes4(tile + 4, s01, s11, s21, s31);
+    s_add_lanes4(tile + 8, s02, s12, s22, s32);
+}
+
+// The next block's rows, fetched a few lines per tile so that the memory works while the
+// tiles compute (a burst of all the lines at once stalls on the cache's miss buffers).
+typedef struct {
+    const float *const *rows;
+    size_t n, row, offset, start, end, per_tile;
+} s_prefetch_t;
+
+S_INLINE void
+s_prefetch_some(s_prefetch_t *next)
+{
+    for (size_t k = 0; k < next->per_tile && next->row < next->n; k++) {
+        __builtin_prefetch(next->rows[next->row] + next->offset);
+        next->offset += 64 / sizeof(float);
+        if (next->offset >= next->end) {
+            next->offset = next->start;
+            next->row++;
+        }
+    }
+}
+
+// Every tile of a packed block (rows `stride` floats apart), in a fixed order: row groups
+// a = 0, 4, 8, ... against column groups b = a, a + 3, ... (< n), the tiles one after the
+// other in `tiles`. The four rows of a group stay in L1 while the column groups stream from
+// L2.
+S_INLINE void
+s_gram_tiles(double *tiles, const float *pack, size_t n, size_t stride, s_prefetch_t *next)
+{
+    for (size_t a = 0; a < n; a += S_TILE_ROWS)
+        for (size_t b = a; b < n; b += S_TILE_COLUMNS, tiles += S_TILE_PAIRS) {
+            s_prefetch_some(next);
+            s_gram_tile(tiles, pack + a * stride, pack + b * stride, stride);
+        }
+}
+
+typedef void s_gram_tiles_fn(double *tiles, const float *pack, size_t n, size_t stride,
+                             s_prefetch_t *next);
+
+// The same kernel compiled for the base instruction set and, on x86-64, for AVX2 and FMA,
+// chosen at run time: the program runs on any x86-64 and uses the wide units where they
+// exist. (With FMA each product is rounded once, without it twice: results are
+// bit-identical run to run on one machine, not across machines of different kinds.)
+S_CONTRACT static void
+s_gram_tiles_portable(double *tiles, const float *pack, size_t n, size_t stride, s_prefetch_t *next)
+{
+    s_gram_tiles(tiles, pack, n, stride, next);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2,fma"))) S_CONTRACT static void
+s_gram_tiles_avx2(double *tiles, const float *pack, size_t n, size_t stride, s_prefetch_t *next)
+{
+    s_gram_tiles(tiles, pack, n, stride, next);
+}
+#endif
+
+static s_gram_tiles_fn *
+s_gram_tiles_select(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return s_gram_tiles_avx2;
+#endif
+    return s_gram_tiles_portable;
+}
+
+// Tiles of s_gram_tiles for n rows.
+static size_t
+s_tile_count(size_t n)
+{
+    size_t count = 0;
+    for (size_t a = 0; a < n; a += S_TILE_ROWS)
+        count += (n - a + S_TILE_COLUMNS - 1) / S_TILE_COLUMNS;
+    return count;
 }
 
 // Columns per Gram block for n rows: the packed n x block floats take at most 256 KiB (half
@@ -301,23 +383,39 @@ s_gram_block_length(size_t n)
     return block < LANES ? LANES : block;
 }
 
+// Floats of a pack: n + S_PAD_ROWS rows and the mean, block floats each (a bound that does
+// not fall as n grows, so scratch sized for n serves every smaller n).
+static size_t
+s_pack_floats(size_t n)
+{
+    size_t bound = ((size_t)1 << 16) + (S_PAD_ROWS + 1) * 512, large = (n + S_PAD_ROWS + 1) * LANES;
+    return large > bound ? large : bound;
+}
+
+// Doubles of one segment's workspace: its tiles, n norms and a pack (32-byte aligned).
+static size_t
+s_segment_doubles(size_t n)
+{
+    return S_TILE_PAIRS * s_tile_count(n) + n + (s_pack_floats(n) + 1) / 2 + 4;
+}
+
 size_t
 byzgd_gar_distance_scratch(size_t n)
 {
     size_t segments = n <= BYZGD_GAR_SEGMENTED_MAX_N ? BYZGD_GAR_DISTANCE_SEGMENTS : 1;
-    size_t pack_floats = (n > 8192 ? 8 * n : 65536) + 512;
-    // (segments - 1) partial matrices; per segment a Gram matrix, n norms and a pack.
-    return (segments - 1) * n * n + segments * (n * n + n + (pack_floats + 1) / 2);
+    // (segments - 1) partial matrices (the first segment adds into the result).
+    return (segments - 1) * n * n + segments * s_segment_doubles(n);
 }
 
-// Adds the distances of the values [j0, j0 + len) to out (pairs a < b) and the centred
-// squared norms to norms. The block is packed with its column mean subtracted (distances do
-// not change under a translation, and centring keeps |a|^2 + |b|^2 close to |a - b|^2 for
-// rows spread around their mean), then every pair's product comes from s_gram12/s_dot and
-// is turned into a distance in double.
+// Adds the block [j0, j0 + len) of every pair: its rows are packed with the block's column
+// mean subtracted (distances do not change under a translation, and centring keeps
+// |a|^2 + |b|^2 close to |a - b|^2 for rows spread around their mean) and every tile's
+// products added to `tiles`; a short block, or one with huge or non-finite values, adds
+// its direct distances to `out` instead. `next_len` values of the next block are fetched
+// meanwhile.
 static void
-s_gram_block(double *out, double *norms, double *gram, float *pack, const float *const *rows,
-             size_t n, size_t j0, size_t len, size_t next_len)
+s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, size_t n, size_t j0,
+             size_t len, size_t next_len, size_t tile_count, s_gram_tiles_fn *tiles_fn)
 {
     // Short blocks (small d, or the last block of a segment) gain nothing from the Gram
     // form, and the direct kernel keeps small exact cases (integers) exact.
@@ -325,10 +423,18 @@ s_gram_block(double *out, double *norms, double *gram, float *pack, const float 
         s_group_block(out, rows, n, j0, len);
         return;
     }
-    float *mean = pack + n * len;
+    size_t stride = (len + LANES - 1) / LANES * LANES, vector_end = len - len % LANES;
+    float *mean = pack + (n + S_PAD_ROWS) * stride;
     for (size_t j = 0; j < len; j++)
         mean[j] = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) { // four rows per pass over the sums
+        const float *r0 = rows[i] + j0, *r1 = rows[i + 1] + j0, *r2 = rows[i + 2] + j0,
+                    *r3 = rows[i + 3] + j0;
+        for (size_t j = 0; j < len; j++)
+            mean[j] += (r0[j] + r1[j]) + (r2[j] + r3[j]);
+    }
+    for (; i < n; i++) {
         const float *row = rows[i] + j0;
         for (size_t j = 0; j < len; j++)
             mean[j] += row[j];
@@ -336,14 +442,14 @@ s_gram_block(double *out, double *norms, double *gram, float *pack, const float 
     float scale = 1.0f / (float)n;
     for (size_t j = 0; j < len; j++)
         mean[j] *= scale;
-    // Pack, and flag values above the limit or NaN (a comparison that is false).
-    size_t vector_end = len - len % LANES;
+    // Pack, and flag values above the limit or NaN (a comparison that is false). The columns
+    // [len, stride) and the rows after the n-th are zero: they add nothing to any sum.
     s_v8i too_large = {0};
     const s_v8f limit = {S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT,
                          S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT};
-    for (size_t i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         const float *row = rows[i] + j0;
-        float *packed = pack + i * len;
+        float *packed = pack + i * stride;
         size_t j = 0;
         for (; j < vector_end; j += LANES) {
             s_v8f value = *(const s_v8f *)(row + j) - *(const s_v8f *)(mean + j);
@@ -355,12 +461,10 @@ s_gram_block(double *out, double *norms, double *gram, float *pack, const float 
             packed[j] = row[j] - mean[j];
             too_large[0] |= !(fabsf(packed[j]) <= S_GRAM_LIMIT);
         }
+        for (; j < stride; j++)
+            packed[j] = 0;
     }
-    // Let the memory bring the next block's rows in while this one is computed.
-    if (next_len)
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < next_len; j += 64 / sizeof(float))
-                __builtin_prefetch(rows[i] + j0 + len + j);
+    memset(pack + n * stride, 0, S_PAD_ROWS * stride * sizeof *pack);
     bool huge = false;
     for (int l = 0; l < LANES; l++)
         huge |= too_large[l] != 0;
@@ -368,24 +472,37 @@ s_gram_block(double *out, double *norms, double *gram, float *pack, const float 
         s_group_block(out, rows, n, j0, len);
         return;
     }
-    size_t a = 0;
-    for (; a + 4 <= n; a += 4) {
-        size_t b = a;
-        for (; b + 3 <= n; b += 3)
-            s_gram12(gram, n, a, b, pack, len);
-        for (; b < n; b++)
-            for (size_t i = a; i < a + 4; i++)
-                gram[i * n + b] = s_dot(pack + i * len, pack + b * len, len);
-    }
-    for (; a < n; a++)
-        for (size_t b = a; b < n; b++)
-            gram[a * n + b] = s_dot(pack + a * len, pack + b * len, len);
-    for (a = 0; a < n; a++) {
-        double self = gram[a * n + a];
-        norms[a] += self;
-        for (size_t b = a + 1; b < n; b++)
-            out[a * n + b] += self + gram[b * n + b] - 2 * gram[a * n + b];
-    }
+    size_t lines = (next_len + 15) / 16;
+    s_prefetch_t next = {rows,
+                         n,
+                         0,
+                         j0 + len,
+                         j0 + len,
+                         j0 + len + next_len,
+                         (n * lines + tile_count - 1) / tile_count};
+    tiles_fn(tiles, pack, n, stride, &next);
+}
+
+// Sets norms[r] to the centred squared norms the tiles hold and adds each pair's distance
+// norms[a] + norms[b] - 2 a.b to out (pairs a < b).
+static void
+s_gram_unpack(double *out, double *norms, const double *tiles, size_t n)
+{
+    const double *tile = tiles;
+    for (size_t a = 0; a < n; a += S_TILE_ROWS)
+        for (size_t b = a; b < n; b += S_TILE_COLUMNS, tile += S_TILE_PAIRS)
+            for (size_t i = 0; i < S_TILE_ROWS; i++)
+                if (a + i >= b && a + i < b + S_TILE_COLUMNS && a + i < n)
+                    norms[a + i] = tile[S_TILE_ROWS * (a + i - b) + i];
+    tile = tiles;
+    for (size_t a = 0; a < n; a += S_TILE_ROWS)
+        for (size_t b = a; b < n; b += S_TILE_COLUMNS, tile += S_TILE_PAIRS)
+            for (size_t k = 0; k < S_TILE_COLUMNS; k++)
+                for (size_t i = 0; i < S_TILE_ROWS; i++) {
+                    size_t r = a + i, c = b + k;
+                    if (r < c && c < n)
+                        out[r * n + c] += norms[r] + norms[c] - 2 * tile[S_TILE_ROWS * k + i];
+                }
 }
 
 void
@@ -405,35 +522,37 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
     //
     // d is cut into BYZGD_GAR_DISTANCE_SEGMENTS = 8 segments, each computed for all pairs
     // into its own matrix by one thread, without any barrier (a thread delayed by another
-    // process on this shared machine does not stall the other at every block). The segment
-    // matrices are added in a fixed order, so the result does not depend on the thread
-    // count.
+    // process on this shared machine does not stall the other at every block). Within a
+    // segment the tiles add up each pair's products block after block in double; the
+    // distances come from them once, at the segment's end. The segment matrices are added
+    // in a fixed order, so the result does not depend on the thread count.
     size_t segments = n <= BYZGD_GAR_SEGMENTED_MAX_N ? BYZGD_GAR_DISTANCE_SEGMENTS : 1;
     size_t segment = (d + segments - 1) / segments;
     segment = (segment + CHUNK - 1) / CHUNK * CHUNK;
-    size_t block = s_gram_block_length(n);
-    size_t pack_doubles = ((n > 8192 ? 8 * n : 65536) + 512 + 1) / 2;
+    size_t block = s_gram_block_length(n), tile_count = s_tile_count(n);
+    size_t own_size = s_segment_doubles(n);
     double *partial = scratch, *own = scratch + (segments - 1) * n * n;
-    size_t own_size = n * n + n + pack_doubles;
+    s_gram_tiles_fn *tiles_fn = s_gram_tiles_select();
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
     for (size_t g = 0; g < segments; g++) {
         double *out = g == 0 ? distances : partial + (g - 1) * n * n;
-        double *gram = own + g * own_size, *norms = gram + n * n;
-        float *pack = (float *)(void *)(norms + n);
+        double *tiles = own + g * own_size, *norms = tiles + S_TILE_PAIRS * tile_count;
+        float *pack = (float *)(void *)(((uintptr_t)(norms + n) + 31) & ~(uintptr_t)31);
         memset(out, 0, n * n * sizeof *out);
-        memset(norms, 0, n * sizeof *norms);
+        memset(tiles, 0, S_TILE_PAIRS * tile_count * sizeof *tiles);
         size_t first = g * segment < d ? g * segment : d;
         size_t last = first + segment < d ? first + segment : d;
         for (size_t j0 = first; j0 < last; j0 += block) {
             size_t len = last - j0 < block ? last - j0 : block, next = j0 + len;
-            s_gram_block(out, norms, gram, pack, rows, n, j0, len,
-                         last - next < block ? last - next : block);
+            s_gram_block(out, tiles, pack, rows, n, j0, len,
+                         last - next < block ? last - next : block, tile_count, tiles_fn);
         }
+        s_gram_unpack(out, norms, tiles, n);
     }
-    double *norms = own + n * n;
+    double *norms = own + S_TILE_PAIRS * tile_count;
     for (size_t g = 1; g < segments; g++)
         for (size_t a = 0; a < n; a++)
-            norms[a] += own[g * own_size + n * n + a];
+            norms[a] += own[g * own_size + S_TILE_PAIRS * tile_count + a];
     for (size_t a = 0; a < n; a++)
         for (size_t b = a + 1; b < n; b++) {
             double total = distances[a * n + b];
