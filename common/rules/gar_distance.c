@@ -332,37 +332,6 @@ s_gram_tiles(double *tiles, const float *pack, size_t n, size_t stride, s_prefet
         }
 }
 
-typedef void s_gram_tiles_fn(double *tiles, const float *pack, size_t n, size_t stride,
-                             s_prefetch_t *next);
-
-// The same kernel compiled for the base instruction set and, on x86-64, for AVX2 and FMA,
-// chosen at run time: the program runs on any x86-64 and uses the wide units where they
-// exist. (With FMA each product is rounded once, without it twice: results are
-// bit-identical run to run on one machine, not across machines of different kinds.)
-S_CONTRACT static void
-s_gram_tiles_portable(double *tiles, const float *pack, size_t n, size_t stride, s_prefetch_t *next)
-{
-    s_gram_tiles(tiles, pack, n, stride, next);
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx2,fma"))) S_CONTRACT static void
-s_gram_tiles_avx2(double *tiles, const float *pack, size_t n, size_t stride, s_prefetch_t *next)
-{
-    s_gram_tiles(tiles, pack, n, stride, next);
-}
-#endif
-
-static s_gram_tiles_fn *
-s_gram_tiles_select(void)
-{
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return s_gram_tiles_avx2;
-#endif
-    return s_gram_tiles_portable;
-}
-
 // Tiles of s_gram_tiles for n rows.
 static size_t
 s_tile_count(size_t n)
@@ -413,9 +382,9 @@ byzgd_gar_distance_scratch(size_t n)
 // products added to `tiles`; a short block, or one with huge or non-finite values, adds
 // its direct distances to `out` instead. `next_len` values of the next block are fetched
 // meanwhile.
-static void
+S_INLINE void
 s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, size_t n, size_t j0,
-             size_t len, size_t next_len, size_t tile_count, s_gram_tiles_fn *tiles_fn)
+             size_t len, size_t next_len, size_t tile_count)
 {
     // Short blocks (small d, or the last block of a segment) gain nothing from the Gram
     // form, and the direct kernel keeps small exact cases (integers) exact.
@@ -442,11 +411,15 @@ s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, 
     float scale = 1.0f / (float)n;
     for (size_t j = 0; j < len; j++)
         mean[j] *= scale;
-    // Pack, and flag values above the limit or NaN (a comparison that is false). The columns
-    // [len, stride) and the rows after the n-th are zero: they add nothing to any sum.
+    // Pack, and flag values above the limit, Inf or NaN: their magnitude bits compare above
+    // the limit's as integers (an integer comparison, which every vector unit has).
+    // The columns [len, stride) and the rows after the n-th are zero: they add nothing.
+    float limit_value = S_GRAM_LIMIT;
+    int32_t limit_bits;
+    memcpy(&limit_bits, &limit_value, sizeof limit_bits);
     s_v8i too_large = {0};
-    const s_v8f limit = {S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT,
-                         S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT};
+    const s_v8i limit = (s_v8i){0} + limit_bits;
+    bool tail_too_large = false;
     for (i = 0; i < n; i++) {
         const float *row = rows[i] + j0;
         float *packed = pack + i * stride;
@@ -454,18 +427,17 @@ s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, 
         for (; j < vector_end; j += LANES) {
             s_v8f value = *(const s_v8f *)(row + j) - *(const s_v8f *)(mean + j);
             *(s_v8f *)(packed + j) = value;
-            s_v8f size = (s_v8f)((s_v8i)value & 0x7fffffff);
-            too_large |= ~(size <= limit);
+            too_large |= ((s_v8i)value & 0x7fffffff) > limit;
         }
         for (; j < len; j++) {
             packed[j] = row[j] - mean[j];
-            too_large[0] |= !(fabsf(packed[j]) <= S_GRAM_LIMIT);
+            tail_too_large |= !(fabsf(packed[j]) <= S_GRAM_LIMIT);
         }
         for (; j < stride; j++)
             packed[j] = 0;
     }
     memset(pack + n * stride, 0, S_PAD_ROWS * stride * sizeof *pack);
-    bool huge = false;
+    bool huge = tail_too_large;
     for (int l = 0; l < LANES; l++)
         huge |= too_large[l] != 0;
     if (huge) {
@@ -480,7 +452,55 @@ s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, 
                          j0 + len,
                          j0 + len + next_len,
                          (n * lines + tile_count - 1) / tile_count};
-    tiles_fn(tiles, pack, n, stride, &next);
+    s_gram_tiles(tiles, pack, n, stride, &next);
+}
+
+// One segment, the values [first, last), block after block (s_gram_block).
+S_INLINE void
+s_gram_segment(double *out, double *tiles, float *pack, const float *const *rows, size_t n,
+               size_t first, size_t last, size_t block, size_t tile_count)
+{
+    for (size_t j0 = first; j0 < last; j0 += block) {
+        size_t len = last - j0 < block ? last - j0 : block, next = j0 + len;
+        s_gram_block(out, tiles, pack, rows, n, j0, len, last - next < block ? last - next : block,
+                     tile_count);
+    }
+}
+
+typedef void s_gram_segment_fn(double *out, double *tiles, float *pack, const float *const *rows,
+                               size_t n, size_t first, size_t last, size_t block,
+                               size_t tile_count);
+
+// The segment compiled for the base instruction set and, on x86-64, for AVX2 and FMA,
+// chosen at run time: the program runs on any x86-64 and uses the wide units where they
+// exist, whatever -march it was built with. (With FMA each product is rounded once,
+// without it twice: results are bit-identical run to run on one machine, not across
+// machines of different kinds.)
+S_CONTRACT static void
+s_gram_segment_portable(double *out, double *tiles, float *pack, const float *const *rows, size_t n,
+                        size_t first, size_t last, size_t block, size_t tile_count)
+{
+    s_gram_segment(out, tiles, pack, rows, n, first, last, block, tile_count);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define S_HAVE_AVX2 1
+__attribute__((target("avx2,fma"))) S_CONTRACT static void
+s_gram_segment_avx2(double *out, double *tiles, float *pack, const float *const *rows, size_t n,
+                    size_t first, size_t last, size_t block, size_t tile_count)
+{
+    s_gram_segment(out, tiles, pack, rows, n, first, last, block, tile_count);
+}
+#endif
+
+static s_gram_segment_fn *
+s_gram_segment_select(void)
+{
+#ifdef S_HAVE_AVX2
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return s_gram_segment_avx2;
+#endif
+    return s_gram_segment_portable;
 }
 
 // Sets norms[r] to the centred squared norms the tiles hold and adds each pair's distance
@@ -532,7 +552,7 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
     size_t block = s_gram_block_length(n), tile_count = s_tile_count(n);
     size_t own_size = s_segment_doubles(n);
     double *partial = scratch, *own = scratch + (segments - 1) * n * n;
-    s_gram_tiles_fn *tiles_fn = s_gram_tiles_select();
+    s_gram_segment_fn *segment_fn = s_gram_segment_select();
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
     for (size_t g = 0; g < segments; g++) {
         double *out = g == 0 ? distances : partial + (g - 1) * n * n;
@@ -542,11 +562,7 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
         memset(tiles, 0, S_TILE_PAIRS * tile_count * sizeof *tiles);
         size_t first = g * segment < d ? g * segment : d;
         size_t last = first + segment < d ? first + segment : d;
-        for (size_t j0 = first; j0 < last; j0 += block) {
-            size_t len = last - j0 < block ? last - j0 : block, next = j0 + len;
-            s_gram_block(out, tiles, pack, rows, n, j0, len,
-                         last - next < block ? last - next : block, tile_count, tiles_fn);
-        }
+        segment_fn(out, tiles, pack, rows, n, first, last, block, tile_count);
         s_gram_unpack(out, norms, tiles, n);
     }
     double *norms = own + S_TILE_PAIRS * tile_count;
