@@ -21,13 +21,14 @@
 #define LANES 8
 #define CHUNK 512
 
-// ISO C mode (-std=c11) turns floating-point contraction off; the distance loops are
-// compute-bound, and fusing (x - y)^2 + s into one FMA saves a third of their operations
-// (and rounds once instead of twice). Results stay deterministic for a given binary.
-#if defined(__GNUC__) && !defined(__clang__)
-#define S_CONTRACT __attribute__((optimize("fp-contract=fast")))
-#else
-#define S_CONTRACT
+// The direct kernels multiply and add in two steps, never fused: ISO C mode (-std=c11)
+// keeps gcc from contracting them, the standard pragma keeps clang from it. Left to the
+// compiler, fusion depends on its tuning (gcc avoids FMA in a loop with one accumulator
+// on some CPUs, not in one with several), so s_pair and the tiles summed the same pair
+// differently. Unfused, every pair's direct distance is the same in every build and on
+// every machine.
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
 #endif
 
 // Keeps a loaded vector in a register: without it gcc folds each of the three partner
@@ -85,10 +86,10 @@ s_finish(const s_v4d *total, const float *a, const float *b, size_t vector_end, 
     return result + s_exact(a + vector_end, b + vector_end, len - vector_end);
 }
 
-// |a - b|^2 over len values. Every kernel below sums a pair exactly this way (8 float lanes
-// per chunk of CHUNK values, each chunk's lanes added into 8 double lanes, one FMA per
-// value), so a pair's distance does not depend on which kernel or tile computed it.
-S_CONTRACT static double
+// |a - b|^2 over len values. Every direct kernel sums a pair exactly this way (8 float lanes
+// per chunk of CHUNK values, each chunk's lanes added into 8 double lanes, a product and a
+// sum per value), so a pair's distance does not depend on which kernel or tile computed it.
+static double
 s_pair(const float *a, const float *b, size_t len)
 {
     size_t j = 0, vector_end = len - len % LANES;
@@ -97,8 +98,8 @@ s_pair(const float *a, const float *b, size_t len)
         size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
         s_v8f s = {0};
         for (; j < end; j += LANES) {
-            s_v8f t = *(const s_v8f *)(a + j) - *(const s_v8f *)(b + j);
-            s += t * t;
+            s_v8f t = *(const s_v8f *)(a + j) - *(const s_v8f *)(b + j), square = t * t;
+            s += square;
         }
         s_fold(total, s);
     }
@@ -108,7 +109,7 @@ s_pair(const float *a, const float *b, size_t len)
 // out[i][k] += |a_i - b_k|^2 over len values, i, k < 3: nine pairs per step from six loads.
 // Nine accumulators, three partner vectors and two temporaries fit the 16 AVX registers
 // (a 4 x 4 tile would spill them, and the spills cost more than the loads saved).
-S_CONTRACT static void
+static void
 s_tile9(double *const *out, const float *const *a, const float *const *b, size_t len)
 {
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2];
@@ -126,18 +127,18 @@ s_tile9(double *const *out, const float *const *a, const float *const *b, size_t
             S_IN_REGISTER(c0);
             S_IN_REGISTER(c1);
             S_IN_REGISTER(c2);
-            s_v8f x = *(const s_v8f *)(a0 + j), t;
-            t = x - c0, s00 += t * t;
-            t = x - c1, s01 += t * t;
-            t = x - c2, s02 += t * t;
+            s_v8f x = *(const s_v8f *)(a0 + j), t, square;
+            t = x - c0, square = t * t, s00 += square;
+            t = x - c1, square = t * t, s01 += square;
+            t = x - c2, square = t * t, s02 += square;
             x = *(const s_v8f *)(a1 + j);
-            t = x - c0, s10 += t * t;
-            t = x - c1, s11 += t * t;
-            t = x - c2, s12 += t * t;
+            t = x - c0, square = t * t, s10 += square;
+            t = x - c1, square = t * t, s11 += square;
+            t = x - c2, square = t * t, s12 += square;
             x = *(const s_v8f *)(a2 + j);
-            t = x - c0, s20 += t * t;
-            t = x - c1, s21 += t * t;
-            t = x - c2, s22 += t * t;
+            t = x - c0, square = t * t, s20 += square;
+            t = x - c1, square = t * t, s21 += square;
+            t = x - c2, square = t * t, s22 += square;
         }
         s_fold(total[0], s00);
         s_fold(total[1], s01);
@@ -156,7 +157,7 @@ s_tile9(double *const *out, const float *const *a, const float *const *b, size_t
 
 // Pairs (a, b), a < b < n, over the values [j0, j0 + len): rows in groups of three, each
 // group against every later group of three (s_tile9), the rest pair by pair.
-S_CONTRACT static void
+static void
 s_group_block(double *distances, const float *const *rows, size_t n, size_t j0, size_t len)
 {
     size_t a = 0;
@@ -183,7 +184,7 @@ s_group_block(double *distances, const float *const *rows, size_t n, size_t j0, 
 
 // out[k] = |a - b_k|^2 over len values, k < 4: four pairs per load of a, each summed
 // exactly as s_pair sums it.
-S_CONTRACT static void
+static void
 s_row4(double *out, const float *a, const float *const *b, size_t len)
 {
     const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
@@ -193,11 +194,11 @@ s_row4(double *out, const float *a, const float *const *b, size_t len)
         size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
         s_v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
         for (; j < end; j += LANES) {
-            s_v8f x = *(const s_v8f *)(a + j), t;
-            t = x - *(const s_v8f *)(b0 + j), s0 += t * t;
-            t = x - *(const s_v8f *)(b1 + j), s1 += t * t;
-            t = x - *(const s_v8f *)(b2 + j), s2 += t * t;
-            t = x - *(const s_v8f *)(b3 + j), s3 += t * t;
+            s_v8f x = *(const s_v8f *)(a + j), t, square;
+            t = x - *(const s_v8f *)(b0 + j), square = t * t, s0 += square;
+            t = x - *(const s_v8f *)(b1 + j), square = t * t, s1 += square;
+            t = x - *(const s_v8f *)(b2 + j), square = t * t, s2 += square;
+            t = x - *(const s_v8f *)(b3 + j), square = t * t, s3 += square;
         }
         s_fold(total[0], s0);
         s_fold(total[1], s1);
@@ -223,7 +224,9 @@ byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *o
     }
 }
 
-// ---- Gram kernels: |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one FMA per pair and value.
+// ---- Gram kernels: |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one FMA per pair and value, on
+// x86-64 CPUs with AVX2 and FMA (chosen at run time, whatever -march the program was built
+// with; elsewhere every block uses the direct kernels).
 
 // Centred values above this go to the direct kernel: the float chunk sums of their squares
 // could overflow (and NaN or Inf rows, whose distances must stay non-finite, land there).
@@ -240,99 +243,8 @@ byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *o
 // Zero rows packed after the n rows, so that the last tiles need no edge case.
 #define S_PAD_ROWS 3
 
-#define S_INLINE static inline __attribute__((always_inline))
-
-typedef float s_v4f __attribute__((vector_size(16)));
-typedef double s_v4du __attribute__((vector_size(32), aligned(8), may_alias));
-
-// Loads 8 floats into a register. Volatile, so that the compiler cannot fold the load into
-// each of the three FMAs that use the value (that doubles the loads of s_gram_tile's loop,
-// which then waits on the load ports instead of the FMA units).
-#define S_LOAD(p) (*(const volatile s_v8f *)(const void *)(p))
-
-// The 8 float lanes of s as 4 doubles: lane l + lane l + 4.
-#define S_WIDEN(s)                                                                                 \
-    (__builtin_convertvector(__builtin_shufflevector(s, s, 0, 1, 2, 3), s_v4d) +                   \
-     __builtin_convertvector(__builtin_shufflevector(s, s, 4, 5, 6, 7), s_v4d))
-
-// tile[p] += the sum of the 8 float lanes of s_p, p < 4, in double:
-// ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), four sums at once.
-S_INLINE void
-s_add_lanes4(double *tile, s_v8f s0, s_v8f s1, s_v8f s2, s_v8f s3)
-{
-    s_v4d p0 = S_WIDEN(s0), p1 = S_WIDEN(s1), p2 = S_WIDEN(s2), p3 = S_WIDEN(s3);
-    s_v4d h01 =
-        __builtin_shufflevector(p0, p1, 0, 4, 2, 6) + __builtin_shufflevector(p0, p1, 1, 5, 3, 7);
-    s_v4d h23 =
-        __builtin_shufflevector(p2, p3, 0, 4, 2, 6) + __builtin_shufflevector(p2, p3, 1, 5, 3, 7);
-    *(s_v4du *)(void *)tile += __builtin_shufflevector(h01, h23, 0, 1, 4, 5) +
-                               __builtin_shufflevector(h01, h23, 2, 3, 6, 7);
-}
-
-// tile[4 k + i] += a_i.b_k over `stride` values (a multiple of 8, at most 512), i < 4, k < 3,
-// rows `stride` floats apart. Every pair is summed the same way: 8 float lanes (at most 64
-// products each, one FMA per value), the lanes added in double by s_add_lanes4.
-// Twelve accumulators, three b vectors and one a vector fill the 16 AVX registers; per 8
-// values 7 loads feed 12 FMAs, so the FMA units bound the loop.
-S_INLINE void
-s_gram_tile(double *tile, const float *a0, const float *b0, size_t stride)
-{
-    const float *a1 = a0 + stride, *a2 = a1 + stride, *a3 = a2 + stride;
-    const float *b1 = b0 + stride, *b2 = b1 + stride;
-    // Named accumulators, not an array: gcc keeps an indexed array in memory.
-    s_v8f s00 = {0}, s01 = {0}, s02 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s20 = {0}, s21 = {0},
-          s22 = {0}, s30 = {0}, s31 = {0}, s32 = {0};
-    for (size_t j = 0; j < stride; j += LANES) {
-        s_v8f c0 = S_LOAD(b0 + j), c1 = S_LOAD(b1 + j), c2 = S_LOAD(b2 + j);
-        s_v8f x = S_LOAD(a0 + j);
-        s00 += x * c0, s01 += x * c1, s02 += x * c2;
-        x = S_LOAD(a1 + j);
-        s10 += x * c0, s11 += x * c1, s12 += x * c2;
-        x = S_LOAD(a2 + j);
-        s20 += x * c0, s21 += x * c1, s22 += x * c2;
-        x = S_LOAD(a3 + j);
-        s30 += x * c0, s31 += x * c1, s32 += x * c2;
-    }
-    s_add_lanes4(tile, s00, s10, s20, s30);
-    s_add_lanes4(tile + 4, s01, s11, s21, s31);
-    s_add_lanes4(tile + 8, s02, s12, s22, s32);
-}
-
-// The next block's rows, fetched a few lines per tile so that the memory works while the
-// tiles compute (a burst of all the lines at once stalls on the cache's miss buffers).
-typedef struct {
-    const float *const *rows;
-    size_t n, row, offset, start, end, per_tile;
-} s_prefetch_t;
-
-S_INLINE void
-s_prefetch_some(s_prefetch_t *next)
-{
-    for (size_t k = 0; k < next->per_tile && next->row < next->n; k++) {
-        __builtin_prefetch(next->rows[next->row] + next->offset);
-        next->offset += 64 / sizeof(float);
-        if (next->offset >= next->end) {
-            next->offset = next->start;
-            next->row++;
-        }
-    }
-}
-
-// Every tile of a packed block (rows `stride` floats apart), in a fixed order: row groups
-// a = 0, 4, 8, ... against column groups b = a, a + 3, ... (< n), the tiles one after the
-// other in `tiles`. The four rows of a group stay in L1 while the column groups stream from
-// L2.
-S_INLINE void
-s_gram_tiles(double *tiles, const float *pack, size_t n, size_t stride, s_prefetch_t *next)
-{
-    for (size_t a = 0; a < n; a += S_TILE_ROWS)
-        for (size_t b = a; b < n; b += S_TILE_COLUMNS, tiles += S_TILE_PAIRS) {
-            s_prefetch_some(next);
-            s_gram_tile(tiles, pack + a * stride, pack + b * stride, stride);
-        }
-}
-
-// Tiles of s_gram_tiles for n rows.
+// Tiles of s_gram_tiles for n rows: row groups a = 0, 4, 8, ... against column groups
+// b = a, a + 3, ... (< n).
 static size_t
 s_tile_count(size_t n)
 {
@@ -342,8 +254,8 @@ s_tile_count(size_t n)
     return count;
 }
 
-// Columns per Gram block for n rows: the packed n x block floats take at most 256 KiB (half
-// the L2 of a core), at most 512 (each float lane sums at most 64 products).
+// Columns per block for n rows: the packed n x block floats take at most 256 KiB (half the
+// L2 of a core), at most 512 (each float lane sums at most 64 products).
 static size_t
 s_gram_block_length(size_t n)
 {
@@ -376,13 +288,116 @@ byzgd_gar_distance_scratch(size_t n)
     return (segments - 1) * n * n + segments * s_segment_doubles(n);
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define S_HAVE_GRAM   1
+#define S_GRAM_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+// Keeps a loaded vector in a register: otherwise the compiler folds the load into each of
+// the three FMAs that use it, and s_gram_tile's loop waits on the load ports (15 loads for
+// 12 FMAs instead of 7).
+#define S_KEEP(v) __asm__("" : "+x"(v))
+
+// tile[p] += the sum of the 8 float lanes of s_p, p < 4, in double:
+// ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), four sums at once.
+S_GRAM_INLINE void
+s_add_lanes4(double *tile, __m256 s0, __m256 s1, __m256 s2, __m256 s3)
+{
+#define S_WIDEN(s)                                                                                 \
+    _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)),                                      \
+                  _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1)))
+    __m256d h01 = _mm256_hadd_pd(S_WIDEN(s0), S_WIDEN(s1));
+    __m256d h23 = _mm256_hadd_pd(S_WIDEN(s2), S_WIDEN(s3));
+#undef S_WIDEN
+    __m256d sums = _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20),
+                                 _mm256_permute2f128_pd(h01, h23, 0x31));
+    _mm256_storeu_pd(tile, _mm256_add_pd(_mm256_loadu_pd(tile), sums));
+}
+
+// tile[4 k + i] += a_i.b_k over `stride` values (a multiple of 8, at most 512), i < 4, k < 3,
+// rows `stride` floats apart. Every pair is summed the same way, whichever tile holds it:
+// 8 float lanes (at most 64 products each, one FMA per value), the lanes added in double by
+// s_add_lanes4. Twelve accumulators, three b vectors and one a vector fill the 16 AVX
+// registers; per 8 values 7 loads feed 12 FMAs, so the FMA units bound the loop.
+S_GRAM_INLINE void
+s_gram_tile(double *tile, const float *a0, const float *b0, size_t stride)
+{
+    const float *a1 = a0 + stride, *a2 = a1 + stride, *a3 = a2 + stride;
+    const float *b1 = b0 + stride, *b2 = b1 + stride;
+    __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;
+    __m256 s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00;
+    for (size_t j = 0; j < stride; j += LANES) {
+        __m256 c0 = _mm256_loadu_ps(b0 + j), c1 = _mm256_loadu_ps(b1 + j);
+        __m256 c2 = _mm256_loadu_ps(b2 + j), x = _mm256_loadu_ps(a0 + j);
+        S_KEEP(c0);
+        S_KEEP(c1);
+        S_KEEP(c2);
+        S_KEEP(x);
+        s00 = _mm256_fmadd_ps(x, c0, s00);
+        s01 = _mm256_fmadd_ps(x, c1, s01);
+        s02 = _mm256_fmadd_ps(x, c2, s02);
+        x = _mm256_loadu_ps(a1 + j);
+        S_KEEP(x);
+        s10 = _mm256_fmadd_ps(x, c0, s10);
+        s11 = _mm256_fmadd_ps(x, c1, s11);
+        s12 = _mm256_fmadd_ps(x, c2, s12);
+        x = _mm256_loadu_ps(a2 + j);
+        S_KEEP(x);
+        s20 = _mm256_fmadd_ps(x, c0, s20);
+        s21 = _mm256_fmadd_ps(x, c1, s21);
+        s22 = _mm256_fmadd_ps(x, c2, s22);
+        x = _mm256_loadu_ps(a3 + j);
+        S_KEEP(x);
+        s30 = _mm256_fmadd_ps(x, c0, s30);
+        s31 = _mm256_fmadd_ps(x, c1, s31);
+        s32 = _mm256_fmadd_ps(x, c2, s32);
+    }
+    s_add_lanes4(tile, s00, s10, s20, s30);
+    s_add_lanes4(tile + 4, s01, s11, s21, s31);
+    s_add_lanes4(tile + 8, s02, s12, s22, s32);
+}
+
+// The next block's rows, fetched a few lines per tile so that the memory works while the
+// tiles compute (a burst of all the lines at once stalls on the cache's miss buffers).
+typedef struct {
+    const float *const *rows;
+    size_t n, row, offset, start, end, per_tile;
+} s_prefetch_t;
+
+S_GRAM_INLINE void
+s_prefetch_some(s_prefetch_t *next)
+{
+    for (size_t k = 0; k < next->per_tile && next->row < next->n; k++) {
+        _mm_prefetch((const char *)(next->rows[next->row] + next->offset), _MM_HINT_T0);
+        next->offset += 64 / sizeof(float);
+        if (next->offset >= next->end) {
+            next->offset = next->start;
+            next->row++;
+        }
+    }
+}
+
+// Every tile of a packed block (rows `stride` floats apart) in s_tile_count's order, the
+// tiles one after the other in `tiles`. The four rows of a group stay in L1 while the
+// column groups stream from L2.
+S_GRAM_INLINE void
+s_gram_tiles(double *tiles, const float *pack, size_t n, size_t stride, s_prefetch_t *next)
+{
+    for (size_t a = 0; a < n; a += S_TILE_ROWS)
+        for (size_t b = a; b < n; b += S_TILE_COLUMNS, tiles += S_TILE_PAIRS) {
+            s_prefetch_some(next);
+            s_gram_tile(tiles, pack + a * stride, pack + b * stride, stride);
+        }
+}
+
 // Adds the block [j0, j0 + len) of every pair: its rows are packed with the block's column
 // mean subtracted (distances do not change under a translation, and centring keeps
 // |a|^2 + |b|^2 close to |a - b|^2 for rows spread around their mean) and every tile's
 // products added to `tiles`; a short block, or one with huge or non-finite values, adds
 // its direct distances to `out` instead. `next_len` values of the next block are fetched
 // meanwhile.
-S_INLINE void
+S_GRAM_INLINE void
 s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, size_t n, size_t j0,
              size_t len, size_t next_len, size_t tile_count)
 {
@@ -411,23 +426,22 @@ s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, 
     float scale = 1.0f / (float)n;
     for (size_t j = 0; j < len; j++)
         mean[j] *= scale;
-    // Pack, and flag values above the limit, Inf or NaN: their magnitude bits compare above
-    // the limit's as integers (an integer comparison, which every vector unit has).
-    // The columns [len, stride) and the rows after the n-th are zero: they add nothing.
-    float limit_value = S_GRAM_LIMIT;
-    int32_t limit_bits;
-    memcpy(&limit_bits, &limit_value, sizeof limit_bits);
-    s_v8i too_large = {0};
-    const s_v8i limit = (s_v8i){0} + limit_bits;
+    // Pack, and flag values above the limit, Inf and NaN: their magnitude bits compare
+    // above the limit's as integers. The columns [len, stride) and the rows after the n-th
+    // are zero: they add nothing to any sum.
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
+    const __m256i limit = _mm256_castps_si256(_mm256_set1_ps(S_GRAM_LIMIT));
+    __m256i too_large = _mm256_setzero_si256();
     bool tail_too_large = false;
     for (i = 0; i < n; i++) {
         const float *row = rows[i] + j0;
         float *packed = pack + i * stride;
         size_t j = 0;
         for (; j < vector_end; j += LANES) {
-            s_v8f value = *(const s_v8f *)(row + j) - *(const s_v8f *)(mean + j);
-            *(s_v8f *)(packed + j) = value;
-            too_large |= ((s_v8i)value & 0x7fffffff) > limit;
+            __m256 value = _mm256_sub_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(mean + j));
+            _mm256_storeu_ps(packed + j, value);
+            __m256i bits = _mm256_and_si256(_mm256_castps_si256(value), magnitude);
+            too_large = _mm256_or_si256(too_large, _mm256_cmpgt_epi32(bits, limit));
         }
         for (; j < len; j++) {
             packed[j] = row[j] - mean[j];
@@ -437,10 +451,7 @@ s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, 
             packed[j] = 0;
     }
     memset(pack + n * stride, 0, S_PAD_ROWS * stride * sizeof *pack);
-    bool huge = tail_too_large;
-    for (int l = 0; l < LANES; l++)
-        huge |= too_large[l] != 0;
-    if (huge) {
+    if (tail_too_large || !_mm256_testz_si256(too_large, too_large)) {
         s_group_block(out, rows, n, j0, len);
         return;
     }
@@ -455,8 +466,8 @@ s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, 
     s_gram_tiles(tiles, pack, n, stride, &next);
 }
 
-// One segment, the values [first, last), block after block (s_gram_block).
-S_INLINE void
+// One segment, the values [first, last), block after block.
+__attribute__((target("avx2,fma"))) static void
 s_gram_segment(double *out, double *tiles, float *pack, const float *const *rows, size_t n,
                size_t first, size_t last, size_t block, size_t tile_count)
 {
@@ -466,41 +477,19 @@ s_gram_segment(double *out, double *tiles, float *pack, const float *const *rows
                      tile_count);
     }
 }
-
-typedef void s_gram_segment_fn(double *out, double *tiles, float *pack, const float *const *rows,
-                               size_t n, size_t first, size_t last, size_t block,
-                               size_t tile_count);
-
-// The segment compiled for the base instruction set and, on x86-64, for AVX2 and FMA,
-// chosen at run time: the program runs on any x86-64 and uses the wide units where they
-// exist, whatever -march it was built with. (With FMA each product is rounded once,
-// without it twice: results are bit-identical run to run on one machine, not across
-// machines of different kinds.)
-S_CONTRACT static void
-s_gram_segment_portable(double *out, double *tiles, float *pack, const float *const *rows, size_t n,
-                        size_t first, size_t last, size_t block, size_t tile_count)
-{
-    s_gram_segment(out, tiles, pack, rows, n, first, last, block, tile_count);
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define S_HAVE_AVX2 1
-__attribute__((target("avx2,fma"))) S_CONTRACT static void
-s_gram_segment_avx2(double *out, double *tiles, float *pack, const float *const *rows, size_t n,
-                    size_t first, size_t last, size_t block, size_t tile_count)
-{
-    s_gram_segment(out, tiles, pack, rows, n, first, last, block, tile_count);
-}
 #endif
 
-static s_gram_segment_fn *
-s_gram_segment_select(void)
+// True if this CPU runs the Gram kernels. (FMA rounds each product once, the direct
+// kernels twice: distances are bit-identical run to run on one machine, and agree across
+// machines to about 1e-7 relative.)
+static bool
+s_gram_available(void)
 {
-#ifdef S_HAVE_AVX2
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return s_gram_segment_avx2;
+#ifdef S_HAVE_GRAM
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
 #endif
-    return s_gram_segment_portable;
 }
 
 // Sets norms[r] to the centred squared norms the tiles hold and adds each pair's distance
@@ -523,6 +512,71 @@ s_gram_unpack(double *out, double *norms, const double *tiles, size_t n)
                     if (r < c && c < n)
                         out[r * n + c] += norms[r] + norms[c] - 2 * tile[S_TILE_ROWS * k + i];
                 }
+}
+
+// Adds to out[a * n + b] the distance over [first, last) of every flagged pair a < b with
+// b in [b_first, b_last) (flags[b * n + a] != 0), block after block so that the block's
+// rows stay in L2; each pair is summed the same way (s_row4 and s_pair agree), its blocks'
+// totals added in double.
+static void
+s_recompute_rows(double *out, const double *flags, const float *const *rows, size_t n,
+                 size_t b_first, size_t b_last, size_t first, size_t last, size_t block)
+{
+    for (size_t j0 = first; j0 < last; j0 += block) {
+        size_t len = last - j0 < block ? last - j0 : block;
+        for (size_t b = b_first; b < b_last; b++) {
+            const float *row = rows[b] + j0, *partners[4];
+            size_t index[4], count = 0;
+            double part[4];
+            for (size_t a = 0; a < b; a++) {
+                if (flags[b * n + a] == 0)
+                    continue;
+                partners[count] = rows[a] + j0;
+                index[count++] = a;
+                if (count == 4) {
+                    s_row4(part, row, partners, len);
+                    for (size_t k = 0; k < 4; k++)
+                        out[index[k] * n + b] += part[k];
+                    count = 0;
+                }
+            }
+            for (size_t k = 0; k < count; k++)
+                out[index[k] * n + b] += s_pair(row, partners[k], len);
+        }
+    }
+}
+
+// Recomputes the flagged pairs' distances (flags in the lower triangle of `distances`) from
+// their differences, over the same segments and blocks as the Gram pass: a few close pairs
+// or all of them, the work stays blocked in cache and spread over the threads. With one
+// segment (large n) the rows are split into chunks of equal pair counts instead.
+static void
+s_recompute(double *distances, double *partial, const float *const *rows, size_t n, size_t d,
+            size_t segments, size_t segment, size_t block)
+{
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++)
+            if (distances[b * n + a] != 0)
+                distances[a * n + b] = 0;
+    size_t chunks = segments == 1 ? 8 : 1;
+#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
+    for (size_t unit = 0; unit < segments * chunks; unit++) {
+        size_t g = unit / chunks, c = unit % chunks;
+        double *out = g == 0 ? distances : partial + (g - 1) * n * n;
+        if (g > 0)
+            memset(out, 0, n * n * sizeof *out);
+        size_t first = g * segment < d ? g * segment : d;
+        size_t last = first + segment < d ? first + segment : d;
+        size_t b_first = (size_t)((double)n * sqrt((double)c / (double)chunks));
+        size_t b_last =
+            c + 1 == chunks ? n : (size_t)((double)n * sqrt((double)(c + 1) / (double)chunks));
+        s_recompute_rows(out, distances, rows, n, b_first, b_last, first, last, block);
+    }
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++)
+            if (distances[b * n + a] != 0)
+                for (size_t g = 1; g < segments; g++)
+                    distances[a * n + b] += partial[(g - 1) * n * n + a * n + b];
 }
 
 void
@@ -552,7 +606,7 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
     size_t block = s_gram_block_length(n), tile_count = s_tile_count(n);
     size_t own_size = s_segment_doubles(n);
     double *partial = scratch, *own = scratch + (segments - 1) * n * n;
-    s_gram_segment_fn *segment_fn = s_gram_segment_select();
+    bool gram = s_gram_available() && block >= S_GRAM_MIN_LENGTH;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
     for (size_t g = 0; g < segments; g++) {
         double *out = g == 0 ? distances : partial + (g - 1) * n * n;
@@ -562,7 +616,13 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
         memset(tiles, 0, S_TILE_PAIRS * tile_count * sizeof *tiles);
         size_t first = g * segment < d ? g * segment : d;
         size_t last = first + segment < d ? first + segment : d;
-        segment_fn(out, tiles, pack, rows, n, first, last, block, tile_count);
+#ifdef S_HAVE_GRAM
+        if (gram)
+            s_gram_segment(out, tiles, pack, rows, n, first, last, block, tile_count);
+#endif
+        if (!gram)
+            for (size_t j0 = first; j0 < last; j0 += block)
+                s_group_block(out, rows, n, j0, last - j0 < block ? last - j0 : block);
         s_gram_unpack(out, norms, tiles, n);
     }
     double *norms = own + S_TILE_PAIRS * tile_count;
@@ -577,17 +637,17 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
             distances[a * n + b] = total;
         }
     // Recompute the close pairs (their list reuses the lower triangle as flags).
+    size_t close = 0;
     for (size_t a = 0; a < n; a++) {
         distances[a * n + a] = 0;
-        for (size_t b = a + 1; b < n; b++)
-            distances[b * n + a] =
-                distances[a * n + b] < S_RECOMPUTE_RATIO * (norms[a] + norms[b]) ? 1 : 0;
+        for (size_t b = a + 1; b < n; b++) {
+            bool flag = distances[a * n + b] < S_RECOMPUTE_RATIO * (norms[a] + norms[b]);
+            distances[b * n + a] = flag;
+            close += flag;
+        }
     }
-#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++)
-            if (distances[b * n + a] != 0)
-                distances[a * n + b] = s_pair(rows[a], rows[b], d);
+    if (close)
+        s_recompute(distances, partial, rows, n, d, segments, segment, block);
     for (size_t a = 0; a < n; a++)
         for (size_t b = a + 1; b < n; b++)
             distances[b * n + a] = distances[a * n + b];
