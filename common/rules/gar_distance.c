@@ -264,12 +264,12 @@ s_gram_block_length(size_t n)
     return block < LANES ? LANES : block;
 }
 
-// Floats of a pack: n + S_PAD_ROWS rows and the mean, block floats each (a bound that does
-// not fall as n grows, so scratch sized for n serves every smaller n).
+// Floats of a pack: n + S_PAD_ROWS rows of at most a block each (a bound that does not fall
+// as n grows, so scratch sized for n serves every smaller n).
 static size_t
 s_pack_floats(size_t n)
 {
-    size_t bound = ((size_t)1 << 16) + (S_PAD_ROWS + 1) * 512, large = (n + S_PAD_ROWS + 1) * LANES;
+    size_t bound = ((size_t)1 << 16) + S_PAD_ROWS * 512, large = (n + S_PAD_ROWS) * LANES;
     return large > bound ? large : bound;
 }
 
@@ -286,6 +286,60 @@ byzgd_gar_distance_scratch(size_t n)
     size_t segments = n <= BYZGD_GAR_SEGMENTED_MAX_N ? BYZGD_GAR_DISTANCE_SEGMENTS : 1;
     // (segments - 1) partial matrices (the first segment adds into the result).
     return (segments - 1) * n * n + segments * s_segment_doubles(n);
+}
+
+// The k-th smallest of values[0 .. count) (k < count, no NaN), reordering them: quickselect
+// with Hoare's partition around the middle element.
+static double
+s_select(double *values, size_t count, size_t k)
+{
+    ptrdiff_t low = 0, high = (ptrdiff_t)count - 1, target = (ptrdiff_t)k;
+    while (low < high) {
+        double pivot = values[low + (high - low) / 2];
+        ptrdiff_t i = low - 1, j = high + 1;
+        for (;;) {
+            do
+                i++;
+            while (values[i] < pivot);
+            do
+                j--;
+            while (values[j] > pivot);
+            if (i >= j)
+                break;
+            double swap = values[i];
+            values[i] = values[j];
+            values[j] = swap;
+        }
+        if (target <= j)
+            high = j;
+        else
+            low = j + 1;
+    }
+    return values[target];
+}
+
+// The row whose (n / 2)-th nearest row is nearest, by the distances in the upper triangle
+// of `distances` (NaN counts as +Inf; ties go to the smaller index): a row inside the
+// majority of the rows, wherever outliers lie. `scratch` holds n doubles.
+static size_t
+s_central_row(const double *distances, double *scratch, size_t n)
+{
+    size_t best = 0;
+    double best_score = INFINITY;
+    for (size_t a = 0; n > 1 && a < n; a++) {
+        size_t count = 0;
+        for (size_t b = 0; b < n; b++)
+            if (b != a) {
+                double value = distances[a < b ? a * n + b : b * n + a];
+                scratch[count++] = isnan(value) ? INFINITY : value;
+            }
+        double score = s_select(scratch, count, (n - 1) / 2);
+        if (score < best_score) {
+            best_score = score;
+            best = a;
+        }
+    }
+    return best;
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -391,15 +445,14 @@ s_gram_tiles(double *tiles, const float *pack, size_t n, size_t stride, s_prefet
         }
 }
 
-// Adds the block [j0, j0 + len) of every pair: its rows are packed with the block's column
-// mean subtracted (distances do not change under a translation, and centring keeps
-// |a|^2 + |b|^2 close to |a - b|^2 for rows spread around their mean) and every tile's
-// products added to `tiles`; a short block, or one with huge or non-finite values, adds
-// its direct distances to `out` instead. `next_len` values of the next block are fetched
-// meanwhile.
+// Adds the block [j0, j0 + len) of every pair: its rows are packed minus the centre row
+// (distances do not change under a translation, and a central centre keeps |a|^2 + |b|^2
+// close to |a - b|^2) and every tile's products added to `tiles`; a short block, or one
+// with huge or non-finite values, adds its direct distances to `out` instead. `next_len`
+// values of the next block are fetched meanwhile.
 S_GRAM_INLINE void
-s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, size_t n, size_t j0,
-             size_t len, size_t next_len, size_t tile_count)
+s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, size_t n,
+             size_t centre_row, size_t j0, size_t len, size_t next_len, size_t tile_count)
 {
     // Short blocks (small d, or the last block of a segment) gain nothing from the Gram
     // form, and the direct kernel keeps small exact cases (integers) exact.
@@ -408,24 +461,7 @@ s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, 
         return;
     }
     size_t stride = (len + LANES - 1) / LANES * LANES, vector_end = len - len % LANES;
-    float *mean = pack + (n + S_PAD_ROWS) * stride;
-    for (size_t j = 0; j < len; j++)
-        mean[j] = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) { // four rows per pass over the sums
-        const float *r0 = rows[i] + j0, *r1 = rows[i + 1] + j0, *r2 = rows[i + 2] + j0,
-                    *r3 = rows[i + 3] + j0;
-        for (size_t j = 0; j < len; j++)
-            mean[j] += (r0[j] + r1[j]) + (r2[j] + r3[j]);
-    }
-    for (; i < n; i++) {
-        const float *row = rows[i] + j0;
-        for (size_t j = 0; j < len; j++)
-            mean[j] += row[j];
-    }
-    float scale = 1.0f / (float)n;
-    for (size_t j = 0; j < len; j++)
-        mean[j] *= scale;
+    const float *centre = rows[centre_row] + j0;
     // Pack, and flag values above the limit, Inf and NaN: their magnitude bits compare
     // above the limit's as integers. The columns [len, stride) and the rows after the n-th
     // are zero: they add nothing to any sum.
@@ -433,18 +469,18 @@ s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, 
     const __m256i limit = _mm256_castps_si256(_mm256_set1_ps(S_GRAM_LIMIT));
     __m256i too_large = _mm256_setzero_si256();
     bool tail_too_large = false;
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         const float *row = rows[i] + j0;
         float *packed = pack + i * stride;
         size_t j = 0;
         for (; j < vector_end; j += LANES) {
-            __m256 value = _mm256_sub_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(mean + j));
-            _mm256_storeu_ps(packed + j, value);
+            __m256 value = _mm256_sub_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(centre + j));
+            _mm256_store_ps(packed + j, value);
             __m256i bits = _mm256_and_si256(_mm256_castps_si256(value), magnitude);
             too_large = _mm256_or_si256(too_large, _mm256_cmpgt_epi32(bits, limit));
         }
         for (; j < len; j++) {
-            packed[j] = row[j] - mean[j];
+            packed[j] = row[j] - centre[j];
             tail_too_large |= !(fabsf(packed[j]) <= S_GRAM_LIMIT);
         }
         for (; j < stride; j++)
@@ -466,15 +502,20 @@ s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, 
     s_gram_tiles(tiles, pack, n, stride, &next);
 }
 
-// One segment, the values [first, last), block after block.
+// One segment, the values [first, last), block after block: the first with the direct
+// kernel, which picks the centre row (s_central_row) for the others. `scratch` holds n
+// doubles.
 __attribute__((target("avx2,fma"))) static void
-s_gram_segment(double *out, double *tiles, float *pack, const float *const *rows, size_t n,
-               size_t first, size_t last, size_t block, size_t tile_count)
+s_gram_segment(double *out, double *tiles, float *pack, double *scratch, const float *const *rows,
+               size_t n, size_t first, size_t last, size_t block, size_t tile_count)
 {
-    for (size_t j0 = first; j0 < last; j0 += block) {
-        size_t len = last - j0 < block ? last - j0 : block, next = j0 + len;
-        s_gram_block(out, tiles, pack, rows, n, j0, len, last - next < block ? last - next : block,
-                     tile_count);
+    size_t len = last - first < block ? last - first : block;
+    s_group_block(out, rows, n, first, len);
+    size_t centre_row = s_central_row(out, scratch, n);
+    for (size_t j0 = first + len; j0 < last; j0 += block) {
+        size_t next = j0 + (len = last - j0 < block ? last - j0 : block);
+        s_gram_block(out, tiles, pack, rows, n, centre_row, j0, len,
+                     last - next < block ? last - next : block, tile_count);
     }
 }
 #endif
@@ -618,7 +659,7 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
         size_t last = first + segment < d ? first + segment : d;
 #ifdef S_HAVE_GRAM
         if (gram)
-            s_gram_segment(out, tiles, pack, rows, n, first, last, block, tile_count);
+            s_gram_segment(out, tiles, pack, norms, rows, n, first, last, block, tile_count);
 #endif
         if (!gram)
             for (size_t j0 = first; j0 < last; j0 += block)
