@@ -1,16 +1,21 @@
 /*  gar_distance.c — pairwise squared distances and weighted sums for the rules.
 
-    The distance matrix comes from the Gram identity |a|^2 + |b|^2 - 2 a.b (one FMA per
-    pair and value instead of a subtraction and an FMA), made as exact as differences:
-    each block of d is centred on its column mean, each pair's products are summed in 8
-    float lanes over at most 512 values and then in double, and a pair still much closer
-    than its centred norms (ratio 1/16) is recomputed from its differences
-    (byzgd_gar_distances says why). Blocks with values above 1e15 or non-finite ones, and
-    blocks shorter than 64 values, use the direct kernel: each pair's squared differences
-    summed in 8 float lanes per chunk of 512 values, the chunks in double, an overflowing
-    chunk recomputed in double, so huge finite rows never produce Inf. Every pair is
-    summed the same way whichever tile computes it and whatever the number of threads:
-    duplicate rows tie exactly and results are bit-identical run to run. */
+    Two distance kernels. The direct one sums each pair's squared differences: 8 float lanes
+    per chunk of 512 values (a product and a sum per value, never fused), the chunks in
+    double, an overflowing chunk recomputed in double, so huge finite rows never produce
+    Inf. The Gram one, on x86-64 CPUs with AVX2 and FMA (chosen at run time, so the program
+    runs on any x86-64), uses |a|^2 + |b|^2 - 2 a.b: one FMA per pair and value where the
+    direct kernel needs a subtraction, a product and a sum. It works on blocks of at most
+    512 values packed in L2, 4 x 3 register tiles against them, and is made as exact as
+    differences: each block is centred on a central row, each pair's products are summed
+    in 8 float lanes over the block and then in double, and a pair still much closer than
+    its centred norms (ratio 1/16) is recomputed from its differences (byzgd_gar_distances
+    says why). Blocks with values above 1e15 or non-finite ones, blocks shorter than 64
+    values and the first block of each segment (which picks the central row) use the direct
+    kernel. Every pair is summed the same way whichever tile computes it and whatever the
+    number of threads: duplicate rows tie exactly and results are bit-identical run to run.
+    (The two kernels agree to about 1e-7 relative, so a machine without AVX2 and FMA, where
+    every block is direct, may differ from one with them in the last digits.) */
 #include "gar_internal.h"
 
 #include <math.h>
@@ -510,8 +515,10 @@ s_gram_segment(double *out, double *tiles, float *pack, double *scratch, const f
                size_t n, size_t first, size_t last, size_t block, size_t tile_count)
 {
     size_t len = last - first < block ? last - first : block;
+    if (len == 0)
+        return;
     s_group_block(out, rows, n, first, len);
-    size_t centre_row = s_central_row(out, scratch, n);
+    size_t centre_row = first + len < last ? s_central_row(out, scratch, n) : 0;
     for (size_t j0 = first + len; j0 < last; j0 += block) {
         size_t next = j0 + (len = last - j0 < block ? last - j0 : block);
         s_gram_block(out, tiles, pack, rows, n, centre_row, j0, len,
@@ -555,34 +562,43 @@ s_gram_unpack(double *out, double *norms, const double *tiles, size_t n)
                 }
 }
 
-// Adds to out[a * n + b] the distance over [first, last) of every flagged pair a < b with
-// b in [b_first, b_last) (flags[b * n + a] != 0), block after block so that the block's
-// rows stay in L2; each pair is summed the same way (s_row4 and s_pair agree), its blocks'
-// totals added in double.
+// The flagged pairs a < b of the lower triangle (distances[b * n + a] != 0) as lists in
+// place: row b's partners a at distances[b * n + q], q < their count at distances[b * n + b].
 static void
-s_recompute_rows(double *out, const double *flags, const float *const *rows, size_t n,
+s_list_partners(double *distances, size_t n)
+{
+    for (size_t b = 0; b < n; b++) {
+        size_t count = 0;
+        for (size_t a = 0; a < b; a++)
+            if (distances[b * n + a] != 0)
+                distances[b * n + count++] = (double)a;
+        distances[b * n + b] = (double)count;
+    }
+}
+
+// Adds to out[a * n + b] the distance over [first, last) of every listed pair (a, b) with b
+// in [b_first, b_last), block after block so that the block's rows stay in L2; each pair
+// is summed the same way (s_row4 and s_pair agree), its blocks' totals added in double.
+static void
+s_recompute_rows(double *out, const double *lists, const float *const *rows, size_t n,
                  size_t b_first, size_t b_last, size_t first, size_t last, size_t block)
 {
     for (size_t j0 = first; j0 < last; j0 += block) {
         size_t len = last - j0 < block ? last - j0 : block;
         for (size_t b = b_first; b < b_last; b++) {
-            const float *row = rows[b] + j0, *partners[4];
-            size_t index[4], count = 0;
-            double part[4];
-            for (size_t a = 0; a < b; a++) {
-                if (flags[b * n + a] == 0)
-                    continue;
-                partners[count] = rows[a] + j0;
-                index[count++] = a;
-                if (count == 4) {
-                    s_row4(part, row, partners, len);
-                    for (size_t k = 0; k < 4; k++)
-                        out[index[k] * n + b] += part[k];
-                    count = 0;
-                }
+            const double *partner = lists + b * n;
+            size_t count = (size_t)partner[b], q = 0;
+            const float *row = rows[b] + j0, *others[4];
+            for (; q + 4 <= count; q += 4) {
+                double part[4];
+                for (size_t k = 0; k < 4; k++)
+                    others[k] = rows[(size_t)partner[q + k]] + j0;
+                s_row4(part, row, others, len);
+                for (size_t k = 0; k < 4; k++)
+                    out[(size_t)partner[q + k] * n + b] += part[k];
             }
-            for (size_t k = 0; k < count; k++)
-                out[index[k] * n + b] += s_pair(row, partners[k], len);
+            for (; q < count; q++)
+                out[(size_t)partner[q] * n + b] += s_pair(row, rows[(size_t)partner[q]] + j0, len);
         }
     }
 }
@@ -590,15 +606,16 @@ s_recompute_rows(double *out, const double *flags, const float *const *rows, siz
 // Recomputes the flagged pairs' distances (flags in the lower triangle of `distances`) from
 // their differences, over the same segments and blocks as the Gram pass: a few close pairs
 // or all of them, the work stays blocked in cache and spread over the threads. With one
-// segment (large n) the rows are split into chunks of equal pair counts instead.
+// segment (large n) the rows are split into chunks of equal pair counts instead. Leaves
+// the lower triangle and the diagonal to the caller.
 static void
 s_recompute(double *distances, double *partial, const float *const *rows, size_t n, size_t d,
             size_t segments, size_t segment, size_t block)
 {
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++)
-            if (distances[b * n + a] != 0)
-                distances[a * n + b] = 0;
+    s_list_partners(distances, n);
+    for (size_t b = 0; b < n; b++)
+        for (size_t q = 0; q < (size_t)distances[b * n + b]; q++)
+            distances[(size_t)distances[b * n + q] * n + b] = 0;
     size_t chunks = segments == 1 ? 8 : 1;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
     for (size_t unit = 0; unit < segments * chunks; unit++) {
@@ -613,11 +630,12 @@ s_recompute(double *distances, double *partial, const float *const *rows, size_t
             c + 1 == chunks ? n : (size_t)((double)n * sqrt((double)(c + 1) / (double)chunks));
         s_recompute_rows(out, distances, rows, n, b_first, b_last, first, last, block);
     }
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++)
-            if (distances[b * n + a] != 0)
-                for (size_t g = 1; g < segments; g++)
-                    distances[a * n + b] += partial[(g - 1) * n * n + a * n + b];
+    for (size_t b = 0; b < n; b++)
+        for (size_t q = 0; q < (size_t)distances[b * n + b]; q++)
+            for (size_t g = 1; g < segments; g++) {
+                size_t a = (size_t)distances[b * n + q];
+                distances[a * n + b] += partial[(g - 1) * n * n + a * n + b];
+            }
 }
 
 void
@@ -626,14 +644,17 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
 {
     // Cancellation. The Gram identity loses the digits |a|^2 + |b|^2 has above |a - b|^2:
     // on near-identical float rows it gives percent-level errors. Three things keep the
-    // distances as exact as differences would: (1) each block is centred on its column mean,
-    // so |a|^2 + |b|^2 is the rows' spread, not their common offset; (2) each pair's products
-    // are summed in float over at most 64 values per lane, then in double; (3) a pair whose
-    // distance is still below 1/16 of its two centred squared norms (two rows much closer
-    // to each other than to the mean, duplicates for instance) is recomputed from its
-    // differences (s_pair, double totals per 512 values), so its relative error stays
-    // about 1e-7 like every other pair's (at most 16 times the Gram sums' own ~1e-7).
-    // Blocks with huge or non-finite values use the direct kernel throughout.
+    // distances as exact as differences would: (1) each block is centred on a central row
+    // (s_central_row: the row whose (n/2)-th nearest row is nearest, over its segment's
+    // first block), so |a|^2 + |b|^2 is the rows' spread, not their common offset; a row
+    // inside the majority, not the column mean, which a few far rows (a Gaussian attack)
+    // drag away from all the others; (2) each pair's products are summed in float over at
+    // most 64 values per lane, then in double; (3) a pair whose distance is still below
+    // 1/16 of its two centred squared norms (two rows much closer to each other than to
+    // the centre, duplicates for instance) is recomputed from its differences
+    // (s_recompute), so its relative error stays about 1e-7 like every other pair's (at
+    // most 16 times the Gram sums' own ~1e-7). Blocks with huge or non-finite values use
+    // the direct kernel throughout.
     //
     // d is cut into BYZGD_GAR_DISTANCE_SEGMENTS = 8 segments, each computed for all pairs
     // into its own matrix by one thread, without any barrier (a thread delayed by another
@@ -654,17 +675,20 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
         double *tiles = own + g * own_size, *norms = tiles + S_TILE_PAIRS * tile_count;
         float *pack = (float *)(void *)(((uintptr_t)(norms + n) + 31) & ~(uintptr_t)31);
         memset(out, 0, n * n * sizeof *out);
-        memset(tiles, 0, S_TILE_PAIRS * tile_count * sizeof *tiles);
+        if (gram)
+            memset(tiles, 0, S_TILE_PAIRS * tile_count * sizeof *tiles);
         size_t first = g * segment < d ? g * segment : d;
         size_t last = first + segment < d ? first + segment : d;
 #ifdef S_HAVE_GRAM
-        if (gram)
+        if (gram) {
             s_gram_segment(out, tiles, pack, norms, rows, n, first, last, block, tile_count);
+            s_gram_unpack(out, norms, tiles, n);
+            continue;
+        }
 #endif
-        if (!gram)
-            for (size_t j0 = first; j0 < last; j0 += block)
-                s_group_block(out, rows, n, j0, last - j0 < block ? last - j0 : block);
-        s_gram_unpack(out, norms, tiles, n);
+        for (size_t j0 = first; j0 < last; j0 += block)
+            s_group_block(out, rows, n, j0, last - j0 < block ? last - j0 : block);
+        memset(norms, 0, n * sizeof *norms);
     }
     double *norms = own + S_TILE_PAIRS * tile_count;
     for (size_t g = 1; g < segments; g++)
@@ -689,9 +713,11 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
     }
     if (close)
         s_recompute(distances, partial, rows, n, d, segments, segment, block);
-    for (size_t a = 0; a < n; a++)
+    for (size_t a = 0; a < n; a++) {
+        distances[a * n + a] = 0;
         for (size_t b = a + 1; b < n; b++)
             distances[b * n + a] = distances[a * n + b];
+    }
 }
 
 void
