@@ -11,25 +11,15 @@
 # BYZGD_BIN (default build/bin) selects the build; KILLS, ROUNDS and SEED the campaign.
 # Exit status 0 when every check held. tests/e2e_fault_server_kills.sh runs a short one.
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${BYZGD_BIN:-$root/build/bin}
 mode=${1:?usage: fault_campaign.sh server-kills|worker-kills}
+root=$(cd "$(dirname "$0")/.." && pwd)
+BYZGD_BIN=${BYZGD_BIN:-$root/build/bin}
+# E2E_DIR (every process mentioning it killed at exit; kept on failure), e2e_fail, e2e_pid.
+. "$root/tests/support/e2e_lib.bash"
+bin=$BYZGD_BIN
 seed=${SEED:-$RANDOM}
 RANDOM=$seed
-work=$(mktemp -d /tmp/byzgd-faults-XXXXXX)
-cleanup() {
-    local status=$?
-    pkill -KILL -f -- "$work/" 2>/dev/null
-    if ((status == 0)); then rm -rf "$work"; else echo "kept $work for inspection"; fi
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $1"
-    [[ -n "${2:-}" && -f "$2" ]] && tail -25 "$2" | sed 's/^/    /'
-    exit 1
-}
-lines() { [[ -f "$1/metrics.jsonl" ]] && wc -l <"$1/metrics.jsonl" || echo 0; }
-run=$work/run
+run=$E2E_DIR/run
 
 case $mode in
 server-kills)
@@ -49,38 +39,38 @@ server-kills)
     done_kills=0
     for point in $points; do
         deadline=$((SECONDS + 300))
-        until (($(lines "$run") >= point)); do
-            kill -0 $launcher 2>/dev/null || fail "the run ended before kill $((done_kills + 1))" "$run.out"
-            ((SECONDS < deadline)) || fail "no progress to line $point" "$run/logs/server.log"
+        until (($(e2e_metrics_lines "$run") >= point)); do
+            kill -0 $launcher 2>/dev/null || e2e_fail "the run ended before kill $((done_kills + 1))" "$run.out"
+            ((SECONDS < deadline)) || e2e_fail "no progress to line $point" "$run/logs/server.log"
             sleep 0.02
         done
-        supervisor=$(awk '$1 == "server" { print $2 }' "$run/pids")
+        supervisor=$(e2e_pid "$run" server)
         server=""
         until [[ -n "$server" ]]; do
             server=$(pgrep -P "$supervisor" -x byzgd-server)
-            ((SECONDS < deadline)) || fail "no byzgd-server under the supervisor" "$run/logs/server.log"
+            ((SECONDS < deadline)) || e2e_fail "no byzgd-server under the supervisor" "$run/logs/server.log"
             [[ -n "$server" ]] || sleep 0.02
         done
         kill -KILL "$server"
         done_kills=$((done_kills + 1))
-        echo "kill $done_kills at line $(lines "$run") (pid $server)"
+        echo "kill $done_kills at line $(e2e_metrics_lines "$run") (pid $server)"
         # The next kill only once the restarted server is back (a kill of the supervisor's
         # back-off would not be a kill of the server).
         until pgrep -P "$supervisor" -x byzgd-server >/dev/null && [[ $(pgrep -P "$supervisor" -x byzgd-server) != "$server" ]]; do
-            kill -0 $launcher 2>/dev/null || fail "the run ended after kill $done_kills" "$run.out"
-            ((SECONDS < deadline)) || fail "the server was not restarted" "$run/logs/server.log"
+            kill -0 $launcher 2>/dev/null || e2e_fail "the run ended after kill $done_kills" "$run.out"
+            ((SECONDS < deadline)) || e2e_fail "the server was not restarted" "$run/logs/server.log"
             sleep 0.02
         done
     done
     wait $launcher
     status=$?
-    ((status == 0)) || fail "byzgd-cluster exited with $status" "$run.out"
+    ((status == 0)) || e2e_fail "byzgd-cluster exited with $status" "$run.out"
     log=$run/logs/server.log
     killed=$(grep -c "ended abnormally (signal Killed" "$log")
     resumed=$(grep -c "^byzgd-server: resuming after round" "$log")
     echo "server kills: $killed, resumed from a valid checkpoint: $resumed"
-    ((killed == kills && resumed == kills)) || fail "$resumed of $kills restarts resumed" "$log"
-    python3 - "$run/metrics.jsonl" "$rounds" <<'PY' || fail "metrics" "$run/metrics.jsonl"
+    ((killed == kills && resumed == kills)) || e2e_fail "$resumed of $kills restarts resumed" "$log"
+    python3 - "$run/metrics.jsonl" "$rounds" <<'PY' || e2e_fail "metrics" "$run/metrics.jsonl"
 import json, sys
 numbers = [json.loads(line)["round"] for line in open(sys.argv[1])]
 rounds = int(sys.argv[2])
@@ -98,19 +88,19 @@ worker-kills)
         --dataset synthetic --rounds "$rounds" --batch 16 --lr 0.1 --seed 12 --eval-every 100 \
         --deadline-ms $deadline_ms --timeout 1800 --quiet >"$run.out" 2>&1 &
     launcher=$!
-    until (($(lines "$run") >= 20)); do
-        kill -0 $launcher 2>/dev/null || fail "the run ended early" "$run.out"
+    until (($(e2e_metrics_lines "$run") >= 20)); do
+        kill -0 $launcher 2>/dev/null || e2e_fail "the run ended early" "$run.out"
         sleep 0.05
     done
     for name in worker-03 worker-07; do
-        kill -KILL "$(awk -v n=$name '$1 == n { print $2 }' "$run/pids")"
+        kill -KILL "$(e2e_pid "$run" $name)"
     done
-    killed_at=$(lines "$run")
+    killed_at=$(e2e_metrics_lines "$run")
     echo "killed worker-03 and worker-07 after $killed_at rounds"
     wait $launcher
     # The launcher reports the killed workers; the run itself must succeed.
-    grep -q "^summary: ok " "$run.out" || fail "the run did not finish" "$run.out"
-    python3 - "$run/metrics.jsonl" "$killed_at" "$deadline_ms" <<'PY' || fail "metrics" "$run/metrics.jsonl"
+    grep -q "^summary: ok " "$run.out" || e2e_fail "the run did not finish" "$run.out"
+    python3 - "$run/metrics.jsonl" "$killed_at" "$deadline_ms" <<'PY' || e2e_fail "metrics" "$run/metrics.jsonl"
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 killed_at, deadline = int(sys.argv[2]), int(sys.argv[3]) / 1000

@@ -5,34 +5,30 @@
 # drift is the last sample against the one at 60 s (after warm-up); it must stay < 5 %.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${BYZGD_BIN:-$root/build/bin}
+BYZGD_BIN=${BYZGD_BIN:-$root/build/bin}
+# E2E_DIR (every process mentioning it killed at exit; kept on failure), e2e_fail, e2e_pid.
+. "$root/tests/support/e2e_lib.bash"
+bin=$BYZGD_BIN
 seconds=${SOAK_SECONDS:-600}
-work=$(mktemp -d /tmp/byzgd-soak-XXXXXX)
-cleanup() {
-    local status=$?
-    pkill -KILL -f -- "$work/" 2>/dev/null
-    if ((status == 0)); then rm -rf "$work"; else echo "kept $work for inspection"; fi
-}
-trap cleanup EXIT
-run=$work/run
+run=$E2E_DIR/run
 "$bin/byzgd-cluster" --run-dir "$run" --workers 10 --byzantine 1 --attack gaussian \
     --rule multi-krum --model mlp --dataset synthetic --rounds 10000000 --batch 16 --lr 0.05 \
     --seed 3 --eval-every 500 --quiet >"$run.out" 2>&1 &
 launcher=$!
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 for _ in $(seq 600); do [[ -s "$run/pids" ]] && break; sleep 0.1; done
-supervisor=$(awk '$1 == "server" { print $2 }' "$run/pids")
+supervisor=$(e2e_pid "$run" server)
 server=""
 for _ in $(seq 600); do
     server=$(pgrep -P "$supervisor" -x byzgd-server) && break
     sleep 0.1
 done
-[[ -n "$server" ]] || { echo "FAIL: no byzgd-server"; exit 1; }
+[[ -n "$server" ]] || e2e_fail "no byzgd-server"
 start=$SECONDS
 baseline="" last="" samples=()
 while ((SECONDS - start < seconds)); do
     sleep 10
-    kill -0 "$server" 2>/dev/null || { echo "FAIL: byzgd-server $server ended"; tail "$run/logs/server.log"; exit 1; }
+    kill -0 "$server" 2>/dev/null || e2e_fail "byzgd-server $server ended" "$run/logs/server.log"
     last=$(rss_kib "$server")
     samples+=("$((SECONDS - start))s:$((last / 1024))MiB")
     ((SECONDS - start >= 60)) && [[ -z "$baseline" ]] && baseline=$last

@@ -178,8 +178,11 @@ s_propose(void *arg, byzgd_worker_context_t *context, float *proposal_out, doubl
     byzgd_attack_input_t input = {
         .n = session->worker_count, .f = session->byzantine_count, .round = round};
     // The loss a Byzantine worker reports must look plausible (and be finite, or the codec
-    // drops the proposal before the rule sees the vector): the loss of its own minibatch.
-    double loss = byzgd_worker_context_gradient(context, state->own, NULL, false, false);
+    // drops the proposal before the rule sees the vector): the loss of its own minibatch,
+    // by a forward pass alone unless the worker sends that minibatch's gradient (none).
+    double loss = state->attack.kind == BYZGD_ATTACK_NONE
+                      ? byzgd_worker_context_gradient(context, state->own, NULL, false, false)
+                      : byzgd_worker_context_loss(context);
     if (needs & BYZGD_ATTACK_NEEDS_OWN_GRADIENT) {
         // Colluders draw the same minibatch of the whole training set; others their own.
         loss = byzgd_worker_context_gradient(context, state->own, &rng, shared, false);
@@ -191,7 +194,12 @@ s_propose(void *arg, byzgd_worker_context_t *context, float *proposal_out, doubl
         byzgd_worker_context_gradient(context, state->flipped, &rng, shared, true);
         input.flipped_gradient = state->flipped;
     }
-    uint64_t checksum = state->collusion ? s_checksum(byzgd_worker_context_params(context), d) : 0;
+    // Only the shared caches below need x_t's checksum (d serial multiplies).
+    uint64_t checksum =
+        state->collusion &&
+                (needs & (BYZGD_ATTACK_NEEDS_MOMENTS | BYZGD_ATTACK_NEEDS_FULL_GRADIENT))
+            ? s_checksum(byzgd_worker_context_params(context), d)
+            : 0;
     if (needs & BYZGD_ATTACK_NEEDS_MOMENTS) {
         if (!state->moments) {
             state->moments = byzgd_attack_moments_new(d);
@@ -317,11 +325,12 @@ byzgd_byzantine_hooks(byzgd_worker_hooks_t *hooks, const byzgd_attack_config_t *
         abort();
     state->attack = *attack;
     state->collusion = collusion ? s_collusion_take(collusion) : NULL;
-    memset(hooks, 0, sizeof *hooks);
-    hooks->state = state;
-    hooks->propose = s_propose;
-    hooks->delay_ms = s_delay_ms;
-    hooks->send = s_send;
-    hooks->destroy = s_destroy;
+    *hooks = (byzgd_worker_hooks_t){
+        .state = state,
+        .propose = s_propose,
+        .delay_ms = s_delay_ms,
+        .send = s_send,
+        .destroy = s_destroy,
+    };
     return 0;
 }

@@ -148,6 +148,25 @@ byzgd_cluster_sections(void)
     return s_sections;
 }
 
+static int
+s_load_file(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
+            const char *value, char *error, size_t error_size)
+{
+    (void)section;
+    (void)option;
+    return byzgd_cluster_config_load(state, value, error, error_size);
+}
+
+static const byzgd_option_t s_file_options[] = {
+    {"config", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
+     "read options from FILE (name = value lines, as in a run's RUN_DIR/config; later options "
+     "win)",
+     "FILE", NULL},
+};
+
+const byzgd_option_section_t byzgd_cluster_config_file_section =
+    BYZGD_OPTION_SECTION("Configuration file", s_file_options, s_load_file);
+
 struct byzgd_cluster_config_t {
     char **values; // given values (malloc'ed), NULL = default; one per option of every section
 };

@@ -46,6 +46,10 @@ typedef struct byzgd_cluster_config_t byzgd_cluster_config_t;
 // OR'ed into its options' tags.
 const byzgd_option_section_t *const *byzgd_cluster_sections(void);
 
+// The `--config FILE` option of byzgd-cluster and byzgd-simulate (command line only): reads
+// FILE with byzgd_cluster_config_load into the section's state, a byzgd_cluster_config_t.
+extern const byzgd_option_section_t byzgd_cluster_config_file_section;
+
 // The option called `name`, or NULL.
 const byzgd_option_t *byzgd_cluster_option_find(const char *name);
 // Where the option `name` is forwarded: BYZGD_CLUSTER_TO_* bits (0 for an unknown name).

@@ -92,22 +92,6 @@ s_flag_spelling(char *flag, size_t size, const char *name)
     snprintf(flag, size, "%s%s", strlen(name) == 1 ? "-" : "--", name);
 }
 
-static int
-s_load_config(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-              const char *value, char *error, size_t error_size)
-{
-    (void)section;
-    (void)option;
-    return byzgd_cluster_config_load(state, value, error, error_size);
-}
-
-static const byzgd_option_t s_command_line_options[] = {
-    {"config", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
-     "read options from FILE (name = value lines; later options win)", "FILE", NULL},
-};
-static const byzgd_option_section_t s_command_line_section =
-    BYZGD_OPTION_SECTION("Configuration file", s_command_line_options, s_load_config);
-
 // Parses argv into config. Returns 0, 1 after --help or --version, -1 with a message.
 static int
 s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv, char *error,
@@ -119,7 +103,7 @@ s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv, char *e
     for (const byzgd_option_section_t *const *section = byzgd_cluster_sections(); *section;
          section++)
         sections[count++] = *section;
-    sections[count++] = &s_command_line_section;
+    sections[count++] = &byzgd_cluster_config_file_section;
     for (size_t i = 0; i < count; i++)
         states[i] = config;
     const byzgd_program_t program = {

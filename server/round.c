@@ -106,12 +106,23 @@ byzgd_round_note_non_finite(byzgd_round_t *self, size_t slot)
 static bool
 s_row_finite(const float *row, size_t d)
 {
-    // One pass without early exit vectorises; a NaN or ±Inf makes the sum non-finite only
-    // through x − x, which is NaN exactly for those values.
-    float probe = 0;
-    for (size_t j = 0; j < d; j++)
-        probe += row[j] - row[j];
-    return probe == 0;
+    // The largest exponent field over the row, in integers: a max reduction vectorises,
+    // where a float sum's fixed order keeps the compiler to one value per cycle. All-ones
+    // exponent bits are exactly NaN and ±Inf.
+    uint32_t exponent = 0;
+    for (size_t j = 0; j < d; j++) {
+        uint32_t bits;
+        memcpy(&bits, row + j, sizeof bits);
+        bits &= 0x7f800000u;
+        exponent = bits > exponent ? bits : exponent;
+    }
+    return exponent != 0x7f800000u;
+}
+
+float *
+byzgd_round_slot_row(byzgd_round_t *self, size_t slot)
+{
+    return slot < self->n ? self->rows + slot * self->d : NULL;
 }
 
 byzgd_msg_reject_t
@@ -129,7 +140,8 @@ byzgd_round_accept(byzgd_round_t *self, size_t slot, uint64_t round, const void 
     if (dimension != self->d || !gradient)
         return BYZGD_MSG_REJECT_DIMENSION;
     float *row = self->rows + slot * self->d;
-    memcpy(row, gradient, self->d * sizeof *row);
+    if (gradient != row) // written in place through byzgd_round_slot_row: nothing to copy
+        memcpy(row, gradient, self->d * sizeof *row);
     if (!isfinite(train_loss) || !s_row_finite(row, self->d)) {
         byzgd_round_note_non_finite(self, slot);
         return BYZGD_MSG_REJECT_NON_FINITE;

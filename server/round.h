@@ -89,6 +89,11 @@ void byzgd_round_destroy(byzgd_round_t **self_p);
 byzgd_msg_reject_t byzgd_round_accept(byzgd_round_t *self, size_t slot, uint64_t round,
                                       const void *gradient, size_t dimension, double train_loss);
 
+// Where `slot`'s proposal for the current round may be computed in place (d floats), to be
+// offered with byzgd_round_accept(self, slot, round, that pointer, d, loss) without a copy;
+// NULL when slot ≥ n. Its content is the engine's until the next accept of that slot.
+float *byzgd_round_slot_row(byzgd_round_t *self, size_t slot);
+
 // Records that `slot` reported a non-finite proposal for the current round that never
 // reached byzgd_round_accept (the codec rejected it first). Idempotent per slot and round.
 void byzgd_round_note_non_finite(byzgd_round_t *self, size_t slot);

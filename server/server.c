@@ -1080,27 +1080,21 @@ s_stop(s_server_t *self)
 static void
 s_on_pipe(s_server_t *self)
 {
-    zmsg_t *request = zmsg_recv(self->pipe);
-    if (!request) {
-        self->terminated = true;
-        return;
-    }
-    char *command = zmsg_popstr(request);
-    if (!command || streq(command, "$TERM"))
+    char *command = byzgd_actor_command_recv(self->pipe);
+    if (!command)
         self->terminated = true;
     else if (streq(command, "STATS")) {
         self->stats.round = s_round(self);
         self->stats.epoch = self->epoch;
         self->stats.state = s_state_names[self->state];
         self->stats.joined = self->joined;
-        zsock_send(self->pipe, "sb", "STATS", &self->stats, sizeof self->stats);
+        byzgd_actor_reply(self->pipe, "STATS", &self->stats, sizeof self->stats);
     } else if (streq(command, "PARAMS"))
-        zsock_send(self->pipe, "sb", "PARAMS", byzgd_round_params(self->engine),
-                   self->d * sizeof(float));
+        byzgd_actor_reply(self->pipe, "PARAMS", byzgd_round_params(self->engine),
+                          self->d * sizeof(float));
     else if (streq(command, "STOP"))
         s_stop(self);
     zstr_free(&command);
-    zmsg_destroy(&request);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1115,10 +1109,7 @@ s_state_destroy(s_server_t **self_p)
     if (self->params_ready)
         zmq_msg_close(&self->params_msg);
     zpoller_destroy(&self->poller);
-    if (self->monitor) {
-        zmq_socket_monitor(self->router_handle, NULL, 0);
-        zsock_destroy(&self->monitor);
-    }
+    byzgd_monitor_destroy(&self->monitor, self->router);
     if (self->router)
         zsock_set_linger(self->router, 500); // let BYE reach the workers
     zsock_destroy(&self->router);
@@ -1268,11 +1259,7 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
         goto failed;
     zsock_set_rcvtimeo(self->router, 0);
     self->router_handle = zsock_resolve(self->router);
-    char monitor_endpoint[64];
-    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://byzgd-server-monitor-%p",
-             (void *)self);
-    if (zmq_socket_monitor(self->router_handle, monitor_endpoint, ZMQ_EVENT_DISCONNECTED) == 0)
-        self->monitor = zsock_new_pair(monitor_endpoint);
+    self->monitor = byzgd_monitor_new(self->router, ZMQ_EVENT_DISCONNECTED);
     if (zsock_bind(self->router, "%s", config->endpoint) < 0) {
         byzgd_set_error(error, error_size, "cannot bind %s: %s", config->endpoint,
                         zmq_strerror(zmq_errno()));

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "learning/dataset.h"
 #include "rules/gar.h"
 #include "support/options.h"
 #include "learning/lr_schedule.h"
@@ -119,6 +120,13 @@ int byzgd_server_config_check(const byzgd_server_config_t *config, char *error, 
 // starts anything. Writes d into *dimension_out (may be NULL). Returns 0, or -1 with a message.
 int byzgd_server_config_check_model(const byzgd_server_config_t *config, size_t *dimension_out,
                                     char *error, size_t error_size);
+
+// Loads the first `limit` examples (0: all) of the configured dataset's test split (the
+// configured data directory and seed), and writes into *spec the model the configuration
+// builds on that data's shape. Returns the test set, or NULL with a message.
+byzgd_dataset_t *byzgd_server_config_load_test_set(const byzgd_server_config_t *config,
+                                                   size_t limit, byzgd_model_spec_t *spec,
+                                                   char *error, size_t error_size);
 
 // byzgd-server's command line: its own options and the rule options (static).
 const byzgd_program_t *byzgd_server_program(void);

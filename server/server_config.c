@@ -352,21 +352,32 @@ byzgd_server_config_check(const byzgd_server_config_t *config, char *error, size
     return 0;
 }
 
-int
-byzgd_server_config_check_model(const byzgd_server_config_t *config, size_t *dimension_out,
-                                char *error, size_t error_size)
+byzgd_dataset_t *
+byzgd_server_config_load_test_set(const byzgd_server_config_t *config, size_t limit,
+                                  byzgd_model_spec_t *spec, char *error, size_t error_size)
 {
     byzgd_dataset_options_t data_options = {0};
     data_options.data_dir = config->data_dir[0] ? config->data_dir : NULL;
     data_options.split = BYZGD_SPLIT_TEST;
-    data_options.limit = 1; // the shape is all a check needs
+    data_options.limit = limit;
     data_options.seed = config->seed;
     byzgd_dataset_t *test_set =
         byzgd_dataset_load(config->dataset, &data_options, error, error_size);
+    if (test_set)
+        *spec = byzgd_dataset_model_spec(test_set, config->architecture, config->hidden);
+    return test_set;
+}
+
+int
+byzgd_server_config_check_model(const byzgd_server_config_t *config, size_t *dimension_out,
+                                char *error, size_t error_size)
+{
+    byzgd_model_spec_t spec;
+    // One test example: the shape is all a check needs.
+    byzgd_dataset_t *test_set =
+        byzgd_server_config_load_test_set(config, 1, &spec, error, error_size);
     if (!test_set)
         return -1;
-    byzgd_model_spec_t spec =
-        byzgd_dataset_model_spec(test_set, config->architecture, config->hidden);
     byzgd_model_t *model = byzgd_model_new(&spec, 1, error, error_size);
     byzgd_dataset_destroy(&test_set);
     if (!model)

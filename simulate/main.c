@@ -56,7 +56,6 @@ typedef struct {
     byzgd_dataset_t *train_set;
     byzgd_worker_context_t **contexts;
     byzgd_worker_hooks_t *hooks; // per slot; zero for honest slots
-    float *proposals;            // n × d
     double *losses;
     int *status; // per slot: 0 proposed, -1 the hook sent nothing
     byzgd_round_t *engine;
@@ -105,24 +104,6 @@ s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t
                           error, error_size);
 }
 
-static int
-s_load_config(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-              const char *value, char *error, size_t error_size)
-{
-    (void)section;
-    (void)option;
-    return byzgd_cluster_config_load(state, value, error, error_size);
-}
-
-static const byzgd_option_t s_file_options[] = {
-    {"config", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
-     "read options from FILE (name = value lines, a byzgd-cluster RUN_DIR/config too: its "
-     "transport and process options are ignored; later options win)",
-     "FILE", NULL},
-};
-static const byzgd_option_section_t s_file_section =
-    BYZGD_OPTION_SECTION("Configuration file", s_file_options, s_load_config);
-
 static void
 s_sections_build(void)
 {
@@ -143,7 +124,7 @@ s_sections_build(void)
         used += cluster->count;
         s_section_list[count] = &s_sections[count];
     }
-    s_section_list[count] = &s_file_section;
+    s_section_list[count] = &byzgd_cluster_config_file_section;
     s_section_list[count + 1] = NULL;
 }
 
@@ -162,8 +143,9 @@ s_parse_arguments(byzgd_cluster_config_t *config, int argc, char **argv)
         "runs a byzgd experiment in one process: byzgd-cluster's options, no network",
         s_section_list,
         "byzgd-cluster's options and configuration files, without its transport and process\n"
-        "options (refused); every slot proposes in every round. --threads N computes the\n"
-        "proposals of a round on N threads.\n",
+        "options (refused on the command line, ignored in a --config file, so a cluster's\n"
+        "RUN_DIR/config runs here too); every slot proposes in every round. --threads N\n"
+        "computes the proposals of a round on N threads.\n",
         "Exit status: 0 run finished, 1 run failed, 2 usage error, 3 the model diverged.\n",
         0,
         0,
@@ -276,17 +258,11 @@ static int
 s_setup(s_sim_t *sim, char *error, size_t error_size)
 {
     const byzgd_server_config_t *config = &sim->server;
-    byzgd_dataset_options_t data_options = {0};
-    data_options.data_dir = config->data_dir[0] ? config->data_dir : NULL;
-    data_options.split = BYZGD_SPLIT_TEST;
-    data_options.limit = config->eval_examples;
-    data_options.seed = config->seed;
+    byzgd_model_spec_t spec;
     byzgd_dataset_t *test_set =
-        byzgd_dataset_load(config->dataset, &data_options, error, error_size);
+        byzgd_server_config_load_test_set(config, config->eval_examples, &spec, error, error_size);
     if (!test_set)
         return -1;
-    byzgd_model_spec_t spec =
-        byzgd_dataset_model_spec(test_set, config->architecture, config->hidden);
     byzgd_model_t *model = byzgd_model_new(&spec, 1, error, error_size);
     if (!model) {
         byzgd_dataset_destroy(&test_set);
@@ -326,7 +302,7 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
     }
     byzgd_dataset_destroy(&test_set);
     byzgd_dataset_options_t train_options = {0};
-    train_options.data_dir = data_options.data_dir;
+    train_options.data_dir = config->data_dir[0] ? config->data_dir : NULL;
     train_options.split = BYZGD_SPLIT_TRAIN;
     train_options.seed = config->seed;
     if (status == 0 &&
@@ -334,10 +310,9 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
         status = -1;
     sim->contexts = calloc(sim->n, sizeof(byzgd_worker_context_t *));
     sim->hooks = calloc(sim->n, sizeof *sim->hooks);
-    sim->proposals = malloc(sim->n * sim->d * sizeof *sim->proposals);
     sim->losses = calloc(sim->n, sizeof *sim->losses);
     sim->status = calloc(sim->n, sizeof *sim->status);
-    if (!sim->contexts || !sim->hooks || !sim->proposals || !sim->losses || !sim->status)
+    if (!sim->contexts || !sim->hooks || !sim->losses || !sim->status)
         abort();
     for (size_t slot = 0; slot < sim->n && status == 0; slot++) {
         session.slot = session.shard_index = (uint32_t)slot;
@@ -380,7 +355,6 @@ s_teardown(s_sim_t *sim)
     }
     free(sim->contexts);
     free(sim->hooks);
-    free(sim->proposals);
     free(sim->losses);
     free(sim->status);
     free(sim->is_byzantine);
@@ -453,15 +427,15 @@ s_run(s_sim_t *sim)
         for (int slot = 0; slot < n; slot++)
             sim->status[slot] = byzgd_worker_context_propose(
                 sim->contexts[slot], &sim->hooks[slot], round, params,
-                sim->proposals + (size_t)slot * sim->d, &sim->losses[slot]);
+                byzgd_round_slot_row(sim->engine, (size_t)slot), &sim->losses[slot]);
         byzgd_round_record_t record = {.round = round};
         record.collect_s = s_now_s() - computed_start;
         for (size_t slot = 0; slot < sim->n; slot++) {
             if (sim->status[slot] != 0)
                 continue;
-            byzgd_msg_reject_t reason =
-                byzgd_round_accept(sim->engine, slot, round, sim->proposals + slot * sim->d, sim->d,
-                                   sim->losses[slot]);
+            byzgd_msg_reject_t reason = byzgd_round_accept(sim->engine, slot, round,
+                                                           byzgd_round_slot_row(sim->engine, slot),
+                                                           sim->d, sim->losses[slot]);
             if (reason != BYZGD_MSG_OK) {
                 record.rejected[reason]++;
                 rejected_total++;

@@ -100,13 +100,9 @@ main(int argc, char **argv)
         1,
         -1,
     };
-    byzgd_supervisor_options_t options = {.resume_argument = "--resume",
-                                          .max_restarts = 10,
-                                          .restart_every_s = 6,
-                                          .backoff_min_ms = 500,
-                                          .backoff_max_ms = 3000,
-                                          .poll_interval_ms = 20};
+    byzgd_supervisor_options_t options = {.poll_interval_ms = 20};
     void *states[] = {&options};
+    byzgd_options_apply_defaults(sections, states);
     int first = 0;
     int parsed = byzgd_options_main(&program, argc, argv, states, &first);
     if (parsed != BYZGD_OPTIONS_CONTINUE)

@@ -268,6 +268,19 @@ TEST(join_truncates)
     ASSERT_STR_EQ(whole, "alpha, beta, gamma");
 }
 
+TEST(defaults_come_from_the_table_and_the_command_line_wins)
+{
+    s_record_t mine = {0}, other = {0};
+    void *states[] = {&mine, &other};
+    byzgd_options_apply_defaults(s_sections, states);
+    ASSERT_STR_EQ(mine.log, "workers=20"); // the only option of s_table with a default
+    ASSERT_EQ_INT(other.applied, 0);
+    char *argv[] = {(char *)"byzgd-test", (char *)"--workers", (char *)"7", NULL};
+    char error[256];
+    ASSERT_EQ_INT(byzgd_options_parse(&s_program, 3, argv, states, NULL, error, sizeof error), 0);
+    ASSERT_STR_EQ(mine.log, "workers=20 workers=7");
+}
+
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(command_line_spellings),
     TEST_CASE(positionals_move_behind_the_options),
@@ -279,6 +292,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(rule_section_applies_to_a_gar_config),
     TEST_CASE(configuration_lines),
     TEST_CASE(join_truncates),
+    TEST_CASE(defaults_come_from_the_table_and_the_command_line_wins),
 };
 
 BYZGD_TEST_MAIN(cases)

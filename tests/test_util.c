@@ -42,6 +42,55 @@ TEST(rng_gaussian_moments)
     ASSERT_NEAR(sum_sq / count, 1.0, 0.02);
 }
 
+// The ziggurat's layers, wedges and tail together give the normal distribution: the
+// empirical CDF of 10^6 draws stays within the Kolmogorov–Smirnov bound of Phi (1.95 /
+// sqrt(n): a 0.1 % level), and the mass beyond the tail's start R and beyond 4 matches.
+static int
+s_compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+TEST(rng_gaussian_distribution)
+{
+    enum { COUNT = 1000000 };
+    double *x = malloc(COUNT * sizeof *x);
+    ASSERT(x != NULL);
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 11, 3);
+    size_t beyond_r = 0, beyond_4 = 0;
+    for (size_t i = 0; i < COUNT; i++) {
+        x[i] = byzgd_rng_gaussian(&rng);
+        beyond_r += fabs(x[i]) > 3.442619855899;
+        beyond_4 += fabs(x[i]) > 4.0;
+    }
+    qsort(x, COUNT, sizeof *x, s_compare_doubles);
+    double worst = 0;
+    for (size_t i = 0; i < COUNT; i++) {
+        double phi = 0.5 * erfc(-x[i] / sqrt(2.0));
+        double below = (double)i / COUNT, upto = (double)(i + 1) / COUNT;
+        worst = fmax(worst, fmax(fabs(phi - below), fabs(upto - phi)));
+    }
+    free(x);
+    ASSERT(worst < 1.95 / sqrt((double)COUNT));
+    // P(|X| > R) = 5.76e-4 (576 expected, sd 24); P(|X| > 4) = 6.33e-5 (63, sd 8).
+    ASSERT(beyond_r > 576 - 4 * 24 && beyond_r < 576 + 4 * 24);
+    ASSERT(beyond_4 > 63 - 4 * 8 && beyond_4 < 63 + 4 * 8);
+}
+
+TEST(rng_gaussian_fill_equals_draws)
+{
+    byzgd_rng_t a, b;
+    byzgd_rng_seed(&a, 5, 1);
+    byzgd_rng_seed(&b, 5, 1);
+    float filled[1000];
+    byzgd_rng_gaussian_fill(&a, filled, 1000, 14.0);
+    for (size_t i = 0; i < 1000; i++)
+        ASSERT(filled[i] == (float)(14.0 * byzgd_rng_gaussian(&b)));
+    ASSERT(byzgd_rng_next(&a) == byzgd_rng_next(&b));
+}
+
 TEST(rng_gamma_mean)
 {
     byzgd_rng_t rng;
@@ -172,9 +221,15 @@ TEST(atomic_write_replaces_or_leaves_untouched)
 }
 
 static const byzgd_test_case_t cases[] = {
-    TEST_CASE(rng_same_seed_same_sequence), TEST_CASE(rng_streams_differ),
-    TEST_CASE(rng_gaussian_moments),        TEST_CASE(rng_gamma_mean),
-    TEST_CASE(rng_below_and_shuffle),       TEST_CASE(json_nesting_commas_and_escapes),
-    TEST_CASE(crc32_check_value),           TEST_CASE(atomic_write_replaces_or_leaves_untouched),
+    TEST_CASE(rng_same_seed_same_sequence),
+    TEST_CASE(rng_streams_differ),
+    TEST_CASE(rng_gaussian_moments),
+    TEST_CASE(rng_gaussian_distribution),
+    TEST_CASE(rng_gaussian_fill_equals_draws),
+    TEST_CASE(rng_gamma_mean),
+    TEST_CASE(rng_below_and_shuffle),
+    TEST_CASE(json_nesting_commas_and_escapes),
+    TEST_CASE(crc32_check_value),
+    TEST_CASE(atomic_write_replaces_or_leaves_untouched),
 };
 BYZGD_TEST_MAIN(cases)

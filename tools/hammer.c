@@ -664,8 +664,9 @@ main(int argc, char **argv)
         1,
         1,
     };
-    s_options_t options = {.seconds = 5, .count = 100, .seed = 1, .connections = 1};
+    s_options_t options = {0};
     void *states[] = {&options};
+    byzgd_options_apply_defaults(sections, states);
     int first = 0;
     int parsed = byzgd_options_main(&program, argc, argv, states, &first);
     if (parsed != BYZGD_OPTIONS_CONTINUE)

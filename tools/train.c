@@ -164,18 +164,9 @@ s_parse_options(s_options_t *options, int argc, char **argv)
         0,
         0,
     };
-    *options = (s_options_t){
-        .model = "mlp",
-        .dataset = "fashion-mnist",
-        .lr_schedule = "constant",
-        .batch = 32,
-        .lr = 0.05,
-        .steps = 2000,
-        .eval_every = 500,
-        .seed = 1,
-        .threads = 2,
-    };
+    *options = (s_options_t){0};
     void *states[] = {options};
+    byzgd_options_apply_defaults(sections, states);
     return byzgd_options_main(&program, argc, argv, states, NULL);
 }
 

@@ -124,6 +124,17 @@ byzgd_worker_context_gradient(byzgd_worker_context_t *context, float *gradient_o
 }
 
 double
+byzgd_worker_context_loss(byzgd_worker_context_t *context)
+{
+    size_t batch = context->session.batch_size;
+    byzgd_dataset_sample(context->shard, &context->rng, batch, context->features, context->labels);
+    double loss, accuracy;
+    byzgd_model_evaluate_arrays(context->model, &loss, &accuracy, context->params,
+                                context->features, context->labels, batch);
+    return loss;
+}
+
+double
 byzgd_worker_context_full_gradient(byzgd_worker_context_t *context, float *gradient_out,
                                    size_t limit)
 {
@@ -635,11 +646,11 @@ s_on_monitor(s_worker_t *self)
 static void
 s_on_pipe(s_worker_t *self)
 {
-    char *command = zstr_recv(self->pipe);
-    if (!command || streq(command, "$TERM"))
+    char *command = byzgd_actor_command_recv(self->pipe);
+    if (!command)
         self->terminated = true;
     else if (streq(command, "STATS"))
-        zsock_send(self->pipe, "sb", "STATS", &self->stats, sizeof self->stats);
+        byzgd_actor_reply(self->pipe, "STATS", &self->stats, sizeof self->stats);
     zstr_free(&command);
 }
 
@@ -650,10 +661,7 @@ s_state_destroy(s_worker_t **self_p)
         return;
     s_worker_t *self = *self_p;
     zpoller_destroy(&self->poller);
-    if (self->monitor) {
-        zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
-        zsock_destroy(&self->monitor);
-    }
+    byzgd_monitor_destroy(&self->monitor, self->dealer);
     zsock_destroy(&self->dealer);
     byzgd_worker_context_destroy(&self->context);
     free(self->proposal);
@@ -838,12 +846,7 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
         byzgd_keys_worker_name(name, sizeof name, (size_t)config->slot);
         zmq_setsockopt(zsock_resolve(state->dealer), ZMQ_ROUTING_ID, name, strlen(name));
     }
-    char monitor_endpoint[64];
-    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://byzgd-worker-monitor-%p",
-             (void *)state);
-    if (zmq_socket_monitor(zsock_resolve(state->dealer), monitor_endpoint,
-                           ZMQ_EVENT_DISCONNECTED) == 0)
-        state->monitor = zsock_new_pair(monitor_endpoint);
+    state->monitor = byzgd_monitor_new(state->dealer, ZMQ_EVENT_DISCONNECTED);
     if (zsock_connect(state->dealer, "%s", config->endpoint) != 0) {
         byzgd_set_error(error, error_size, "cannot connect to %s: %s", config->endpoint,
                         zmq_strerror(zmq_errno()));

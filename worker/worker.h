@@ -60,6 +60,12 @@ const float *byzgd_worker_context_params(const byzgd_worker_context_t *context);
 double byzgd_worker_context_gradient(byzgd_worker_context_t *context, float *gradient_out,
                                      byzgd_rng_t *rng, bool from_full_set, bool flip_labels);
 
+// The mean loss at x_round of one minibatch drawn from the worker's shard with its own
+// sampling stream (the draws byzgd_worker_context_gradient(context, out, NULL, false,
+// false) would make), by a forward pass only: what an attacker that sends no gradient of
+// its own reports as its loss.
+double byzgd_worker_context_loss(byzgd_worker_context_t *context);
+
 // Mean gradient at x_round over the first `limit` examples of the whole training set
 // (0 = all), written to gradient_out[d]; returns the mean loss.
 double byzgd_worker_context_full_gradient(byzgd_worker_context_t *context, float *gradient_out,

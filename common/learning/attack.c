@@ -500,8 +500,7 @@ byzgd_attack_apply(const byzgd_attack_config_t *config, float *out,
     case BYZGD_ATTACK_GAUSSIAN: {
         byzgd_rng_t rng;
         s_seed_stream(config, S_PURPOSE_NOISE, input->round, &rng);
-        for (size_t i = 0; i < d; i++)
-            out[i] = (float)(config->gaussian_sigma * byzgd_rng_gaussian(&rng));
+        byzgd_rng_gaussian_fill(&rng, out, d, config->gaussian_sigma);
         return 0;
     }
     case BYZGD_ATTACK_OMNISCIENT:

@@ -273,6 +273,23 @@ byzgd_options_parse(const byzgd_program_t *program, int argc, char **argv, void 
     return result;
 }
 
+void
+byzgd_options_apply_defaults(const byzgd_option_section_t *const *sections, void *const *states)
+{
+    assert(sections);
+    char error[256];
+    for (size_t s = 0; sections[s]; s++)
+        for (size_t i = 0; i < sections[s]->count; i++) {
+            const byzgd_option_t *option = &sections[s]->options[i];
+            if (!option->default_value)
+                continue;
+            int status =
+                s_apply(sections, s, option, option->default_value, states, error, sizeof error);
+            assert(status == 0 && "an option table's default fails its own check");
+            (void)status;
+        }
+}
+
 int
 byzgd_options_main(const byzgd_program_t *program, int argc, char **argv, void *const *states,
                    int *first_positional)

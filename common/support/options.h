@@ -122,6 +122,14 @@ const char *byzgd_option_check(const byzgd_option_t *option, const char *value, 
 int byzgd_options_parse(const byzgd_program_t *program, int argc, char **argv, void *const *states,
                         int *first_positional, char *error, size_t error_size);
 
+// Applies the default value of every option of `sections` (NULL-terminated) that has one,
+// through its section's apply function, as if it were given: a program whose state starts
+// from its table's defaults calls this before parsing, so each default is written once (in
+// the table, which --help shows). A default that fails its own option's check or apply is
+// a programmer error (assert).
+void byzgd_options_apply_defaults(const byzgd_option_section_t *const *sections,
+                                  void *const *states);
+
 // byzgd_options_parse() for main(): returns BYZGD_OPTIONS_CONTINUE to go on, 0 after
 // --help/--version, or 2 after printing "PROGRAM: message (see --help)" on stderr.
 int byzgd_options_main(const byzgd_program_t *program, int argc, char **argv, void *const *states,

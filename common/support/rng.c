@@ -2,6 +2,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <pthread.h>
 
 static uint64_t
 s_splitmix64(uint64_t *x)
@@ -59,16 +60,90 @@ byzgd_rng_below(byzgd_rng_t *rng, uint64_t bound)
     return x % bound;
 }
 
+// The ziggurat (Marsaglia & Tsang, 2000; the 128-layer form of Doornik, 2005): the area
+// under exp(-x^2/2), x >= 0, is cut into 128 horizontal layers of equal area V. Layer i
+// spans [0, x[i]] in x, between heights f(x[i]) and f(x[i + 1]); the base layer 0 is the
+// rectangle [0, R] x [0, f(R)] plus the tail beyond R, drawn as if x[0] = V / f(R). A draw
+// picks a layer and a signed uniform u from one 64-bit number: |u| < x[i + 1] / x[i] lies
+// inside the curve for sure (98.8 % of draws: one random number, a multiply and a compare);
+// otherwise the wedge is tested against the density, or the base's tail sampled exactly.
+// The polar method it replaces took a logarithm and a square root per value (about 30 ns
+// here, against about 10 ns per call and 6 ns in byzgd_rng_gaussian_fill), and the
+// Gaussian attack draws d values per round.
+#define S_ZIGGURAT_LAYERS 128
+static const double s_ziggurat_r = 3.442619855899;      // where the tail starts
+static const double s_ziggurat_v = 9.91256303526217e-3; // each layer's area
+static double s_ziggurat_x[S_ZIGGURAT_LAYERS + 1];      // layer widths, x[128] = 0
+static double s_ziggurat_f[S_ZIGGURAT_LAYERS + 1];      // f(x[i]) = exp(-x[i]^2 / 2)
+static double s_ziggurat_inner[S_ZIGGURAT_LAYERS];      // x[i + 1] / x[i]
+static pthread_once_t s_ziggurat_once = PTHREAD_ONCE_INIT;
+
+static void
+s_ziggurat_init(void)
+{
+    double f = exp(-0.5 * s_ziggurat_r * s_ziggurat_r);
+    s_ziggurat_x[0] = s_ziggurat_v / f;
+    s_ziggurat_x[1] = s_ziggurat_r;
+    s_ziggurat_x[S_ZIGGURAT_LAYERS] = 0;
+    for (int i = 2; i < S_ZIGGURAT_LAYERS; i++) {
+        s_ziggurat_x[i] = sqrt(-2 * log(s_ziggurat_v / s_ziggurat_x[i - 1] + f));
+        f = exp(-0.5 * s_ziggurat_x[i] * s_ziggurat_x[i]);
+    }
+    for (int i = 0; i <= S_ZIGGURAT_LAYERS; i++)
+        s_ziggurat_f[i] = exp(-0.5 * s_ziggurat_x[i] * s_ziggurat_x[i]);
+    for (int i = 0; i < S_ZIGGURAT_LAYERS; i++)
+        s_ziggurat_inner[i] = s_ziggurat_x[i + 1] / s_ziggurat_x[i];
+}
+
+// A uniform double in (0, 1]: safe to take the logarithm of.
+static double
+s_uniform_open_zero(byzgd_rng_t *rng)
+{
+    return 1.0 - byzgd_rng_uniform(rng);
+}
+
+// One deviate from the generator `rng`, in the inline form the bulk fill keeps in registers.
+static inline double
+s_gaussian(byzgd_rng_t *rng)
+{
+    for (;;) {
+        uint64_t bits = byzgd_rng_next(rng);
+        int layer = (int)(bits & (S_ZIGGURAT_LAYERS - 1));
+        // The top 53 bits as a signed uniform in [-1, 1); the low bits chose the layer.
+        double u = (double)((int64_t)bits >> 11) * 0x1.0p-52;
+        if (__builtin_expect(fabs(u) < s_ziggurat_inner[layer], 1))
+            return u * s_ziggurat_x[layer];
+        if (layer == 0) { // the tail beyond R (Marsaglia, 1964): exact, rarely looped
+            double x, y;
+            do {
+                x = -log(s_uniform_open_zero(rng)) / s_ziggurat_r;
+                y = -log(s_uniform_open_zero(rng));
+            } while (2 * y < x * x);
+            return u < 0 ? -(s_ziggurat_r + x) : s_ziggurat_r + x;
+        }
+        double x = u * s_ziggurat_x[layer];
+        double height = s_ziggurat_f[layer] +
+                        byzgd_rng_uniform(rng) * (s_ziggurat_f[layer + 1] - s_ziggurat_f[layer]);
+        if (height < exp(-0.5 * x * x))
+            return x;
+    }
+}
+
 double
 byzgd_rng_gaussian(byzgd_rng_t *rng)
 {
-    double u, v, s;
-    do {
-        u = 2.0 * byzgd_rng_uniform(rng) - 1.0;
-        v = 2.0 * byzgd_rng_uniform(rng) - 1.0;
-        s = u * u + v * v;
-    } while (s >= 1.0 || s == 0.0);
-    return u * sqrt(-2.0 * log(s) / s);
+    pthread_once(&s_ziggurat_once, s_ziggurat_init);
+    return s_gaussian(rng);
+}
+
+void
+byzgd_rng_gaussian_fill(byzgd_rng_t *rng, float *out, size_t count, double scale)
+{
+    pthread_once(&s_ziggurat_once, s_ziggurat_init);
+    byzgd_rng_t local = *rng; // a local copy stays in registers across the loop
+    for (size_t i = 0; i < count; i++)
+        out[i] = (float)(scale * s_gaussian(&local));
+    *rng = local;
 }
 
 double

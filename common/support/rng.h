@@ -24,9 +24,13 @@ double byzgd_rng_uniform(byzgd_rng_t *rng);
 // Uniform integer in [0, bound), without modulo bias. bound must be > 0.
 uint64_t byzgd_rng_below(byzgd_rng_t *rng, uint64_t bound);
 
-// Standard normal deviate (Marsaglia polar method; the spare value is discarded so the
-// sequence depends only on the number of calls).
+// Standard normal deviate (the ziggurat: usually one 64-bit draw; the sequence depends only
+// on the generator's state, never on earlier calls' spare values).
 double byzgd_rng_gaussian(byzgd_rng_t *rng);
+
+// out[i] = (float)(scale * byzgd_rng_gaussian(rng)) for i < count: the same values and the
+// same generator state afterwards as that loop, without a call per value.
+void byzgd_rng_gaussian_fill(byzgd_rng_t *rng, float *out, size_t count, double scale);
 
 // Gamma(shape, 1) deviate for shape > 0 (Marsaglia–Tsang), used for Dirichlet shards.
 double byzgd_rng_gamma(byzgd_rng_t *rng, double shape);

@@ -1,4 +1,5 @@
-/*  actor.c — replies on an actor pipe, with the DONE event recorded on the way. */
+/*  actor.c — calls and replies on an actor pipe, with the DONE event recorded on the way;
+    the actor's commands and its socket monitor. */
 #include "actor.h"
 
 zmsg_t *
@@ -58,6 +59,42 @@ byzgd_actor_call(zactor_t *actor, const char *command, void *out, size_t size, i
     }
     zmsg_destroy(&reply);
     return result;
+}
+
+char *
+byzgd_actor_command_recv(zsock_t *pipe)
+{
+    zmsg_t *request = zmsg_recv(pipe);
+    char *command = request ? zmsg_popstr(request) : NULL;
+    zmsg_destroy(&request);
+    if (command && streq(command, "$TERM"))
+        zstr_free(&command);
+    return command;
+}
+
+int
+byzgd_actor_reply(zsock_t *pipe, const char *command, const void *data, size_t size)
+{
+    return zsock_send(pipe, "sb", command, data, size);
+}
+
+zsock_t *
+byzgd_monitor_new(zsock_t *socket, int events)
+{
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://byzgd-monitor-%p", (void *)socket);
+    if (zmq_socket_monitor(zsock_resolve(socket), endpoint, events) != 0)
+        return NULL;
+    return zsock_new_pair(endpoint);
+}
+
+void
+byzgd_monitor_destroy(zsock_t **monitor_p, zsock_t *socket)
+{
+    if (!monitor_p || !*monitor_p)
+        return;
+    zmq_socket_monitor(zsock_resolve(socket), NULL, 0);
+    zsock_destroy(monitor_p);
 }
 
 unsigned

@@ -1,7 +1,8 @@
-/*  actor.h — the caller's side of byzgd's actors (server, worker): calls and replies on
-    the actor pipe, recording the actor's asynchronous "DONE <status>" event, which may
-    arrive before the reply a caller waits for. The typed APIs (byzgd_server_stats,
-    byzgd_worker_wait, ...) are one line each over these. */
+/*  actor.h — both sides of byzgd's actors (server, worker). The caller's side: calls and
+    replies on the actor pipe, recording the actor's asynchronous "DONE <status>" event,
+    which may arrive before the reply a caller waits for; the typed APIs
+    (byzgd_server_stats, byzgd_worker_wait, ...) are one line each over these. The actor's
+    side: its commands and replies on the pipe, and the socket monitor it polls. */
 #ifndef BYZGD_ACTOR_H
 #define BYZGD_ACTOR_H
 
@@ -24,6 +25,22 @@ int byzgd_actor_wait(zactor_t *actor, int timeout_ms, bool *done, int *status);
 // (no reply in time, a pipe error, or a reply of another size; `out` is then untouched).
 int byzgd_actor_call(zactor_t *actor, const char *command, void *out, size_t size, int timeout_ms,
                      bool *done, int *status);
+
+// The actor's side of the pipe: receives one command (its first frame; later frames are
+// dropped). Returns the command, freed by the caller with zstr_free, or NULL when the actor
+// must end: "$TERM" (zactor_destroy) or a broken pipe.
+char *byzgd_actor_command_recv(zsock_t *pipe);
+
+// The actor's reply to byzgd_actor_call: `command`, then data[0..size) in one frame.
+// Returns 0, or -1 if the pipe refused it.
+int byzgd_actor_reply(zsock_t *pipe, const char *command, const void *data, size_t size);
+
+// Starts monitoring `events` (ZMQ_EVENT_* bits) of `socket` on a new PAIR socket for the
+// actor to poll. Returns it, or NULL if libzmq cannot monitor the socket.
+zsock_t *byzgd_monitor_new(zsock_t *socket, int events);
+
+// Stops monitoring `socket` and destroys *monitor_p, its monitor (NULL-safe; nulls it).
+void byzgd_monitor_destroy(zsock_t **monitor_p, zsock_t *socket);
 
 // Receives one event from a zmq_socket_monitor() PAIR socket and returns its event type
 // (ZMQ_EVENT_*), or 0 if nothing valid arrived. The event message is consumed.

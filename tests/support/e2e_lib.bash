@@ -1,6 +1,8 @@
-# Helpers of the end-to-end scripts tests/e2e_*.sh, sourced by them (a .bash file outside
-# tests/*.sh, so the test runner does not count it as a test).
-#   BYZGD_BIN   directory of the executables under test (the ASan build's bin/)
+# Helpers of the end-to-end scripts tests/e2e_*.sh and of the bench/*.sh scripts that start
+# real processes, sourced by them (a .bash file outside tests/*.sh, so the test runner does
+# not count it as a test).
+#   BYZGD_BIN   directory of the executables under test (default: the ASan build's bin/;
+#               the bench scripts set the release build's before sourcing)
 #   E2E_DIR     a fresh scratch directory, removed on success, kept on failure
 
 BYZGD_ROOT=${BYZGD_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
