@@ -112,7 +112,7 @@ s_pair(const float *a, const float *b, size_t len)
 }
 
 // out[i][k] += |a_i - b_k|^2 over len values, i, k < 3: nine pairs per step from six loads.
-// Nine accumulators, three partner vectors and two temporaries fit the 16 AVX registers
+// Nine accumulators, three partner vectors and three temporaries fit the 16 AVX registers
 // (a 4 x 4 tile would spill them, and the spills cost more than the loads saved).
 static void
 s_tile9(double *const *out, const float *const *a, const float *const *b, size_t len)
