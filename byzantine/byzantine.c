@@ -2,6 +2,7 @@
 #include "byzantine.h"
 
 #include <assert.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -179,8 +180,12 @@ s_propose(void *arg, byzgd_worker_context_t *context, float *proposal_out, doubl
         .n = session->worker_count, .f = session->byzantine_count, .round = round};
     // The loss a Byzantine worker reports must look plausible (and be finite, or the codec
     // drops the proposal before the rule sees the vector): the loss of its own minibatch,
-    // by a forward pass alone unless the worker sends that minibatch's gradient (none).
-    double loss = state->attack.kind == BYZGD_ATTACK_NONE
+    // by a forward pass alone unless the worker sends that minibatch's gradient (none);
+    // an attack that reads no data (byzgd_byzantine_data: its worker loads none) reports
+    // ln C, the cross-entropy of a uniform prediction over the C classes, where every
+    // model starts.
+    double loss = needs == 0 ? log((double)session->class_count)
+                  : state->attack.kind == BYZGD_ATTACK_NONE
                       ? byzgd_worker_context_gradient(context, state->own, NULL, false, false)
                       : byzgd_worker_context_loss(context);
     if (needs & BYZGD_ATTACK_NEEDS_OWN_GRADIENT) {
@@ -312,6 +317,15 @@ s_send(void *arg, byzgd_worker_sender_t *sender, const float *proposal, size_t d
     default:
         return byzgd_worker_send_proposal(sender, round, proposal, d, loss);
     }
+}
+
+byzgd_worker_data_t
+byzgd_byzantine_data(const byzgd_attack_config_t *attack)
+{
+    if (byzgd_attack_needs(attack) == 0)
+        return BYZGD_WORKER_DATA_NONE;
+    return byzgd_attack_needs_training_set(attack) ? BYZGD_WORKER_DATA_FULL
+                                                   : BYZGD_WORKER_DATA_SHARD;
 }
 
 int

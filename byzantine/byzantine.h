@@ -25,6 +25,12 @@ void byzgd_collusion_counts(byzgd_collusion_t *self, unsigned long *computed,
 // Drops the caller's reference (the hooks hold their own). NULL-safe.
 void byzgd_collusion_release(byzgd_collusion_t **self_p);
 
+// The data an attacker holds: none when its attack computes no gradient (gaussian, zero,
+// nan, inf: it reports the loss ln C), its shard and the whole training set when the attack
+// draws from that set (byzgd_attack_needs_training_set), else its shard. byzgd-byzantine
+// and byzgd-simulate both ask here.
+byzgd_worker_data_t byzgd_byzantine_data(const byzgd_attack_config_t *attack);
+
 // Fills *hooks for `attack` (copied); collusion: NULL, or shared with the other attackers
 // of this process (the hooks take a reference). The hooks' state is freed by hooks->destroy, which
 // the worker calls when it ends. Returns 0, or -1 with a message.

@@ -106,8 +106,8 @@ main(int argc, char **argv)
     byzgd_attack_config_describe(&attack, description, sizeof description);
     byzgd_info("%s", description);
     // The omniscient estimate and colluding attacks draw from the whole training set; the
-    // others (gaussian needs no data at all) keep only their shard.
-    config.keep_full_set = byzgd_attack_needs_training_set(&attack);
+    // ones that compute no gradient (gaussian) load no data at all.
+    config.data = byzgd_byzantine_data(&attack);
     byzgd_collusion_t *collusion = byzgd_collusion_new();
     static byzgd_worker_config_t configs[S_IDENTITIES_MAX];
     int status = 0;

@@ -33,6 +33,17 @@ main(int argc, char **argv)
                    "(anyone who can connect can join)");
     zsys_init();
     zsys_set_linger(0);
+    // CURVE seals and opens every frame in ZeroMQ's I/O threads, each connection in one of
+    // them: with one thread per core (at most one per worker) the server's crypto runs on
+    // every core instead of one (docs/SECURITY.md §9). Plaintext needs one. The variable
+    // ZSYS_IO_THREADS, when set, decides instead.
+    if (!config.insecure && !getenv("ZSYS_IO_THREADS")) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t threads = cores > 1 ? (size_t)cores : 1;
+        if (threads > config.worker_count)
+            threads = config.worker_count;
+        zsys_set_io_threads(threads > 16 ? 16 : threads);
+    }
     byzgd_server_t *server = byzgd_server_new(&config, error, sizeof error);
     if (!server) {
         byzgd_error("%s", error);

@@ -317,7 +317,9 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
     for (size_t slot = 0; slot < sim->n && status == 0; slot++) {
         session.slot = session.shard_index = (uint32_t)slot;
         sim->contexts[slot] = byzgd_worker_context_new(
-            &session, sim->train_set, NULL, sim->is_byzantine[slot], 1, error, error_size);
+            &session, sim->train_set, NULL,
+            sim->is_byzantine[slot] ? byzgd_byzantine_data(&sim->attack) : BYZGD_WORKER_DATA_SHARD,
+            1, error, error_size);
         if (!sim->contexts[slot])
             status = -1;
         else if (sim->is_byzantine[slot] &&

@@ -865,7 +865,7 @@ s_worker(byzgd_server_t *server, const byzgd_worker_hooks_t *hooks)
     config.give_up_ms = 30000;
     if (hooks) {
         config.hooks = *hooks;
-        config.keep_full_set = true;
+        config.data = BYZGD_WORKER_DATA_FULL;
     }
     char error[512];
     byzgd_worker_t *worker = byzgd_worker_new(&config, error, sizeof error);
@@ -1327,6 +1327,55 @@ TEST(non_finite_reports_beyond_f_end_the_run_as_diverged)
         s_fake_destroy(&fakes[i]);
 }
 
+TEST(attackers_hold_only_the_data_their_attack_reads)
+{
+    // An attack that computes no gradient loads nothing: its context builds with a data
+    // directory that does not exist, and it reports the loss ln C of a uniform prediction.
+    const char *kinds[] = {"gaussian", "signflip", "omniscient", "alie"};
+    const byzgd_worker_data_t expected[] = {BYZGD_WORKER_DATA_NONE, BYZGD_WORKER_DATA_SHARD,
+                                            BYZGD_WORKER_DATA_FULL, BYZGD_WORKER_DATA_FULL};
+    char error[512];
+    byzgd_attack_config_t attack;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        byzgd_attack_config_init(&attack);
+        ASSERT_EQ_INT(
+            byzgd_attack_config_parse_option(&attack, "attack", kinds[i], error, sizeof error), 0);
+        ASSERT_MSG(byzgd_byzantine_data(&attack) == expected[i], "%s", kinds[i]);
+    }
+    byzgd_attack_config_init(&attack);
+    ASSERT_EQ_INT(
+        byzgd_attack_config_parse_option(&attack, "attack", "gaussian", error, sizeof error), 0);
+    byzgd_msg_config_t session = {.worker_count = 3,
+                                  .byzantine_count = 1,
+                                  .dimension = D,
+                                  .architecture = "logreg",
+                                  .channels = 1,
+                                  .height = 1,
+                                  .width = 20,
+                                  .class_count = 2,
+                                  .dataset = "fashion-mnist",
+                                  .shard_index = 2,
+                                  .shard_count = 3,
+                                  .slot = 2,
+                                  .batch_size = 8,
+                                  .seed = 5};
+    byzgd_worker_context_t *context = byzgd_worker_context_new(
+        &session, NULL, "/nonexistent/byzgd-data", BYZGD_WORKER_DATA_NONE, 1, error, sizeof error);
+    ASSERT_MSG(context, "%s", error);
+    byzgd_worker_hooks_t hooks;
+    ASSERT_EQ_INT(byzgd_byzantine_hooks(&hooks, &attack, NULL, error, sizeof error), 0);
+    float params[D] = {0}, proposal[D];
+    double loss = 0;
+    ASSERT_EQ_INT(byzgd_worker_context_propose(context, &hooks, 1, params, proposal, &loss), 0);
+    ASSERT_NEAR(loss, log(2.0), 1e-12);
+    double energy = 0;
+    for (size_t j = 0; j < D; j++)
+        energy += (double)proposal[j] * proposal[j];
+    ASSERT_MSG(isfinite(energy) && energy > 0, "gaussian vector energy %g", energy);
+    hooks.destroy(hooks.state);
+    byzgd_worker_context_destroy(&context);
+}
+
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(round_completes_with_quorum_and_updates_parameters),
     TEST_CASE(krum_selection_is_reported_by_slot_and_lr_schedule_applies),
@@ -1355,6 +1404,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(byzantine_wrong_dimension_is_rejected),
     TEST_CASE(byzantine_garbage_is_rejected),
     TEST_CASE(byzantine_stale_rounds_are_rejected),
+    TEST_CASE(attackers_hold_only_the_data_their_attack_reads),
 };
 
 BYZGD_TEST_MAIN(cases)

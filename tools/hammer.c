@@ -71,16 +71,30 @@ typedef struct {
     msgpack_packer packer;
 } s_pack_t;
 
+// The common header into pack->buffer (initialised by the caller).
 static void
-s_pack_begin(s_pack_t *pack, uint32_t count, uint64_t type, uint64_t epoch, uint64_t round)
+s_pack_header(s_pack_t *pack, uint32_t count, uint64_t type, uint64_t epoch, uint64_t round)
 {
-    msgpack_sbuffer_init(&pack->buffer);
     msgpack_packer_init(&pack->packer, &pack->buffer, msgpack_sbuffer_write);
     msgpack_pack_array(&pack->packer, count);
     msgpack_pack_uint64(&pack->packer, 1);
     msgpack_pack_uint64(&pack->packer, type);
     msgpack_pack_uint64(&pack->packer, epoch);
     msgpack_pack_uint64(&pack->packer, round);
+}
+
+static void
+s_pack_begin(s_pack_t *pack, uint32_t count, uint64_t type, uint64_t epoch, uint64_t round)
+{
+    msgpack_sbuffer_init(&pack->buffer);
+    s_pack_header(pack, count, type, epoch, round);
+}
+
+static void
+s_free(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
 }
 
 static void
@@ -96,11 +110,20 @@ s_send_bytes(s_hammer_t *self, zsock_t *sock, const void *data, size_t size)
     }
 }
 
+// Hands the packed buffer to libzmq as it is (no copy; freed after the send), blocking up
+// to SNDTIMEO like s_send_bytes.
 static void
 s_send_pack(s_hammer_t *self, zsock_t *sock, s_pack_t *pack)
 {
-    s_send_bytes(self, sock, pack->buffer.data, pack->buffer.size);
-    msgpack_sbuffer_destroy(&pack->buffer);
+    size_t size = pack->buffer.size;
+    zmq_msg_t message;
+    zmq_msg_init_data(&message, msgpack_sbuffer_release(&pack->buffer), size, s_free, NULL);
+    if (zmq_msg_send(&message, zsock_resolve(sock), 0) >= 0)
+        self->sent++;
+    else {
+        zmq_msg_close(&message);
+        self->errors++;
+    }
 }
 
 static void
@@ -118,9 +141,16 @@ static void
 s_send_proposal(s_hammer_t *self, zsock_t *sock, double loss, const float *values)
 {
     s_pack_t pack;
-    s_pack_begin(&pack, 6, 4, self->epoch, self->round);
+    // Sized once for the whole message: the packer then never grows (and copies) it. A
+    // load generator as frugal as the worker, which encodes once and sends without a copy.
+    size_t payload = (size_t)(4 * self->dimension);
+    msgpack_sbuffer_init(&pack.buffer);
+    pack.buffer.alloc = payload + 64;
+    pack.buffer.data = malloc(pack.buffer.alloc);
+    assert(pack.buffer.data);
+    s_pack_header(&pack, 6, 4, self->epoch, self->round);
     msgpack_pack_double(&pack.packer, loss);
-    msgpack_pack_bin_with_body(&pack.packer, values, (size_t)(4 * self->dimension));
+    msgpack_pack_bin_with_body(&pack.packer, values, payload);
     s_send_pack(self, sock, &pack);
 }
 

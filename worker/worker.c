@@ -39,8 +39,8 @@ struct byzgd_worker_context_t {
     uint64_t round;
     size_t d;
     byzgd_model_t *model;
-    byzgd_dataset_t *shard;
-    const byzgd_dataset_t *full; // whole training set (NULL unless keep_full_set)
+    byzgd_dataset_t *shard;      // NULL with BYZGD_WORKER_DATA_NONE
+    const byzgd_dataset_t *full; // whole training set (NULL unless BYZGD_WORKER_DATA_FULL)
     byzgd_dataset_t *owned_full; // `full` when the context loaded it itself
     byzgd_rng_t rng;             // the worker's sampling stream (seed, slot)
     float *params;
@@ -61,7 +61,7 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *dealer;
     void *dealer_handle;
-    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED of the DEALER
+    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED and _HANDSHAKE_SUCCEEDED of the DEALER
     int64_t bye_at_ms;
     zpoller_t *poller;
     s_phase_t phase;
@@ -79,6 +79,7 @@ typedef struct {
     bool terminated;
     int exit_status;
     bool logged_drop;
+    bool hello_refused; // the last HELLO found no connection (ZMQ_IMMEDIATE): resend on handshake
 } s_worker_t;
 
 struct byzgd_worker_t {
@@ -113,6 +114,7 @@ byzgd_worker_context_gradient(byzgd_worker_context_t *context, float *gradient_o
                               byzgd_rng_t *rng, bool from_full_set, bool flip_labels)
 {
     const byzgd_dataset_t *data = from_full_set && context->full ? context->full : context->shard;
+    assert(data); // a context without data computes no gradient
     size_t batch = context->session.batch_size;
     byzgd_dataset_sample(data, rng ? rng : &context->rng, batch, context->features,
                          context->labels);
@@ -126,6 +128,7 @@ byzgd_worker_context_gradient(byzgd_worker_context_t *context, float *gradient_o
 double
 byzgd_worker_context_loss(byzgd_worker_context_t *context)
 {
+    assert(context->shard); // a context without data computes no loss
     size_t batch = context->session.batch_size;
     byzgd_dataset_sample(context->shard, &context->rng, batch, context->features, context->labels);
     double loss, accuracy;
@@ -139,6 +142,7 @@ byzgd_worker_context_full_gradient(byzgd_worker_context_t *context, float *gradi
                                    size_t limit)
 {
     const byzgd_dataset_t *data = context->full ? context->full : context->shard;
+    assert(data); // a context without data computes no gradient
     size_t count = limit && limit < data->count ? limit : data->count;
     size_t d = context->d;
     double loss = 0;
@@ -176,15 +180,16 @@ byzgd_worker_context_destroy(byzgd_worker_context_t **context_p)
 
 byzgd_worker_context_t *
 byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_t *train_set,
-                         const char *data_dir, bool keep_full_set, int threads, char *error,
+                         const char *data_dir, byzgd_worker_data_t data, int threads, char *error,
                          size_t error_size)
 {
     byzgd_worker_context_t *context = calloc(1, sizeof *context);
     if (!context)
         abort();
     context->session = *session;
-    const byzgd_dataset_t *full = train_set;
-    if (!full) {
+    bool keep_full_set = data == BYZGD_WORKER_DATA_FULL;
+    const byzgd_dataset_t *full = data == BYZGD_WORKER_DATA_NONE ? NULL : train_set;
+    if (!full && data != BYZGD_WORKER_DATA_NONE) {
         byzgd_dataset_options_t options = {0};
         options.data_dir = data_dir && *data_dir ? data_dir : NULL;
         options.split = BYZGD_SPLIT_TRAIN;
@@ -194,15 +199,17 @@ byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_
             goto failed;
         full = context->owned_full;
     }
-    context->shard =
-        byzgd_dataset_shard(full, session->shard_index, session->shard_count,
-                            session->dirichlet_alpha, session->seed, error, error_size);
-    if (!context->shard)
-        goto failed;
-    if (keep_full_set)
-        context->full = full;
-    else
-        byzgd_dataset_destroy(&context->owned_full);
+    if (full) {
+        context->shard =
+            byzgd_dataset_shard(full, session->shard_index, session->shard_count,
+                                session->dirichlet_alpha, session->seed, error, error_size);
+        if (!context->shard)
+            goto failed;
+        if (keep_full_set)
+            context->full = full;
+        else
+            byzgd_dataset_destroy(&context->owned_full);
+    }
     byzgd_model_spec_t spec = {.architecture = session->architecture,
                                .channels = session->channels,
                                .height = session->height,
@@ -223,17 +230,22 @@ byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_
                         session->dimension, context->d);
         goto failed;
     }
-    if (context->shard->feature_count != byzgd_model_feature_count(context->model)) {
+    if (context->shard &&
+        context->shard->feature_count != byzgd_model_feature_count(context->model)) {
         byzgd_set_error(error, error_size, "dataset and model shapes differ");
         goto failed;
     }
-    size_t feature_count = context->shard->feature_count;
     context->params = calloc(context->d, sizeof *context->params);
-    context->scratch = calloc(context->d, sizeof *context->scratch);
-    context->features = calloc(context->max_batch * feature_count, sizeof *context->features);
-    context->labels = calloc(context->max_batch, sizeof *context->labels);
-    if (!context->params || !context->scratch || !context->features || !context->labels)
+    if (!context->params)
         abort();
+    if (context->shard) {
+        size_t feature_count = context->shard->feature_count;
+        context->scratch = calloc(context->d, sizeof *context->scratch);
+        context->features = calloc(context->max_batch * feature_count, sizeof *context->features);
+        context->labels = calloc(context->max_batch, sizeof *context->labels);
+        if (!context->scratch || !context->features || !context->labels)
+            abort();
+    }
     byzgd_rng_seed(&context->rng, session->seed, session->slot);
     return context;
 failed:
@@ -352,7 +364,7 @@ s_send_hello(s_worker_t *self)
 {
     byzgd_msg_t msg = {.type = BYZGD_MSG_HELLO};
     snprintf(msg.hello.software, sizeof msg.hello.software, "%s", S_SOFTWARE);
-    s_send_small(self, &msg);
+    self->hello_refused = s_send_small(self, &msg) != 0;
     self->last_hello_ms = zclock_mono();
 }
 
@@ -386,7 +398,7 @@ s_prepare(s_worker_t *self, const byzgd_msg_config_t *session, char *error, size
 {
     byzgd_worker_context_destroy(&self->context);
     self->context =
-        byzgd_worker_context_new(session, NULL, self->config.data_dir, self->config.keep_full_set,
+        byzgd_worker_context_new(session, NULL, self->config.data_dir, self->config.data,
                                  self->config.threads, error, error_size);
     if (!self->context)
         return -1;
@@ -634,13 +646,18 @@ s_timeout_ms(const s_worker_t *self)
     return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
 }
 
-// The connection to the server closed: after BYE this is the moment to end.
+// The connection to the server closed: after BYE this is the moment to end. A handshake
+// completed: a HELLO refused for want of a connection goes out now, not an interval later
+// (PROTOCOL.md §4).
 static void
 s_on_monitor(s_worker_t *self)
 {
     unsigned type = byzgd_monitor_event_recv(self->monitor);
     if (type == ZMQ_EVENT_DISCONNECTED && self->phase == S_LEAVING)
         s_finish(self, s_left_status(self));
+    else if (type == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && self->phase == S_CONNECTING &&
+             self->hello_refused && zclock_mono() >= self->backoff_until_ms)
+        s_send_hello(self);
 }
 
 static void
@@ -846,7 +863,8 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
         byzgd_keys_worker_name(name, sizeof name, (size_t)config->slot);
         zmq_setsockopt(zsock_resolve(state->dealer), ZMQ_ROUTING_ID, name, strlen(name));
     }
-    state->monitor = byzgd_monitor_new(state->dealer, ZMQ_EVENT_DISCONNECTED);
+    state->monitor =
+        byzgd_monitor_new(state->dealer, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
     if (zsock_connect(state->dealer, "%s", config->endpoint) != 0) {
         byzgd_set_error(error, error_size, "cannot connect to %s: %s", config->endpoint,
                         zmq_strerror(zmq_errno()));

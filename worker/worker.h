@@ -34,14 +34,22 @@
 // The worker's view of the session while it computes a proposal (valid during a hook call).
 typedef struct byzgd_worker_context_t byzgd_worker_context_t;
 
+// The training data a worker holds.
+typedef enum {
+    BYZGD_WORKER_DATA_SHARD = 0, // its shard (honest workers; the default)
+    BYZGD_WORKER_DATA_FULL,      // its shard and the whole training set (attacks drawing from it)
+    BYZGD_WORKER_DATA_NONE,      // nothing: an attack that computes no gradient (gaussian, zero…)
+} byzgd_worker_data_t;
+
 // Builds what a worker computes with from a session (what CONFIG carries): the model, the
 // shard session->shard_index of session->shard_count, the sampling stream (seed, slot).
 // train_set: the whole training split, borrowed and shared (NULL: loaded from data_dir,
-// "" or NULL for the dataset's default). keep_full_set: attacks may draw from the whole set.
-// threads: model / OpenBLAS threads. Returns NULL with a message.
+// "" or NULL for the dataset's default). data: what to hold; with BYZGD_WORKER_DATA_NONE
+// nothing is loaded and the gradient functions below must not be called. threads: model /
+// OpenBLAS threads. Returns NULL with a message.
 byzgd_worker_context_t *byzgd_worker_context_new(const byzgd_msg_config_t *session,
                                                  const byzgd_dataset_t *train_set,
-                                                 const char *data_dir, bool keep_full_set,
+                                                 const char *data_dir, byzgd_worker_data_t data,
                                                  int threads, char *error, size_t error_size);
 void byzgd_worker_context_destroy(byzgd_worker_context_t **context_p);
 size_t byzgd_worker_context_dimension(const byzgd_worker_context_t *context);
@@ -116,7 +124,7 @@ typedef struct {
     int threads;                             // model / OpenBLAS threads (default 1)
     int hello_interval_ms;                   // HELLO retry period while joining (1000)
     int give_up_ms;                          // exit 1 after this long without a server (60000)
-    bool keep_full_set;                      // keep the whole training set (attacks need it)
+    byzgd_worker_data_t data;                // the data it holds (the shard unless hooks say)
     int slot; // insecure mode: the slot this worker asks for (-1: any free one); with keys
               // the key's name decides (PROTOCOL.md §4, "Slots")
     byzgd_worker_hooks_t hooks; // zero: honest

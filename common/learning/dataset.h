@@ -32,9 +32,11 @@ typedef struct {
     char name[32];
     // Private: features and labels point into this read-only file mapping (the decoded
     // image cache, shared by every process through the page cache) of mapping_size bytes;
-    // NULL when they are malloc'ed.
+    // NULL when they are malloc'ed. mapping_fd: the mapped file, open while mapped (a
+    // shard's rows are read from it, see byzgd_dataset_shard); meaningless without mapping.
     void *mapping;
     size_t mapping_size;
+    int mapping_fd;
 } byzgd_dataset_t;
 
 typedef enum { BYZGD_SPLIT_TRAIN = 0, BYZGD_SPLIT_TEST = 1 } byzgd_dataset_split_t;

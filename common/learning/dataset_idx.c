@@ -381,22 +381,25 @@ s_map_cache(const char *path, const char *name, uint64_t images_id, uint64_t lab
     struct stat info;
     void *mapping = MAP_FAILED;
     if (fstat(fd, &info) == 0 && info.st_size >= S_CACHE_HEADER)
-        // Private and writable: pages stay shared with the page cache unless written.
-        mapping = mmap(NULL, (size_t)info.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (mapping == MAP_FAILED)
+        // Read-only: every page stays the shared page cache's; nothing may write a loaded set.
+        mapping = mmap(NULL, (size_t)info.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (mapping == MAP_FAILED) {
+        close(fd);
         return NULL;
+    }
     const uint8_t *data = mapping;
     size_t size = (size_t)info.st_size, count = 0, height = 0, width = 0;
     char error[256];
     if (byzgd_image_cache_parse(data, size, &count, &height, &width, error, sizeof error) != 0 ||
         s_le64(data + 40) != images_id || s_le64(data + 48) != labels_id) {
         munmap(mapping, size);
+        close(fd);
         return NULL;
     }
     byzgd_dataset_t *self = calloc(1, sizeof *self);
     if (!self) {
         munmap(mapping, size);
+        close(fd);
         return NULL;
     }
     self->count = count;
@@ -409,6 +412,7 @@ s_map_cache(const char *path, const char *name, uint64_t images_id, uint64_t lab
     self->labels = (uint8_t *)mapping + size - count;
     self->mapping = mapping;
     self->mapping_size = size;
+    self->mapping_fd = fd;
     snprintf(self->name, sizeof self->name, "%s", name);
     return self;
 }
