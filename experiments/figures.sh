@@ -29,16 +29,41 @@ for figure in $figures; do
     [[ " ${grids[*]} " == *" $grid "* ]] || grids+=("$grid")
 done
 
+# The 1-minute load average every 30 s while a sweep runs: the report says how loaded the
+# machine was, since the wall times depend on it.
+sample_load() {
+    while :; do
+        cut -d' ' -f1 /proc/loadavg
+        sleep 30
+    done
+}
+sampler=
+trap '[[ -z $sampler ]] || kill "$sampler" 2>/dev/null' EXIT
+
 mkdir -p "$runs" "$docs/figures"
 for grid in "${grids[@]}"; do
     echo "figures: $grid (experiments/$grid.grid)"
-    start=$SECONDS
+    out=$runs/$grid
+    mkdir -p "$out"
+    overrides=$(printf '%s\n' "${set_args[@]}" "${flags[@]}" | paste -sd' ')
+    # Calls with other overrides ran other runs (byzgd-sweep runs again what changed): their
+    # times and loads no longer describe the results.
+    if [[ ! -e $out/overrides || $(<"$out/overrides") != "$overrides" ]]; then
+        rm -f "$out/calls" "$out/load"
+    fi
+    echo "$overrides" >"$out/overrides"
+    sample_load >>"$out/load" &
+    sampler=$!
     status=0
-    "$bin/byzgd-sweep" --grid "$root/experiments/$grid.grid" --out "$runs/$grid" -j "$jobs" \
-        "${set_args[@]}" "${flags[@]}" || status=$?
+    TIMEFORMAT='%R %U %S' # wall, user and system CPU seconds of byzgd-sweep and its runs
+    { time "$bin/byzgd-sweep" --grid "$root/experiments/$grid.grid" --out "$out" -j "$jobs" \
+        "${set_args[@]}" "${flags[@]}" 2>&4 || status=$?; } 4>&2 2>"$out/time"
+    kill "$sampler" 2>/dev/null
+    wait "$sampler" 2>/dev/null || true
+    sampler=
     ((status == 0 || status == 1)) || exit "$status" # 1: some run failed; the report says so
-    echo "$((SECONDS - start))" >>"$runs/$grid/wall_seconds" # one line per call
-    printf '%s\n' "${set_args[@]}" "${flags[@]}" | paste -sd' ' >"$runs/$grid/overrides"
+    # One line per call: wall seconds, CPU seconds (user + system, the runs included).
+    awk '{ print $1, $2 + $3 }' "$out/time" >>"$out/calls"
 done
 
 plot() { # name byzgd-plot arguments...: a missing field is reported, not fatal
@@ -51,10 +76,14 @@ plot() { # name byzgd-plot arguments...: a missing field is reported, not fatal
 for grid in "${grids[@]}"; do
     case $grid in
     fig2-3)
-        plot fig2 rounds "$runs/fig2-3" --curve section,batch \
+        plot fig2 rounds "$runs/fig2-3" --curve section,batch --where section=average,multi-krum \
             --title "Figure 2: ConvNet, n = 20: averaging without attacker, Multi-Krum facing 9 omniscient"
         plot fig3 final "$runs/fig2-3" --x batch --xlabel "batch size per worker" --logx --curve section \
+            --where section=average,multi-krum \
             --title "Figure 3: final test accuracy against batch size (ConvNet, n = 20)"
+        plot fig3-colluders final "$runs/fig2-3" --x batch --xlabel "batch size per worker" --logx \
+            --curve section \
+            --title "Beyond the paper: Multi-Krum told f = 8 facing 9 omniscient (sections of fig2-3.grid)"
         plot fig2-resilience rounds "$runs/fig2-3" --curve section,batch --where section=multi-krum \
             --field resilience_ratio --logy --hline 1 --ylabel "estimated eta sqrt(d) sigma / |aggregate|" \
             --title "Resilience ratio, Multi-Krum facing 9 omniscient workers" ;;
@@ -69,5 +98,5 @@ for grid in "${grids[@]}"; do
             --title "Resilience ratio, Krum facing 6 Gaussian workers" ;;
     esac
 done
-python3 "$root/experiments/report.py" --runs "$runs" --docs "$docs"
+python3 "$root/experiments/report.py" --runs "$runs" --docs "$docs" --elapsed "$SECONDS"
 echo "figures: wrote $docs/RESULTS.md"

@@ -55,6 +55,7 @@ byzgd_metrics_record_outcome(byzgd_round_record_t *record, const byzgd_round_out
     record->accepted = outcome->accepted;
     record->aggregate_s = outcome->aggregate_s;
     record->update_s = outcome->update_s;
+    record->stream_s = outcome->stream_s;
     record->learning_rate = outcome->learning_rate;
     record->selected = outcome->selected;
     record->selected_count = outcome->selected_count;
@@ -118,6 +119,7 @@ s_format(byzgd_json_t *json, const byzgd_round_record_t *record)
     byzgd_json_key_double(json, "aggregate_s", record->aggregate_s);
     byzgd_json_key_double(json, "update_s", record->update_s);
     byzgd_json_key_double(json, "publish_s", record->publish_s);
+    byzgd_json_key_double(json, "stream_s", record->stream_s);
     byzgd_json_key_double(json, "learning_rate", record->learning_rate);
     byzgd_json_key_int(json, "accepted", (int64_t)record->accepted);
     uint64_t total = 0;

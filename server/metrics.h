@@ -5,6 +5,8 @@
     later rounds wait behind it, so the file stays in round order and every line is final.
 
     Fields: round, elapsed_s, phase times collect_s / aggregate_s / update_s / publish_s,
+    stream_s (time the round engine's stream spent on the rows' distances, mostly while
+    they arrived: rules/gar_stream.h),
     learning_rate, accepted, rejected (total), rejected_by_reason {reason: count} (names of
     byzgd_msg_reject_name), selected
     (slots the rule kept, when it selects), selected_byzantine (how many of them are
@@ -28,7 +30,7 @@
 typedef struct {
     uint64_t round;
     double elapsed_s; // since the run (or the resumed run) started
-    double collect_s, aggregate_s, update_s, publish_s;
+    double collect_s, aggregate_s, update_s, publish_s, stream_s;
     double learning_rate;
     size_t accepted;
     uint64_t rejected[BYZGD_MSG_REJECT_COUNT]; // by reason, named by byzgd_msg_reject_name

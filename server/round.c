@@ -8,21 +8,24 @@
 #include <string.h>
 #include <time.h>
 
+#include "rules/gar_stream.h"
 #include "support/log.h"
 
 struct byzgd_round_t {
     byzgd_round_config_t config;
     size_t n, d, quorum;
     uint64_t round;
-    float *params;          // x_t
-    float *rows;            // n × d, row s = the proposal of slot s
+    float *params; // x_t
+    float *rows;   // n × d, row s = the proposal of slot s
+    // The accepted rows, their distances computed on the stream's thread as they arrive
+    // when the rule takes them (rules/gar_stream.h); it aggregates them at close.
+    byzgd_gar_stream_t *stream;
     bool *present;          // slot s proposed in the current round
     bool *non_finite;       // slot s reported non-finite in the current round
     double *loss;           // per slot
     double *loss_scratch;   // n doubles: the accepted losses in slot order
     double *median_scratch; // n doubles for the median
     size_t accepted, non_finite_count;
-    size_t *row_slot; // slot of each compacted row
     size_t *selected; // slots the rule kept, for the outcome
     byzgd_gar_result_t *gar_result;
 };
@@ -33,6 +36,15 @@ s_now_s(void)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+// The stream takes the rows of round self->round, aggregated with the rule as configured
+// for that round (1-p Krum's draw depends on it).
+static void
+s_begin_round(byzgd_round_t *self)
+{
+    self->config.gar.round = self->round;
+    byzgd_gar_stream_reset(self->stream, &self->config.gar);
 }
 
 byzgd_round_t *
@@ -60,17 +72,18 @@ byzgd_round_new(const byzgd_round_config_t *config, const float *x0, uint64_t fi
     self->loss = calloc(self->n, sizeof *self->loss);
     self->loss_scratch = calloc(self->n, sizeof *self->loss_scratch);
     self->median_scratch = calloc(self->n, sizeof *self->median_scratch);
-    self->row_slot = calloc(self->n, sizeof *self->row_slot);
     self->selected = calloc(self->n, sizeof *self->selected);
     self->gar_result = byzgd_gar_result_new(self->n, self->d);
+    self->stream = byzgd_gar_stream_new(self->n, self->d);
     if (!self->params || !self->rows || !self->present || !self->non_finite || !self->loss ||
-        !self->loss_scratch || !self->median_scratch || !self->row_slot || !self->selected ||
-        !self->gar_result) {
+        !self->loss_scratch || !self->median_scratch || !self->selected || !self->gar_result ||
+        !self->stream) {
         byzgd_set_error(error, error_size, "out of memory for n = %zu, d = %zu", self->n, self->d);
         byzgd_round_destroy(&self);
         return NULL;
     }
     memcpy(self->params, x0, self->d * sizeof *self->params);
+    s_begin_round(self);
     return self;
 }
 
@@ -80,6 +93,7 @@ byzgd_round_destroy(byzgd_round_t **self_p)
     if (!self_p || !*self_p)
         return;
     byzgd_round_t *self = *self_p;
+    byzgd_gar_stream_destroy(&self->stream); // first: its thread reads the rows
     free(self->params);
     free(self->rows);
     free(self->present);
@@ -87,7 +101,6 @@ byzgd_round_destroy(byzgd_round_t **self_p)
     free(self->loss);
     free(self->loss_scratch);
     free(self->median_scratch);
-    free(self->row_slot);
     free(self->selected);
     byzgd_gar_result_destroy(&self->gar_result);
     free(self);
@@ -149,6 +162,8 @@ byzgd_round_accept(byzgd_round_t *self, size_t slot, uint64_t round, const void 
     self->present[slot] = true;
     self->loss[slot] = train_loss;
     self->accepted++;
+    // Cannot fail: the slot is < n and was empty.
+    byzgd_gar_stream_add_row(self->stream, slot, row, NULL, 0);
     return BYZGD_MSG_OK;
 }
 
@@ -212,35 +227,27 @@ byzgd_round_close(byzgd_round_t *self, byzgd_round_outcome_t *outcome)
         .sigma = NAN, .eta = NAN, .bound = NAN, .aggregate_norm = NAN, .ratio = NAN};
     outcome->status = BYZGD_ROUND_RUNNING;
     outcome->learning_rate = byzgd_lr_schedule_rate(&self->config.learning_rate, self->round);
-    // Rows move down into slot order: row k of the compacted matrix is the k-th slot that
-    // proposed. The target never lies above the source, so the copy is in place.
     size_t count = 0;
-    for (size_t slot = 0; slot < self->n; slot++) {
-        if (!self->present[slot])
-            continue;
-        if (count != slot)
-            memmove(self->rows + count * self->d, self->rows + slot * self->d,
-                    self->d * sizeof *self->rows);
-        self->row_slot[count] = slot;
-        self->loss_scratch[count] = self->loss[slot];
-        count++;
-    }
+    for (size_t slot = 0; slot < self->n; slot++)
+        if (self->present[slot])
+            self->loss_scratch[count++] = self->loss[slot];
     outcome->accepted = count;
     outcome->train_loss = byzgd_round_median(self->loss_scratch, count, self->median_scratch);
     outcome->non_finite = self->non_finite_count;
 
     bool diverging = byzgd_round_diverging(self);
+    // Closing right after the last arrival, this is the aggregation left after it: the
+    // last rows' distances (the rest were computed while they arrived), the rule, the mean.
     double started = s_now_s();
     char error[200] = "";
     int applied = -1;
-    if (count > 0) {
-        self->config.gar.round = self->round;
-        applied = byzgd_gar_apply(&self->config.gar, self->gar_result, self->rows, count, self->d,
-                                  error, sizeof error);
-    } else
+    if (count > 0)
+        applied = byzgd_gar_stream_finish(self->stream, self->gar_result, error, sizeof error);
+    else
         snprintf(error, sizeof error, "no proposal");
     double aggregated = s_now_s();
     outcome->aggregate_s = aggregated - started;
+    outcome->stream_s = byzgd_gar_stream_busy_s(self->stream);
     if (applied == 0) {
         const float *aggregate = self->gar_result->aggregate;
         float *params = self->params;
@@ -254,7 +261,7 @@ byzgd_round_close(byzgd_round_t *self, byzgd_round_outcome_t *outcome)
                 kept = self->n;
             for (size_t i = 0; i < kept; i++) {
                 size_t row = self->gar_result->selected[i];
-                self->selected[i] = row < count ? self->row_slot[row] : row;
+                self->selected[i] = row < count ? byzgd_gar_stream_slot(self->stream, row) : row;
             }
             outcome->selected = self->selected;
             outcome->selected_count = kept;
@@ -262,10 +269,18 @@ byzgd_round_close(byzgd_round_t *self, byzgd_round_outcome_t *outcome)
     }
     outcome->update_s = s_now_s() - aggregated;
     if (applied == 0 && self->config.resilience_every &&
-        self->round % self->config.resilience_every == 0)
-    // Rows and aggregate as the rule saw and made them; byzgd_gar_apply leaves rows as
-    // they were. A failed estimate (fewer than two finite rows) leaves its NaNs.
-    {
+        self->round % self->config.resilience_every == 0) {
+        // Rows in slot order, as the rule saw them (finish left them unchanged and the
+        // stream no longer reads them), moved down in place: a target never lies above
+        // its source. A failed estimate (fewer than two finite rows) leaves its NaNs.
+        size_t row = 0;
+        for (size_t slot = 0; slot < self->n; slot++)
+            if (self->present[slot]) {
+                if (row != slot)
+                    memmove(self->rows + row * self->d, self->rows + slot * self->d,
+                            self->d * sizeof *self->rows);
+                row++;
+            }
         outcome->diagnosed = true;
         byzgd_resilience_estimate(&outcome->resilience, self->rows, count, self->d,
                                   self->config.gar.f, self->gar_result->aggregate);
@@ -289,6 +304,7 @@ byzgd_round_close(byzgd_round_t *self, byzgd_round_outcome_t *outcome)
     self->accepted = 0;
     self->non_finite_count = 0;
     self->round++;
+    s_begin_round(self);
     return outcome->status;
 }
 

@@ -21,7 +21,12 @@
       report non-finite in one round, at least one of them is honest and the run has
       diverged (outcome status DIVERGED); the majority bound keeps insiders beyond the
       declared f from ending a run at will;
-    - close aggregates the accepted rows with the rule, updates x ← x − γ_t·g, and ends the
+    - an accepted row goes to the engine's stream (rules/gar_stream.h), whose thread
+      computes its distances to the rows already in while the caller collects, when the
+      rule takes them; a pair's distance depends on its two rows alone, so results do
+      not depend on arrival order nor on timing;
+    - close waits for the stream's last distances, aggregates the accepted rows with the
+      rule (in slot order, on the precomputed matrix), updates x ← x − γ_t·g, and ends the
       run as DIVERGED when x is no longer finite;
     - train_loss of a round is the median of the accepted finite losses (lower median for an
       even count): robust to up to half of the rows lying about their loss. */
@@ -64,8 +69,9 @@ typedef struct {
     size_t non_finite;      // slots that reported non-finite this round, plus rows the rule dropped
     double train_loss;      // median of the accepted finite losses, NaN if none
     double learning_rate;   // γ_t applied
-    double aggregate_s;     // time in the rule
-    double update_s;        // time of x ← x − γ·g
+    double aggregate_s; // time in the rule, from close (the last rows' distances) to the aggregate
+    double stream_s;    // time the stream's thread spent on this round's distances
+    double update_s;    // time of x ← x − γ·g
     byzgd_round_status_t status;
     char message[256]; // why, when status is not RUNNING
     // The resilience diagnostic of this round's accepted rows and aggregate (diagnosed:
@@ -76,8 +82,8 @@ typedef struct {
 
 typedef struct byzgd_round_t byzgd_round_t;
 
-// Starts at round first_round with x = x0 (d floats, copied). Returns NULL with a message
-// (bad sizes, out of memory).
+// Starts at round first_round with x = x0 (d floats, copied), and the stream's thread.
+// Returns NULL with a message (bad sizes, out of memory, no thread).
 byzgd_round_t *byzgd_round_new(const byzgd_round_config_t *config, const float *x0,
                                uint64_t first_round, char *error, size_t error_size);
 void byzgd_round_destroy(byzgd_round_t **self_p);
@@ -91,7 +97,9 @@ byzgd_msg_reject_t byzgd_round_accept(byzgd_round_t *self, size_t slot, uint64_t
 
 // Where `slot`'s proposal for the current round may be computed in place (d floats), to be
 // offered with byzgd_round_accept(self, slot, round, that pointer, d, loss) without a copy;
-// NULL when slot ≥ n. Its content is the engine's until the next accept of that slot.
+// NULL when slot ≥ n. Its content is the engine's until the next accept of that slot; once
+// accepted it is read by the stream's thread until the round closes: never write the row
+// of a slot that has proposed in the current round (byzgd_round_has_proposed).
 float *byzgd_round_slot_row(byzgd_round_t *self, size_t slot);
 
 // Records that `slot` reported a non-finite proposal for the current round that never

@@ -5,9 +5,10 @@
 
     OUT/runs/<id>/ is each run's directory (sweep.conf, output.log, metrics.jsonl, summary);
     OUT/results.csv has one row per finished run. A run is finished when its summary file
-    says ok or diverged; a second call skips those and runs the rest again (failed or
-    interrupted runs start from scratch). The whole grid is checked before anything is
-    created or started.
+    says ok or diverged and its sweep.conf is the run's configuration in the grid as given
+    now; a second call skips those and runs the rest again from scratch (failed, interrupted,
+    or finished with other settings: a `--set rounds=20` check, an edited grid). The whole grid is
+   checked before anything is created or started.
 
     Exit status: 0 every run finished ok or diverged; 1 some run failed; 2 bad flags or grid;
     128 + N after signal N (the running children get SIGTERM). */
@@ -482,7 +483,23 @@ s_finish(s_sweep_t *sweep, size_t index, int wait_status)
            s_finished_status(result->status) ? "" : output);
 }
 
-// Marks the runs a previous call finished.
+// Whether RUN_DIR/sweep.conf, written when the run was started, is the run's configuration
+// in the grid as loaded now (overrides included).
+static bool
+s_same_configuration(const s_sweep_t *sweep, size_t index)
+{
+    char path[S_PATH_MAX];
+    s_run_path(path, sizeof path, sweep, index, "sweep.conf");
+    size_t size = 0;
+    char *stored = s_read_file(path, 1 << 20, &size);
+    char *current = byzgd_grid_format_run(byzgd_grid_run(sweep->grid, index));
+    bool same = stored && strcmp(stored, current) == 0;
+    free(stored);
+    free(current);
+    return same;
+}
+
+// Marks the runs a previous call finished with the same configuration.
 static void
 s_load_previous(s_sweep_t *sweep)
 {
@@ -495,6 +512,18 @@ s_load_previous(s_sweep_t *sweep)
         s_last_summary(line, sizeof line, path);
         if (s_parse_summary(result, line) != 0 || !s_finished_status(result->status)) {
             result->status[0] = '\0';
+            continue;
+        }
+        // The id names only what varies across the grid, so a run finished with other
+        // settings (a shorter `--set rounds=80` call, an edited grid) keeps its id: only its
+        // sweep.conf tells. Such a run is run again rather than reported as this one.
+        if (!s_same_configuration(sweep, r)) {
+            printf("sweep: %s finished with other settings (its sweep.conf differs); "
+                   "running it again\n",
+                   byzgd_grid_run(sweep->grid, r)->id);
+            result->status[0] = '\0';
+            result->final_accuracy = result->best_accuracy = result->rounds = NAN;
+            result->seconds = NAN;
             continue;
         }
         s_run_path(metrics, sizeof metrics, sweep, r, "metrics.jsonl");

@@ -40,7 +40,7 @@ def load(path):
     rows = [json.loads(line) for line in open(path)]
     for row in rows:
         for key in [k for k in row if k.endswith("_s")]:
-            del row[key]  # elapsed_s, collect_s, aggregate_s, update_s, publish_s
+            del row[key]  # elapsed_s, collect_s, aggregate_s, update_s, publish_s, stream_s
         del row["disconnects"]
     return rows
 first, second, simulated = (load(path) for path in sys.argv[1:4])

@@ -3,7 +3,7 @@
 # are ignored): two rules × two attacks × two seeds on synthetic data (n = 5, one
 # attacker, 4 rounds) → results.csv with one row per run and every column, metrics.jsonl per
 # run; a second call runs nothing; a bad grid exits 2 and creates nothing; byzgd-plot turns
-# the sweep into valid PNG and SVG files.
+# the sweep into valid PNG and SVG files; a call with other settings runs every run again.
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
 e2e_need byzgd-sweep byzgd-plot byzgd-simulate
@@ -103,4 +103,13 @@ for base in ("accuracy", "final"):
     assert svg.documentElement.tagName == "svg", base
 print("PNG and SVG files are valid")
 PY
+# A finished run whose settings changed keeps its id (rounds does not vary in the grid): the
+# sweep runs it again instead of reporting the 4-round result as the 3-round one.
+"$BYZGD_BIN/byzgd-sweep" --grid "$E2E_DIR/small.grid" --out "$out" -j 2 --set rounds=3 \
+    >"$E2E_DIR/changed.out" 2>&1
+e2e_expect_status $? 0 "$E2E_DIR/changed.out"
+[[ $(grep -c 'finished with other settings (its sweep.conf differs); running it again' "$E2E_DIR/changed.out") == 8 ]] ||
+    e2e_fail "changed settings did not rerun every run" "$E2E_DIR/changed.out"
+[[ $(tail -n +2 "$out/results.csv" | cut -d, -f8 | sort -u) == 3 ]] ||
+    e2e_fail "results.csv does not hold the 3-round runs" "$out/results.csv"
 echo "ok"

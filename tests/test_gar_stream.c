@@ -1,5 +1,7 @@
 /*  test_gar_stream.c — streamed aggregation: bit-identical results in every order of
-    arrival, the same selection and aggregate as byzgd_gar_apply with scores within 1e-6,
+    arrival, every grouping of arrivals into the thread's batches and with the threads of
+    drain, the same selection and aggregate as byzgd_gar_apply with scores within 1e-6,
+    rows over several slices, NNM fed by the stream, rules that leave the thread idle,
     missing slots, non-finite rows, reuse across rounds and the error paths. */
 #include "rules/gar.h"
 #include "rules/gar_options.h"
@@ -9,6 +11,10 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define N 13
 #define D 3001
@@ -49,25 +55,25 @@ s_stream(byzgd_gar_stream_t *stream, const byzgd_gar_config_t *config, byzgd_gar
          const float *x, const size_t *order, size_t count)
 {
     char error[256] = "";
-    byzgd_gar_stream_reset(stream);
+    byzgd_gar_stream_reset(stream, config);
     for (size_t k = 0; k < count; k++)
         ASSERT_MSG(
             byzgd_gar_stream_add_row(stream, order[k], x + order[k] * D, error, sizeof error) == 0,
             "%s", error);
     ASSERT_EQ_INT(byzgd_gar_stream_count(stream), count);
-    ASSERT_MSG(byzgd_gar_stream_finish(stream, config, result, error, sizeof error) == 0, "%s: %s",
+    ASSERT_MSG(byzgd_gar_stream_finish(stream, result, error, sizeof error) == 0, "%s: %s",
                byzgd_gar_rule_name(config->rule), error);
 }
 
 static void
-s_assert_same(const byzgd_gar_result_t *a, const byzgd_gar_result_t *b, bool exact_scores,
-              const char *rule)
+s_assert_same_d(const byzgd_gar_result_t *a, const byzgd_gar_result_t *b, bool exact_scores,
+                const char *rule, size_t d)
 {
     ASSERT_EQ_INT(a->selected_count, b->selected_count);
     for (size_t q = 0; q < a->selected_count; q++)
         ASSERT_MSG(a->selected[q] == b->selected[q], "%s: pick %zu: %zu vs %zu", rule, q,
                    a->selected[q], b->selected[q]);
-    ASSERT_MSG(memcmp(a->aggregate, b->aggregate, D * sizeof(float)) == 0, "%s: aggregates differ",
+    ASSERT_MSG(memcmp(a->aggregate, b->aggregate, d * sizeof(float)) == 0, "%s: aggregates differ",
                rule);
     ASSERT_EQ_INT(a->has_scores, b->has_scores);
     if (!a->has_scores)
@@ -83,6 +89,13 @@ s_assert_same(const byzgd_gar_result_t *a, const byzgd_gar_result_t *b, bool exa
             ASSERT_MSG(fabs(a->scores[i] - b->scores[i]) <= 1e-6 * fabs(b->scores[i]),
                        "%s: score %zu: %.17g vs %.17g", rule, i, a->scores[i], b->scores[i]);
     }
+}
+
+static void
+s_assert_same(const byzgd_gar_result_t *a, const byzgd_gar_result_t *b, bool exact_scores,
+              const char *rule)
+{
+    s_assert_same_d(a, b, exact_scores, rule, D);
 }
 
 TEST(stream_matches_batch_in_every_order)
@@ -174,11 +187,13 @@ TEST(stream_errors)
     ASSERT(strstr(error, "already"));
     // Krum needs n > 2f + 2: one row is not enough, and finish says so.
     byzgd_gar_config_t config = s_config("krum", 1);
+    byzgd_gar_stream_reset(stream, &config);
+    ASSERT_EQ_INT(byzgd_gar_stream_add_row(stream, 1, row, error, sizeof error), 0);
     byzgd_gar_result_t *result = byzgd_gar_result_new(3, 4);
-    ASSERT_EQ_INT(byzgd_gar_stream_finish(stream, &config, result, error, sizeof error), -1);
+    ASSERT_EQ_INT(byzgd_gar_stream_finish(stream, result, error, sizeof error), -1);
     ASSERT(strstr(error, "krum"));
     // After a reset the slot is free again.
-    byzgd_gar_stream_reset(stream);
+    byzgd_gar_stream_reset(stream, &config);
     ASSERT_EQ_INT(byzgd_gar_stream_count(stream), 0);
     ASSERT_EQ_INT(byzgd_gar_stream_add_row(stream, 1, row, error, sizeof error), 0);
     ASSERT(byzgd_gar_stream_new(0, 4) == NULL);
@@ -187,7 +202,136 @@ TEST(stream_errors)
     byzgd_gar_stream_destroy(&stream); // NULL: no-op
 }
 
+// Rows longer than a slice (three slices and a tail): one pair's distance is the same
+// whether the stream computed it alone, in a batch of all rows split among threads while
+// finish waited (drain), or in batches of any size; and it agrees with byzgd_gar_apply.
+TEST(stream_batches_and_threads_give_the_same_bits)
+{
+    const size_t n = 9, d = 40 * BYZGD_GAR_STREAM_SLICE + 101;
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 31, 0);
+    float *x = malloc(n * d * sizeof *x);
+    ASSERT(x);
+    for (size_t k = 0; k < n * d; k++)
+        x[k] = (float)(2.0 + byzgd_rng_gaussian(&rng));
+    for (size_t j = 0; j < d; j++)
+        x[6 * d + j] -= 5; // an outlier
+    const char *rules[] = {"krum", "multi-krum", "bulyan"};
+    byzgd_gar_stream_t *stream = byzgd_gar_stream_new(n, d);
+    ASSERT(stream);
+    byzgd_gar_result_t *first = byzgd_gar_result_new(n, d), *other = byzgd_gar_result_new(n, d);
+    byzgd_gar_result_t *batch = byzgd_gar_result_new(n, d);
+    const size_t order[9] = {3, 8, 0, 6, 1, 5, 2, 7, 4};
+    char error[256] = "";
+    for (int r = 0; r < 3; r++) {
+        byzgd_gar_config_t config = s_config(rules[r], 1);
+        // (a) every row on its own: drain after each arrival, the thread alone.
+#ifdef _OPENMP
+        omp_set_num_threads(1);
+#endif
+        byzgd_gar_stream_reset(stream, &config);
+        for (size_t k = 0; k < n; k++) {
+            ASSERT_EQ_INT(
+                byzgd_gar_stream_add_row(stream, order[k], x + order[k] * d, error, sizeof error),
+                0);
+            byzgd_gar_stream_drain(stream);
+        }
+        ASSERT(byzgd_gar_stream_busy_s(stream) > 0);
+        ASSERT_MSG(byzgd_gar_stream_finish(stream, first, error, sizeof error) == 0, "%s", error);
+        // (b) all at once, in another order: batches as the thread finds them, the rest
+        // split among the two threads finish waits with.
+#ifdef _OPENMP
+        omp_set_num_threads(2);
+#endif
+        byzgd_gar_stream_reset(stream, &config);
+        for (size_t k = 0; k < n; k++)
+            ASSERT_EQ_INT(byzgd_gar_stream_add_row(stream, n - 1 - k, x + (n - 1 - k) * d, error,
+                                                   sizeof error),
+                          0);
+        ASSERT_MSG(byzgd_gar_stream_finish(stream, other, error, sizeof error) == 0, "%s", error);
+        s_assert_same_d(other, first, true, rules[r], d);
+        // (c) a caller with four threads: the thread computes on two while rows arrive.
+#ifdef _OPENMP
+        omp_set_num_threads(4);
+#endif
+        byzgd_gar_stream_reset(stream, &config);
+        for (size_t k = 0; k < n; k++) {
+            ASSERT_EQ_INT(byzgd_gar_stream_add_row(stream, order[n - 1 - k],
+                                                   x + order[n - 1 - k] * d, error, sizeof error),
+                          0);
+            if (k % 3 == 0)
+                byzgd_gar_stream_drain(stream);
+        }
+        ASSERT_MSG(byzgd_gar_stream_finish(stream, other, error, sizeof error) == 0, "%s", error);
+        s_assert_same_d(other, first, true, rules[r], d);
+#ifdef _OPENMP
+        omp_set_num_threads(2);
+#endif
+        // (d) sweeps stopped for newer rows: four rows start one; while it runs (usually:
+        // 41 slices), five more arrive and stop it, the new sweep takes them up to the first
+        // four's progress.
+        byzgd_gar_stream_reset(stream, &config);
+        for (size_t k = 0; k < n; k++) {
+            ASSERT_EQ_INT(
+                byzgd_gar_stream_add_row(stream, order[k], x + order[k] * d, error, sizeof error),
+                0);
+            if (k == 3)
+                usleep(3000);
+        }
+        ASSERT_MSG(byzgd_gar_stream_finish(stream, other, error, sizeof error) == 0, "%s", error);
+        s_assert_same_d(other, first, true, rules[r], d);
+        ASSERT_MSG(byzgd_gar_apply(&config, batch, x, n, d, error, sizeof error) == 0, "%s", error);
+        s_assert_same_d(first, batch, false, rules[r], d);
+        for (size_t q = 0; q < first->selected_count; q++)
+            ASSERT_NE_INT(first->selected[q], 6);
+    }
+    byzgd_gar_result_destroy(&first);
+    byzgd_gar_result_destroy(&other);
+    byzgd_gar_result_destroy(&batch);
+    byzgd_gar_stream_destroy(&stream);
+    free(x);
+}
+
+// NNM mixes by the rows' distances: the stream computes them for it (not behind clipping),
+// and the result is that of byzgd_gar_apply; rules that do not take distances leave the
+// thread idle.
+TEST(stream_feeds_nnm_and_skips_other_rules)
+{
+    float *x = s_rows();
+    char error[256] = "";
+    byzgd_gar_config_t config = s_config("krum", 2);
+    ASSERT_EQ_INT(byzgd_gar_config_parse_option(&config, "nnm", "", error, sizeof error), 0);
+    ASSERT(byzgd_gar_uses_distances(&config));
+    byzgd_gar_stream_t *stream = byzgd_gar_stream_new(N, D);
+    byzgd_gar_result_t *streamed = byzgd_gar_result_new(N, D), *batch = byzgd_gar_result_new(N, D);
+    size_t order[N];
+    for (size_t k = 0; k < N; k++)
+        order[k] = (k * 5) % N;
+    s_stream(stream, &config, streamed, x, order, N);
+    ASSERT(byzgd_gar_stream_busy_s(stream) > 0);
+    ASSERT_MSG(byzgd_gar_apply(&config, batch, x, N, D, error, sizeof error) == 0, "%s", error);
+    s_assert_same(streamed, batch, false, "krum+nnm");
+    const char *idle[][2] = {{"median", ""}, {"krum", "clip"}, {"krum", "bucket"}};
+    for (int i = 0; i < 3; i++) {
+        config = s_config(idle[i][0], 2);
+        if (*idle[i][1])
+            ASSERT_EQ_INT(
+                byzgd_gar_config_parse_option(&config, idle[i][1], "2", error, sizeof error), 0);
+        ASSERT(!byzgd_gar_uses_distances(&config));
+        s_stream(stream, &config, streamed, x, order, N);
+        ASSERT(byzgd_gar_stream_busy_s(stream) == 0);
+        ASSERT_MSG(byzgd_gar_apply(&config, batch, x, N, D, error, sizeof error) == 0, "%s", error);
+        s_assert_same(streamed, batch, true, idle[i][0]);
+    }
+    byzgd_gar_result_destroy(&streamed);
+    byzgd_gar_result_destroy(&batch);
+    byzgd_gar_stream_destroy(&stream);
+    free(x);
+}
+
 static const byzgd_test_case_t cases[] = {
+    TEST_CASE(stream_batches_and_threads_give_the_same_bits),
+    TEST_CASE(stream_feeds_nnm_and_skips_other_rules),
     TEST_CASE(stream_matches_batch_in_every_order),
     TEST_CASE(stream_with_missing_slots_and_nonfinite_rows),
     TEST_CASE(stream_errors),

@@ -280,8 +280,9 @@ s_row_finite(const float *row, size_t d)
 }
 
 // Non-finite policy: lists the finite rows in ws->rows (with their input indices as
-// membership) and returns their count. `fuse_distances`: the rule needs the distances of
-// the rows as given, and gets them ready in ws->distances. `fuse_average`: the rule is the
+// membership) and returns their count. `fuse_distances`: the rule (or NNM before it) needs
+// the distances of the rows as given (byzgd_gar_uses_distances), and gets them ready in
+// ws->distances. `fuse_average`: the rule is the
 // plain average, left in result->aggregate with *averaged set when all rows are finite.
 static size_t
 s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
@@ -289,7 +290,7 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
                 bool fuse_distances, bool fuse_average, bool *averaged)
 {
     // Non-finite policy: drop rows holding NaN or ±Inf, keep their input indices. For the
-    // distance rules without pre-aggregators, the distances of all n rows are computed
+    // distance rules without pre-aggregators (and NNM), the distances of all n rows are computed
     // first and reveal non-finite rows for free (a pair is finite exactly when both rows
     // are: double sums cannot overflow): one pass over the matrix instead of two. Only
     // when some distance is not finite are the rows scanned and the matrix compacted.
@@ -357,6 +358,34 @@ s_gather_finite(const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
     return count;
 }
 
+// The rule itself works on the distances of its vectors (1-p Krum only when it draws Krum).
+static bool
+s_distance_rule(const byzgd_gar_config_t *config)
+{
+    switch (config->rule) {
+    case BYZGD_GAR_KRUM:
+    case BYZGD_GAR_MULTI_KRUM:
+    case BYZGD_GAR_MEDOID:
+    case BYZGD_GAR_BULYAN:
+    case BYZGD_GAR_MDA:
+        return true;
+    case BYZGD_GAR_ONE_P_KRUM:
+        return !byzgd_gar_one_p_averages(config);
+    default:
+        return false;
+    }
+}
+
+bool
+byzgd_gar_uses_distances(const byzgd_gar_config_t *config)
+{
+    if (config->clip_norm > 0)
+        return false; // the rows change before anything measures them
+    if (config->nnm)
+        return true;
+    return config->bucket_size <= 1 && s_distance_rule(config);
+}
+
 int
 byzgd_gar_apply(const byzgd_gar_config_t *config, byzgd_gar_result_t *result, const float *rows,
                 size_t n, size_t d, char *error, size_t error_size)
@@ -398,10 +427,7 @@ byzgd_gar_apply_rows(const byzgd_gar_config_t *config, byzgd_gar_result_t *resul
     bool pre = config->nnm || config->bucket_size > 1 || config->clip_norm > 0;
     // 1-p Krum's draw depends only on (seed, round); when it averages, it is the average.
     bool one_p_averages = config->rule == BYZGD_GAR_ONE_P_KRUM && byzgd_gar_one_p_averages(config);
-    bool distance_rule = config->rule == BYZGD_GAR_KRUM || config->rule == BYZGD_GAR_MULTI_KRUM ||
-                         config->rule == BYZGD_GAR_MEDOID ||
-                         (config->rule == BYZGD_GAR_ONE_P_KRUM && !one_p_averages) ||
-                         config->rule == BYZGD_GAR_BULYAN || config->rule == BYZGD_GAR_MDA;
+    bool distance_rule = s_distance_rule(config);
     if ((distance_rule || config->nnm) && (!ws->distances || !ws->partial)) {
         if (ws->max_n > SIZE_MAX / sizeof(double) / ws->max_n)
             return byzgd_set_error(error, error_size, "%s: n=%zu is too large", name, ws->max_n);
@@ -418,7 +444,7 @@ byzgd_gar_apply_rows(const byzgd_gar_config_t *config, byzgd_gar_result_t *resul
 
     bool averaged = false;
     size_t count =
-        s_gather_finite(config, result, rows, distances, n, d, distance_rule && !pre,
+        s_gather_finite(config, result, rows, distances, n, d, byzgd_gar_uses_distances(config),
                         (config->rule == BYZGD_GAR_AVERAGE || one_p_averages) && !pre, &averaged);
     ws->member_start[count] = count;
     result->dropped = n - count;

@@ -32,6 +32,13 @@
 // "krum needs n > 2f+2, got n=6 f=2". Returns 0, or -1 with the message.
 int byzgd_gar_check(const byzgd_gar_config_t *config, size_t n, char *error, size_t error_size);
 
+// The rule takes the pairwise squared distances of its input rows as given: krum,
+// multi-krum, medoid, 1-p-krum when it draws Krum for config->round, bulyan and mda without
+// pre-aggregators, and nnm (the first pre-aggregator to use them) unless clipping changes
+// the rows before it. A caller that computed them already hands them over
+// (rules/gar_stream.h).
+bool byzgd_gar_uses_distances(const byzgd_gar_config_t *config);
+
 // A result with room for n <= max_n rows of d <= max_d floats. Returns NULL when out of
 // memory.
 byzgd_gar_result_t *byzgd_gar_result_new(size_t max_n, size_t max_d);

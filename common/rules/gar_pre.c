@@ -47,7 +47,10 @@ s_clip(float *out, byzgd_gar_workspace_t *ws, double clip_norm, size_t n, size_t
 static void
 s_nnm(float *out, byzgd_gar_workspace_t *ws, size_t f, size_t n, size_t d)
 {
-    byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
+    // Without clipping before it, the non-finite policy (or the caller, gar_stream.h) may
+    // have the rows' distances ready.
+    if (!ws->distances_ready)
+        byzgd_gar_distances(ws->distances, ws->partial, ws->rows, n, d);
     size_t keep = n - f;
     for (size_t i = 0; i < n; i++) {
         byzgd_gar_order_by_score(ws->order, ws->distances + i * n, n);
@@ -113,6 +116,7 @@ byzgd_gar_pre_aggregate(const byzgd_gar_config_t *config, byzgd_gar_workspace_t 
         if (!(out = s_buffer(ws, which, count * d)))
             goto out_of_memory;
         s_nnm(out, ws, config->f, count, d);
+        ws->distances_ready = false; // they were the distances of the rows before mixing
         which ^= 1;
     }
     if (config->bucket_size > 1) {

@@ -1,24 +1,31 @@
 /*  gar_stream.h — aggregation of rows that arrive one by one (no I/O).
 
     A round's proposals arrive over the collection window. A stream computes each arriving
-    row's squared distances to the rows already in while the others are still on their way,
-    so that closing the round only runs the rule's selection on the precomputed matrix and
-    averages: the Krum family (krum, multi-krum, medoid, 1-p-krum, bulyan, mda) costs little
-    more than the average after the last arrival. Other rules, and distance rules with
-    pre-aggregators (clip, nnm, bucket), ignore the matrix and aggregate at finish.
+    row's squared distances to the rows already in on its own thread, while the caller goes
+    on receiving, so that closing the round only waits for the last rows' distances, runs
+    the rule's selection on the precomputed matrix and averages: for the rules that take
+    the rows' distances (byzgd_gar_uses_distances: krum, multi-krum, medoid, 1-p-krum when
+    it draws Krum, bulyan, mda, and nnm) closing costs little more than the average. Other
+    rules aggregate at finish as byzgd_gar_apply does.
 
-        byzgd_gar_stream_t *stream = byzgd_gar_stream_new(n, d);   // once
-        byzgd_gar_stream_reset(stream);                            // each round
+        byzgd_gar_stream_t *stream = byzgd_gar_stream_new(n, d);   // once: starts the thread
+        byzgd_gar_stream_reset(stream, &config);                   // each round
         byzgd_gar_stream_add_row(stream, slot, row, ...);          // each arrival
-        byzgd_gar_stream_finish(stream, &config, result, ...);     // at close
+        byzgd_gar_stream_finish(stream, result, ...);              // at close
 
-    The rows are borrowed: each must stay valid and unchanged until finish returns.
-    Determinism: a pair's distance is summed from its two rows alone (the direct kernel of
-    gar_distance.c), so the matrix, and with it every result, is bit-identical in every
-    order of arrival. Against byzgd_gar_apply on the same rows (whose blocked Gram kernel
-    sums differently) the distances agree within about 1e-7 relative: the selection and
-    the aggregate are the same unless two scores tie to that precision, the scores agree
-    to that precision. */
+    One thread drives a stream (reset, add_row, drain, finish); the stream's own thread
+    only reads the rows. The rows are borrowed: each must stay valid and unchanged until
+    the next reset.
+
+    Determinism: a pair's distance is a function of its two rows alone — summed by the
+    direct kernel (byzgd_gar_distances_to_rows) over fixed slices of
+    BYZGD_GAR_STREAM_SLICE values, the slices added in double in increasing order, each
+    slice of a pair by one thread — so the matrix, and with it every result, is
+    bit-identical in every order of arrival, for every grouping of the arrivals into the
+    thread's sweeps (gar_stream.c), every number of threads and every timing. Against
+   byzgd_gar_apply on the same rows (whose blocked Gram kernel sums differently) the distances agree
+   within about 1e-7 relative: the selection and the aggregate are the same unless two scores tie to
+   that precision. */
 #ifndef BYZGD_GAR_STREAM_H
 #define BYZGD_GAR_STREAM_H
 
@@ -26,31 +33,51 @@
 
 #include <stddef.h>
 
+// Values per slice of a row: the unit of one kernel call, and the cache block (a slice of
+// every row of a round at n = 100 is 3.2 MB, inside the L3). Part of the streamed
+// distances' definition: changing it changes their last bits.
+#define BYZGD_GAR_STREAM_SLICE 8192
+
 typedef struct byzgd_gar_stream_t byzgd_gar_stream_t;
 
-// A stream for rows of d floats in slots 0 .. max_n - 1. NULL when out of memory.
+// A stream for rows of d floats in slots 0 .. max_n - 1, with its thread started; it
+// aggregates with the default configuration (average) until the first reset. NULL when
+// out of memory or when the thread cannot start.
 byzgd_gar_stream_t *byzgd_gar_stream_new(size_t max_n, size_t d);
 void byzgd_gar_stream_destroy(byzgd_gar_stream_t **self_p);
 
-// Empties every slot (a new round).
-void byzgd_gar_stream_reset(byzgd_gar_stream_t *self);
+// Starts a new round aggregated with `config` (copied; its pointers stay borrowed): waits
+// for the thread to finish the previous rows, empties every slot. The thread computes
+// distances only when byzgd_gar_uses_distances(config), alone, or on all but two of the
+// caller's OpenMP threads (omp_get_max_threads) when it has more than three.
+void byzgd_gar_stream_reset(byzgd_gar_stream_t *self, const byzgd_gar_config_t *config);
 
-// Adds `row` (d floats, borrowed until finish) in `slot` and computes its squared distances
-// to every row already added. Returns 0, or -1 with a message when the slot is out of range
-// or already filled.
+// Adds `row` (d floats, borrowed until the next reset) in `slot`; its distances to the
+// rows already in are computed on the stream's thread. Returns 0, or -1 with a message
+// when the slot is out of range or already filled.
 int byzgd_gar_stream_add_row(byzgd_gar_stream_t *self, size_t slot, const float *row, char *error,
                              size_t error_size);
 
-// Rows added so far.
+// Waits until the distances of every row added are computed; the thread then uses as many
+// OpenMP threads as the caller would (omp_get_max_threads) instead of one.
+void byzgd_gar_stream_drain(byzgd_gar_stream_t *self);
+
+// Rows added since the reset.
 size_t byzgd_gar_stream_count(const byzgd_gar_stream_t *self);
 
-// The slot of the i-th row the rule sees: finish aggregates the filled slots in increasing
-// order, and result->selected / result->scores index rows in that order.
+// Seconds the thread spent computing distances since the reset (while the caller
+// collected, and while it waited in drain).
+double byzgd_gar_stream_busy_s(byzgd_gar_stream_t *self);
+
+// The slot of the i-th row the rule saw in the last finish: finish aggregates the filled
+// slots in increasing order, and result->selected / result->scores index rows in that
+// order.
 size_t byzgd_gar_stream_slot(const byzgd_gar_stream_t *self, size_t i);
 
-// Aggregates the rows added, like byzgd_gar_apply on them in slot order. Returns 0, or -1
-// with a message (as byzgd_gar_apply). The stream keeps its rows until reset.
-int byzgd_gar_stream_finish(byzgd_gar_stream_t *self, const byzgd_gar_config_t *config,
-                            byzgd_gar_result_t *result, char *error, size_t error_size);
+// Drains, then aggregates the rows added, like byzgd_gar_apply on them in slot order with
+// the configuration of the reset. Returns 0, or -1 with a message (as byzgd_gar_apply).
+// The stream keeps its rows until the next reset.
+int byzgd_gar_stream_finish(byzgd_gar_stream_t *self, byzgd_gar_result_t *result, char *error,
+                            size_t error_size);
 
 #endif
