@@ -2,12 +2,13 @@
     and d in {1e5, 1e6}, with a memory-bound floor measured in the same run (reading the
     n x d matrix once) and Krum's ratio to it; then Krum at d = 1e6 against NumPy's X.X^T
     (OpenBLAS, python3-numpy) on the same-shaped matrix, alternating three times in one
-    run, with the ratios' min and median; then streamed aggregation (rules/gar_stream.h):
-    the time from the last row's arrival to the aggregate (its distances plus the rule),
-    for Krum and Multi-Krum at n = 20 and 100, d = 1e6, beside the plain average.
-    Targets at d = 1e6 on 2 cores: Krum <= 6 ms (n = 20) and <= 0.65 x NumPy's X.X^T
-    (n = 100); median <= 30 ms (n = 20). BYZGD_BENCH_QUICK=1 runs d = 1e5 only;
-    BYZGD_BENCH_RULES=krum,median and BYZGD_BENCH_N=100 select rules and n (the name
+    run, with the ratios' min and median; then Krum on gradient-like rows, clean and with
+    the Gaussian attack (far rows must cost nothing); then streamed aggregation
+    (rules/gar_stream.h): the time from the last row's arrival to the aggregate (its
+    distances plus the rule), for Krum and Multi-Krum at n = 20 and 100, d = 1e6, beside the
+    plain average. Targets at d = 1e6 on 2 cores: Krum <= 6 ms (n = 20) and <= 0.65 x
+    NumPy's X.X^T (n = 100); median <= 30 ms (n = 20). BYZGD_BENCH_QUICK=1 runs d = 1e5
+    only; BYZGD_BENCH_RULES=krum,median and BYZGD_BENCH_N=100 select rules and n (the name
     "stream" selects the streamed figures). f = (n - 3) / 4, valid for every rule. */
 #include "rules/gar.h"
 #include "rules/gar_options.h"
@@ -149,6 +150,57 @@ s_krum_vs_numpy(size_t n, size_t d, size_t rounds)
     byzgd_gar_result_destroy(&result);
     free(rows);
     return median;
+}
+
+// Krum's median milliseconds at (n, d) on gradient-like rows, clean and attacked: n rows
+// around a common vector (uniform in [-1, 1)) with 1 % noise, then the same with the last
+// f = (n - 3) / 4 rows replaced by the Gaussian attack (sigma = sqrt(200), its default).
+// Far rows must not slow the distances down (they once dragged the Gram kernel's centre
+// away from every honest row, and every honest pair was recomputed from its differences).
+static void
+s_krum_attacked(size_t n, size_t d, size_t repeats)
+{
+    float *rows = malloc(n * d * sizeof *rows), *common = malloc(d * sizeof *common);
+    byzgd_gar_result_t *result = byzgd_gar_result_new(n, d);
+    if (!rows || !common || !result) {
+        fprintf(stderr, "bench_gar: out of memory for n=%zu d=%zu\n", n, d);
+        exit(1);
+    }
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 2, n);
+    for (size_t j = 0; j < d; j++)
+        common[j] = (float)(byzgd_rng_uniform(&rng) * 2 - 1);
+    size_t f = (n - 3) / 4;
+    byzgd_gar_config_t config;
+    byzgd_gar_config_init(&config);
+    char error[256], value[32];
+    byzgd_gar_config_parse_option(&config, "rule", "krum", error, sizeof error);
+    snprintf(value, sizeof value, "%zu", f);
+    byzgd_gar_config_parse_option(&config, "f", value, error, sizeof error);
+    double ms[2];
+    for (int attacked = 0; attacked < 2; attacked++) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++)
+                rows[i * d + j] = attacked && i >= n - f
+                                      ? (float)(sqrt(200.0) * byzgd_rng_gaussian(&rng))
+                                      : common[j] + (float)(0.01 * (byzgd_rng_uniform(&rng) - 0.5));
+        double times[16];
+        for (size_t k = 0; k < repeats; k++) {
+            double start = 1e3 * byzgd_monotonic_s();
+            if (byzgd_gar_apply(&config, result, rows, n, d, error, sizeof error) != 0) {
+                fprintf(stderr, "bench_gar: %s\n", error);
+                exit(1);
+            }
+            times[k] = 1e3 * byzgd_monotonic_s() - start;
+        }
+        ms[attacked] = s_median(times, repeats);
+    }
+    printf("krum-attacked  %5zu %8zu  clean %.2f ms, %zu Gaussian attackers %.2f ms (%.2f x)\n", n,
+           d, ms[0], f, ms[1], ms[1] / ms[0]);
+    fflush(stdout);
+    byzgd_gar_result_destroy(&result);
+    free(common);
+    free(rows);
 }
 
 // Median milliseconds of "add the last row, finish" over `repeats` rounds of a stream
@@ -305,6 +357,10 @@ main(void)
         double ratio = NAN;
         if ((!only || s_listed(only, "krum")) && (!only_n || strtoul(only_n, NULL, 10) == 100))
             ratio = s_krum_vs_numpy(100, 1000000, 3);
+        for (size_t k = 0; k < 2; k++)
+            if ((!only || s_listed(only, "krum")) &&
+                (!only_n || strtoul(only_n, NULL, 10) == (k ? 100 : 20)))
+                s_krum_attacked(k ? 100 : 20, 1000000, 5);
         if (!only || s_listed(only, "stream"))
             for (size_t k = 0; k < 2; k++)
                 s_stream_after_last(k ? 100 : 20, 1000000, 3);

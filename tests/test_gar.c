@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include <float.h>
+#include <omp.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -962,6 +963,46 @@ TEST(duplicate_rows_tie_exactly)
     free(x);
 }
 
+TEST(duplicate_rows_tie_in_every_distance_kernel)
+{
+    // Gradient-like rows (a common vector plus 1 % noise), six far Gaussian rows and two
+    // zero rows, d long enough for Gram tiles, direct first and last blocks of a segment
+    // and the recompute of close pairs (the zero rows). Rows 3, 17 and 26 are copies, so
+    // their pairs with any other row land in different tiles and kernels; their Krum and
+    // Medoid scores must be bit-equal, and every score the same with one thread as with two.
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 19, 0);
+    size_t n = 30, d = 20011;
+    float *x = malloc(n * d * sizeof *x), *common = malloc(d * sizeof *common);
+    for (size_t j = 0; j < d; j++)
+        common[j] = (float)byzgd_rng_gaussian(&rng);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            x[i * d + j] = i >= 28   ? 0.0f
+                           : i >= 22 ? (float)(14 * byzgd_rng_gaussian(&rng))
+                                     : common[j] + (float)(0.01 * byzgd_rng_gaussian(&rng));
+    memcpy(x + 17 * d, x + 3 * d, d * sizeof *x);
+    memcpy(x + 26 * d, x + 3 * d, d * sizeof *x);
+    const char *rules[] = {"krum", "medoid"};
+    for (int r = 0; r < 2; r++) {
+        byzgd_gar_config_t config = s_config(rules[r], 6);
+        omp_set_num_threads(2);
+        byzgd_gar_result_t *two = s_apply(&config, x, n, d);
+        omp_set_num_threads(1);
+        byzgd_gar_result_t *one = s_apply(&config, x, n, d);
+        ASSERT_MSG(two->scores[3] == two->scores[17] && two->scores[3] == two->scores[26],
+                   "%s: %.17g %.17g %.17g", rules[r], two->scores[3], two->scores[17],
+                   two->scores[26]);
+        ASSERT_MSG(memcmp(one->scores, two->scores, n * sizeof *one->scores) == 0,
+                   "%s: scores depend on the thread count", rules[r]);
+        byzgd_gar_result_destroy(&one);
+        byzgd_gar_result_destroy(&two);
+    }
+    omp_set_num_threads(2);
+    free(common);
+    free(x);
+}
+
 TEST(deterministic_and_reusable)
 {
     byzgd_rng_t rng;
@@ -1244,6 +1285,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(distances_near_identical_rows_are_accurate),
     TEST_CASE(distances_of_close_rows_far_from_the_mean_are_accurate),
     TEST_CASE(duplicate_rows_tie_exactly),
+    TEST_CASE(duplicate_rows_tie_in_every_distance_kernel),
     TEST_CASE(deterministic_and_reusable),
     TEST_CASE(one_p_krum_choice),
     TEST_CASE(pre_aggregators),

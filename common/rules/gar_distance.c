@@ -1,32 +1,39 @@
 /*  gar_distance.c — pairwise squared distances and weighted sums for the rules.
 
-    The distance matrix comes from the Gram identity |a|^2 + |b|^2 - 2 a.b (one FMA per
-    pair and value instead of a subtraction and an FMA), made as exact as differences:
-    each block of d is centred on its column mean, each pair's products are summed in 8
-    float lanes over at most 512 values and then in double, and a pair still much closer
-    than its centred norms (ratio 1/16) is recomputed from its differences
-    (byzgd_gar_distances says why). Blocks with values above 1e15 or non-finite ones, and
-    blocks shorter than 64 values, use the direct kernel: each pair's squared differences
-    summed in 8 float lanes per chunk of 512 values, the chunks in double, an overflowing
-    chunk recomputed in double, so huge finite rows never produce Inf. Every pair is
-    summed the same way whichever tile computes it and whatever the number of threads:
-    duplicate rows tie exactly and results are bit-identical run to run. */
+    Two distance kernels. The direct one sums each pair's squared differences: 8 float lanes
+    per chunk of 512 values (a product and a sum per value, never fused), the chunks in
+    double, an overflowing chunk recomputed in double, so huge finite rows never produce
+    Inf. The Gram one, on x86-64 CPUs with AVX2 and FMA (chosen at run time, so the program
+    runs on any x86-64), uses |a|^2 + |b|^2 - 2 a.b: one FMA per pair and value where the
+    direct kernel needs a subtraction, a product and a sum. It works on blocks of at most
+    512 values packed in L2, 4 x 3 register tiles against them, and is made as exact as
+    differences: each block is centred on a central row, each pair's products are summed
+    in 8 float lanes over the block and then in double, and a pair still much closer than
+    its centred norms (ratio 1/16) is recomputed from its differences (byzgd_gar_distances
+    says why). Blocks with values above 1e15 or non-finite ones, blocks shorter than 64
+    values and the first block of each segment (which picks the central row) use the direct
+    kernel. Every pair is summed the same way whichever tile computes it and whatever the
+    number of threads: duplicate rows tie exactly and results are bit-identical run to run.
+    (The two kernels agree to about 1e-7 relative, so a machine without AVX2 and FMA, where
+    every block is direct, may differ from one with them in the last digits.) */
 #include "gar_internal.h"
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #define LANES 8
 #define CHUNK 512
 
-// ISO C mode (-std=c11) turns floating-point contraction off; the distance loops are
-// compute-bound, and fusing (x - y)^2 + s into one FMA saves a third of their operations
-// (and rounds once instead of twice). Results stay deterministic for a given binary.
-#if defined(__GNUC__) && !defined(__clang__)
-#define S_CONTRACT __attribute__((optimize("fp-contract=fast")))
-#else
-#define S_CONTRACT
+// The direct kernels multiply and add in two steps, never fused: ISO C mode (-std=c11)
+// keeps gcc from contracting them, the standard pragma keeps clang from it. Left to the
+// compiler, fusion depends on its tuning (gcc avoids FMA in a loop with one accumulator
+// on some CPUs, not in one with several), so s_pair and the tiles summed the same pair
+// differently. Unfused, every pair's direct distance is the same in every build and on
+// every machine.
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
 #endif
 
 // Keeps a loaded vector in a register: without it gcc folds each of the three partner
@@ -84,10 +91,10 @@ s_finish(const s_v4d *total, const float *a, const float *b, size_t vector_end, 
     return result + s_exact(a + vector_end, b + vector_end, len - vector_end);
 }
 
-// |a - b|^2 over len values. Every kernel below sums a pair exactly this way (8 float lanes
-// per chunk of CHUNK values, each chunk's lanes added into 8 double lanes, one FMA per
-// value), so a pair's distance does not depend on which kernel or tile computed it.
-S_CONTRACT static double
+// |a - b|^2 over len values. Every direct kernel sums a pair exactly this way (8 float lanes
+// per chunk of CHUNK values, each chunk's lanes added into 8 double lanes, a product and a
+// sum per value), so a pair's distance does not depend on which kernel or tile computed it.
+static double
 s_pair(const float *a, const float *b, size_t len)
 {
     size_t j = 0, vector_end = len - len % LANES;
@@ -96,8 +103,8 @@ s_pair(const float *a, const float *b, size_t len)
         size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
         s_v8f s = {0};
         for (; j < end; j += LANES) {
-            s_v8f t = *(const s_v8f *)(a + j) - *(const s_v8f *)(b + j);
-            s += t * t;
+            s_v8f t = *(const s_v8f *)(a + j) - *(const s_v8f *)(b + j), square = t * t;
+            s += square;
         }
         s_fold(total, s);
     }
@@ -105,9 +112,9 @@ s_pair(const float *a, const float *b, size_t len)
 }
 
 // out[i][k] += |a_i - b_k|^2 over len values, i, k < 3: nine pairs per step from six loads.
-// Nine accumulators, three partner vectors and two temporaries fit the 16 AVX registers
+// Nine accumulators, three partner vectors and three temporaries fit the 16 AVX registers
 // (a 4 x 4 tile would spill them, and the spills cost more than the loads saved).
-S_CONTRACT static void
+static void
 s_tile9(double *const *out, const float *const *a, const float *const *b, size_t len)
 {
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2];
@@ -125,18 +132,18 @@ s_tile9(double *const *out, const float *const *a, const float *const *b, size_t
             S_IN_REGISTER(c0);
             S_IN_REGISTER(c1);
             S_IN_REGISTER(c2);
-            s_v8f x = *(const s_v8f *)(a0 + j), t;
-            t = x - c0, s00 += t * t;
-            t = x - c1, s01 += t * t;
-            t = x - c2, s02 += t * t;
+            s_v8f x = *(const s_v8f *)(a0 + j), t, square;
+            t = x - c0, square = t * t, s00 += square;
+            t = x - c1, square = t * t, s01 += square;
+            t = x - c2, square = t * t, s02 += square;
             x = *(const s_v8f *)(a1 + j);
-            t = x - c0, s10 += t * t;
-            t = x - c1, s11 += t * t;
-            t = x - c2, s12 += t * t;
+            t = x - c0, square = t * t, s10 += square;
+            t = x - c1, square = t * t, s11 += square;
+            t = x - c2, square = t * t, s12 += square;
             x = *(const s_v8f *)(a2 + j);
-            t = x - c0, s20 += t * t;
-            t = x - c1, s21 += t * t;
-            t = x - c2, s22 += t * t;
+            t = x - c0, square = t * t, s20 += square;
+            t = x - c1, square = t * t, s21 += square;
+            t = x - c2, square = t * t, s22 += square;
         }
         s_fold(total[0], s00);
         s_fold(total[1], s01);
@@ -155,7 +162,7 @@ s_tile9(double *const *out, const float *const *a, const float *const *b, size_t
 
 // Pairs (a, b), a < b < n, over the values [j0, j0 + len): rows in groups of three, each
 // group against every later group of three (s_tile9), the rest pair by pair.
-S_CONTRACT static void
+static void
 s_group_block(double *distances, const float *const *rows, size_t n, size_t j0, size_t len)
 {
     size_t a = 0;
@@ -182,7 +189,7 @@ s_group_block(double *distances, const float *const *rows, size_t n, size_t j0, 
 
 // out[k] = |a - b_k|^2 over len values, k < 4: four pairs per load of a, each summed
 // exactly as s_pair sums it.
-S_CONTRACT static void
+static void
 s_row4(double *out, const float *a, const float *const *b, size_t len)
 {
     const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
@@ -192,11 +199,11 @@ s_row4(double *out, const float *a, const float *const *b, size_t len)
         size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
         s_v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
         for (; j < end; j += LANES) {
-            s_v8f x = *(const s_v8f *)(a + j), t;
-            t = x - *(const s_v8f *)(b0 + j), s0 += t * t;
-            t = x - *(const s_v8f *)(b1 + j), s1 += t * t;
-            t = x - *(const s_v8f *)(b2 + j), s2 += t * t;
-            t = x - *(const s_v8f *)(b3 + j), s3 += t * t;
+            s_v8f x = *(const s_v8f *)(a + j), t, square;
+            t = x - *(const s_v8f *)(b0 + j), square = t * t, s0 += square;
+            t = x - *(const s_v8f *)(b1 + j), square = t * t, s1 += square;
+            t = x - *(const s_v8f *)(b2 + j), square = t * t, s2 += square;
+            t = x - *(const s_v8f *)(b3 + j), square = t * t, s3 += square;
         }
         s_fold(total[0], s0);
         s_fold(total[1], s1);
@@ -222,7 +229,9 @@ byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *o
     }
 }
 
-// ---- Gram kernels: |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one FMA per pair and value.
+// ---- Gram kernels: |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one FMA per pair and value, on
+// x86-64 CPUs with AVX2 and FMA (chosen at run time, whatever -march the program was built
+// with; elsewhere every block uses the direct kernels).
 
 // Centred values above this go to the direct kernel: the float chunk sums of their squares
 // could overflow (and NaN or Inf rows, whose distances must stay non-finite, land there).
@@ -232,67 +241,26 @@ byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *o
 #define S_RECOMPUTE_RATIO (1.0 / 16)
 // Blocks shorter than this use the direct kernel.
 #define S_GRAM_MIN_LENGTH 64
+// A tile: 4 rows a, a + 1, ... against 3 rows b, b + 1, ..., 12 pairs.
+#define S_TILE_ROWS    4
+#define S_TILE_COLUMNS 3
+#define S_TILE_PAIRS   (S_TILE_ROWS * S_TILE_COLUMNS)
+// Zero rows packed after the n rows, so that the last tiles need no edge case.
+#define S_PAD_ROWS 3
 
-// The double total of a pair's 8 float lanes plus its tail [vector_end, len) in double.
-static inline double
-s_lanes(s_v8f s, const float *a, const float *b, size_t vector_end, size_t len)
+// Tiles of s_gram_tiles for n rows: row groups a = 0, 4, 8, ... against column groups
+// b = a, a + 3, ... (< n).
+static size_t
+s_tile_count(size_t n)
 {
-    double total = 0;
-    for (int l = 0; l < LANES; l++)
-        total += (double)s[l];
-    for (size_t j = vector_end; j < len; j++)
-        total += (double)a[j] * (double)b[j];
-    return total;
+    size_t count = 0;
+    for (size_t a = 0; a < n; a += S_TILE_ROWS)
+        count += (n - a + S_TILE_COLUMNS - 1) / S_TILE_COLUMNS;
+    return count;
 }
 
-// a.b over len values: 8 float lanes (len / 8 <= 64 products each), their sum in double,
-// the len % 8 tail in double. s_gram12 sums each of its pairs exactly this way (s_lanes),
-// so a pair's product does not depend on the tile that computed it (duplicate rows tie).
-S_CONTRACT static double
-s_dot(const float *a, const float *b, size_t len)
-{
-    size_t vector_end = len - len % LANES;
-    s_v8f s = {0};
-    for (size_t j = 0; j < vector_end; j += LANES)
-        s += *(const s_v8f *)(a + j) * *(const s_v8f *)(b + j);
-    return s_lanes(s, a, b, vector_end, len);
-}
-
-// gram[a_i * n + b_k] = a_i.b_k for i < 4, k < 3: twelve accumulators and three partner
-// vectors in the 16 AVX registers, the four rows read from memory by the FMAs.
-S_CONTRACT static void
-s_gram12(double *gram, size_t n, size_t a, size_t b, const float *pack, size_t len)
-{
-    const float *a0 = pack + a * len, *a1 = a0 + len, *a2 = a1 + len, *a3 = a2 + len;
-    const float *b0 = pack + b * len, *b1 = b0 + len, *b2 = b1 + len;
-    size_t vector_end = len - len % LANES;
-    s_v8f s00 = {0}, s01 = {0}, s02 = {0}, s10 = {0}, s11 = {0}, s12 = {0}, s20 = {0}, s21 = {0},
-          s22 = {0}, s30 = {0}, s31 = {0}, s32 = {0};
-    for (size_t j = 0; j < vector_end; j += LANES) {
-        s_v8f c0 = *(const s_v8f *)(b0 + j), c1 = *(const s_v8f *)(b1 + j);
-        s_v8f c2 = *(const s_v8f *)(b2 + j);
-        S_IN_REGISTER(c0);
-        S_IN_REGISTER(c1);
-        S_IN_REGISTER(c2);
-        s_v8f x = *(const s_v8f *)(a0 + j);
-        s00 += x * c0, s01 += x * c1, s02 += x * c2;
-        x = *(const s_v8f *)(a1 + j);
-        s10 += x * c0, s11 += x * c1, s12 += x * c2;
-        x = *(const s_v8f *)(a2 + j);
-        s20 += x * c0, s21 += x * c1, s22 += x * c2;
-        x = *(const s_v8f *)(a3 + j);
-        s30 += x * c0, s31 += x * c1, s32 += x * c2;
-    }
-    const s_v8f sums[4][3] = {{s00, s01, s02}, {s10, s11, s12}, {s20, s21, s22}, {s30, s31, s32}};
-    const float *left[4] = {a0, a1, a2, a3}, *right[3] = {b0, b1, b2};
-    for (int i = 0; i < 4; i++)
-        for (int k = 0; k < 3; k++)
-            gram[(a + (size_t)i) * n + b + (size_t)k] =
-                s_lanes(sums[i][k], left[i], right[k], vector_end, len);
-}
-
-// Columns per Gram block for n rows: the packed n x block floats take at most 256 KiB (half
-// the L2 of a core), at most 512 (each float lane sums at most 64 products).
+// Columns per block for n rows: the packed n x block floats take at most 256 KiB (half the
+// L2 of a core), at most 512 (each float lane sums at most 64 products).
 static size_t
 s_gram_block_length(size_t n)
 {
@@ -301,23 +269,195 @@ s_gram_block_length(size_t n)
     return block < LANES ? LANES : block;
 }
 
+// Floats of a pack: n + S_PAD_ROWS rows of at most a block each (a bound that does not fall
+// as n grows, so scratch sized for n serves every smaller n).
+static size_t
+s_pack_floats(size_t n)
+{
+    size_t bound = ((size_t)1 << 16) + S_PAD_ROWS * 512, large = (n + S_PAD_ROWS) * LANES;
+    return large > bound ? large : bound;
+}
+
+// Doubles of one segment's workspace: its tiles, n norms and a pack (32-byte aligned).
+static size_t
+s_segment_doubles(size_t n)
+{
+    return S_TILE_PAIRS * s_tile_count(n) + n + (s_pack_floats(n) + 1) / 2 + 4;
+}
+
 size_t
 byzgd_gar_distance_scratch(size_t n)
 {
     size_t segments = n <= BYZGD_GAR_SEGMENTED_MAX_N ? BYZGD_GAR_DISTANCE_SEGMENTS : 1;
-    size_t pack_floats = (n > 8192 ? 8 * n : 65536) + 512;
-    // (segments - 1) partial matrices; per segment a Gram matrix, n norms and a pack.
-    return (segments - 1) * n * n + segments * (n * n + n + (pack_floats + 1) / 2);
+    // (segments - 1) partial matrices (the first segment adds into the result).
+    return (segments - 1) * n * n + segments * s_segment_doubles(n);
 }
 
-// Adds the distances of the values [j0, j0 + len) to out (pairs a < b) and the centred
-// squared norms to norms. The block is packed with its column mean subtracted (distances do
-// not change under a translation, and centring keeps |a|^2 + |b|^2 close to |a - b|^2 for
-// rows spread around their mean), then every pair's product comes from s_gram12/s_dot and
-// is turned into a distance in double.
-static void
-s_gram_block(double *out, double *norms, double *gram, float *pack, const float *const *rows,
-             size_t n, size_t j0, size_t len, size_t next_len)
+// The k-th smallest of values[0 .. count) (k < count, no NaN), reordering them: quickselect
+// with Hoare's partition around the middle element.
+static double
+s_select(double *values, size_t count, size_t k)
+{
+    ptrdiff_t low = 0, high = (ptrdiff_t)count - 1, target = (ptrdiff_t)k;
+    while (low < high) {
+        double pivot = values[low + (high - low) / 2];
+        ptrdiff_t i = low - 1, j = high + 1;
+        for (;;) {
+            do
+                i++;
+            while (values[i] < pivot);
+            do
+                j--;
+            while (values[j] > pivot);
+            if (i >= j)
+                break;
+            double swap = values[i];
+            values[i] = values[j];
+            values[j] = swap;
+        }
+        if (target <= j)
+            high = j;
+        else
+            low = j + 1;
+    }
+    return values[target];
+}
+
+// The row whose (n / 2)-th nearest row is nearest, by the distances in the upper triangle
+// of `distances` (NaN counts as +Inf; ties go to the smaller index): a row inside the
+// majority of the rows, wherever outliers lie. `scratch` holds n doubles.
+static size_t
+s_central_row(const double *distances, double *scratch, size_t n)
+{
+    size_t best = 0;
+    double best_score = INFINITY;
+    for (size_t a = 0; n > 1 && a < n; a++) {
+        size_t count = 0;
+        for (size_t b = 0; b < n; b++)
+            if (b != a) {
+                double value = distances[a < b ? a * n + b : b * n + a];
+                scratch[count++] = isnan(value) ? INFINITY : value;
+            }
+        double score = s_select(scratch, count, (n - 1) / 2);
+        if (score < best_score) {
+            best_score = score;
+            best = a;
+        }
+    }
+    return best;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define S_HAVE_GRAM   1
+#define S_GRAM_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+// Keeps a loaded vector in a register: otherwise the compiler folds the load into each of
+// the three FMAs that use it, and s_gram_tile's loop waits on the load ports (15 loads for
+// 12 FMAs instead of 7).
+#define S_KEEP(v) __asm__("" : "+x"(v))
+
+// tile[p] += the sum of the 8 float lanes of s_p, p < 4, in double:
+// ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), four sums at once.
+S_GRAM_INLINE void
+s_add_lanes4(double *tile, __m256 s0, __m256 s1, __m256 s2, __m256 s3)
+{
+#define S_WIDEN(s)                                                                                 \
+    _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)),                                      \
+                  _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1)))
+    __m256d h01 = _mm256_hadd_pd(S_WIDEN(s0), S_WIDEN(s1));
+    __m256d h23 = _mm256_hadd_pd(S_WIDEN(s2), S_WIDEN(s3));
+#undef S_WIDEN
+    __m256d sums = _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20),
+                                 _mm256_permute2f128_pd(h01, h23, 0x31));
+    _mm256_storeu_pd(tile, _mm256_add_pd(_mm256_loadu_pd(tile), sums));
+}
+
+// tile[4 k + i] += a_i.b_k over `stride` values (a multiple of 8, at most 512), i < 4, k < 3,
+// rows `stride` floats apart. Every pair is summed the same way, whichever tile holds it:
+// 8 float lanes (at most 64 products each, one FMA per value), the lanes added in double by
+// s_add_lanes4. Twelve accumulators, three b vectors and one a vector fill the 16 AVX
+// registers; per 8 values 7 loads feed 12 FMAs, so the FMA units bound the loop.
+S_GRAM_INLINE void
+s_gram_tile(double *tile, const float *a0, const float *b0, size_t stride)
+{
+    const float *a1 = a0 + stride, *a2 = a1 + stride, *a3 = a2 + stride;
+    const float *b1 = b0 + stride, *b2 = b1 + stride;
+    __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;
+    __m256 s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00;
+    for (size_t j = 0; j < stride; j += LANES) {
+        __m256 c0 = _mm256_loadu_ps(b0 + j), c1 = _mm256_loadu_ps(b1 + j);
+        __m256 c2 = _mm256_loadu_ps(b2 + j), x = _mm256_loadu_ps(a0 + j);
+        S_KEEP(c0);
+        S_KEEP(c1);
+        S_KEEP(c2);
+        S_KEEP(x);
+        s00 = _mm256_fmadd_ps(x, c0, s00);
+        s01 = _mm256_fmadd_ps(x, c1, s01);
+        s02 = _mm256_fmadd_ps(x, c2, s02);
+        x = _mm256_loadu_ps(a1 + j);
+        S_KEEP(x);
+        s10 = _mm256_fmadd_ps(x, c0, s10);
+        s11 = _mm256_fmadd_ps(x, c1, s11);
+        s12 = _mm256_fmadd_ps(x, c2, s12);
+        x = _mm256_loadu_ps(a2 + j);
+        S_KEEP(x);
+        s20 = _mm256_fmadd_ps(x, c0, s20);
+        s21 = _mm256_fmadd_ps(x, c1, s21);
+        s22 = _mm256_fmadd_ps(x, c2, s22);
+        x = _mm256_loadu_ps(a3 + j);
+        S_KEEP(x);
+        s30 = _mm256_fmadd_ps(x, c0, s30);
+        s31 = _mm256_fmadd_ps(x, c1, s31);
+        s32 = _mm256_fmadd_ps(x, c2, s32);
+    }
+    s_add_lanes4(tile, s00, s10, s20, s30);
+    s_add_lanes4(tile + 4, s01, s11, s21, s31);
+    s_add_lanes4(tile + 8, s02, s12, s22, s32);
+}
+
+// The next block's rows, fetched a few lines per tile so that the memory works while the
+// tiles compute (a burst of all the lines at once stalls on the cache's miss buffers).
+typedef struct {
+    const float *const *rows;
+    size_t n, row, offset, start, end, per_tile;
+} s_prefetch_t;
+
+S_GRAM_INLINE void
+s_prefetch_some(s_prefetch_t *next)
+{
+    for (size_t k = 0; k < next->per_tile && next->row < next->n; k++) {
+        _mm_prefetch((const char *)(next->rows[next->row] + next->offset), _MM_HINT_T0);
+        next->offset += 64 / sizeof(float);
+        if (next->offset >= next->end) {
+            next->offset = next->start;
+            next->row++;
+        }
+    }
+}
+
+// Every tile of a packed block (rows `stride` floats apart) in s_tile_count's order, the
+// tiles one after the other in `tiles`. The four rows of a group stay in L1 while the
+// column groups stream from L2.
+S_GRAM_INLINE void
+s_gram_tiles(double *tiles, const float *pack, size_t n, size_t stride, s_prefetch_t *next)
+{
+    for (size_t a = 0; a < n; a += S_TILE_ROWS)
+        for (size_t b = a; b < n; b += S_TILE_COLUMNS, tiles += S_TILE_PAIRS) {
+            s_prefetch_some(next);
+            s_gram_tile(tiles, pack + a * stride, pack + b * stride, stride);
+        }
+}
+
+// Adds the block [j0, j0 + len) of every pair: its rows are packed minus the centre row
+// (distances do not change under a translation, and a central centre keeps |a|^2 + |b|^2
+// close to |a - b|^2) and every tile's products added to `tiles`; a short block, or one
+// with huge or non-finite values, adds its direct distances to `out` instead. `next_len`
+// values of the next block are fetched meanwhile.
+S_GRAM_INLINE void
+s_gram_block(double *out, double *tiles, float *pack, const float *const *rows, size_t n,
+             size_t centre_row, size_t j0, size_t len, size_t next_len, size_t tile_count)
 {
     // Short blocks (small d, or the last block of a segment) gain nothing from the Gram
     // form, and the direct kernel keeps small exact cases (integers) exact.
@@ -325,67 +465,177 @@ s_gram_block(double *out, double *norms, double *gram, float *pack, const float 
         s_group_block(out, rows, n, j0, len);
         return;
     }
-    float *mean = pack + n * len;
-    for (size_t j = 0; j < len; j++)
-        mean[j] = 0;
+    size_t stride = (len + LANES - 1) / LANES * LANES, vector_end = len - len % LANES;
+    const float *centre = rows[centre_row] + j0;
+    // Pack, and flag values above the limit, Inf and NaN: their magnitude bits compare
+    // above the limit's as integers. The columns [len, stride) and the rows after the n-th
+    // are zero: they add nothing to any sum.
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
+    const __m256i limit = _mm256_castps_si256(_mm256_set1_ps(S_GRAM_LIMIT));
+    __m256i too_large = _mm256_setzero_si256();
+    bool tail_too_large = false;
     for (size_t i = 0; i < n; i++) {
         const float *row = rows[i] + j0;
-        for (size_t j = 0; j < len; j++)
-            mean[j] += row[j];
-    }
-    float scale = 1.0f / (float)n;
-    for (size_t j = 0; j < len; j++)
-        mean[j] *= scale;
-    // Pack, and flag values above the limit or NaN (a comparison that is false).
-    size_t vector_end = len - len % LANES;
-    s_v8i too_large = {0};
-    const s_v8f limit = {S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT,
-                         S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT, S_GRAM_LIMIT};
-    for (size_t i = 0; i < n; i++) {
-        const float *row = rows[i] + j0;
-        float *packed = pack + i * len;
+        float *packed = pack + i * stride;
         size_t j = 0;
         for (; j < vector_end; j += LANES) {
-            s_v8f value = *(const s_v8f *)(row + j) - *(const s_v8f *)(mean + j);
-            *(s_v8f *)(packed + j) = value;
-            s_v8f size = (s_v8f)((s_v8i)value & 0x7fffffff);
-            too_large |= ~(size <= limit);
+            __m256 value = _mm256_sub_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(centre + j));
+            _mm256_store_ps(packed + j, value);
+            __m256i bits = _mm256_and_si256(_mm256_castps_si256(value), magnitude);
+            too_large = _mm256_or_si256(too_large, _mm256_cmpgt_epi32(bits, limit));
         }
         for (; j < len; j++) {
-            packed[j] = row[j] - mean[j];
-            too_large[0] |= !(fabsf(packed[j]) <= S_GRAM_LIMIT);
+            packed[j] = row[j] - centre[j];
+            tail_too_large |= !(fabsf(packed[j]) <= S_GRAM_LIMIT);
         }
+        for (; j < stride; j++)
+            packed[j] = 0;
     }
-    // Let the memory bring the next block's rows in while this one is computed.
-    if (next_len)
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < next_len; j += 64 / sizeof(float))
-                __builtin_prefetch(rows[i] + j0 + len + j);
-    bool huge = false;
-    for (int l = 0; l < LANES; l++)
-        huge |= too_large[l] != 0;
-    if (huge) {
+    memset(pack + n * stride, 0, S_PAD_ROWS * stride * sizeof *pack);
+    if (tail_too_large || !_mm256_testz_si256(too_large, too_large)) {
         s_group_block(out, rows, n, j0, len);
         return;
     }
-    size_t a = 0;
-    for (; a + 4 <= n; a += 4) {
-        size_t b = a;
-        for (; b + 3 <= n; b += 3)
-            s_gram12(gram, n, a, b, pack, len);
-        for (; b < n; b++)
-            for (size_t i = a; i < a + 4; i++)
-                gram[i * n + b] = s_dot(pack + i * len, pack + b * len, len);
+    size_t lines = (next_len + 15) / 16;
+    s_prefetch_t next = {rows,
+                         n,
+                         0,
+                         j0 + len,
+                         j0 + len,
+                         j0 + len + next_len,
+                         (n * lines + tile_count - 1) / tile_count};
+    s_gram_tiles(tiles, pack, n, stride, &next);
+}
+
+// One segment, the values [first, last), block after block: the first with the direct
+// kernel, which picks the centre row (s_central_row) for the others. `scratch` holds n
+// doubles.
+__attribute__((target("avx2,fma"))) static void
+s_gram_segment(double *out, double *tiles, float *pack, double *scratch, const float *const *rows,
+               size_t n, size_t first, size_t last, size_t block, size_t tile_count)
+{
+    size_t len = last - first < block ? last - first : block;
+    if (len == 0)
+        return;
+    s_group_block(out, rows, n, first, len);
+    size_t centre_row = first + len < last ? s_central_row(out, scratch, n) : 0;
+    for (size_t j0 = first + len; j0 < last; j0 += block) {
+        size_t next = j0 + (len = last - j0 < block ? last - j0 : block);
+        s_gram_block(out, tiles, pack, rows, n, centre_row, j0, len,
+                     last - next < block ? last - next : block, tile_count);
     }
-    for (; a < n; a++)
-        for (size_t b = a; b < n; b++)
-            gram[a * n + b] = s_dot(pack + a * len, pack + b * len, len);
-    for (a = 0; a < n; a++) {
-        double self = gram[a * n + a];
-        norms[a] += self;
-        for (size_t b = a + 1; b < n; b++)
-            out[a * n + b] += self + gram[b * n + b] - 2 * gram[a * n + b];
+}
+#endif
+
+// True if this CPU runs the Gram kernels. (FMA rounds each product once, the direct
+// kernels twice: distances are bit-identical run to run on one machine, and agree across
+// machines to about 1e-7 relative.)
+static bool
+s_gram_available(void)
+{
+#ifdef S_HAVE_GRAM
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+// Sets norms[r] to the centred squared norms the tiles hold and adds each pair's distance
+// norms[a] + norms[b] - 2 a.b to out (pairs a < b).
+static void
+s_gram_unpack(double *out, double *norms, const double *tiles, size_t n)
+{
+    const double *tile = tiles;
+    for (size_t a = 0; a < n; a += S_TILE_ROWS)
+        for (size_t b = a; b < n; b += S_TILE_COLUMNS, tile += S_TILE_PAIRS)
+            for (size_t i = 0; i < S_TILE_ROWS; i++)
+                if (a + i >= b && a + i < b + S_TILE_COLUMNS && a + i < n)
+                    norms[a + i] = tile[S_TILE_ROWS * (a + i - b) + i];
+    tile = tiles;
+    for (size_t a = 0; a < n; a += S_TILE_ROWS)
+        for (size_t b = a; b < n; b += S_TILE_COLUMNS, tile += S_TILE_PAIRS)
+            for (size_t k = 0; k < S_TILE_COLUMNS; k++)
+                for (size_t i = 0; i < S_TILE_ROWS; i++) {
+                    size_t r = a + i, c = b + k;
+                    if (r < c && c < n)
+                        out[r * n + c] += norms[r] + norms[c] - 2 * tile[S_TILE_ROWS * k + i];
+                }
+}
+
+// The flagged pairs a < b of the lower triangle (distances[b * n + a] != 0) as lists in
+// place: row b's partners a at distances[b * n + q], q < their count at distances[b * n + b].
+static void
+s_list_partners(double *distances, size_t n)
+{
+    for (size_t b = 0; b < n; b++) {
+        size_t count = 0;
+        for (size_t a = 0; a < b; a++)
+            if (distances[b * n + a] != 0)
+                distances[b * n + count++] = (double)a;
+        distances[b * n + b] = (double)count;
     }
+}
+
+// Adds to out[a * n + b] the distance over [first, last) of every listed pair (a, b) with b
+// in [b_first, b_last), block after block so that the block's rows stay in L2; each pair
+// is summed the same way (s_row4 and s_pair agree), its blocks' totals added in double.
+static void
+s_recompute_rows(double *out, const double *lists, const float *const *rows, size_t n,
+                 size_t b_first, size_t b_last, size_t first, size_t last, size_t block)
+{
+    for (size_t j0 = first; j0 < last; j0 += block) {
+        size_t len = last - j0 < block ? last - j0 : block;
+        for (size_t b = b_first; b < b_last; b++) {
+            const double *partner = lists + b * n;
+            size_t count = (size_t)partner[b], q = 0;
+            const float *row = rows[b] + j0, *others[4];
+            for (; q + 4 <= count; q += 4) {
+                double part[4];
+                for (size_t k = 0; k < 4; k++)
+                    others[k] = rows[(size_t)partner[q + k]] + j0;
+                s_row4(part, row, others, len);
+                for (size_t k = 0; k < 4; k++)
+                    out[(size_t)partner[q + k] * n + b] += part[k];
+            }
+            for (; q < count; q++)
+                out[(size_t)partner[q] * n + b] += s_pair(row, rows[(size_t)partner[q]] + j0, len);
+        }
+    }
+}
+
+// Recomputes the flagged pairs' distances (flags in the lower triangle of `distances`) from
+// their differences, over the same segments and blocks as the Gram pass: a few close pairs
+// or all of them, the work stays blocked in cache and spread over the threads. With one
+// segment (large n) the rows are split into chunks of equal pair counts instead. Leaves
+// the lower triangle and the diagonal to the caller.
+static void
+s_recompute(double *distances, double *partial, const float *const *rows, size_t n, size_t d,
+            size_t segments, size_t segment, size_t block)
+{
+    s_list_partners(distances, n);
+    for (size_t b = 0; b < n; b++)
+        for (size_t q = 0; q < (size_t)distances[b * n + b]; q++)
+            distances[(size_t)distances[b * n + q] * n + b] = 0;
+    size_t chunks = segments == 1 ? 8 : 1;
+#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
+    for (size_t unit = 0; unit < segments * chunks; unit++) {
+        size_t g = unit / chunks, c = unit % chunks;
+        double *out = g == 0 ? distances : partial + (g - 1) * n * n;
+        if (g > 0)
+            memset(out, 0, n * n * sizeof *out);
+        size_t first = g * segment < d ? g * segment : d;
+        size_t last = first + segment < d ? first + segment : d;
+        size_t b_first = (size_t)((double)n * sqrt((double)c / (double)chunks));
+        size_t b_last =
+            c + 1 == chunks ? n : (size_t)((double)n * sqrt((double)(c + 1) / (double)chunks));
+        s_recompute_rows(out, distances, rows, n, b_first, b_last, first, last, block);
+    }
+    for (size_t b = 0; b < n; b++)
+        for (size_t q = 0; q < (size_t)distances[b * n + b]; q++)
+            for (size_t g = 1; g < segments; g++) {
+                size_t a = (size_t)distances[b * n + q];
+                distances[a * n + b] += partial[(g - 1) * n * n + a * n + b];
+            }
 }
 
 void
@@ -394,46 +644,56 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
 {
     // Cancellation. The Gram identity loses the digits |a|^2 + |b|^2 has above |a - b|^2:
     // on near-identical float rows it gives percent-level errors. Three things keep the
-    // distances as exact as differences would: (1) each block is centred on its column mean,
-    // so |a|^2 + |b|^2 is the rows' spread, not their common offset; (2) each pair's products
-    // are summed in float over at most 64 values per lane, then in double; (3) a pair whose
-    // distance is still below 1/16 of its two centred squared norms (two rows much closer
-    // to each other than to the mean, duplicates for instance) is recomputed from its
-    // differences (s_pair, double totals per 512 values), so its relative error stays
-    // about 1e-7 like every other pair's (at most 16 times the Gram sums' own ~1e-7).
-    // Blocks with huge or non-finite values use the direct kernel throughout.
+    // distances as exact as differences would: (1) each block is centred on a central row
+    // (s_central_row: the row whose (n/2)-th nearest row is nearest, over its segment's
+    // first block), so |a|^2 + |b|^2 is the rows' spread, not their common offset; a row
+    // inside the majority, not the column mean, which a few far rows (a Gaussian attack)
+    // drag away from all the others; (2) each pair's products are summed in float over at
+    // most 64 values per lane, then in double; (3) a pair whose distance is still below
+    // 1/16 of its two centred squared norms (two rows much closer to each other than to
+    // the centre, duplicates for instance) is recomputed from its differences
+    // (s_recompute), so its relative error stays about 1e-7 like every other pair's (at
+    // most 16 times the Gram sums' own ~1e-7). Blocks with huge or non-finite values use
+    // the direct kernel throughout.
     //
     // d is cut into BYZGD_GAR_DISTANCE_SEGMENTS = 8 segments, each computed for all pairs
     // into its own matrix by one thread, without any barrier (a thread delayed by another
-    // process on this shared machine does not stall the other at every block). The segment
-    // matrices are added in a fixed order, so the result does not depend on the thread
-    // count.
+    // process on this shared machine does not stall the other at every block). Within a
+    // segment the tiles add up each pair's products block after block in double; the
+    // distances come from them once, at the segment's end. The segment matrices are added
+    // in a fixed order, so the result does not depend on the thread count.
     size_t segments = n <= BYZGD_GAR_SEGMENTED_MAX_N ? BYZGD_GAR_DISTANCE_SEGMENTS : 1;
     size_t segment = (d + segments - 1) / segments;
     segment = (segment + CHUNK - 1) / CHUNK * CHUNK;
-    size_t block = s_gram_block_length(n);
-    size_t pack_doubles = ((n > 8192 ? 8 * n : 65536) + 512 + 1) / 2;
+    size_t block = s_gram_block_length(n), tile_count = s_tile_count(n);
+    size_t own_size = s_segment_doubles(n);
     double *partial = scratch, *own = scratch + (segments - 1) * n * n;
-    size_t own_size = n * n + n + pack_doubles;
+    bool gram = s_gram_available() && block >= S_GRAM_MIN_LENGTH;
 #pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
     for (size_t g = 0; g < segments; g++) {
         double *out = g == 0 ? distances : partial + (g - 1) * n * n;
-        double *gram = own + g * own_size, *norms = gram + n * n;
-        float *pack = (float *)(void *)(norms + n);
+        double *tiles = own + g * own_size, *norms = tiles + S_TILE_PAIRS * tile_count;
+        float *pack = (float *)(void *)(((uintptr_t)(norms + n) + 31) & ~(uintptr_t)31);
         memset(out, 0, n * n * sizeof *out);
-        memset(norms, 0, n * sizeof *norms);
+        if (gram)
+            memset(tiles, 0, S_TILE_PAIRS * tile_count * sizeof *tiles);
         size_t first = g * segment < d ? g * segment : d;
         size_t last = first + segment < d ? first + segment : d;
-        for (size_t j0 = first; j0 < last; j0 += block) {
-            size_t len = last - j0 < block ? last - j0 : block, next = j0 + len;
-            s_gram_block(out, norms, gram, pack, rows, n, j0, len,
-                         last - next < block ? last - next : block);
+#ifdef S_HAVE_GRAM
+        if (gram) {
+            s_gram_segment(out, tiles, pack, norms, rows, n, first, last, block, tile_count);
+            s_gram_unpack(out, norms, tiles, n);
+            continue;
         }
+#endif
+        for (size_t j0 = first; j0 < last; j0 += block)
+            s_group_block(out, rows, n, j0, last - j0 < block ? last - j0 : block);
+        memset(norms, 0, n * sizeof *norms);
     }
-    double *norms = own + n * n;
+    double *norms = own + S_TILE_PAIRS * tile_count;
     for (size_t g = 1; g < segments; g++)
         for (size_t a = 0; a < n; a++)
-            norms[a] += own[g * own_size + n * n + a];
+            norms[a] += own[g * own_size + S_TILE_PAIRS * tile_count + a];
     for (size_t a = 0; a < n; a++)
         for (size_t b = a + 1; b < n; b++) {
             double total = distances[a * n + b];
@@ -442,20 +702,22 @@ byzgd_gar_distances(double *distances, double *scratch, const float *const *rows
             distances[a * n + b] = total;
         }
     // Recompute the close pairs (their list reuses the lower triangle as flags).
+    size_t close = 0;
+    for (size_t a = 0; a < n; a++) {
+        distances[a * n + a] = 0;
+        for (size_t b = a + 1; b < n; b++) {
+            bool flag = distances[a * n + b] < S_RECOMPUTE_RATIO * (norms[a] + norms[b]);
+            distances[b * n + a] = flag;
+            close += flag;
+        }
+    }
+    if (close)
+        s_recompute(distances, partial, rows, n, d, segments, segment, block);
     for (size_t a = 0; a < n; a++) {
         distances[a * n + a] = 0;
         for (size_t b = a + 1; b < n; b++)
-            distances[b * n + a] =
-                distances[a * n + b] < S_RECOMPUTE_RATIO * (norms[a] + norms[b]) ? 1 : 0;
-    }
-#pragma omp parallel for schedule(dynamic, 1) if (n * d > 100000)
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++)
-            if (distances[b * n + a] != 0)
-                distances[a * n + b] = s_pair(rows[a], rows[b], d);
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++)
             distances[b * n + a] = distances[a * n + b];
+    }
 }
 
 void
