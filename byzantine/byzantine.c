@@ -179,20 +179,18 @@ s_propose(void *arg, byzgd_worker_context_t *context, float *proposal_out, doubl
     byzgd_attack_input_t input = {
         .n = session->worker_count, .f = session->byzantine_count, .round = round};
     // The loss a Byzantine worker reports must look plausible (and be finite, or the codec
-    // drops the proposal before the rule sees the vector): the loss of its own minibatch,
-    // by a forward pass alone unless the worker sends that minibatch's gradient (none);
-    // an attack that reads no data (byzgd_byzantine_data: its worker loads none) reports
-    // ln C, the cross-entropy of a uniform prediction over the C classes, where every
-    // model starts.
-    double loss = needs == 0 ? log((double)session->class_count)
-                  : state->attack.kind == BYZGD_ATTACK_NONE
-                      ? byzgd_worker_context_gradient(context, state->own, NULL, false, false)
-                      : byzgd_worker_context_loss(context);
+    // drops the proposal before the rule sees the vector): the loss of the minibatch whose
+    // gradient it computes (none, signflip, mimic), else of its own minibatch by a forward
+    // pass alone; an attack that reads no data (byzgd_byzantine_data: its worker loads none)
+    // reports ln C, the cross-entropy of a uniform prediction over the C classes, where
+    // every model starts.
+    double loss;
     if (needs & BYZGD_ATTACK_NEEDS_OWN_GRADIENT) {
         // Colluders draw the same minibatch of the whole training set; others their own.
         loss = byzgd_worker_context_gradient(context, state->own, &rng, shared, false);
         input.own_gradient = state->own;
-    }
+    } else
+        loss = needs == 0 ? log((double)session->class_count) : byzgd_worker_context_loss(context);
     if (needs & BYZGD_ATTACK_NEEDS_FLIPPED_GRADIENT) {
         if (!state->flipped)
             state->flipped = s_alloc(d);
