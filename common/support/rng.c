@@ -149,8 +149,11 @@ byzgd_rng_gaussian_fill(byzgd_rng_t *rng, float *out, size_t count, double scale
 double
 byzgd_rng_gamma(byzgd_rng_t *rng, double shape)
 {
-    if (shape < 1.0) // boost: Gamma(a) = Gamma(a + 1) * U^(1/a)
-        return byzgd_rng_gamma(rng, shape + 1.0) * pow(1.0 - byzgd_rng_uniform(rng), 1.0 / shape);
+    if (shape < 1.0) { // boost: Gamma(a) = Gamma(a + 1) * U^(1/a)
+        // Two statements: the order of the draws must not be left to the compiler.
+        double boosted = byzgd_rng_gamma(rng, shape + 1.0);
+        return boosted * pow(s_uniform_open_zero(rng), 1.0 / shape);
+    }
     double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
     for (;;) {
         double x, v;
