@@ -54,11 +54,13 @@ server-kills)
         kill -KILL "$server"
         done_kills=$((done_kills + 1))
         echo "kill $done_kills at line $(e2e_metrics_lines "$run") (pid $server)"
-        # The next kill only once the restarted server is back (a kill of the supervisor's
-        # back-off would not be a kill of the server).
-        until pgrep -P "$supervisor" -x byzgd-server >/dev/null && [[ $(pgrep -P "$supervisor" -x byzgd-server) != "$server" ]]; do
+        # The next kill only once the restarted server has resumed from its checkpoint: a
+        # kill during the supervisor's back-off would not be a kill of the server, and one
+        # before it read the checkpoint (two kill points a few lines apart) would count as
+        # a restart that did not resume.
+        until (($(grep -c "resuming after round" "$run/logs/server.log") >= done_kills)); do
             kill -0 $launcher 2>/dev/null || e2e_fail "the run ended after kill $done_kills" "$run.out"
-            ((SECONDS < deadline)) || e2e_fail "the server was not restarted" "$run/logs/server.log"
+            ((SECONDS < deadline)) || e2e_fail "the server did not resume after kill $done_kills" "$run/logs/server.log"
             sleep 0.02
         done
     done
