@@ -171,13 +171,17 @@ struct byzgd_cluster_config_t {
     char **values; // given values (malloc'ed), NULL = default; one per option of every section
 };
 
-// byzgd-cluster's defaults where they differ from the embedded tables'.
+// byzgd-cluster's defaults: its own tables', and multi-krum. The embedded rule and attack
+// tables' defaults are the server's and the workers' own: only given values are forwarded.
 static const char *
 s_default(const byzgd_option_t *option)
 {
     if (strcmp(option->name, "rule") == 0)
         return "multi-krum";
-    return option->default_value;
+    bool own =
+        (option >= s_run_options && option < s_run_options + s_run_section.count) ||
+        (option >= s_process_options && option < s_process_options + s_process_section.count);
+    return own ? option->default_value : NULL;
 }
 
 static int

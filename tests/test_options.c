@@ -2,10 +2,14 @@
     lines, value checks, sections with their own state, and the embedded rule section. */
 #include "rules/gar.h"
 #include "rules/gar_options.h"
+#include "support/log.h"
 #include "support/options.h"
 #include "test.h"
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 // A program state that records what was applied.
 typedef struct {
@@ -296,6 +300,187 @@ TEST(one_section_program_starts_from_its_defaults)
     ASSERT_STR_EQ(argv[first], "in");
 }
 
+// A state stored by the table alone: one field of every kind, an enum, a hook.
+typedef enum { S_COLOUR_RED, S_COLOUR_GREEN, S_COLOUR_BLUE } s_colour_t;
+typedef struct {
+    int count;
+    long offset;
+    size_t size;
+    uint64_t seed;
+    double rate;
+    bool quiet;
+    const char *path;
+    s_colour_t colour;
+    double twice; // by the hook: 2 x the value
+} s_stored_t;
+
+static const char *const *
+s_colours(void)
+{
+    static const char *const names[] = {"red", "green", "blue", NULL};
+    return names;
+}
+
+static int
+s_double_it(void *state, const byzgd_option_t *option, const char *value, char *error,
+            size_t error_size)
+{
+    (void)option;
+    if (strcmp(value, "13") == 0)
+        return byzgd_set_error(error, error_size, "--twice: not 13");
+    ((s_stored_t *)state)->twice = 2 * strtod(value, NULL);
+    return 0;
+}
+
+#define S_FIELD(field) BYZGD_OPTION_FIELD(s_stored_t, field)
+// clang-format off
+static const byzgd_option_t s_stored_table[] = {
+    {"count", BYZGD_OPTION_INT, 1, 100, "10", 0, "c", NULL, NULL, S_FIELD(count)},
+    {"offset", BYZGD_OPTION_INT, -5, 5, "-2", 0, "o", NULL, NULL, S_FIELD(offset)},
+    {"size", BYZGD_OPTION_INT, 0, 1e12, NULL, 0, "s", NULL, NULL, S_FIELD(size)},
+    {"seed", BYZGD_OPTION_INT, 0, 18446744073709551615.0, "7", 0, "s", NULL, NULL,
+     S_FIELD(seed)},
+    {"rate", BYZGD_OPTION_NUMBER, 0, 1, "0.5", 0, "r", NULL, NULL, S_FIELD(rate)},
+    {"quiet", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "q", NULL, NULL, S_FIELD(quiet)},
+    {"path", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "p", NULL, NULL, S_FIELD(path)},
+    {"colour", BYZGD_OPTION_NAME, 0, 0, "green", 0, "c", NULL, s_colours, S_FIELD(colour)},
+    {"twice", BYZGD_OPTION_NUMBER, 0, 100, "1", 0, "t", NULL, NULL, {0}, s_double_it},
+};
+// clang-format on
+static const byzgd_option_section_t s_stored_section =
+    BYZGD_OPTION_SECTION(NULL, s_stored_table, NULL);
+static const byzgd_option_section_t *const s_stored_sections[] = {&s_stored_section, NULL};
+
+TEST(fields_know_their_store_from_the_c_type)
+{
+    ASSERT_EQ_INT(s_stored_table[0].field.store, BYZGD_OPTION_STORE_SIGNED);
+    ASSERT_EQ_INT(s_stored_table[1].field.store, BYZGD_OPTION_STORE_SIGNED);
+    ASSERT_EQ_INT(s_stored_table[2].field.store, BYZGD_OPTION_STORE_UNSIGNED);
+    ASSERT_EQ_INT(s_stored_table[3].field.store, BYZGD_OPTION_STORE_UNSIGNED);
+    ASSERT_EQ_INT(s_stored_table[4].field.store, BYZGD_OPTION_STORE_DOUBLE);
+    ASSERT_EQ_INT(s_stored_table[5].field.store, BYZGD_OPTION_STORE_BOOL);
+    ASSERT_EQ_INT(s_stored_table[6].field.store, BYZGD_OPTION_STORE_STRING);
+    ASSERT_EQ_INT(s_stored_table[7].field.store, BYZGD_OPTION_STORE_UNSIGNED); // an enum
+    ASSERT_EQ_INT(s_stored_table[8].field.store, BYZGD_OPTION_STORE_NONE);
+    ASSERT_EQ_INT(s_stored_table[2].field.size, sizeof(size_t));
+    ASSERT_EQ_INT(s_stored_table[1].field.offset, offsetof(s_stored_t, offset));
+}
+
+TEST(table_defaults_fill_the_state)
+{
+    s_stored_t stored;
+    memset(&stored, 0xa5, sizeof stored);
+    stored.size = 3, stored.quiet = false, stored.path = NULL;
+    void *states[] = {&stored};
+    byzgd_options_apply_defaults(s_stored_sections, states);
+    ASSERT_EQ_INT(stored.count, 10);
+    ASSERT_EQ_INT(stored.offset, -2);
+    ASSERT_EQ_INT(stored.size, 3); // no default: untouched
+    ASSERT(stored.seed == 7);
+    ASSERT_NEAR(stored.rate, 0.5, 0);
+    ASSERT(!stored.quiet);
+    ASSERT(stored.path == NULL);
+    ASSERT_EQ_INT(stored.colour, S_COLOUR_GREEN);
+    ASSERT_NEAR(stored.twice, 2.0, 0); // defaults go through the hook too
+}
+
+TEST(command_line_stores_every_kind)
+{
+    s_stored_t stored = {0};
+    char *argv[] = {(char *)"byzgd-x",  (char *)"--count=100",
+                    (char *)"--offset", (char *)"-5",
+                    (char *)"--size",   (char *)"1000000000000",
+                    (char *)"--seed",   (char *)"18446744073709551615",
+                    (char *)"--rate",   (char *)"0.25",
+                    (char *)"--quiet",  (char *)"--path",
+                    (char *)"a b/c",    (char *)"--colour",
+                    (char *)"blue",     (char *)"--twice",
+                    (char *)"21",       NULL};
+    const byzgd_program_t program = {
+        "byzgd-x", "[options]", "x", BYZGD_OPTION_ONE_SECTION(s_stored_table, NULL),
+        NULL,      NULL,        0,   0};
+    ASSERT_EQ_INT(byzgd_options_main_one(&program, 17, argv, &stored, NULL),
+                  BYZGD_OPTIONS_CONTINUE);
+    ASSERT_EQ_INT(stored.count, 100);
+    ASSERT_EQ_INT(stored.offset, -5);
+    ASSERT(stored.size == 1000000000000u);
+    ASSERT(stored.seed == UINT64_MAX);
+    ASSERT_NEAR(stored.rate, 0.25, 0);
+    ASSERT(stored.quiet);
+    ASSERT_STR_EQ(stored.path, "a b/c");
+    ASSERT_EQ_INT(stored.colour, S_COLOUR_BLUE);
+    ASSERT_NEAR(stored.twice, 42.0, 0);
+}
+
+TEST(by_name_setter_checks_and_stores)
+{
+    s_stored_t stored = {0};
+    void *states[] = {&stored};
+    byzgd_options_apply_defaults(s_stored_sections, states);
+    char error[256] = "";
+    ASSERT_EQ_INT(
+        byzgd_options_set(s_stored_sections, &stored, "--count", "42", error, sizeof error), 0);
+    ASSERT_EQ_INT(stored.count, 42);
+    ASSERT_EQ_INT(byzgd_options_set(s_stored_sections, &stored, "quiet", NULL, error, sizeof error),
+                  0);
+    ASSERT(stored.quiet); // a FLAG without a value is true
+    ASSERT_EQ_INT(
+        byzgd_options_set(s_stored_sections, &stored, "quiet", "off", error, sizeof error), 0);
+    ASSERT(!stored.quiet);
+    ASSERT_EQ_INT(
+        byzgd_options_set(s_stored_sections, &stored, "colour", "red", error, sizeof error), 0);
+    ASSERT_EQ_INT(stored.colour, S_COLOUR_RED);
+
+    // An unknown name: 1, nothing written, no message.
+    s_stored_t before = stored;
+    ASSERT_EQ_INT(
+        byzgd_options_set(s_stored_sections, &stored, "colur", "red", error, sizeof error), 1);
+    ASSERT(memcmp(&before, &stored, sizeof stored) == 0);
+    ASSERT_STR_EQ(error, "");
+
+    // Bad values: -1 with the command line's message, nothing written.
+    static const struct {
+        const char *name, *value, *message;
+    } bad[] = {
+        {"count", "0", "--count: 0 is outside [1, 100]"},
+        {"count", "101", "--count: 101 is outside [1, 100]"},
+        {"count", "1.5", "--count: '1.5' is not an integer"},
+        {"offset", "-6", "--offset: -6 is outside [-5, 5]"},
+        {"size", "-1", "--size: -1 is outside [0, 1000000000000]"},
+        {"rate", "nan", "--rate: 'nan' is not a number"},
+        {"rate", "2", "--rate: 2 is outside"},
+        {"quiet", "maybe", "--quiet: 'maybe' is not true or false"},
+        {"colour", "mauve", "unknown colour 'mauve' (red, green, blue)"},
+        {"colour", "Red", "--colour: 'Red' is not a name"},
+        {"path", "", "--path: empty"},
+        {"twice", "13", "--twice: not 13"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ASSERT_EQ_INT(byzgd_options_set(s_stored_sections, &stored, bad[i].name, bad[i].value,
+                                        error, sizeof error),
+                      -1);
+        ASSERT_STR_CONTAINS(error, bad[i].message);
+    }
+    ASSERT(memcmp(&before, &stored, sizeof stored) == 0);
+}
+
+TEST(help_shows_the_default_column_once)
+{
+    static const byzgd_option_t table[] = {
+        {"alpha", BYZGD_OPTION_INT, 0, 9, "3", 0, "plain", NULL, NULL},
+        {"beta", BYZGD_OPTION_INT, 0, 9, "0", 0, "says it (default 0: none)", NULL, NULL},
+    };
+    const byzgd_program_t program = {
+        "byzgd-x", "[options]", "x", BYZGD_OPTION_ONE_SECTION(table, NULL), NULL, NULL, 0, 0};
+    char text[4096] = "";
+    FILE *out = fmemopen(text, sizeof text - 1, "w");
+    ASSERT(out != NULL);
+    byzgd_options_print_help(&program, out);
+    fclose(out);
+    ASSERT_STR_CONTAINS(text, "plain (default 3)\n");
+    ASSERT_STR_CONTAINS(text, "says it (default 0: none)\n");
+}
+
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(command_line_spellings),
     TEST_CASE(positionals_move_behind_the_options),
@@ -309,6 +494,11 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(join_truncates),
     TEST_CASE(defaults_come_from_the_table_and_the_command_line_wins),
     TEST_CASE(one_section_program_starts_from_its_defaults),
+    TEST_CASE(fields_know_their_store_from_the_c_type),
+    TEST_CASE(table_defaults_fill_the_state),
+    TEST_CASE(command_line_stores_every_kind),
+    TEST_CASE(by_name_setter_checks_and_stores),
+    TEST_CASE(help_shows_the_default_column_once),
 };
 
 BYZGD_TEST_MAIN(cases)

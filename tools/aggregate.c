@@ -17,18 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-BYZGD_OPTION_APPLY_BY_NAME(s_apply, byzgd_gar_config_t, byzgd_gar_config_parse_option)
-
 #define S_U64_MAX 18446744073709551615.0
 
 // The options of this tool beside the rule options of rules/gar_options.h.
+#define S_FIELD(field) BYZGD_OPTION_FIELD(byzgd_gar_config_t, field)
+// clang-format off
 static const byzgd_option_t s_options[] = {
-    {"f", BYZGD_OPTION_INT, 0, 1099511627776.0, "0", 0, "Byzantine rows tolerated", "F", NULL},
-    {"seed", BYZGD_OPTION_INT, 0, S_U64_MAX, "0", 0, "1-p-krum and bucketing seed", "S", NULL},
+    {"f", BYZGD_OPTION_INT, 0, 1099511627776.0, "0", 0, "Byzantine rows tolerated", "F", NULL,
+     S_FIELD(f)},
+    {"seed", BYZGD_OPTION_INT, 0, S_U64_MAX, "0", 0, "1-p-krum and bucketing seed", "S", NULL,
+     S_FIELD(seed)},
     {"round", BYZGD_OPTION_INT, 1, S_U64_MAX, "1", 0,
-     "1-p-krum round (p = 1/sqrt(T)); bucketing shuffle", "T", NULL},
+     "1-p-krum round (p = 1/sqrt(T)); bucketing shuffle", "T", NULL, S_FIELD(round)},
 };
-static const byzgd_option_section_t s_section = BYZGD_OPTION_SECTION(NULL, s_options, s_apply);
+// clang-format on
+static const byzgd_option_section_t s_section = BYZGD_OPTION_SECTION(NULL, s_options, NULL);
 static const byzgd_option_section_t *const s_sections[] = {&s_section, &byzgd_gar_option_section,
                                                            NULL};
 static const byzgd_program_t s_program = {

@@ -619,60 +619,35 @@ s_connect(const s_options_t *options, bool joins, size_t max_frame, char *error,
     return sock;
 }
 
-static int
-s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-        const char *value, char *error, size_t error_size)
-{
-    (void)section;
-    (void)error;
-    (void)error_size;
-    s_options_t *options = state;
-    const char *name = option->name;
-    bool on = streq(value, "true");
-    if (streq(name, "plaintext"))
-        options->plaintext = on;
-    else if (streq(name, "random-key"))
-        options->random_key = on;
-    else if (streq(name, "anonymous"))
-        options->anonymous = on;
-    else if (streq(name, "endpoint"))
-        options->endpoint = value;
-    else if (streq(name, "cert"))
-        options->cert = value;
-    else if (streq(name, "server-cert"))
-        options->server_cert = value;
-    else if (streq(name, "routing-id"))
-        options->routing_hex = value;
-    else if (streq(name, "seconds"))
-        options->seconds = strtod(value, NULL);
-    else if (streq(name, "count"))
-        options->count = strtol(value, NULL, 10);
-    else if (streq(name, "seed"))
-        options->seed = strtoull(value, NULL, 10);
-    else if (streq(name, "connections"))
-        options->connections = atoi(value);
-    return 0;
-}
+#define S_FIELD(field) BYZGD_OPTION_FIELD(s_options_t, field)
 
 // clang-format off
 static const byzgd_option_t s_table[] = {
-    {"endpoint", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the server (required)", "EP", NULL},
-    {"plaintext", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "no CURVE", NULL, NULL},
+    {"endpoint", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the server (required)", "EP", NULL,
+     S_FIELD(endpoint)},
+    {"plaintext", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "no CURVE", NULL, NULL,
+     S_FIELD(plaintext)},
     {"random-key", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "CURVE with a key the server never allowed",
-     NULL, NULL},
-    {"anonymous", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "send without joining first", NULL, NULL},
+     NULL, NULL, S_FIELD(random_key)},
+    {"anonymous", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "send without joining first", NULL, NULL,
+     S_FIELD(anonymous)},
     {"cert", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "a worker certificate (joins as that worker)",
-     "FILE", NULL},
+     "FILE", NULL,
+     S_FIELD(cert)},
     {"server-cert", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the server's public certificate", "FILE",
-     NULL},
+     NULL, S_FIELD(server_cert)},
     {"routing-id", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "ZeroMQ routing id of the connections",
-     "HEX", NULL},
+     "HEX", NULL,
+     S_FIELD(routing_hex)},
     {"connections", BYZGD_OPTION_INT, 1, S_CONNECTIONS_MAX, "1", 0, "connections opened", "K",
-     NULL},
-    {"seconds", BYZGD_OPTION_NUMBER, 0, 1e7, "5", 0, "duration of the timed modes", "T", NULL},
-    {"count", BYZGD_OPTION_INT, 0, 1e12, "100", 0, "messages of the counted modes", "N", NULL},
+     NULL, S_FIELD(connections)},
+    {"seconds", BYZGD_OPTION_NUMBER, 0, 1e7, "5", 0, "duration of the timed modes", "T", NULL,
+     S_FIELD(seconds)},
+    {"count", BYZGD_OPTION_INT, 0, 1e12, "100", 0, "messages of the counted modes", "N", NULL,
+     S_FIELD(count)},
     {"seed", BYZGD_OPTION_INT, 0, 18446744073709551615.0, "1", 0, "seed of the random bytes",
-     "S", NULL},
+     "S", NULL,
+     S_FIELD(seed)},
 };
 // clang-format on
 
@@ -680,7 +655,7 @@ static const byzgd_program_t s_program = {
     "byzgd-hammer",
     "--endpoint EP [--plaintext | --random-key | --cert F] [--server-cert F] [options] MODE",
     "a test tool: hostile client traffic against a byzgd server",
-    BYZGD_OPTION_ONE_SECTION(s_table, s_apply),
+    BYZGD_OPTION_ONE_SECTION(s_table, NULL),
     "Sends MODE traffic to the server and prints one summary line. Not installed: the "
     "security tests\nrun it from the build tree.\n",
     "MODE: garbage, bombs, malformed, flood, stall, multipart, rawmultipart, nonfinite, "

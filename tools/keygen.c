@@ -21,38 +21,27 @@ typedef struct {
     const char *bundle, *slots;
 } s_options_t;
 
-static int
-s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-        const char *value, char *error, size_t error_size)
-{
-    (void)section;
-    (void)error;
-    (void)error_size;
-    s_options_t *options = state;
-    if (strcmp(option->name, "workers") == 0)
-        options->workers = strtol(value, NULL, 10);
-    else if (strcmp(option->name, "bundle") == 0)
-        options->bundle = value;
-    else if (strcmp(option->name, "slots") == 0)
-        options->slots = value;
-    else
-        options->force = strcmp(value, "true") == 0;
-    return 0;
-}
+#define S_FIELD(field) BYZGD_OPTION_FIELD(s_options_t, field)
 
+// clang-format off
 static const byzgd_option_t s_table[] = {
-    {"workers", BYZGD_OPTION_INT, 0, 100000, NULL, 0, "worker keys to create", "N", NULL},
+    {"workers", BYZGD_OPTION_INT, 0, 100000, NULL, 0, "worker keys to create", "N", NULL,
+     S_FIELD(workers)},
     {"bundle", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
-     "write a key bundle for one worker host instead (needs --slots)", "FILE", NULL},
-    {"slots", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the bundle's slots, A-B or A", "A-B", NULL},
-    {"force", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "overwrite existing keys or bundle", NULL, NULL},
+     "write a key bundle for one worker host instead (needs --slots)", "FILE", NULL,
+     S_FIELD(bundle)},
+    {"slots", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the bundle's slots, A-B or A", "A-B", NULL,
+     S_FIELD(slots)},
+    {"force", BYZGD_OPTION_FLAG, 0, 0, NULL, 0, "overwrite existing keys or bundle", NULL, NULL,
+     S_FIELD(force)},
 };
+// clang-format on
 
 static const byzgd_program_t s_program = {
     "byzgd-keygen",
     "DIR --workers N [--force] | DIR --bundle FILE --slots A-B [--force]",
     "creates the CURVE keys of a byzgd cluster and key bundles for worker hosts",
-    BYZGD_OPTION_ONE_SECTION(s_table, s_apply),
+    BYZGD_OPTION_ONE_SECTION(s_table, NULL),
     "The first form creates DIR (and missing parents) with DIR/server.cert(+_secret),\n"
     "DIR/workers/worker-NNN.cert(+_secret) for N workers and the allow-list DIR/allowed/.\n"
     "The second writes FILE (mode 0600), a tar file for one worker host: the server's\n"
@@ -66,7 +55,7 @@ static const byzgd_program_t s_program = {
 int
 main(int argc, char **argv)
 {
-    s_options_t options = {.workers = -1};
+    s_options_t options = {.workers = -1}; // -1: --workers not given
     int first = 0;
     int parsed = byzgd_options_main_one(&s_program, argc, argv, &options, &first);
     if (parsed != BYZGD_OPTIONS_CONTINUE)

@@ -41,29 +41,6 @@ static const char *const s_misbehaviour_names[BYZGD_MISBEHAVE_KIND_COUNT + 1] = 
     [BYZGD_MISBEHAVE_SLOW] = "slow",
 };
 
-void
-byzgd_attack_config_init(byzgd_attack_config_t *config)
-{
-    assert(config);
-    *config = (byzgd_attack_config_t){
-        .kind = BYZGD_ATTACK_NONE,
-        .gaussian_sigma = sqrt(200.0),
-        .kappa = 10.0,
-        .signflip_scale = 1.0,
-        .alie_z = 0.0,
-        .ipm_epsilon = 0.1,
-        .estimate_batches = 8,
-        .full_examples = 0,
-        .collude = -1,
-        .misbehaviour = BYZGD_MISBEHAVE_NONE,
-        .misbehave_every = 1,
-        .stale_rounds = 1,
-        .slow_ms = 1000,
-        .oversized_bytes = (size_t)64 << 20,
-        .garbage_bytes = 64,
-    };
-}
-
 const char *
 byzgd_attack_kind_name(byzgd_attack_kind_t kind)
 {
@@ -123,127 +100,149 @@ s_collude_names(void)
     return names;
 }
 
-#define S_EXACT_MAX 9007199254740992.0 // 2^53
-#define S_U64_MAX   18446744073709551615.0
+// --sigma S or --variance V (sigma = sqrt(V)): a number alone would be ambiguous (the paper
+// quotes a variance), so only one of the two flags may appear.
+static int
+s_gaussian(void *state, const byzgd_option_t *option, const char *value, char *error,
+           size_t error_size)
+{
+    byzgd_attack_config_t *config = state;
+    bool is_variance = option->name[0] == 'v';
+    if (is_variance ? config->sigma_given : config->variance_given)
+        return byzgd_set_error(error, error_size,
+                               "give either --sigma (standard deviation) or --variance, not both");
+    double x = strtod(value, NULL);
+    config->gaussian_sigma = is_variance ? sqrt(x) : x;
+    config->sigma_given |= !is_variance;
+    config->variance_given |= is_variance;
+    return 0;
+}
+
+// A scale that must be > 0 (the table's range is inclusive).
+static int
+s_positive(void *state, const byzgd_option_t *option, const char *value, char *error,
+           size_t error_size)
+{
+    if (!(strtod(value, NULL) > 0))
+        return byzgd_set_error(error, error_size, "--%s must be positive, not %s", option->name,
+                               value);
+    return byzgd_option_store(option, state, value, error, error_size);
+}
+
+// --z and --attack-seed: stored, and remembered as given (else derived: from n and f, from
+// the run seed).
+static int
+s_given(void *state, const byzgd_option_t *option, const char *value, char *error,
+        size_t error_size)
+{
+    byzgd_attack_config_t *config = state;
+    if (option->name[0] == 'z')
+        config->alie_z_given = true;
+    else
+        config->seed_given = true;
+    return byzgd_option_store(option, state, value, error, error_size);
+}
+
+static int
+s_collude(void *state, const byzgd_option_t *option, const char *value, char *error,
+          size_t error_size)
+{
+    (void)option;
+    static const char *const yes[] = {"yes", "true", "1", "on"};
+    static const char *const no[] = {"no", "false", "0", "off"};
+    int *collude = &((byzgd_attack_config_t *)state)->collude;
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (strcmp(value, yes[i]) == 0)
+            return *collude = 1, 0;
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (strcmp(value, no[i]) == 0)
+            return *collude = 0, 0;
+    if (strcmp(value, "auto") == 0)
+        return *collude = -1, 0;
+    return byzgd_set_error(error, error_size, "--collude: '%s' is not yes, no or auto", value);
+}
+
+// The misbehaviour names and their aliases (byzgd_misbehaviour_from_name).
+static int
+s_misbehave(void *state, const byzgd_option_t *option, const char *value, char *error,
+            size_t error_size)
+{
+    (void)option;
+    byzgd_attack_config_t *config = state;
+    if (byzgd_misbehaviour_from_name(value, &config->misbehaviour) == 0)
+        return 0;
+    char names[256];
+    byzgd_options_join(s_misbehaviour_names, names, sizeof names);
+    return byzgd_set_error(error, error_size, "unknown misbehaviour '%s' (%s)", value, names);
+}
+
+#define S_EXACT_MAX    9007199254740992.0 // 2^53
+#define S_U64_MAX      18446744073709551615.0
+#define S_FIELD(field) BYZGD_OPTION_FIELD(byzgd_attack_config_t, field)
 
 // clang-format off
 static const byzgd_option_t s_attack_options[] = {
-    {"attack", BYZGD_OPTION_NAME, 0, 0, NULL, 0,
-     "the attack (default none: honest)", "NAME", byzgd_attack_kind_names},
+    {"attack", BYZGD_OPTION_NAME, 0, 0, "none", 0,
+     "the attack (default none: honest)", "NAME", byzgd_attack_kind_names, S_FIELD(kind)},
     {"sigma", BYZGD_OPTION_NUMBER, 0, 1e30, NULL, 0,
-     "gaussian: standard deviation S (exclusive with --variance)", "S", NULL},
-    {"variance", BYZGD_OPTION_NUMBER, 0, 1e30, NULL, 0,
-     "gaussian: variance V, i.e. sigma = sqrt(V) (default 200)", "V", NULL},
-    {"kappa", BYZGD_OPTION_NUMBER, -1e30, 1e30, NULL, 0,
-     "omniscient: send -K times the full-training-set gradient (default 10)", "K", NULL},
-    {"signflip-scale", BYZGD_OPTION_NUMBER, -1e30, 1e30, NULL, 0,
-     "signflip: send -S times the own gradient (default 1)", "S", NULL},
+     "gaussian: standard deviation S (exclusive with --variance)", "S", NULL, {0}, s_gaussian},
+    {"variance", BYZGD_OPTION_NUMBER, 0, 1e30, "200", 0,
+     "gaussian: variance V, i.e. sigma = sqrt(V)", "V", NULL, {0}, s_gaussian},
+    {"kappa", BYZGD_OPTION_NUMBER, -1e30, 1e30, "10", 0,
+     "omniscient: send -K times the full-training-set gradient", "K", NULL, S_FIELD(kappa),
+     s_positive},
+    {"signflip-scale", BYZGD_OPTION_NUMBER, -1e30, 1e30, "1", 0,
+     "signflip: send -S times the own gradient", "S", NULL, S_FIELD(signflip_scale), s_positive},
     {"z", BYZGD_OPTION_NUMBER, -1e30, 1e30, NULL, 0,
-     "alie: send mean - Z std (default: Baruch et al.'s z for n, f)", "Z", NULL},
-    {"epsilon", BYZGD_OPTION_NUMBER, -1e30, 1e30, NULL, 0,
-     "ipm: send -E times the mean (default 0.1)", "E", NULL},
-    {"estimate-batches", BYZGD_OPTION_INT, 2, 1e6, NULL, 0,
-     "alie, ipm: minibatch gradients behind mean and std (default 8)", "K", NULL},
-    {"full-examples", BYZGD_OPTION_INT, 0, S_EXACT_MAX, NULL, 0,
-     "omniscient: examples for the true gradient (default 0: all)", "N", NULL},
-    {"collude", BYZGD_OPTION_NAME, 0, 0, NULL, 0,
-     "colluders draw one stream and send identical vectors (auto: yes for alie, ipm, mimic)",
-     "WHEN", s_collude_names},
+     "alie: send mean - Z std (default: Baruch et al.'s z for n, f)", "Z", NULL, S_FIELD(alie_z),
+     s_given},
+    {"epsilon", BYZGD_OPTION_NUMBER, -1e30, 1e30, "0.1", 0,
+     "ipm: send -E times the mean", "E", NULL, S_FIELD(ipm_epsilon), s_positive},
+    {"estimate-batches", BYZGD_OPTION_INT, 2, 1e6, "8", 0,
+     "alie, ipm: minibatch gradients behind mean and std", "K", NULL, S_FIELD(estimate_batches)},
+    {"full-examples", BYZGD_OPTION_INT, 0, S_EXACT_MAX, "0", 0,
+     "omniscient: examples for the true gradient (default 0: all)", "N", NULL,
+     S_FIELD(full_examples)},
+    {"collude", BYZGD_OPTION_NAME, 0, 0, "auto", 0,
+     "colluders draw one stream and send identical vectors (default auto: yes for alie, ipm, "
+     "mimic)", "WHEN", s_collude_names, {0}, s_collude},
     {"attack-seed", BYZGD_OPTION_INT, 0, S_U64_MAX, NULL, 0,
-     "seed of the attack streams (default: the run seed)", "N", NULL},
+     "seed of the attack streams (default: the run seed)", "N", NULL, S_FIELD(seed), s_given},
 };
 
 static const byzgd_option_t s_misbehaviour_options[] = {
-    {"misbehave", BYZGD_OPTION_NAME, 0, 0, NULL, 0,
+    {"misbehave", BYZGD_OPTION_NAME, 0, 0, "none", 0,
      "protocol misbehaviour (default none; aliases wrong-dim, silent)", "MODE",
-     byzgd_misbehaviour_names},
-    {"misbehave-every", BYZGD_OPTION_INT, 1, S_U64_MAX, NULL, 0,
-     "misbehave only in rounds divisible by R (default 1)", "R", NULL},
-    {"stale-rounds", BYZGD_OPTION_INT, 1, S_U64_MAX, NULL, 0,
-     "stale: label proposals R rounds old (default 1)", "R", NULL},
-    {"slow-ms", BYZGD_OPTION_INT, 0, 86400000, NULL, 0,
-     "slow: reply MS milliseconds late (default 1000)", "MS", NULL},
-    {"oversized-bytes", BYZGD_OPTION_INT, 1, S_EXACT_MAX, NULL, 0,
-     "oversized: frame size in bytes (default 67108864)", "B", NULL},
-    {"garbage-bytes", BYZGD_OPTION_INT, 1, 1073741824, NULL, 0,
-     "garbage: random bytes per message (default 64)", "B", NULL},
+     byzgd_misbehaviour_names, {0}, s_misbehave},
+    {"misbehave-every", BYZGD_OPTION_INT, 1, S_U64_MAX, "1", 0,
+     "misbehave only in rounds divisible by R", "R", NULL, S_FIELD(misbehave_every)},
+    {"stale-rounds", BYZGD_OPTION_INT, 1, S_U64_MAX, "1", 0,
+     "stale: label proposals R rounds old", "R", NULL, S_FIELD(stale_rounds)},
+    {"slow-ms", BYZGD_OPTION_INT, 0, 86400000, "1000", 0,
+     "slow: reply MS milliseconds late", "MS", NULL, S_FIELD(slow_ms)},
+    {"oversized-bytes", BYZGD_OPTION_INT, 1, S_EXACT_MAX, "67108864", 0,
+     "oversized: frame size in bytes", "B", NULL, S_FIELD(oversized_bytes)},
+    {"garbage-bytes", BYZGD_OPTION_INT, 1, 1073741824, "64", 0,
+     "garbage: random bytes per message", "B", NULL, S_FIELD(garbage_bytes)},
 };
 // clang-format on
 
-BYZGD_OPTION_APPLY_BY_NAME(s_apply, byzgd_attack_config_t, byzgd_attack_config_parse_option)
-
 const byzgd_option_section_t byzgd_attack_option_section =
-    BYZGD_OPTION_SECTION("Attack options", s_attack_options, s_apply);
+    BYZGD_OPTION_SECTION("Attack options", s_attack_options, NULL);
 const byzgd_option_section_t byzgd_misbehaviour_option_section =
-    BYZGD_OPTION_SECTION("Protocol misbehaviour options", s_misbehaviour_options, s_apply);
+    BYZGD_OPTION_SECTION("Protocol misbehaviour options", s_misbehaviour_options, NULL);
 
-// Parses a finite double. Returns 0, or -1 with a message.
-static int
-s_parse_double(const char *name, const char *value, double *out, char *error, size_t error_size)
-{
-    if (!value || !*value)
-        return byzgd_set_error(error, error_size, "--%s needs a number", name);
-    char *end;
-    errno = 0;
-    double x = strtod(value, &end);
-    if (*end || errno == ERANGE || !isfinite(x))
-        return byzgd_set_error(error, error_size, "--%s: '%s' is not a finite number", name, value);
-    *out = x;
-    return 0;
-}
+static const byzgd_option_section_t *const s_sections[] = {
+    &byzgd_attack_option_section, &byzgd_misbehaviour_option_section, NULL};
 
-// Parses a decimal unsigned integer in [minimum, maximum].
-static int
-s_parse_unsigned(const char *name, const char *value, uint64_t minimum, uint64_t maximum,
-                 uint64_t *out, char *error, size_t error_size)
+void
+byzgd_attack_config_init(byzgd_attack_config_t *config)
 {
-    if (!value || !*value)
-        return byzgd_set_error(error, error_size, "--%s needs an integer", name);
-    if (value[0] < '0' || value[0] > '9') // strtoull would accept "-1" and leading spaces
-        return byzgd_set_error(error, error_size, "--%s: '%s' is not a non-negative integer", name,
-                               value);
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(value, &end, 10);
-    if (*end || errno == ERANGE)
-        return byzgd_set_error(error, error_size, "--%s: '%s' is not a non-negative integer", name,
-                               value);
-    if (x < minimum || x > maximum)
-        return byzgd_set_error(error, error_size,
-                               "--%s: %llu is outside [%" PRIu64 ", %" PRIu64 "]", name, x, minimum,
-                               maximum);
-    *out = x;
-    return 0;
-}
-
-static int
-s_parse_positive(const char *name, const char *value, double *out, char *error, size_t error_size)
-{
-    double x = 0; // set on success; the analyser cannot see byzgd_set_error returns -1
-    if (s_parse_double(name, value, &x, error, error_size))
-        return -1;
-    if (!(x > 0))
-        return byzgd_set_error(error, error_size, "--%s must be positive, not %s", name, value);
-    *out = x;
-    return 0;
-}
-
-static int
-s_parse_collude(const char *value, int *out, char *error, size_t error_size)
-{
-    static const char *const yes[] = {"", "yes", "true", "1", "on"};
-    static const char *const no[] = {"no", "false", "0", "off"};
-    if (!value)
-        value = "";
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
-        if (strcmp(value, yes[i]) == 0)
-            return *out = 1, 0;
-    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
-        if (strcmp(value, no[i]) == 0)
-            return *out = 0, 0;
-    if (strcmp(value, "auto") == 0)
-        return *out = -1, 0;
-    return byzgd_set_error(error, error_size, "--collude: '%s' is not yes, no or auto", value);
+    assert(config);
+    *config = (byzgd_attack_config_t){0};
+    void *const states[] = {config, config};
+    byzgd_options_apply_defaults(s_sections, states);
+    config->variance_given = false; // the default variance leaves --sigma free
 }
 
 int
@@ -251,85 +250,7 @@ byzgd_attack_config_parse_option(byzgd_attack_config_t *config, const char *name
                                  char *error, size_t error_size)
 {
     assert(config && name);
-    while (*name == '-')
-        name++;
-    uint64_t u = 0;
-    double x = 0; // set on success; the analyser cannot see byzgd_set_error returns -1
-
-    if (strcmp(name, "attack") == 0) {
-        if (byzgd_attack_kind_from_name(value, &config->kind)) {
-            char names[256];
-            byzgd_options_join(s_kind_names, names, sizeof names);
-            return byzgd_set_error(error, error_size, "unknown attack '%s' (%s)",
-                                   value ? value : "", names);
-        }
-    } else if (strcmp(name, "sigma") == 0 || strcmp(name, "variance") == 0) {
-        bool is_variance = name[0] == 'v';
-        // A number alone would be ambiguous (the paper quotes a variance), so only one of
-        // the two flags may appear.
-        if (is_variance ? config->sigma_given : config->variance_given)
-            return byzgd_set_error(error, error_size,
-                                   "give either --sigma (standard deviation) or --variance, "
-                                   "not both");
-        if (s_parse_double(name, value, &x, error, error_size))
-            return -1;
-        if (x < 0)
-            return byzgd_set_error(error, error_size, "--%s must be >= 0, not %s", name, value);
-        config->gaussian_sigma = is_variance ? sqrt(x) : x;
-        config->sigma_given |= !is_variance;
-        config->variance_given |= is_variance;
-    } else if (strcmp(name, "kappa") == 0) {
-        return s_parse_positive(name, value, &config->kappa, error, error_size);
-    } else if (strcmp(name, "signflip-scale") == 0) {
-        return s_parse_positive(name, value, &config->signflip_scale, error, error_size);
-    } else if (strcmp(name, "epsilon") == 0) {
-        return s_parse_positive(name, value, &config->ipm_epsilon, error, error_size);
-    } else if (strcmp(name, "z") == 0) {
-        if (s_parse_double(name, value, &config->alie_z, error, error_size))
-            return -1;
-        config->alie_z_given = true;
-    } else if (strcmp(name, "estimate-batches") == 0) {
-        if (s_parse_unsigned(name, value, 2, 1000000, &u, error, error_size))
-            return -1;
-        config->estimate_batches = (size_t)u;
-    } else if (strcmp(name, "full-examples") == 0) {
-        if (s_parse_unsigned(name, value, 0, SIZE_MAX, &u, error, error_size))
-            return -1;
-        config->full_examples = (size_t)u;
-    } else if (strcmp(name, "collude") == 0) {
-        return s_parse_collude(value, &config->collude, error, error_size);
-    } else if (strcmp(name, "attack-seed") == 0) {
-        if (s_parse_unsigned(name, value, 0, UINT64_MAX, &config->seed, error, error_size))
-            return -1;
-        config->seed_given = true;
-    } else if (strcmp(name, "misbehave") == 0) {
-        if (byzgd_misbehaviour_from_name(value, &config->misbehaviour)) {
-            char names[256];
-            byzgd_options_join(s_misbehaviour_names, names, sizeof names);
-            return byzgd_set_error(error, error_size, "unknown misbehaviour '%s' (%s)",
-                                   value ? value : "", names);
-        }
-    } else if (strcmp(name, "misbehave-every") == 0) {
-        return s_parse_unsigned(name, value, 1, UINT64_MAX, &config->misbehave_every, error,
-                                error_size);
-    } else if (strcmp(name, "stale-rounds") == 0) {
-        return s_parse_unsigned(name, value, 1, UINT64_MAX, &config->stale_rounds, error,
-                                error_size);
-    } else if (strcmp(name, "slow-ms") == 0) {
-        return s_parse_unsigned(name, value, 0, 24u * 3600 * 1000, &config->slow_ms, error,
-                                error_size);
-    } else if (strcmp(name, "oversized-bytes") == 0) {
-        if (s_parse_unsigned(name, value, 1, SIZE_MAX, &u, error, error_size))
-            return -1;
-        config->oversized_bytes = (size_t)u;
-    } else if (strcmp(name, "garbage-bytes") == 0) {
-        if (s_parse_unsigned(name, value, 1, (uint64_t)1 << 30, &u, error, error_size))
-            return -1;
-        config->garbage_bytes = (size_t)u;
-    } else {
-        return 1;
-    }
-    return 0;
+    return byzgd_options_set(s_sections, config, name, value, error, error_size);
 }
 
 bool

@@ -1,4 +1,5 @@
-/*  gar_types.c — the rule name table and the configuration defaults. */
+/*  gar_types.c — the rule name table (the configuration defaults are the option
+    table's: gar_options.c). */
 #include "gar_types.h"
 
 #include <string.h>
@@ -29,16 +30,4 @@ byzgd_gar_rule_from_name(const char *name, byzgd_gar_rule_t *rule)
             return 0;
         }
     return -1;
-}
-
-void
-byzgd_gar_config_init(byzgd_gar_config_t *config)
-{
-    memset(config, 0, sizeof *config);
-    config->rule = BYZGD_GAR_AVERAGE;
-    config->round = 1;
-    config->tolerance = 1e-8;
-    config->smoothing = 1e-6;
-    config->tau = 10.0;
-    config->start = BYZGD_GAR_START_MEDIAN;
 }

@@ -85,8 +85,9 @@ typedef struct {
     byzgd_gar_workspace_t *workspace;
 } byzgd_gar_result_t;
 
-// Fills `config` with the defaults: average, f = 0, round 1, seed 0, geomed tolerance 1e-8,
-// smoothing 1e-6, cclip tau 10 started at the median, no pre-aggregators.
+// Fills `config` with the defaults of the rule option table (gar_options.c, the one place
+// they are written): average, f = 0, round 1, seed 0, geomed tolerance 1e-8, smoothing
+// 1e-6, cclip tau 10 started at the median, no pre-aggregators.
 void byzgd_gar_config_init(byzgd_gar_config_t *config);
 
 // The command-line names of the rules, indexed by byzgd_gar_rule_t, NULL-terminated.

@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +187,110 @@ byzgd_option_check(const byzgd_option_t *option, const char *value, char *error,
     return value;
 }
 
-// Checks one value and applies it with its section's function to the section's state.
+// Writes `number` into the integer field of `size` bytes at `target`. Returns false when it
+// does not fit (a table whose range is wider than its field: a programmer error).
+static bool
+s_write_integer(void *target, size_t size, bool is_signed, long long number,
+                unsigned long long unsigned_number)
+{
+    if (is_signed) {
+        switch (size) {
+        case sizeof(int):
+            if (number < INT_MIN || number > INT_MAX)
+                return false;
+            *(int *)target = (int)number;
+            return true;
+        case sizeof(long long):
+            *(long long *)target = number;
+            return true;
+        }
+        return false;
+    }
+    switch (size) {
+    case sizeof(unsigned):
+        if (unsigned_number > UINT_MAX)
+            return false;
+        *(unsigned *)target = (unsigned)unsigned_number;
+        return true;
+    case sizeof(unsigned long long):
+        *(unsigned long long *)target = unsigned_number;
+        return true;
+    }
+    return false;
+}
+
+int
+byzgd_option_store(const byzgd_option_t *option, void *state, const char *value, char *error,
+                   size_t error_size)
+{
+    assert(option && state && value);
+    const byzgd_option_field_t *field = &option->field;
+    void *target = (char *)state + field->offset;
+    bool is_signed = field->store == BYZGD_OPTION_STORE_SIGNED;
+    switch (field->store) {
+    case BYZGD_OPTION_STORE_NONE:
+        break;
+    case BYZGD_OPTION_STORE_BOOL:
+        assert(option->type == BYZGD_OPTION_FLAG);
+        *(bool *)target = strcmp(value, "true") == 0;
+        return 0;
+    case BYZGD_OPTION_STORE_SIGNED:
+    case BYZGD_OPTION_STORE_UNSIGNED: {
+        long long number = 0;
+        unsigned long long unsigned_number = 0;
+        errno = 0;
+        if (option->type == BYZGD_OPTION_NAME && option->choices) {
+            const char *const *names = option->choices();
+            size_t index = 0;
+            while (names[index] && strcmp(names[index], value) != 0)
+                index++;
+            if (!names[index]) {
+                char list[512];
+                byzgd_options_join(names, list, sizeof list);
+                return byzgd_set_error(error, error_size, "unknown %s '%.64s' (%s)", option->name,
+                                       value, list);
+            }
+            number = (long long)index;
+            unsigned_number = index;
+        } else {
+            assert(option->type == BYZGD_OPTION_INT);
+            if (is_signed)
+                number = strtoll(value, NULL, 10);
+            else if (value[0] != '-')
+                unsigned_number = strtoull(value, NULL, 10);
+            else
+                errno = ERANGE; // a negative value for an unsigned field
+        }
+        bool fits = errno != ERANGE &&
+                    s_write_integer(target, field->size, is_signed, number, unsigned_number);
+        if (fits)
+            return 0;
+        assert(!"an option's range is wider than its field");
+        return byzgd_set_error(error, error_size, "--%s: %s does not fit", option->name, value);
+    }
+    case BYZGD_OPTION_STORE_DOUBLE:
+        assert(option->type == BYZGD_OPTION_NUMBER);
+        *(double *)target = strtod(value, NULL);
+        return 0;
+    case BYZGD_OPTION_STORE_STRING:
+        *(const char **)target = value;
+        return 0;
+    }
+    assert(!"an option row without a hook or a field in a section without an apply function");
+    return byzgd_set_error(error, error_size, "--%s: nowhere to store it", option->name);
+}
+
+// A checked value into `state`: the option's hook, else its field.
+static int
+s_set(const byzgd_option_t *option, void *state, const char *value, char *error, size_t error_size)
+{
+    if (option->hook)
+        return option->hook(state, option, value, error, error_size);
+    return byzgd_option_store(option, state, value, error, error_size);
+}
+
+// Checks one value and applies it to the section's state: with the section's apply
+// function if it has one, else with the option's hook or field.
 static int
 s_apply(const byzgd_option_section_t *const *sections, size_t section_index,
         const byzgd_option_t *option, const char *value, void *const *states, char *error,
@@ -196,9 +300,28 @@ s_apply(const byzgd_option_section_t *const *sections, size_t section_index,
     const char *checked = byzgd_option_check(option, value, error, error_size);
     if (!checked)
         return -1;
-    return section->apply ? section->apply(states ? states[section_index] : NULL, section, option,
-                                           checked, error, error_size)
-                          : 0;
+    void *state = states ? states[section_index] : NULL;
+    if (section->apply)
+        return section->apply(state, section, option, checked, error, error_size);
+    return s_set(option, state, checked, error, error_size);
+}
+
+int
+byzgd_options_set(const byzgd_option_section_t *const *sections, void *state, const char *name,
+                  const char *value, char *error, size_t error_size)
+{
+    assert(sections && state && name);
+    while (*name == '-')
+        name++;
+    const byzgd_option_t *option = byzgd_options_find(sections, name, NULL);
+    if (!option)
+        return 1;
+    if (option->type == BYZGD_OPTION_FLAG && (!value || !*value))
+        value = "true";
+    const char *checked = byzgd_option_check(option, value ? value : "", error, error_size);
+    if (!checked)
+        return -1;
+    return s_set(option, state, checked, error, error_size);
 }
 
 int
@@ -508,7 +631,9 @@ byzgd_options_print_help(const byzgd_program_t *program, FILE *out)
                 length +=
                     (size_t)snprintf(help + length, sizeof help - length, " (one of: %s)", names);
             }
-            if (option->default_value && !flag_type && length < sizeof help)
+            // A help line may state its default itself: "(default 0: all)".
+            if (option->default_value && !flag_type && !strstr(option->help, "(default ") &&
+                length < sizeof help)
                 snprintf(help + length, sizeof help - length, " (default %s)",
                          option->default_value);
             s_print_option(out, flag, help);

@@ -10,11 +10,14 @@
     program answers -h/--help and --version on stdout with exit 0, and a bad command line
     with "PROGRAM: unknown option --x (see --help)" on stderr and exit 2.
 
+    typedef struct { long workers; } s_state_t;
     static const byzgd_option_t s_options[] = {
-        {"workers", BYZGD_OPTION_INT, 1, 1000, "20", 0, "n, all workers", "N"},
+        {"workers", BYZGD_OPTION_INT, 1, 1000, "20", 0, "n, all workers", "N", NULL,
+         BYZGD_OPTION_FIELD(s_state_t, workers)},
     };
     static const byzgd_program_t s_program = {
-        "byzgd-x", "[options]", "does x", BYZGD_OPTION_ONE_SECTION(s_options, s_apply)};
+        "byzgd-x", "[options]", "does x", BYZGD_OPTION_ONE_SECTION(s_options, NULL)};
+    s_state_t state;  // starts from the table's defaults: workers = 20
     int first = 0, status = byzgd_options_main_one(&s_program, argc, argv, &state, &first);
     if (status != BYZGD_OPTIONS_CONTINUE) return status;
 
@@ -40,22 +43,78 @@ typedef enum {
     BYZGD_OPTION_FLAG,   // true | false (also yes/no, on/off, 1/0); given as true/false
 } byzgd_option_type_t;
 
+typedef struct byzgd_option_t byzgd_option_t;
+
+// How a checked value lands in its section's state (a struct): BOOL for FLAG options;
+// SIGNED / UNSIGNED for INT options and for NAME options with choices (the name's index in
+// the choices: an enum field); DOUBLE for NUMBER; STRING keeps the value's pointer (argv
+// outlives the state; values of configuration lines do not, so those go through a hook).
+typedef enum {
+    BYZGD_OPTION_STORE_NONE, // not stored: the option's hook or the section's apply does it
+    BYZGD_OPTION_STORE_BOOL,
+    BYZGD_OPTION_STORE_SIGNED,
+    BYZGD_OPTION_STORE_UNSIGNED,
+    BYZGD_OPTION_STORE_DOUBLE,
+    BYZGD_OPTION_STORE_STRING,
+} byzgd_option_store_t;
+
 typedef struct {
+    byzgd_option_store_t store;
+    size_t offset, size; // of the field in the state
+} byzgd_option_field_t;
+
+// The store kind of a field, from its C type (an enum is an unsigned int here).
+#define BYZGD_OPTION_STORE_OF(lvalue)                                                              \
+    _Generic((lvalue),                                                                             \
+        bool: BYZGD_OPTION_STORE_BOOL,                                                             \
+        int: BYZGD_OPTION_STORE_SIGNED,                                                            \
+        long: BYZGD_OPTION_STORE_SIGNED,                                                           \
+        long long: BYZGD_OPTION_STORE_SIGNED,                                                      \
+        unsigned: BYZGD_OPTION_STORE_UNSIGNED,                                                     \
+        unsigned long: BYZGD_OPTION_STORE_UNSIGNED,                                                \
+        unsigned long long: BYZGD_OPTION_STORE_UNSIGNED,                                           \
+        double: BYZGD_OPTION_STORE_DOUBLE,                                                         \
+        const char *: BYZGD_OPTION_STORE_STRING)
+
+// The field `field` of the state type `type`, for an option row:
+// {"seconds", BYZGD_OPTION_NUMBER, 0, 1e7, "5", 0, "duration", "T", NULL,
+//  BYZGD_OPTION_FIELD(s_options_t, seconds)}
+#define BYZGD_OPTION_FIELD(type, field)                                                            \
+    {                                                                                              \
+        BYZGD_OPTION_STORE_OF(((type *)0)->field), offsetof(type, field),                          \
+            sizeof(((type *)0)->field)                                                             \
+    }
+
+// An option whose effect is more than a store (a derived value, exclusive options, a name
+// with aliases): gets the checked value instead of the plain store, and may call
+// byzgd_option_store() itself. Returns 0, or -1 with a one-line message.
+typedef int (*byzgd_option_hook_fn)(void *state, const byzgd_option_t *option, const char *value,
+                                    char *error, size_t error_size);
+
+struct byzgd_option_t {
     const char *name; // long name without "--"; a one-letter name is also spelled "-x"
     byzgd_option_type_t type;
-    double min, max;           // INT and NUMBER, inclusive
-    const char *default_value; // shown in --help (configuration stores: the value when unset)
-    unsigned tags;             // the program's own bits (byzgd-cluster: where it forwards it)
-    const char *help;          // one line for --help; NULL: an alias not listed
-    const char *value_name;    // placeholder in --help ("N", "FILE"); NULL: from the type
+    double min, max; // INT and NUMBER, inclusive
+    // The one place the default is written: applied by byzgd_options_apply_defaults and
+    // shown in --help as "(default X)" unless the help line says its default itself.
+    const char *default_value;
+    unsigned tags;          // the program's own bits (byzgd-cluster: where it forwards it)
+    const char *help;       // one line for --help; NULL: an alias not listed
+    const char *value_name; // placeholder in --help ("N", "FILE"); NULL: from the type
     // NAME and LIST options choosing from a name table: its NULL-terminated names, listed
     // in --help after the help line (the table stays the one place that spells them).
     const char *const *(*choices)(void);
-} byzgd_option_t;
+    // Where the value goes when the section has no apply function: the hook if set, else
+    // the field (rows that leave both out belong to a section with an apply function).
+    byzgd_option_field_t field;
+    byzgd_option_hook_fn hook;
+};
 
 typedef struct byzgd_option_section_t byzgd_option_section_t;
 
-// Applies one checked value (FLAG: "true" or "false") to the program's state.
+// Applies one checked value (FLAG: "true" or "false") to the program's state, for a section
+// whose rows are not stored one by one (byzgd-cluster keeps every value as text). Set, it
+// takes every option of its section; NULL: each option's hook or field does.
 // Returns 0, or -1 with a one-line message.
 typedef int (*byzgd_option_apply_fn)(void *state, const byzgd_option_section_t *section,
                                      const byzgd_option_t *option, const char *value, char *error,
@@ -68,18 +127,6 @@ struct byzgd_option_section_t {
     unsigned tags; // OR'ed into each option's tags
     byzgd_option_apply_fn apply;
 };
-
-// Defines `static int function(...)`, an apply function that hands the option's name and
-// value to `parse(type *state, const char *name, const char *value, char *error,
-// size_t error_size)`, the by-name parser a module offers (byzgd_gar_config_parse_option).
-#define BYZGD_OPTION_APPLY_BY_NAME(function, type, parse)                                          \
-    static int function(void *state, const byzgd_option_section_t *section,                        \
-                        const byzgd_option_t *option, const char *value, char *error,              \
-                        size_t error_size)                                                         \
-    {                                                                                              \
-        (void)section;                                                                             \
-        return parse((type *)state, option->name, value, error, error_size);                       \
-    }
 
 #define BYZGD_OPTION_SECTION(title, table, apply)                                                  \
     {                                                                                              \
@@ -121,6 +168,19 @@ const byzgd_option_t *byzgd_options_find(const byzgd_option_section_t *const *se
 const char *byzgd_option_check(const byzgd_option_t *option, const char *value, char *error,
                                size_t error_size);
 
+// Stores the checked `value` of `option` in its field of `state` (a NAME with choices: the
+// index of the name, "unknown NAME 'x' (a, b, c)" if it is none of them).
+// Returns 0, or -1 with the message.
+int byzgd_option_store(const byzgd_option_t *option, void *state, const char *value, char *error,
+                       size_t error_size);
+
+// Sets the option called `name` (leading dashes skipped) of `sections` (NULL-terminated,
+// rows stored by field or hook) in the one `state` they share, checked as on the command
+// line; a FLAG given NULL or "" is true. For modules offering a by-name setter.
+// Returns 0, 1 when no section has `name` (state untouched), -1 with a message.
+int byzgd_options_set(const byzgd_option_section_t *const *sections, void *state, const char *name,
+                      const char *value, char *error, size_t error_size);
+
 // `states` runs parallel to the sections: an option of sections[i] is applied with
 // sections[i]->apply(states[i], ...), so each embedded section gets its own state.
 
@@ -131,10 +191,10 @@ int byzgd_options_parse(const byzgd_program_t *program, int argc, char **argv, v
                         int *first_positional, char *error, size_t error_size);
 
 // Applies the default value of every option of `sections` (NULL-terminated) that has one,
-// through its section's apply function, as if it were given: a program whose state starts
-// from its table's defaults calls this before parsing, so each default is written once (in
-// the table, which --help shows). A default that fails its own option's check or apply is
-// a programmer error (assert).
+// through its section's apply function or its own hook or field, as if it were given: a program
+// whose state starts from its table's defaults calls this before parsing, so each default is
+// written once (in the table, which --help shows). A default that fails its own option's check or
+// apply is a programmer error (assert).
 void byzgd_options_apply_defaults(const byzgd_option_section_t *const *sections,
                                   void *const *states);
 
