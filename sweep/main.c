@@ -86,39 +86,33 @@ typedef struct {
     bool distributed;
 } s_options_t;
 
+// --set NAME=VALUE, repeatable: collected in order.
 static int
-s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-        const char *value, char *error, size_t error_size)
+s_set(void *state, const byzgd_option_t *option, const char *value, char *error, size_t error_size)
 {
-    (void)section;
+    (void)option;
     s_options_t *options = state;
-    if (strcmp(option->name, "grid") == 0)
-        options->grid_path = value;
-    else if (strcmp(option->name, "out") == 0)
-        options->out_dir = value;
-    else if (strcmp(option->name, "j") == 0)
-        options->jobs = strtol(value, NULL, 10);
-    else if (strcmp(option->name, "distributed") == 0)
-        options->distributed = strcmp(value, "true") == 0;
-    else if (options->override_count == S_MAX_OVERRIDES)
+    if (options->override_count == S_MAX_OVERRIDES)
         return snprintf(error, error_size, "--set: at most %d", S_MAX_OVERRIDES), -1;
-    else
-        options->overrides[options->override_count++] = value;
+    options->overrides[options->override_count++] = value;
     return 0;
 }
 
+#define S_FIELD(field) BYZGD_OPTION_FIELD(s_options_t, field)
+
 // clang-format off
 static const byzgd_option_t s_table[] = {
-    {"grid", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the grid file (required)", "FILE", NULL},
+    {"grid", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "the grid file (required)", "FILE", NULL,
+     S_FIELD(grid_path)},
     {"out", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "where the runs and results.csv go (required)",
-     "DIR", NULL},
-    {"j", BYZGD_OPTION_INT, 1, 256, "1", 0, "runs at the same time", "N", NULL},
+     "DIR", NULL, S_FIELD(out_dir)},
+    {"j", BYZGD_OPTION_INT, 1, 256, "1", 0, "runs at the same time", "N", NULL, S_FIELD(jobs)},
     {"distributed", BYZGD_OPTION_FLAG, 0, 0, NULL, 0,
      "run each experiment with byzgd-cluster (separate processes over the network) instead of "
-     "byzgd-simulate (one process)", NULL, NULL},
+     "byzgd-simulate (one process)", NULL, NULL, S_FIELD(distributed)},
     {"set", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
      "replace option NAME everywhere in the grid, e.g. rounds=20 (repeatable)", "NAME=VALUE",
-     NULL},
+     NULL, {0}, s_set},
 };
 // clang-format on
 
@@ -608,7 +602,7 @@ static const byzgd_program_t s_program = {
     "byzgd-sweep",
     "--grid FILE --out DIR [-j N] [--distributed] [--set NAME=VALUE]...",
     "runs every combination of a grid of byzgd experiments",
-    BYZGD_OPTION_ONE_SECTION(s_table, s_apply),
+    BYZGD_OPTION_ONE_SECTION(s_table, NULL),
     "Runs every combination of a grid file (byzgd-cluster `name = value` lines where a\n"
     "value may be a comma-separated list, `seeds = 1,2,3`, optional [section] blocks)\n"
     "and writes DIR/results.csv and DIR/runs/<id>/metrics.jsonl. Finished runs are\n"

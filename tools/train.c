@@ -43,9 +43,13 @@ typedef struct {
     size_t spam_features;
 } s_options_t;
 
+// --hidden A,B: two positive widths.
 static int
-s_parse_hidden(size_t hidden[2], const char *text, char *error, size_t error_size)
+s_hidden(void *state, const byzgd_option_t *option, const char *text, char *error,
+         size_t error_size)
 {
+    (void)option;
+    size_t *hidden = ((s_options_t *)state)->hidden;
     char *end = NULL;
     errno = 0;
     unsigned long long first = strtoull(text, &end, 10);
@@ -65,86 +69,53 @@ bad:
 }
 
 static int
-s_apply(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-        const char *value, char *error, size_t error_size)
+s_learning_rate(void *state, const byzgd_option_t *option, const char *value, char *error,
+                size_t error_size)
 {
-    (void)section;
-    s_options_t *options = state;
-    const char *name = option->name;
-    unsigned long long count = option->type == BYZGD_OPTION_INT ? strtoull(value, NULL, 10) : 0;
-    if (strcmp(name, "model") == 0)
-        options->model = value;
-    else if (strcmp(name, "dataset") == 0)
-        options->dataset = value;
-    else if (strcmp(name, "data-dir") == 0)
-        options->data_dir = value;
-    else if (strcmp(name, "batch") == 0)
-        options->batch = (size_t)count;
-    else if (strcmp(name, "lr") == 0) {
-        options->lr = strtod(value, NULL);
-        if (!(options->lr > 0))
-            return byzgd_set_error(error, error_size, "--lr %s: expected a positive number", value);
-    } else if (strcmp(name, "lr-schedule") == 0)
-        options->lr_schedule = value;
-    else if (strcmp(name, "steps") == 0)
-        options->steps = count;
-    else if (strcmp(name, "eval-every") == 0)
-        options->eval_every = count;
-    else if (strcmp(name, "metrics") == 0)
-        options->metrics_path = value;
-    else if (strcmp(name, "seed") == 0)
-        options->seed = count;
-    else if (strcmp(name, "hidden") == 0)
-        return s_parse_hidden(options->hidden, value, error, error_size);
-    else if (strcmp(name, "threads") == 0)
-        options->threads = (int)count;
-    else if (strcmp(name, "train-limit") == 0)
-        options->train_limit = (size_t)count;
-    else if (strcmp(name, "test-limit") == 0)
-        options->test_limit = (size_t)count;
-    else if (strcmp(name, "spam-features") == 0)
-        options->spam_features = (size_t)count;
-    else if (strcmp(name, "load") == 0)
-        options->load_path = value;
-    else if (strcmp(name, "save") == 0)
-        options->save_path = value;
-    return 0;
+    if (!(strtod(value, NULL) > 0))
+        return byzgd_set_error(error, error_size, "--lr %s: expected a positive number", value);
+    return byzgd_option_store(option, state, value, error, error_size);
 }
 
-#define S_U64_MAX   18446744073709551615.0
-#define S_COUNT_MAX 1099511627776.0    // 2^40
-#define S_EXACT_MAX 9007199254740992.0 // 2^53
+#define S_FIELD(field) BYZGD_OPTION_FIELD(s_options_t, field)
+#define S_U64_MAX      18446744073709551615.0
+#define S_COUNT_MAX    1099511627776.0    // 2^40
+#define S_EXACT_MAX    9007199254740992.0 // 2^53
 
 // clang-format off
 static const byzgd_option_t s_table[] = {
-    {"model", BYZGD_OPTION_NAME, 0, 0, "mlp", 0, "logreg, mlp or convnet", "NAME", NULL},
+    {"model", BYZGD_OPTION_NAME, 0, 0, "mlp", 0, "logreg, mlp or convnet", "NAME", NULL,
+     S_FIELD(model)},
     {"dataset", BYZGD_OPTION_NAME, 0, 0, "fashion-mnist", 0,
-     "fashion-mnist, mnist, spam or synthetic", "NAME", NULL},
+     "fashion-mnist, mnist, spam or synthetic", "NAME", NULL, S_FIELD(dataset)},
     {"data-dir", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
-     "where the dataset lives (default: see docs/DATASETS.md)", "DIR", NULL},
-    {"batch", BYZGD_OPTION_INT, 1, 65536, "32", 0, "minibatch size", "N", NULL},
-    {"lr", BYZGD_OPTION_NUMBER, 0, 1e300, "0.05", 0, "initial learning rate (> 0)", "X", NULL},
+     "where the dataset lives (default: see docs/DATASETS.md)", "DIR", NULL, S_FIELD(data_dir)},
+    {"batch", BYZGD_OPTION_INT, 1, 65536, "32", 0, "minibatch size", "N", NULL, S_FIELD(batch)},
+    {"lr", BYZGD_OPTION_NUMBER, 0, 1e300, "0.05", 0, "initial learning rate (> 0)", "X", NULL,
+     S_FIELD(lr), s_learning_rate},
     {"lr-schedule", BYZGD_OPTION_TEXT, 0, 0, "constant", 0,
-     "constant, inv-sqrt or step:EVERY:FACTOR", "S", NULL},
-    {"steps", BYZGD_OPTION_INT, 0, S_COUNT_MAX, "2000", 0, "SGD steps", "N", NULL},
+     "constant, inv-sqrt or step:EVERY:FACTOR", "S", NULL, S_FIELD(lr_schedule)},
+    {"steps", BYZGD_OPTION_INT, 0, S_COUNT_MAX, "2000", 0, "SGD steps", "N", NULL, S_FIELD(steps)},
     {"eval-every", BYZGD_OPTION_INT, 1, S_COUNT_MAX, "500", 0,
-     "evaluate on the test split every N steps and at the end", "N", NULL},
+     "evaluate on the test split every N steps and at the end", "N", NULL, S_FIELD(eval_every)},
     {"metrics", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "JSON Lines, one object per evaluation", "FILE",
-     NULL},
+     NULL, S_FIELD(metrics_path)},
     {"seed", BYZGD_OPTION_INT, 0, S_U64_MAX, "1", 0, "initialisation and sampling seed", "N",
-     NULL},
+     NULL, S_FIELD(seed)},
     {"hidden", BYZGD_OPTION_TEXT, 0, 0, NULL, 0,
-     "mlp hidden units / convnet channels (defaults 128,64 / 16,32)", "A,B", NULL},
-    {"threads", BYZGD_OPTION_INT, 1, 256, "2", 0, "threads for the model", "N", NULL},
+     "mlp hidden units / convnet channels (defaults 128,64 / 16,32)", "A,B", NULL, {0}, s_hidden},
+    {"threads", BYZGD_OPTION_INT, 1, 256, "2", 0, "threads for the model", "N", NULL,
+     S_FIELD(threads)},
     {"train-limit", BYZGD_OPTION_INT, 1, S_EXACT_MAX, NULL, 0,
-     "use only the first N training examples", "N", NULL},
+     "use only the first N training examples", "N", NULL, S_FIELD(train_limit)},
     {"test-limit", BYZGD_OPTION_INT, 1, S_EXACT_MAX, NULL, 0,
-     "evaluate on the first N test examples only", "N", NULL},
+     "evaluate on the first N test examples only", "N", NULL, S_FIELD(test_limit)},
     {"spam-features", BYZGD_OPTION_INT, 16, 1 << 20, "1024", 0,
-     "hashing buckets of the spam features", "D", NULL},
+     "hashing buckets of the spam features", "D", NULL, S_FIELD(spam_features)},
     {"load", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "start from saved parameters instead of --seed's",
-     "FILE", NULL},
-    {"save", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "save the final parameters", "FILE", NULL},
+     "FILE", NULL, S_FIELD(load_path)},
+    {"save", BYZGD_OPTION_TEXT, 0, 0, NULL, 0, "save the final parameters", "FILE", NULL,
+     S_FIELD(save_path)},
 };
 // clang-format on
 
@@ -152,7 +123,7 @@ static const byzgd_program_t s_program = {
     "byzgd-train",
     "[options]",
     "single-process minibatch SGD of one model on one dataset (the baseline)",
-    BYZGD_OPTION_ONE_SECTION(s_table, s_apply),
+    BYZGD_OPTION_ONE_SECTION(s_table, NULL),
     "Progress on stderr; one JSON object per evaluation in the --metrics file.\n",
     "Exit status: 0 done, 1 a failure during training, 2 bad flags or missing data.\n",
     0,

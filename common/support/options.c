@@ -272,6 +272,11 @@ byzgd_option_store(const byzgd_option_t *option, void *state, const char *value,
         assert(option->type == BYZGD_OPTION_NUMBER);
         *(double *)target = strtod(value, NULL);
         return 0;
+    case BYZGD_OPTION_STORE_CHARS:
+        if (strlen(value) >= field->size)
+            return byzgd_set_error(error, error_size, "--%s: value too long", option->name);
+        memcpy(target, value, strlen(value) + 1);
+        return 0;
     case BYZGD_OPTION_STORE_STRING:
         *(const char **)target = value;
         return 0;

@@ -47,14 +47,16 @@ typedef struct byzgd_option_t byzgd_option_t;
 
 // How a checked value lands in its section's state (a struct): BOOL for FLAG options;
 // SIGNED / UNSIGNED for INT options and for NAME options with choices (the name's index in
-// the choices: an enum field); DOUBLE for NUMBER; STRING keeps the value's pointer (argv
-// outlives the state; values of configuration lines do not, so those go through a hook).
+// the choices: an enum field); DOUBLE for NUMBER; CHARS copies a text into a char array
+// ("--x: value too long" when it does not fit); STRING keeps the value's pointer (fine for
+// argv, which outlives the state; a configuration line's value does not: use CHARS).
 typedef enum {
     BYZGD_OPTION_STORE_NONE, // not stored: the option's hook or the section's apply does it
     BYZGD_OPTION_STORE_BOOL,
     BYZGD_OPTION_STORE_SIGNED,
     BYZGD_OPTION_STORE_UNSIGNED,
     BYZGD_OPTION_STORE_DOUBLE,
+    BYZGD_OPTION_STORE_CHARS,
     BYZGD_OPTION_STORE_STRING,
 } byzgd_option_store_t;
 
@@ -63,18 +65,22 @@ typedef struct {
     size_t offset, size; // of the field in the state
 } byzgd_option_field_t;
 
-// The store kind of a field, from its C type (an enum is an unsigned int here).
+// The store kind of a field, from its C type (an enum is an unsigned int here; a char
+// array is told from a pointer by the type of its address).
 #define BYZGD_OPTION_STORE_OF(lvalue)                                                              \
-    _Generic((lvalue),                                                                             \
-        bool: BYZGD_OPTION_STORE_BOOL,                                                             \
-        int: BYZGD_OPTION_STORE_SIGNED,                                                            \
-        long: BYZGD_OPTION_STORE_SIGNED,                                                           \
-        long long: BYZGD_OPTION_STORE_SIGNED,                                                      \
-        unsigned: BYZGD_OPTION_STORE_UNSIGNED,                                                     \
-        unsigned long: BYZGD_OPTION_STORE_UNSIGNED,                                                \
-        unsigned long long: BYZGD_OPTION_STORE_UNSIGNED,                                           \
-        double: BYZGD_OPTION_STORE_DOUBLE,                                                         \
-        const char *: BYZGD_OPTION_STORE_STRING)
+    _Generic(&(lvalue),                                                                            \
+        char(*)[sizeof(lvalue)]: BYZGD_OPTION_STORE_CHARS,                                         \
+        default: _Generic((lvalue),                                                                \
+            bool: BYZGD_OPTION_STORE_BOOL,                                                         \
+            int: BYZGD_OPTION_STORE_SIGNED,                                                        \
+            long: BYZGD_OPTION_STORE_SIGNED,                                                       \
+            long long: BYZGD_OPTION_STORE_SIGNED,                                                  \
+            unsigned: BYZGD_OPTION_STORE_UNSIGNED,                                                 \
+            unsigned long: BYZGD_OPTION_STORE_UNSIGNED,                                            \
+            unsigned long long: BYZGD_OPTION_STORE_UNSIGNED,                                       \
+            double: BYZGD_OPTION_STORE_DOUBLE,                                                     \
+            const char *: BYZGD_OPTION_STORE_STRING,                                               \
+            char *: BYZGD_OPTION_STORE_NONE)) // a char array is caught above; a pointer: none
 
 // The field `field` of the state type `type`, for an option row:
 // {"seconds", BYZGD_OPTION_NUMBER, 0, 1e7, "5", 0, "duration", "T", NULL,
