@@ -18,28 +18,21 @@
 
 #define S_IDENTITIES_MAX 1024
 
-static int
-s_apply_identities(void *state, const byzgd_option_section_t *section, const byzgd_option_t *option,
-                   const char *value, char *error, size_t error_size)
-{
-    (void)section;
-    (void)option;
-    (void)error;
-    (void)error_size;
-    *(long *)state = strtol(value, NULL, 10); // checked by the table: an integer in range
-    return 0;
-}
+// The options of this program beside the worker's and the attack's.
+typedef struct {
+    long identities;
+} s_own_options_t;
 
 // clang-format off
 static const byzgd_option_t s_identity_options[] = {
     {"identities", BYZGD_OPTION_INT, 1, S_IDENTITIES_MAX, "1", 0,
      "hold K consecutive identities (keys or slots) in this process; shared attack inputs are "
-     "computed once", "K", NULL},
+     "computed once", "K", NULL, BYZGD_OPTION_FIELD(s_own_options_t, identities)},
 };
 // clang-format on
 
 static const byzgd_option_section_t s_identity_section =
-    BYZGD_OPTION_SECTION("Collusion options", s_identity_options, s_apply_identities);
+    BYZGD_OPTION_SECTION("Collusion options", s_identity_options, NULL);
 
 // The configuration of identity i: the key worker-(N + i) beside worker-N, or slot + i.
 static int
@@ -75,7 +68,9 @@ main(int argc, char **argv)
     byzgd_worker_config_init(&config);
     byzgd_attack_config_t attack;
     byzgd_attack_config_init(&attack);
-    long identities = 1;
+    s_own_options_t own;
+    byzgd_options_apply_defaults((const byzgd_option_section_t *const[]){&s_identity_section, NULL},
+                                 (void *const[]){&own});
     static const byzgd_option_section_t *const sections[] = {
         &byzgd_worker_option_section, &byzgd_attack_option_section,
         &byzgd_misbehaviour_option_section, &s_identity_section, NULL};
@@ -90,10 +85,11 @@ main(int argc, char **argv)
         0,
         0,
     };
-    void *states[] = {&config, &attack, &attack, &identities};
+    void *states[] = {&config, &attack, &attack, &own};
     int parsed = byzgd_options_main(&program, argc, argv, states, NULL);
     if (parsed != BYZGD_OPTIONS_CONTINUE)
         return parsed;
+    long identities = own.identities;
     char error[1024];
     int checked = byzgd_worker_config_check(&config, error, sizeof error);
     if (checked == 0 && identities > 1 && config.insecure && config.slot < 0)
