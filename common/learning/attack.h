@@ -124,12 +124,14 @@ typedef struct {
     uint64_t round;
 } byzgd_attack_input_t;
 
-// Fills `config` with the defaults above (kind NONE, no misbehaviour).
+// Fills `config` with the defaults of the attack option tables (attack.c; kind NONE, no
+// misbehaviour, sigma = sqrt(200)).
 void byzgd_attack_config_init(byzgd_attack_config_t *config);
 
-/* Applies one option (`name` with or without leading "--"). Returns 0 when applied, 1 when
-   `name` is not an attack option (config untouched, so the caller tries its other parsers),
-   −1 with a message for a bad value, an unknown attack, or both --sigma and --variance.
+/* Applies one option (`name` with or without leading "--"), checked and stored by its table
+   row as on the command line. Returns 0 when applied, 1 when `name` is not an attack option
+   (config untouched, so the caller tries its other parsers), −1 with a message for a bad
+   value, an unknown attack, or both --sigma and --variance.
    Options: attack, sigma, variance, kappa, z, epsilon, signflip-scale, estimate-batches,
    full-examples, collude, attack-seed, misbehave, misbehave-every, stale-rounds, slow-ms,
    oversized-bytes, garbage-bytes. */
@@ -147,8 +149,8 @@ int byzgd_attack_config_describe(const byzgd_attack_config_t *config, char *buff
                                  size_t buffer_size);
 
 // The options above as two option sections (support/options.h) for the programs that take
-// them (byzgd-byzantine, byzgd-cluster); their apply function takes a
-// byzgd_attack_config_t *. Attacks: attack ... attack-seed; misbehaviour: misbehave ...
+// them (byzgd-byzantine, byzgd-cluster); their state is a byzgd_attack_config_t *.
+// Attacks: attack ... attack-seed; misbehaviour: misbehave ...
 extern const byzgd_option_section_t byzgd_attack_option_section;
 extern const byzgd_option_section_t byzgd_misbehaviour_option_section;
 

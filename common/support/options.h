@@ -1,9 +1,11 @@
 /*  options.h — one table-driven option parser for every byzgd program and configuration
-    file. An option is declared once in a table (name, type, range, default, help line);
-    the same table parses the command line, `name = value` configuration lines, and writes
-    --help (which help2man turns into the man page). Tables are grouped in sections, so a
-    family of options (the rule options of rules/gar_options.h, the attack options of
-    learning/attack.h) is declared once and embedded by every program that takes it.
+    file. An option is declared once in a table (name, type, range, default, help line,
+    and where its value goes: a field of the program's state, or a hook); the same table
+    parses the command line and `name = value` configuration lines, checks and stores each
+    value, applies the defaults, and writes --help (which help2man turns into the man
+    page). Tables are grouped in sections, so a family of options (the rule options of
+    rules/gar_options.h, the attack options of learning/attack.h) is declared once and
+    embedded by every program that takes it.
 
     Command line: `--name value`, `--name=value`, `-x value` for a one-letter name,
     a FLAG option without value (or `--name=true|false`), `--` ends the options. Every
