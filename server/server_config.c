@@ -130,8 +130,10 @@ void
 byzgd_server_config_init(byzgd_server_config_t *config)
 {
     memset(config, 0, sizeof *config);
-    void *states[] = {config, &config->gar};
-    byzgd_options_apply_defaults(s_sections, states);
+    // The rule's defaults include those no option row of the server sets (round 1).
+    byzgd_gar_config_init(&config->gar);
+    static const byzgd_option_section_t *const own[] = {&s_section, NULL};
+    byzgd_options_apply_defaults(own, (void *const[]){config});
 }
 
 static const byzgd_program_t s_program = {

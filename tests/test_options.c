@@ -2,6 +2,7 @@
     lines, value checks, sections with their own state, and the embedded rule section. */
 #include "rules/gar.h"
 #include "rules/gar_options.h"
+#include "server/server.h"
 #include "support/log.h"
 #include "support/options.h"
 #include "test.h"
@@ -481,6 +482,23 @@ TEST(help_shows_the_default_column_once)
     ASSERT_STR_CONTAINS(text, "says it (default 0: none)\n");
 }
 
+// Regression: the server's defaults applied only the rule option rows, so round stayed 0
+// and 1-p-krum refused every round.
+TEST(server_config_starts_from_every_rule_default)
+{
+    byzgd_server_config_t config;
+    byzgd_server_config_init(&config);
+    byzgd_gar_config_t rule;
+    byzgd_gar_config_init(&rule);
+    ASSERT_EQ_INT(config.gar.round, 1);
+    ASSERT(memcmp(&config.gar, &rule, sizeof rule) == 0);
+    ASSERT_EQ_INT(config.worker_count, 1);
+    ASSERT_EQ_INT(config.batch_size, 16);
+    ASSERT_STR_EQ(config.endpoint, "tcp://127.0.0.1:5555");
+    ASSERT_NEAR(config.learning_rate.initial, 0.05, 0);
+    ASSERT_EQ_INT(config.learning_rate.kind, BYZGD_LR_CONSTANT);
+}
+
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(command_line_spellings),
     TEST_CASE(positionals_move_behind_the_options),
@@ -499,6 +517,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(command_line_stores_every_kind),
     TEST_CASE(by_name_setter_checks_and_stores),
     TEST_CASE(help_shows_the_default_column_once),
+    TEST_CASE(server_config_starts_from_every_rule_default),
 };
 
 BYZGD_TEST_MAIN(cases)
