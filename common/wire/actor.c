@@ -1,5 +1,5 @@
 /*  actor.c — calls and replies on an actor pipe, with the DONE event recorded on the way;
-    the actor's commands and its socket monitor. */
+    the actor's shell (its poll loop and commands) and its socket monitor. */
 #include "actor.h"
 
 zmsg_t *
@@ -76,6 +76,79 @@ int
 byzgd_actor_reply(zsock_t *pipe, const char *command, const void *data, size_t size)
 {
     return zsock_send(pipe, "sb", command, data, size);
+}
+
+typedef struct {
+    byzgd_actor_shell_t *shell;
+    const byzgd_actor_handlers_t *handlers;
+    void *self;
+} s_start_t;
+
+static void
+s_actor(zsock_t *pipe, void *arg)
+{
+    s_start_t start = *(s_start_t *)arg; // on the caller's stack until the signal below
+    byzgd_actor_shell_t *shell = start.shell;
+    const byzgd_actor_handlers_t *handlers = start.handlers;
+    void *self = start.self;
+    shell->pipe = pipe;
+    shell->poller = zpoller_new(pipe, shell->socket, NULL);
+    if (shell->monitor)
+        zpoller_add(shell->poller, shell->monitor);
+    if (shell->extra)
+        zpoller_add(shell->poller, shell->extra);
+    zpoller_set_nonstop(shell->poller, true); // the caller decides what a signal means
+    zsock_signal(pipe, 0);
+    handlers->on_start(self);
+    while (!shell->terminated) {
+        int64_t now = zclock_mono();
+        int64_t timeout = handlers->wake_at(self, now) - now;
+        void *which = zpoller_wait(shell->poller, timeout < 0      ? 0
+                                                  : timeout > 1000 ? 1000
+                                                                   : (int)timeout);
+        if (which == pipe) {
+            char *command = byzgd_actor_command_recv(pipe);
+            if (command)
+                handlers->on_command(self, command);
+            else
+                shell->terminated = true;
+            zstr_free(&command);
+        } else if (which == shell->socket)
+            handlers->on_socket(self);
+        else if (shell->monitor && which == shell->monitor)
+            handlers->on_monitor(self, byzgd_monitor_event_recv(shell->monitor));
+        else if (shell->extra && which == shell->extra)
+            handlers->on_extra(self);
+        else if (zpoller_terminated(shell->poller))
+            break;
+        if (!shell->terminated)
+            handlers->on_timers(self);
+    }
+    handlers->on_end(self);
+}
+
+zactor_t *
+byzgd_actor_new(byzgd_actor_shell_t *shell, const byzgd_actor_handlers_t *handlers, void *self)
+{
+    s_start_t start = {.shell = shell, .handlers = handlers, .self = self};
+    zactor_t *actor = zactor_new(s_actor, &start); // returns after s_actor's signal
+    if (!actor)
+        abort();
+    return actor;
+}
+
+int
+byzgd_actor_shell_done(byzgd_actor_shell_t *shell, int status)
+{
+    return zsock_send(shell->pipe, "si", "DONE", status);
+}
+
+void
+byzgd_actor_shell_destroy(byzgd_actor_shell_t *shell)
+{
+    zpoller_destroy(&shell->poller);
+    byzgd_monitor_destroy(&shell->monitor, shell->socket);
+    zsock_destroy(&shell->socket);
 }
 
 zsock_t *

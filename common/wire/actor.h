@@ -2,7 +2,8 @@
     replies on the actor pipe, recording the actor's asynchronous "DONE <status>" event,
     which may arrive before the reply a caller waits for; the typed APIs
     (byzgd_server_stats, byzgd_worker_wait, ...) are one line each over these. The actor's
-    side: its commands and replies on the pipe, and the socket monitor it polls. */
+    side: its shell (the poll loop over pipe, socket and monitor, dispatching to the actor's
+    handlers), its replies and DONE event on the pipe, and the socket monitor. */
 #ifndef BYZGD_ACTOR_H
 #define BYZGD_ACTOR_H
 
@@ -34,6 +35,47 @@ char *byzgd_actor_command_recv(zsock_t *pipe);
 // The actor's reply to byzgd_actor_call: `command`, then data[0..size) in one frame.
 // Returns 0, or -1 if the pipe refused it.
 int byzgd_actor_reply(zsock_t *pipe, const char *command, const void *data, size_t size);
+
+// The actor's shell (its thread's side): the pipe, its one network socket with that socket's
+// monitor (NULL when libzmq cannot monitor it), an optional extra socket (the server's
+// evaluator) and the poller over them. The actor owns socket and monitor before the run.
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *socket;
+    zsock_t *monitor;
+    void *extra; // a zsock_t or a libzmq socket
+    zpoller_t *poller;
+    bool terminated; // "$TERM", a broken pipe or the actor's own decision: the run ends
+} byzgd_actor_shell_t;
+
+// What the actor's thread calls back with the actor's state. Every handler is required
+// except on_extra (only when shell->extra is set); on_timers runs after every wake-up,
+// unless the actor has terminated; on_end last, with the sockets still open (it destroys
+// the state, shell included).
+typedef struct {
+    void (*on_start)(void *self);                        // after the caller has been released
+    int64_t (*wake_at)(const void *self, int64_t now);   // next timer, zclock_mono() ms
+    void (*on_command)(void *self, const char *command); // a pipe command other than "$TERM"
+    void (*on_socket)(void *self);                       // the socket is readable
+    void (*on_monitor)(void *self, unsigned event);      // ZMQ_EVENT_* of the socket
+    void (*on_extra)(void *self);                        // the extra socket is readable
+    void (*on_timers)(void *self);
+    void (*on_end)(void *self);
+} byzgd_actor_handlers_t;
+
+// Starts an actor whose thread takes `self` (which holds `shell`, socket and monitor set):
+// it polls pipe, socket, monitor and extra at least once a second (wake_at is clamped to
+// [now, now + 1000]) and dispatches to `handlers` until shell->terminated or an interrupted
+// poll. Returns once the thread runs; zactor_destroy ends it. Aborts if no thread starts.
+zactor_t *byzgd_actor_new(byzgd_actor_shell_t *shell, const byzgd_actor_handlers_t *handlers,
+                          void *self);
+
+// The actor's "DONE <status>" event (byzgd_actor_wait receives it). Returns 0, or -1.
+int byzgd_actor_shell_done(byzgd_actor_shell_t *shell, int status);
+
+// Destroys the poller, the monitor and the socket (not the pipe, which zactor owns, nor the
+// extra socket, which its owner destroys). Safe on a shell that never ran.
+void byzgd_actor_shell_destroy(byzgd_actor_shell_t *shell);
 
 // Starts monitoring `events` (ZMQ_EVENT_* bits) of `socket` on a new PAIR socket for the
 // actor to poll. Returns it, or NULL if libzmq cannot monitor the socket.
