@@ -447,6 +447,7 @@ s_on_params(s_worker_t *self, const byzgd_msg_t *msg)
     }
     self->last_round = msg->round;
     self->stats.last_round = msg->round;
+    assert(self->context); // PARAMS are computed only when JOINED, after a CONFIG set it up
     if (byzgd_worker_context_propose(self->context, &self->config.hooks, msg->round,
                                      msg->params.parameters, self->proposal,
                                      &self->proposal_loss) != 0)
