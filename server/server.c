@@ -177,12 +177,10 @@ typedef struct {
 } s_server_t;
 
 struct byzgd_server_t {
-    zactor_t *actor;
+    byzgd_actor_t actor;
     char endpoint[BYZGD_SERVER_PATH_MAX];
     size_t dimension;
     uint64_t epoch;
-    bool done;
-    int status;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1329,7 +1327,6 @@ byzgd_server_new(const byzgd_server_config_t *config, char *error, size_t error_
     }
     self->dimension = state->d;
     self->epoch = state->epoch;
-    self->status = -1;
     if (config->endpoint_file[0]) {
         // The file tells a client where to dial: a wildcard bind is reachable on loopback,
         // while "0.0.0.0" is no address to dial (other hosts are told --advertise).
@@ -1351,7 +1348,7 @@ byzgd_server_new(const byzgd_server_config_t *config, char *error, size_t error_
             return NULL;
         }
     }
-    self->actor = byzgd_actor_new(&state->shell, &s_handlers, state);
+    byzgd_actor_start(&self->actor, &state->shell, &s_handlers, state);
     return self;
 }
 
@@ -1361,7 +1358,7 @@ byzgd_server_destroy(byzgd_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     byzgd_server_t *self = *self_p;
-    zactor_destroy(&self->actor);
+    byzgd_actor_stop(&self->actor);
     free(self);
     *self_p = NULL;
 }
@@ -1387,33 +1384,31 @@ byzgd_server_epoch(const byzgd_server_t *self)
 int
 byzgd_server_wait(byzgd_server_t *self, int timeout_ms)
 {
-    return byzgd_actor_wait(self->actor, timeout_ms, &self->done, &self->status);
+    return byzgd_actor_wait(&self->actor, timeout_ms);
 }
 
 void
 byzgd_server_stop(byzgd_server_t *self)
 {
-    if (zstr_send(self->actor, "STOP") != 0)
+    if (zstr_send(self->actor.zactor, "STOP") != 0)
         return;
-    zmsg_t *reply =
-        byzgd_actor_recv_reply(self->actor, "STOPPED", 60000, &self->done, &self->status);
+    zmsg_t *reply = byzgd_actor_recv_reply(&self->actor, "STOPPED", 60000);
     zmsg_destroy(&reply);
-    if (!self->done) {
-        self->done = true;
-        self->status = 0;
+    if (!self->actor.done) {
+        self->actor.done = true;
+        self->actor.status = 0;
     }
 }
 
 int
 byzgd_server_stats(byzgd_server_t *self, byzgd_server_stats_t *stats)
 {
-    return byzgd_actor_call(self->actor, "STATS", stats, sizeof *stats, 10000, &self->done,
-                            &self->status);
+    return byzgd_actor_call(&self->actor, "STATS", stats, sizeof *stats, 10000);
 }
 
 int
 byzgd_server_params(byzgd_server_t *self, float *params_out)
 {
-    return byzgd_actor_call(self->actor, "PARAMS", params_out, self->dimension * sizeof(float),
-                            10000, &self->done, &self->status);
+    return byzgd_actor_call(&self->actor, "PARAMS", params_out, self->dimension * sizeof(float),
+                            10000);
 }

@@ -81,9 +81,7 @@ typedef struct {
 } s_worker_t;
 
 struct byzgd_worker_t {
-    zactor_t *actor;
-    bool done;
-    int status;
+    byzgd_actor_t actor;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -868,8 +866,7 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
     byzgd_worker_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
-    self->status = -1;
-    self->actor = byzgd_actor_new(&state->shell, &s_handlers, state);
+    byzgd_actor_start(&self->actor, &state->shell, &s_handlers, state);
     return self;
 failed:
     s_state_destroy(&state);
@@ -881,7 +878,7 @@ byzgd_worker_destroy(byzgd_worker_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    zactor_destroy(&(*self_p)->actor);
+    byzgd_actor_stop(&(*self_p)->actor);
     free(*self_p);
     *self_p = NULL;
 }
@@ -889,14 +886,13 @@ byzgd_worker_destroy(byzgd_worker_t **self_p)
 int
 byzgd_worker_wait(byzgd_worker_t *self, int timeout_ms)
 {
-    return byzgd_actor_wait(self->actor, timeout_ms, &self->done, &self->status);
+    return byzgd_actor_wait(&self->actor, timeout_ms);
 }
 
 int
 byzgd_worker_stats(byzgd_worker_t *self, byzgd_worker_stats_t *stats)
 {
-    return byzgd_actor_call(self->actor, "STATS", stats, sizeof *stats, 10000, &self->done,
-                            &self->status);
+    return byzgd_actor_call(&self->actor, "STATS", stats, sizeof *stats, 10000);
 }
 
 int

@@ -3,8 +3,7 @@
 #include "actor.h"
 
 zmsg_t *
-byzgd_actor_recv_reply(zactor_t *actor, const char *expected, int timeout_ms, bool *done,
-                       int *status)
+byzgd_actor_recv_reply(byzgd_actor_t *actor, const char *expected, int timeout_ms)
 {
     bool forever = timeout_ms < 0;
     int64_t end = forever ? INT64_MAX : zclock_mono() + timeout_ms;
@@ -12,8 +11,8 @@ byzgd_actor_recv_reply(zactor_t *actor, const char *expected, int timeout_ms, bo
         int64_t left = forever ? -1 : end - zclock_mono();
         if (!forever && left < 0)
             return NULL;
-        zsock_set_rcvtimeo(actor, (int)(left > INT32_MAX ? INT32_MAX : left));
-        zmsg_t *reply = zmsg_recv(actor);
+        zsock_set_rcvtimeo(actor->zactor, (int)(left > INT32_MAX ? INT32_MAX : left));
+        zmsg_t *reply = zmsg_recv(actor->zactor);
         if (!reply) {
             if (errno == EINTR && !zsys_interrupted)
                 continue;
@@ -22,8 +21,8 @@ byzgd_actor_recv_reply(zactor_t *actor, const char *expected, int timeout_ms, bo
         char *tag = zmsg_popstr(reply);
         if (tag && streq(tag, "DONE")) {
             char *status_text = zmsg_popstr(reply);
-            *done = true;
-            *status = status_text ? atoi(status_text) : 1;
+            actor->done = true;
+            actor->status = status_text ? atoi(status_text) : 1;
             zstr_free(&status_text);
         }
         bool match = tag && streq(tag, expected);
@@ -35,22 +34,21 @@ byzgd_actor_recv_reply(zactor_t *actor, const char *expected, int timeout_ms, bo
 }
 
 int
-byzgd_actor_wait(zactor_t *actor, int timeout_ms, bool *done, int *status)
+byzgd_actor_wait(byzgd_actor_t *actor, int timeout_ms)
 {
-    if (!*done) {
-        zmsg_t *reply = byzgd_actor_recv_reply(actor, "DONE", timeout_ms, done, status);
+    if (!actor->done) {
+        zmsg_t *reply = byzgd_actor_recv_reply(actor, "DONE", timeout_ms);
         zmsg_destroy(&reply);
     }
-    return *done ? *status : -1;
+    return actor->done ? actor->status : -1;
 }
 
 int
-byzgd_actor_call(zactor_t *actor, const char *command, void *out, size_t size, int timeout_ms,
-                 bool *done, int *status)
+byzgd_actor_call(byzgd_actor_t *actor, const char *command, void *out, size_t size, int timeout_ms)
 {
-    if (zstr_send(actor, command) != 0)
+    if (zstr_send(actor->zactor, command) != 0)
         return -1;
-    zmsg_t *reply = byzgd_actor_recv_reply(actor, command, timeout_ms, done, status);
+    zmsg_t *reply = byzgd_actor_recv_reply(actor, command, timeout_ms);
     zframe_t *frame = reply ? zmsg_first(reply) : NULL;
     int result = -1;
     if (frame && zframe_size(frame) == size) {
@@ -59,6 +57,12 @@ byzgd_actor_call(zactor_t *actor, const char *command, void *out, size_t size, i
     }
     zmsg_destroy(&reply);
     return result;
+}
+
+void
+byzgd_actor_stop(byzgd_actor_t *actor)
+{
+    zactor_destroy(&actor->zactor);
 }
 
 char *
@@ -127,14 +131,16 @@ s_actor(zsock_t *pipe, void *arg)
     handlers->on_end(self);
 }
 
-zactor_t *
-byzgd_actor_new(byzgd_actor_shell_t *shell, const byzgd_actor_handlers_t *handlers, void *self)
+void
+byzgd_actor_start(byzgd_actor_t *actor, byzgd_actor_shell_t *shell,
+                  const byzgd_actor_handlers_t *handlers, void *self)
 {
     s_start_t start = {.shell = shell, .handlers = handlers, .self = self};
-    zactor_t *actor = zactor_new(s_actor, &start); // returns after s_actor's signal
-    if (!actor)
+    actor->done = false;
+    actor->status = -1;
+    actor->zactor = zactor_new(s_actor, &start); // returns after s_actor's signal
+    if (!actor->zactor)
         abort();
-    return actor;
 }
 
 int

@@ -10,22 +10,31 @@
 #include <czmq.h>
 #include <stdbool.h>
 
-// Receives from `actor` until a message whose first frame is `expected` arrives, and
+// The caller's side of an actor: the zactor, and its DONE event once seen.
+typedef struct {
+    zactor_t *zactor;
+    bool done;  // DONE has arrived
+    int status; // its exit status (-1 until done)
+} byzgd_actor_t;
+
+// Receives from the actor until a message whose first frame is `expected` arrives, and
 // returns it with that frame popped. Other messages are dropped, except that a "DONE"
-// event sets *done and *status (its status frame, 1 if missing). Returns NULL when
+// event sets done and status (its status frame, 1 if missing). Returns NULL when
 // timeout_ms (negative: no limit) passes or on an interrupt (zsys_interrupted).
-zmsg_t *byzgd_actor_recv_reply(zactor_t *actor, const char *expected, int timeout_ms, bool *done,
-                               int *status);
+zmsg_t *byzgd_actor_recv_reply(byzgd_actor_t *actor, const char *expected, int timeout_ms);
 
 // Waits up to timeout_ms (negative: no limit) for the actor's "DONE" event. Returns the
-// actor's exit status once *done (at once when it already is), or -1 while it still runs.
-int byzgd_actor_wait(zactor_t *actor, int timeout_ms, bool *done, int *status);
+// actor's exit status once done (at once when it already is), or -1 while it still runs.
+int byzgd_actor_wait(byzgd_actor_t *actor, int timeout_ms);
 
 // Sends `command` and waits up to timeout_ms for its reply (a message starting with the same
 // word) whose next frame must hold exactly `size` bytes, copied to `out`. Returns 0, or -1
 // (no reply in time, a pipe error, or a reply of another size; `out` is then untouched).
-int byzgd_actor_call(zactor_t *actor, const char *command, void *out, size_t size, int timeout_ms,
-                     bool *done, int *status);
+int byzgd_actor_call(byzgd_actor_t *actor, const char *command, void *out, size_t size,
+                     int timeout_ms);
+
+// Ends the actor ("$TERM", then its thread's on_end) and waits for its thread (NULL-safe).
+void byzgd_actor_stop(byzgd_actor_t *actor);
 
 // The actor's side of the pipe: receives one command (its first frame; later frames are
 // dropped). Returns the command, freed by the caller with zstr_free, or NULL when the actor
@@ -63,12 +72,12 @@ typedef struct {
     void (*on_end)(void *self);
 } byzgd_actor_handlers_t;
 
-// Starts an actor whose thread takes `self` (which holds `shell`, socket and monitor set):
+// Starts `actor`, a thread that takes `self` (which holds `shell`, socket and monitor set):
 // it polls pipe, socket, monitor and extra at least once a second (wake_at is clamped to
 // [now, now + 1000]) and dispatches to `handlers` until shell->terminated or an interrupted
-// poll. Returns once the thread runs; zactor_destroy ends it. Aborts if no thread starts.
-zactor_t *byzgd_actor_new(byzgd_actor_shell_t *shell, const byzgd_actor_handlers_t *handlers,
-                          void *self);
+// poll. Returns once the thread runs; byzgd_actor_stop ends it. Aborts if no thread starts.
+void byzgd_actor_start(byzgd_actor_t *actor, byzgd_actor_shell_t *shell,
+                       const byzgd_actor_handlers_t *handlers, void *self);
 
 // The actor's "DONE <status>" event (byzgd_actor_wait receives it). Returns 0, or -1.
 int byzgd_actor_shell_done(byzgd_actor_shell_t *shell, int status);
