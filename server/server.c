@@ -1085,7 +1085,6 @@ s_on_command(void *arg, const char *command)
         self->stats.epoch = self->epoch;
         self->stats.state = s_state_names[self->state];
         self->stats.joined = self->joined;
-        byzgd_actor_reply(self->shell.pipe, "STATS", &self->stats, sizeof self->stats);
     } else if (streq(command, "PARAMS"))
         byzgd_actor_reply(self->shell.pipe, "PARAMS", byzgd_round_params(self->engine),
                           self->d * sizeof(float));
@@ -1096,12 +1095,11 @@ s_on_command(void *arg, const char *command)
 // ---------------------------------------------------------------------------------------
 // Construction (in the caller's thread, so errors come back synchronously)
 
+// Frees a state, whether its actor ran or not (the actor's last handler, on_end).
 static void
-s_state_destroy(s_server_t **self_p)
+s_state_destroy(void *arg)
 {
-    if (!self_p || !*self_p)
-        return;
-    s_server_t *self = *self_p;
+    s_server_t *self = arg;
     if (self->params_ready)
         zmq_msg_close(&self->params_msg);
     if (self->shell.socket)
@@ -1113,14 +1111,6 @@ s_state_destroy(s_server_t **self_p)
     byzgd_round_destroy(&self->engine);
     free(self->peers);
     free(self);
-    *self_p = NULL;
-}
-
-static void
-s_on_end(void *arg)
-{
-    s_server_t *self = arg;
-    s_state_destroy(&self);
 }
 
 static uint64_t
@@ -1274,19 +1264,21 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
     self->epoch = s_random_epoch();
     self->stats.epoch = self->epoch;
     self->stats.round = first_round;
+    self->shell.stats = &self->stats;
+    self->shell.stats_size = sizeof self->stats;
     return self;
 failed:
     free(x0);
     byzgd_model_destroy(&model);
     byzgd_dataset_destroy(&test_set);
-    s_state_destroy(&self);
+    s_state_destroy(self);
     return NULL;
 }
 
+// The run's clocks start just before its thread does; its parameters go to the log.
 static void
-s_on_start(void *arg)
+s_start(s_server_t *self)
 {
-    s_server_t *self = arg;
     self->progress_tty = isatty(STDERR_FILENO);
     self->last_ratio = NAN;
     self->start_ms = zclock_mono();
@@ -1300,14 +1292,13 @@ s_on_start(void *arg)
                self->config.rounds);
 }
 
-static const byzgd_actor_handlers_t s_handlers = {.on_start = s_on_start,
-                                                  .wake_at = s_wake_at,
+static const byzgd_actor_handlers_t s_handlers = {.wake_at = s_wake_at,
                                                   .on_command = s_on_command,
                                                   .on_socket = s_on_router,
                                                   .on_monitor = s_on_monitor,
                                                   .on_extra = s_on_evaluation,
                                                   .on_timers = s_on_timers,
-                                                  .on_end = s_on_end};
+                                                  .on_end = s_state_destroy};
 
 // ---------------------------------------------------------------------------------------
 // Typed API
@@ -1343,11 +1334,12 @@ byzgd_server_new(const byzgd_server_config_t *config, char *error, size_t error_
         if (!file || fprintf(file, "%s\n", dialable) < 0 || fclose(file) != 0 ||
             rename(tmp, config->endpoint_file) != 0) {
             byzgd_set_error(error, error_size, "cannot write %s", config->endpoint_file);
-            s_state_destroy(&state);
+            s_state_destroy(state);
             free(self);
             return NULL;
         }
     }
+    s_start(state);
     byzgd_actor_start(&self->actor, &state->shell, &s_handlers, state);
     return self;
 }

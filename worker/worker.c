@@ -663,27 +663,16 @@ s_on_monitor(void *arg, unsigned type)
         s_send_hello(self);
 }
 
+// Frees a state, whether its actor ran or not.
 static void
-s_on_command(void *arg, const char *command)
+s_state_destroy(s_worker_t *self)
 {
-    s_worker_t *self = arg;
-    if (streq(command, "STATS"))
-        byzgd_actor_reply(self->shell.pipe, "STATS", &self->stats, sizeof self->stats);
-}
-
-static void
-s_state_destroy(s_worker_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    s_worker_t *self = *self_p;
     byzgd_actor_shell_destroy(&self->shell);
     byzgd_worker_context_destroy(&self->context);
     free(self->proposal);
     if (self->config.hooks.destroy)
         self->config.hooks.destroy(self->config.hooks.state);
     free(self);
-    *self_p = NULL;
 }
 
 // A worker still joined says goodbye: BYE(shutdown).
@@ -696,24 +685,10 @@ s_on_end(void *arg)
         bye.bye.code = BYZGD_MSG_BYE_SHUTDOWN;
         s_send_small(self, &bye);
     }
-    s_state_destroy(&self);
+    s_state_destroy(self);
 }
 
-static void
-s_on_start(void *arg)
-{
-    s_worker_t *self = arg;
-    int64_t now = zclock_mono();
-    self->last_server_ms = now;
-    self->last_heard_ms = now;
-    self->heartbeat_interval_ms = self->config.hello_interval_ms;
-    self->heartbeat_timeout_ms = 10 * self->config.hello_interval_ms;
-    s_send_hello(self);
-}
-
-static const byzgd_actor_handlers_t s_handlers = {.on_start = s_on_start,
-                                                  .wake_at = s_wake_at,
-                                                  .on_command = s_on_command,
+static const byzgd_actor_handlers_t s_handlers = {.wake_at = s_wake_at,
                                                   .on_socket = s_on_dealer,
                                                   .on_monitor = s_on_monitor,
                                                   .on_timers = s_on_timers,
@@ -863,13 +838,22 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
         goto failed;
     }
     state->dealer_handle = zsock_resolve(state->shell.socket);
+    state->shell.stats = &state->stats;
+    state->shell.stats_size = sizeof state->stats;
+    // The silence clocks start now. No HELLO has gone out: the first timer sends one.
+    int64_t now = zclock_mono();
+    state->last_server_ms = now;
+    state->last_heard_ms = now;
+    state->last_hello_ms = now - state->config.hello_interval_ms;
+    state->heartbeat_interval_ms = state->config.hello_interval_ms;
+    state->heartbeat_timeout_ms = 10 * state->config.hello_interval_ms;
     byzgd_worker_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
     byzgd_actor_start(&self->actor, &state->shell, &s_handlers, state);
     return self;
 failed:
-    s_state_destroy(&state);
+    s_state_destroy(state);
     return NULL;
 }
 

@@ -65,17 +65,6 @@ byzgd_actor_stop(byzgd_actor_t *actor)
     zactor_destroy(&actor->zactor);
 }
 
-char *
-byzgd_actor_command_recv(zsock_t *pipe)
-{
-    zmsg_t *request = zmsg_recv(pipe);
-    char *command = request ? zmsg_popstr(request) : NULL;
-    zmsg_destroy(&request);
-    if (command && streq(command, "$TERM"))
-        zstr_free(&command);
-    return command;
-}
-
 int
 byzgd_actor_reply(zsock_t *pipe, const char *command, const void *data, size_t size)
 {
@@ -87,6 +76,37 @@ typedef struct {
     const byzgd_actor_handlers_t *handlers;
     void *self;
 } s_start_t;
+
+// Receives one command (its first frame; later frames are dropped). Returns the command,
+// freed by the caller with zstr_free, or NULL when the actor must end: "$TERM"
+// (zactor_destroy) or a broken pipe.
+static char *
+s_command_recv(zsock_t *pipe)
+{
+    zmsg_t *request = zmsg_recv(pipe);
+    char *command = request ? zmsg_popstr(request) : NULL;
+    zmsg_destroy(&request);
+    if (command && streq(command, "$TERM"))
+        zstr_free(&command);
+    return command;
+}
+
+// One command on the pipe: "$TERM" (or a broken pipe) ends the run; STATS is answered
+// after the actor's own handler has seen it.
+static void
+s_on_pipe(byzgd_actor_shell_t *shell, const byzgd_actor_handlers_t *handlers, void *self)
+{
+    char *command = s_command_recv(shell->pipe);
+    if (!command) {
+        shell->terminated = true;
+        return;
+    }
+    if (handlers->on_command)
+        handlers->on_command(self, command);
+    if (streq(command, "STATS"))
+        byzgd_actor_reply(shell->pipe, "STATS", shell->stats, shell->stats_size);
+    zstr_free(&command);
+}
 
 static void
 s_actor(zsock_t *pipe, void *arg)
@@ -103,21 +123,14 @@ s_actor(zsock_t *pipe, void *arg)
         zpoller_add(shell->poller, shell->extra);
     zpoller_set_nonstop(shell->poller, true); // the caller decides what a signal means
     zsock_signal(pipe, 0);
-    handlers->on_start(self);
     while (!shell->terminated) {
         int64_t now = zclock_mono();
-        int64_t timeout = handlers->wake_at(self, now) - now;
-        void *which = zpoller_wait(shell->poller, timeout < 0      ? 0
-                                                  : timeout > 1000 ? 1000
-                                                                   : (int)timeout);
-        if (which == pipe) {
-            char *command = byzgd_actor_command_recv(pipe);
-            if (command)
-                handlers->on_command(self, command);
-            else
-                shell->terminated = true;
-            zstr_free(&command);
-        } else if (which == shell->socket)
+        int64_t wait_ms = handlers->wake_at(self, now) - now;
+        wait_ms = wait_ms < 0 ? 0 : wait_ms > 1000 ? 1000 : wait_ms;
+        void *which = zpoller_wait(shell->poller, (int)wait_ms);
+        if (which == pipe)
+            s_on_pipe(shell, handlers, self);
+        else if (which == shell->socket)
             handlers->on_socket(self);
         else if (shell->monitor && which == shell->monitor)
             handlers->on_monitor(self, byzgd_monitor_event_recv(shell->monitor));

@@ -33,13 +33,9 @@ int byzgd_actor_wait(byzgd_actor_t *actor, int timeout_ms);
 int byzgd_actor_call(byzgd_actor_t *actor, const char *command, void *out, size_t size,
                      int timeout_ms);
 
-// Ends the actor ("$TERM", then its thread's on_end) and waits for its thread (NULL-safe).
+// Ends the actor ("$TERM", then its thread's on_end) and waits for its thread (safe when
+// it never started or has been stopped).
 void byzgd_actor_stop(byzgd_actor_t *actor);
-
-// The actor's side of the pipe: receives one command (its first frame; later frames are
-// dropped). Returns the command, freed by the caller with zstr_free, or NULL when the actor
-// must end: "$TERM" (zactor_destroy) or a broken pipe.
-char *byzgd_actor_command_recv(zsock_t *pipe);
 
 // The actor's reply to byzgd_actor_call: `command`, then data[0..size) in one frame.
 // Returns 0, or -1 if the pipe refused it.
@@ -47,27 +43,30 @@ int byzgd_actor_reply(zsock_t *pipe, const char *command, const void *data, size
 
 // The actor's shell (its thread's side): the pipe, its one network socket with that socket's
 // monitor (NULL when libzmq cannot monitor it), an optional extra socket (the server's
-// evaluator) and the poller over them. The actor owns socket and monitor before the run.
+// evaluator) and the poller over them, and the statistics the STATS command returns. The
+// actor sets socket, monitor, extra and stats before it starts.
 typedef struct {
     zsock_t *pipe;
     zsock_t *socket;
     zsock_t *monitor;
     void *extra; // a zsock_t or a libzmq socket
     zpoller_t *poller;
+    const void *stats; // STATS is answered with stats[0..stats_size)
+    size_t stats_size;
     bool terminated; // "$TERM", a broken pipe or the actor's own decision: the run ends
 } byzgd_actor_shell_t;
 
 // What the actor's thread calls back with the actor's state. Every handler is required
-// except on_extra (only when shell->extra is set); on_timers runs after every wake-up,
-// unless the actor has terminated; on_end last, with the sockets still open (it destroys
-// the state, shell included).
+// except on_command and on_extra (only when shell->extra is set); on_timers runs after
+// every wake-up, unless the actor has terminated; on_end last, with the sockets still open
+// (it destroys the state, shell included).
 typedef struct {
-    void (*on_start)(void *self);                        // after the caller has been released
-    int64_t (*wake_at)(const void *self, int64_t now);   // next timer, zclock_mono() ms
-    void (*on_command)(void *self, const char *command); // a pipe command other than "$TERM"
-    void (*on_socket)(void *self);                       // the socket is readable
-    void (*on_monitor)(void *self, unsigned event);      // ZMQ_EVENT_* of the socket
-    void (*on_extra)(void *self);                        // the extra socket is readable
+    int64_t (*wake_at)(const void *self, int64_t now); // next timer, zclock_mono() ms
+    // A pipe command other than "$TERM"; STATS is answered after it returns.
+    void (*on_command)(void *self, const char *command);
+    void (*on_socket)(void *self);                  // the socket is readable
+    void (*on_monitor)(void *self, unsigned event); // ZMQ_EVENT_* of the socket
+    void (*on_extra)(void *self);                   // the extra socket is readable
     void (*on_timers)(void *self);
     void (*on_end)(void *self);
 } byzgd_actor_handlers_t;
