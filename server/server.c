@@ -114,11 +114,10 @@ typedef struct {
 typedef struct {
     byzgd_server_config_t config;
     size_t n, quorum, d;
-    zsock_t *pipe;
-    zsock_t *router;
+    // The ROUTER (shell.socket), its ZMQ_EVENT_DISCONNECTED monitor (e.g. frames over
+    // MAXMSGSIZE) and the evaluator's socket (shell.extra).
+    byzgd_actor_shell_t shell;
     void *router_handle;
-    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED of the ROUTER (e.g. frames over MAXMSGSIZE)
-    zpoller_t *poller;
     byzgd_security_t *security;
     byzgd_evaluator_t *evaluator; // NULL when eval_every = 0
     byzgd_metrics_t *metrics;
@@ -174,17 +173,14 @@ typedef struct {
     bool progress_tty;
     bool evaluated;
     bool evaluation_skip_logged;
-    bool terminated;
     bool stop_requested; // STOP came: STOPPED is owed when CLOSING ends
 } s_server_t;
 
 struct byzgd_server_t {
-    zactor_t *actor;
+    byzgd_actor_t actor;
     char endpoint[BYZGD_SERVER_PATH_MAX];
     size_t dimension;
     uint64_t epoch;
-    bool done;
-    int status;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -427,7 +423,7 @@ s_publish(s_server_t *self)
     if (!buffer) {
         byzgd_error("cannot encode PARAMS: %s", error);
         self->exit_status = 1;
-        self->terminated = true;
+        self->shell.terminated = true;
         return;
     }
     zmq_msg_init_data(&self->params_msg, buffer, size, byzgd_msg_free_fn, NULL);
@@ -851,13 +847,14 @@ s_on_message(s_server_t *self, const char *identity, zframe_t *routing_id, zfram
 // message frame by frame (extra frames are drained, never kept), names the identity (CURVE
 // key, or the routing id in insecure mode) and applies the deny-list and rate limits.
 static void
-s_on_router(s_server_t *self)
+s_on_router(void *arg)
 {
-    for (int budget = 0; budget < S_RECV_BUDGET && !self->terminated; budget++) {
+    s_server_t *self = arg;
+    for (int budget = 0; budget < S_RECV_BUDGET && !self->shell.terminated; budget++) {
         zmsg_t *message = NULL;
         char identity[BYZGD_IDENTITY_SIZE] = "";
         byzgd_admit_t verdict =
-            byzgd_security_recv(self->security, self->router, &message, identity);
+            byzgd_security_recv(self->security, self->shell.socket, &message, identity);
         switch (verdict) {
         case BYZGD_ADMIT_NOTHING:
             return;
@@ -906,10 +903,10 @@ s_finish(s_server_t *self, bool natural_end)
     s_enter(self, S_FINISHED);
     if (natural_end) {
         self->stats.finished = self->exit_status != 1;
-        zsock_send(self->pipe, "si", "DONE", self->exit_status);
+        byzgd_actor_shell_done(&self->shell, self->exit_status);
     }
     if (self->stop_requested)
-        zsock_send(self->pipe, "s", "STOPPED");
+        zsock_send(self->shell.pipe, "s", "STOPPED");
 }
 
 // Re-sends BYE to the workers that have not answered (a send to a gone connection takes
@@ -964,8 +961,9 @@ s_begin_closing(s_server_t *self, uint32_t code)
 // Timers: liveness, heartbeats, the round deadline
 
 static void
-s_on_timers(s_server_t *self)
+s_on_timers(void *arg)
 {
+    s_server_t *self = arg;
     int64_t now = zclock_mono();
     if (now - self->last_tick_ms >= self->config.heartbeat_interval_ms / 2) {
         self->last_tick_ms = now;
@@ -1003,10 +1001,10 @@ s_on_timers(s_server_t *self)
         s_closing_tick(self, now);
 }
 
-static int
-s_timeout_ms(const s_server_t *self)
+static int64_t
+s_wake_at(const void *arg, int64_t now)
 {
-    int64_t now = zclock_mono();
+    const s_server_t *self = arg;
     int64_t wake = self->last_tick_ms + self->config.heartbeat_interval_ms / 2;
     int64_t timer = wake;
     if (self->state == S_COLLECTING)
@@ -1021,8 +1019,7 @@ s_timeout_ms(const s_server_t *self)
         wake = now + 50;
     if (self->state == S_CLOSING && self->bye_resend_at_ms < wake)
         wake = self->bye_resend_at_ms;
-    int64_t timeout = wake - now;
-    return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
+    return wake;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1031,17 +1028,19 @@ s_timeout_ms(const s_server_t *self)
 // libzmq closes a connection that sends a frame over ZMQ_MAXMSGSIZE before the
 // application sees any byte of it: such frames are counted here, as disconnects.
 static void
-s_on_monitor(s_server_t *self)
+s_on_monitor(void *arg, unsigned event)
 {
-    if (byzgd_monitor_event_recv(self->monitor) == ZMQ_EVENT_DISCONNECTED) {
+    s_server_t *self = arg;
+    if (event == ZMQ_EVENT_DISCONNECTED) {
         self->disconnects_round++;
         self->stats.disconnects++;
     }
 }
 
 static void
-s_on_evaluation(s_server_t *self)
+s_on_evaluation(void *arg)
 {
+    s_server_t *self = arg;
     uint64_t round = 0;
     double loss = 0, accuracy = 0;
     if (byzgd_evaluator_recv(self->evaluator, &round, &loss, &accuracy) != 0)
@@ -1061,7 +1060,7 @@ static void
 s_stop(s_server_t *self)
 {
     if (self->state == S_FINISHED) {
-        zsock_send(self->pipe, "s", "STOPPED");
+        zsock_send(self->shell.pipe, "s", "STOPPED");
         return;
     }
     self->stop_requested = true;
@@ -1078,48 +1077,40 @@ s_stop(s_server_t *self)
 }
 
 static void
-s_on_pipe(s_server_t *self)
+s_on_command(void *arg, const char *command)
 {
-    char *command = byzgd_actor_command_recv(self->pipe);
-    if (!command)
-        self->terminated = true;
-    else if (streq(command, "STATS")) {
+    s_server_t *self = arg;
+    if (streq(command, "STATS")) {
         self->stats.round = s_round(self);
         self->stats.epoch = self->epoch;
         self->stats.state = s_state_names[self->state];
         self->stats.joined = self->joined;
-        byzgd_actor_reply(self->pipe, "STATS", &self->stats, sizeof self->stats);
     } else if (streq(command, "PARAMS"))
-        byzgd_actor_reply(self->pipe, "PARAMS", byzgd_round_params(self->engine),
+        byzgd_actor_reply(self->shell.pipe, "PARAMS", byzgd_round_params(self->engine),
                           self->d * sizeof(float));
     else if (streq(command, "STOP"))
         s_stop(self);
-    zstr_free(&command);
 }
 
 // ---------------------------------------------------------------------------------------
 // Construction (in the caller's thread, so errors come back synchronously)
 
+// Frees a state, whether its actor ran or not (the actor's last handler, on_end).
 static void
-s_state_destroy(s_server_t **self_p)
+s_state_destroy(void *arg)
 {
-    if (!self_p || !*self_p)
-        return;
-    s_server_t *self = *self_p;
+    s_server_t *self = arg;
     if (self->params_ready)
         zmq_msg_close(&self->params_msg);
-    zpoller_destroy(&self->poller);
-    byzgd_monitor_destroy(&self->monitor, self->router);
-    if (self->router)
-        zsock_set_linger(self->router, 500); // let BYE reach the workers
-    zsock_destroy(&self->router);
+    if (self->shell.socket)
+        zsock_set_linger(self->shell.socket, 500); // let BYE reach the workers
+    byzgd_actor_shell_destroy(&self->shell);
     byzgd_evaluator_destroy(&self->evaluator);
     byzgd_metrics_destroy(&self->metrics);
     byzgd_security_destroy(&self->security);
     byzgd_round_destroy(&self->engine);
     free(self->peers);
     free(self);
-    *self_p = NULL;
 }
 
 static uint64_t
@@ -1237,6 +1228,7 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
         self->evaluator = byzgd_evaluator_new(&spec, &test_set, error, error_size);
         if (!self->evaluator)
             goto failed;
+        self->shell.extra = byzgd_evaluator_socket(self->evaluator);
     }
     byzgd_dataset_destroy(&test_set);
 
@@ -1250,77 +1242,63 @@ s_state_new(const byzgd_server_config_t *config, char *endpoint_out, char *error
     self->security = byzgd_security_new(&security_options, error, error_size);
     if (!self->security)
         goto failed;
-    self->router = zsock_new(ZMQ_ROUTER);
-    if (!self->router) {
+    self->shell.socket = zsock_new(ZMQ_ROUTER);
+    if (!self->shell.socket) {
         byzgd_set_error(error, error_size, "cannot create the ROUTER socket");
         goto failed;
     }
-    if (byzgd_security_server_setup(self->security, self->router, error, error_size) != 0)
+    if (byzgd_security_server_setup(self->security, self->shell.socket, error, error_size) != 0)
         goto failed;
-    zsock_set_rcvtimeo(self->router, 0);
-    self->router_handle = zsock_resolve(self->router);
-    self->monitor = byzgd_monitor_new(self->router, ZMQ_EVENT_DISCONNECTED);
-    if (zsock_bind(self->router, "%s", config->endpoint) < 0) {
+    zsock_set_rcvtimeo(self->shell.socket, 0);
+    self->router_handle = zsock_resolve(self->shell.socket);
+    self->shell.monitor = byzgd_monitor_new(self->shell.socket, ZMQ_EVENT_DISCONNECTED);
+    if (zsock_bind(self->shell.socket, "%s", config->endpoint) < 0) {
         byzgd_set_error(error, error_size, "cannot bind %s: %s", config->endpoint,
                         zmq_strerror(zmq_errno()));
         goto failed;
     }
-    char *bound = zsock_last_endpoint(self->router);
+    char *bound = zsock_last_endpoint(self->shell.socket);
     snprintf(endpoint_out, BYZGD_SERVER_PATH_MAX, "%s", bound ? bound : config->endpoint);
     zstr_free(&bound);
-    self->router_handle = zsock_resolve(self->router);
+    self->router_handle = zsock_resolve(self->shell.socket);
     self->epoch = s_random_epoch();
     self->stats.epoch = self->epoch;
     self->stats.round = first_round;
+    self->shell.stats = &self->stats;
+    self->shell.stats_size = sizeof self->stats;
     return self;
 failed:
     free(x0);
     byzgd_model_destroy(&model);
     byzgd_dataset_destroy(&test_set);
-    s_state_destroy(&self);
+    s_state_destroy(self);
     return NULL;
 }
 
+// The run's clocks start just before its thread does; its parameters go to the log.
 static void
-s_actor(zsock_t *pipe, void *arg)
+s_start(s_server_t *self)
 {
-    s_server_t *self = arg;
-    self->pipe = pipe;
-    self->poller = zpoller_new(pipe, self->router, NULL);
-    if (self->monitor)
-        zpoller_add(self->poller, self->monitor);
-    if (self->evaluator)
-        zpoller_add(self->poller, byzgd_evaluator_socket(self->evaluator));
-    zpoller_set_nonstop(self->poller, true); // the caller decides what a signal means
     self->progress_tty = isatty(STDERR_FILENO);
     self->last_ratio = NAN;
     self->start_ms = zclock_mono();
     self->last_tick_ms = self->start_ms;
     self->progress_ms = self->start_ms;
     self->progress_round = 0;
-    zsock_signal(pipe, 0);
     byzgd_info("epoch %016" PRIx64 ", d = %zu, n = %zu, f = %zu, q = %zu, rule %s, seed %" PRIu64
                ", round %" PRIu64 " of %" PRIu64,
                self->epoch, self->d, self->n, self->config.byzantine_count, self->quorum,
                byzgd_gar_rule_name(self->config.gar.rule), self->config.seed, s_round(self),
                self->config.rounds);
-    while (!self->terminated) {
-        void *which = zpoller_wait(self->poller, s_timeout_ms(self));
-        if (which == pipe)
-            s_on_pipe(self);
-        else if (which == self->router)
-            s_on_router(self);
-        else if (self->evaluator && which == byzgd_evaluator_socket(self->evaluator))
-            s_on_evaluation(self);
-        else if (self->monitor && which == self->monitor)
-            s_on_monitor(self);
-        else if (zpoller_terminated(self->poller))
-            break;
-        if (!self->terminated)
-            s_on_timers(self);
-    }
-    s_state_destroy(&self);
 }
+
+static const byzgd_actor_handlers_t s_handlers = {.wake_at = s_wake_at,
+                                                  .on_command = s_on_command,
+                                                  .on_socket = s_on_router,
+                                                  .on_monitor = s_on_monitor,
+                                                  .on_extra = s_on_evaluation,
+                                                  .on_timers = s_on_timers,
+                                                  .on_end = s_state_destroy};
 
 // ---------------------------------------------------------------------------------------
 // Typed API
@@ -1340,7 +1318,6 @@ byzgd_server_new(const byzgd_server_config_t *config, char *error, size_t error_
     }
     self->dimension = state->d;
     self->epoch = state->epoch;
-    self->status = -1;
     if (config->endpoint_file[0]) {
         // The file tells a client where to dial: a wildcard bind is reachable on loopback,
         // while "0.0.0.0" is no address to dial (other hosts are told --advertise).
@@ -1357,14 +1334,13 @@ byzgd_server_new(const byzgd_server_config_t *config, char *error, size_t error_
         if (!file || fprintf(file, "%s\n", dialable) < 0 || fclose(file) != 0 ||
             rename(tmp, config->endpoint_file) != 0) {
             byzgd_set_error(error, error_size, "cannot write %s", config->endpoint_file);
-            s_state_destroy(&state);
+            s_state_destroy(state);
             free(self);
             return NULL;
         }
     }
-    self->actor = zactor_new(s_actor, state);
-    if (!self->actor)
-        abort();
+    s_start(state);
+    byzgd_actor_start(&self->actor, &state->shell, &s_handlers, state);
     return self;
 }
 
@@ -1374,7 +1350,7 @@ byzgd_server_destroy(byzgd_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     byzgd_server_t *self = *self_p;
-    zactor_destroy(&self->actor);
+    byzgd_actor_stop(&self->actor);
     free(self);
     *self_p = NULL;
 }
@@ -1400,33 +1376,31 @@ byzgd_server_epoch(const byzgd_server_t *self)
 int
 byzgd_server_wait(byzgd_server_t *self, int timeout_ms)
 {
-    return byzgd_actor_wait(self->actor, timeout_ms, &self->done, &self->status);
+    return byzgd_actor_wait(&self->actor, timeout_ms);
 }
 
 void
 byzgd_server_stop(byzgd_server_t *self)
 {
-    if (zstr_send(self->actor, "STOP") != 0)
+    if (zstr_send(self->actor.zactor, "STOP") != 0)
         return;
-    zmsg_t *reply =
-        byzgd_actor_recv_reply(self->actor, "STOPPED", 60000, &self->done, &self->status);
+    zmsg_t *reply = byzgd_actor_recv_reply(&self->actor, "STOPPED", 60000);
     zmsg_destroy(&reply);
-    if (!self->done) {
-        self->done = true;
-        self->status = 0;
+    if (!self->actor.done) {
+        self->actor.done = true;
+        self->actor.status = 0;
     }
 }
 
 int
 byzgd_server_stats(byzgd_server_t *self, byzgd_server_stats_t *stats)
 {
-    return byzgd_actor_call(self->actor, "STATS", stats, sizeof *stats, 10000, &self->done,
-                            &self->status);
+    return byzgd_actor_call(&self->actor, "STATS", stats, sizeof *stats, 10000);
 }
 
 int
 byzgd_server_params(byzgd_server_t *self, float *params_out)
 {
-    return byzgd_actor_call(self->actor, "PARAMS", params_out, self->dimension * sizeof(float),
-                            10000, &self->done, &self->status);
+    return byzgd_actor_call(&self->actor, "PARAMS", params_out, self->dimension * sizeof(float),
+                            10000);
 }

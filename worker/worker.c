@@ -58,12 +58,11 @@ struct byzgd_worker_sender_t {
 
 typedef struct {
     byzgd_worker_config_t config;
-    zsock_t *pipe;
-    zsock_t *dealer;
+    // The DEALER (shell.socket) and its ZMQ_EVENT_DISCONNECTED and _HANDSHAKE_SUCCEEDED
+    // monitor.
+    byzgd_actor_shell_t shell;
     void *dealer_handle;
-    zsock_t *monitor; // ZMQ_EVENT_DISCONNECTED and _HANDSHAKE_SUCCEEDED of the DEALER
     int64_t bye_at_ms;
-    zpoller_t *poller;
     s_phase_t phase;
     uint64_t epoch;
     uint64_t last_round;
@@ -76,16 +75,13 @@ typedef struct {
     int64_t backoff_until_ms;
     int heartbeat_interval_ms, heartbeat_timeout_ms;
     byzgd_worker_stats_t stats;
-    bool terminated;
     int exit_status;
     bool logged_drop;
     bool hello_refused; // the last HELLO found no connection (ZMQ_IMMEDIATE): resend on handshake
 } s_worker_t;
 
 struct byzgd_worker_t {
-    zactor_t *actor;
-    bool done;
-    int status;
+    byzgd_actor_t actor;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -373,7 +369,7 @@ s_finish(s_worker_t *self, int status)
 {
     self->phase = S_DONE;
     self->exit_status = status;
-    zsock_send(self->pipe, "si", "DONE", status);
+    byzgd_actor_shell_done(&self->shell, status);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -449,6 +445,7 @@ s_on_params(s_worker_t *self, const byzgd_msg_t *msg)
     }
     self->last_round = msg->round;
     self->stats.last_round = msg->round;
+    assert(self->context); // PARAMS are computed only when JOINED, after a CONFIG set it up
     if (byzgd_worker_context_propose(self->context, &self->config.hooks, msg->round,
                                      msg->params.parameters, self->proposal,
                                      &self->proposal_loss) != 0)
@@ -524,16 +521,22 @@ s_drop(s_worker_t *self, const char *why)
 
 // Receives what the server sent (up to a budget of queued messages). Of several queued
 // PARAMS only the newest is computed (docs/PROTOCOL.md §4): a worker that fell behind
-// skips straight to the current round instead of answering rounds already closed.
+// skips straight to the current round instead of answering rounds already closed. While
+// LEAVING a BYE is still answered; once DONE whatever arrives is dropped.
 static void
-s_on_dealer(s_worker_t *self)
+s_on_dealer(void *arg)
 {
+    s_worker_t *self = arg;
+    if (self->phase == S_DONE) {
+        zmsg_destroy(&(zmsg_t *){zmsg_recv(self->shell.socket)});
+        return;
+    }
     zmsg_t *newest = NULL; // the newest PARAMS seen in this batch, computed at the end
     byzgd_msg_t newest_msg = {0};
     for (int budget = 0; budget < 64; budget++) {
-        if (budget > 0 && !(zsock_events(self->dealer) & ZMQ_POLLIN))
+        if (budget > 0 && !(zsock_events(self->shell.socket) & ZMQ_POLLIN))
             break;
-        zmsg_t *message = zmsg_recv(self->dealer);
+        zmsg_t *message = zmsg_recv(self->shell.socket);
         if (!message)
             break;
         if (zmsg_size(message) != 1) {
@@ -590,8 +593,9 @@ s_on_dealer(s_worker_t *self)
 // Timers and the pipe
 
 static void
-s_on_timers(s_worker_t *self)
+s_on_timers(void *arg)
 {
+    s_worker_t *self = arg;
     int64_t now = zclock_mono();
     if (self->phase == S_DONE)
         return;
@@ -626,10 +630,10 @@ s_on_timers(s_worker_t *self)
     }
 }
 
-static int
-s_timeout_ms(const s_worker_t *self)
+static int64_t
+s_wake_at(const void *arg, int64_t now)
 {
-    int64_t now = zclock_mono();
+    const s_worker_t *self = arg;
     int64_t wake = now + 1000;
     if (self->phase == S_CONNECTING)
         wake = self->last_hello_ms + self->config.hello_interval_ms;
@@ -642,17 +646,16 @@ s_timeout_ms(const s_worker_t *self)
         if (self->proposal_pending && self->send_at_ms < wake)
             wake = self->send_at_ms;
     }
-    int64_t timeout = wake - now;
-    return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
+    return wake;
 }
 
 // The connection to the server closed: after BYE this is the moment to end. A handshake
 // completed: a HELLO refused for want of a connection goes out now, not an interval later
 // (PROTOCOL.md §4).
 static void
-s_on_monitor(s_worker_t *self)
+s_on_monitor(void *arg, unsigned type)
 {
-    unsigned type = byzgd_monitor_event_recv(self->monitor);
+    s_worker_t *self = arg;
     if (type == ZMQ_EVENT_DISCONNECTED && self->phase == S_LEAVING)
         s_finish(self, s_left_status(self));
     else if (type == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && self->phase == S_CONNECTING &&
@@ -660,72 +663,36 @@ s_on_monitor(s_worker_t *self)
         s_send_hello(self);
 }
 
+// Frees a state, whether its actor ran or not.
 static void
-s_on_pipe(s_worker_t *self)
+s_state_destroy(s_worker_t *self)
 {
-    char *command = byzgd_actor_command_recv(self->pipe);
-    if (!command)
-        self->terminated = true;
-    else if (streq(command, "STATS"))
-        byzgd_actor_reply(self->pipe, "STATS", &self->stats, sizeof self->stats);
-    zstr_free(&command);
-}
-
-static void
-s_state_destroy(s_worker_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    s_worker_t *self = *self_p;
-    zpoller_destroy(&self->poller);
-    byzgd_monitor_destroy(&self->monitor, self->dealer);
-    zsock_destroy(&self->dealer);
+    byzgd_actor_shell_destroy(&self->shell);
     byzgd_worker_context_destroy(&self->context);
     free(self->proposal);
     if (self->config.hooks.destroy)
         self->config.hooks.destroy(self->config.hooks.state);
     free(self);
-    *self_p = NULL;
 }
 
+// A worker still joined says goodbye: BYE(shutdown).
 static void
-s_actor(zsock_t *pipe, void *arg)
+s_on_end(void *arg)
 {
     s_worker_t *self = arg;
-    self->pipe = pipe;
-    self->poller = zpoller_new(pipe, self->dealer, NULL);
-    if (self->monitor)
-        zpoller_add(self->poller, self->monitor);
-    zpoller_set_nonstop(self->poller, true);
-    int64_t now = zclock_mono();
-    self->last_server_ms = now;
-    self->last_heard_ms = now;
-    self->heartbeat_interval_ms = self->config.hello_interval_ms;
-    self->heartbeat_timeout_ms = 10 * self->config.hello_interval_ms;
-    zsock_signal(pipe, 0);
-    s_send_hello(self);
-    while (!self->terminated) {
-        void *which = zpoller_wait(self->poller, s_timeout_ms(self));
-        if (which == pipe)
-            s_on_pipe(self);
-        else if (self->monitor && which == self->monitor)
-            s_on_monitor(self);
-        else if (which == self->dealer && self->phase != S_DONE)
-            s_on_dealer(self); // LEAVING: BYE is answered again, the rest dropped
-        else if (which == self->dealer)
-            zmsg_destroy(&(zmsg_t *){zmsg_recv(self->dealer)});
-        else if (zpoller_terminated(self->poller))
-            break;
-        if (!self->terminated)
-            s_on_timers(self);
-    }
     if (self->phase == S_JOINED) {
         byzgd_msg_t bye = {.type = BYZGD_MSG_BYE, .epoch = self->epoch, .round = self->last_round};
         bye.bye.code = BYZGD_MSG_BYE_SHUTDOWN;
         s_send_small(self, &bye);
     }
-    s_state_destroy(&self);
+    s_state_destroy(self);
 }
+
+static const byzgd_actor_handlers_t s_handlers = {.wake_at = s_wake_at,
+                                                  .on_socket = s_on_dealer,
+                                                  .on_monitor = s_on_monitor,
+                                                  .on_timers = s_on_timers,
+                                                  .on_end = s_on_end};
 
 // ---------------------------------------------------------------------------------------
 // Typed API and options
@@ -847,13 +814,13 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
         state->config.hello_interval_ms = 1000;
     if (state->config.give_up_ms < 1)
         state->config.give_up_ms = 60000;
-    state->dealer = zsock_new(ZMQ_DEALER);
-    if (!state->dealer) {
+    state->shell.socket = zsock_new(ZMQ_DEALER);
+    if (!state->shell.socket) {
         byzgd_set_error(error, error_size, "cannot create the DEALER socket");
         goto failed;
     }
     if (byzgd_security_client_setup(
-            state->dealer, config->insecure, config->cert[0] ? config->cert : NULL,
+            state->shell.socket, config->insecure, config->cert[0] ? config->cert : NULL,
             config->server_cert[0] ? config->server_cert : NULL,
             byzgd_msg_max_size(BYZGD_MSG_DIMENSION_MAX), error, error_size) != 0)
         goto failed;
@@ -861,26 +828,32 @@ byzgd_worker_new(const byzgd_worker_config_t *config, char *error, size_t error_
         // The server reads the slot from the routing id in insecure mode (the identity).
         char name[32];
         byzgd_keys_worker_name(name, sizeof name, (size_t)config->slot);
-        zmq_setsockopt(zsock_resolve(state->dealer), ZMQ_ROUTING_ID, name, strlen(name));
+        zmq_setsockopt(zsock_resolve(state->shell.socket), ZMQ_ROUTING_ID, name, strlen(name));
     }
-    state->monitor =
-        byzgd_monitor_new(state->dealer, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
-    if (zsock_connect(state->dealer, "%s", config->endpoint) != 0) {
+    state->shell.monitor = byzgd_monitor_new(
+        state->shell.socket, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    if (zsock_connect(state->shell.socket, "%s", config->endpoint) != 0) {
         byzgd_set_error(error, error_size, "cannot connect to %s: %s", config->endpoint,
                         zmq_strerror(zmq_errno()));
         goto failed;
     }
-    state->dealer_handle = zsock_resolve(state->dealer);
+    state->dealer_handle = zsock_resolve(state->shell.socket);
+    state->shell.stats = &state->stats;
+    state->shell.stats_size = sizeof state->stats;
+    // The silence clocks start now. No HELLO has gone out: the first timer sends one.
+    int64_t now = zclock_mono();
+    state->last_server_ms = now;
+    state->last_heard_ms = now;
+    state->last_hello_ms = now - state->config.hello_interval_ms;
+    state->heartbeat_interval_ms = state->config.hello_interval_ms;
+    state->heartbeat_timeout_ms = 10 * state->config.hello_interval_ms;
     byzgd_worker_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
-    self->status = -1;
-    self->actor = zactor_new(s_actor, state);
-    if (!self->actor)
-        abort();
+    byzgd_actor_start(&self->actor, &state->shell, &s_handlers, state);
     return self;
 failed:
-    s_state_destroy(&state);
+    s_state_destroy(state);
     return NULL;
 }
 
@@ -889,7 +862,7 @@ byzgd_worker_destroy(byzgd_worker_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    zactor_destroy(&(*self_p)->actor);
+    byzgd_actor_stop(&(*self_p)->actor);
     free(*self_p);
     *self_p = NULL;
 }
@@ -897,14 +870,13 @@ byzgd_worker_destroy(byzgd_worker_t **self_p)
 int
 byzgd_worker_wait(byzgd_worker_t *self, int timeout_ms)
 {
-    return byzgd_actor_wait(self->actor, timeout_ms, &self->done, &self->status);
+    return byzgd_actor_wait(&self->actor, timeout_ms);
 }
 
 int
 byzgd_worker_stats(byzgd_worker_t *self, byzgd_worker_stats_t *stats)
 {
-    return byzgd_actor_call(self->actor, "STATS", stats, sizeof *stats, 10000, &self->done,
-                            &self->status);
+    return byzgd_actor_call(&self->actor, "STATS", stats, sizeof *stats, 10000);
 }
 
 int

@@ -374,6 +374,17 @@ s_add_lanes4(double *tile, __m256 s0, __m256 s1, __m256 s2, __m256 s3)
     _mm256_storeu_pd(tile, _mm256_add_pd(_mm256_loadu_pd(tile), sums));
 }
 
+// One row of a tile: s_k += a[0..8) * c_k, k < 3, the row's vector kept in a register.
+S_GRAM_INLINE void
+s_gram_row(__m256 *s0, __m256 *s1, __m256 *s2, const float *a, __m256 c0, __m256 c1, __m256 c2)
+{
+    __m256 x = _mm256_loadu_ps(a);
+    S_KEEP(x);
+    *s0 = _mm256_fmadd_ps(x, c0, *s0);
+    *s1 = _mm256_fmadd_ps(x, c1, *s1);
+    *s2 = _mm256_fmadd_ps(x, c2, *s2);
+}
+
 // tile[4 k + i] += a_i.b_k over `stride` values (a multiple of 8, at most 512), i < 4, k < 3,
 // rows `stride` floats apart. Every pair is summed the same way, whichever tile holds it:
 // 8 float lanes (at most 64 products each, one FMA per value), the lanes added in double by
@@ -388,29 +399,14 @@ s_gram_tile(double *tile, const float *a0, const float *b0, size_t stride)
     __m256 s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00;
     for (size_t j = 0; j < stride; j += LANES) {
         __m256 c0 = _mm256_loadu_ps(b0 + j), c1 = _mm256_loadu_ps(b1 + j);
-        __m256 c2 = _mm256_loadu_ps(b2 + j), x = _mm256_loadu_ps(a0 + j);
+        __m256 c2 = _mm256_loadu_ps(b2 + j);
         S_KEEP(c0);
         S_KEEP(c1);
         S_KEEP(c2);
-        S_KEEP(x);
-        s00 = _mm256_fmadd_ps(x, c0, s00);
-        s01 = _mm256_fmadd_ps(x, c1, s01);
-        s02 = _mm256_fmadd_ps(x, c2, s02);
-        x = _mm256_loadu_ps(a1 + j);
-        S_KEEP(x);
-        s10 = _mm256_fmadd_ps(x, c0, s10);
-        s11 = _mm256_fmadd_ps(x, c1, s11);
-        s12 = _mm256_fmadd_ps(x, c2, s12);
-        x = _mm256_loadu_ps(a2 + j);
-        S_KEEP(x);
-        s20 = _mm256_fmadd_ps(x, c0, s20);
-        s21 = _mm256_fmadd_ps(x, c1, s21);
-        s22 = _mm256_fmadd_ps(x, c2, s22);
-        x = _mm256_loadu_ps(a3 + j);
-        S_KEEP(x);
-        s30 = _mm256_fmadd_ps(x, c0, s30);
-        s31 = _mm256_fmadd_ps(x, c1, s31);
-        s32 = _mm256_fmadd_ps(x, c2, s32);
+        s_gram_row(&s00, &s01, &s02, a0 + j, c0, c1, c2);
+        s_gram_row(&s10, &s11, &s12, a1 + j, c0, c1, c2);
+        s_gram_row(&s20, &s21, &s22, a2 + j, c0, c1, c2);
+        s_gram_row(&s30, &s31, &s32, a3 + j, c0, c1, c2);
     }
     s_add_lanes4(tile, s00, s10, s20, s30);
     s_add_lanes4(tile + 4, s01, s11, s21, s31);
