@@ -787,33 +787,28 @@ byzgd_gar_distance_to(const float *row, const double *point, size_t d)
 }
 
 // ---- Dot products for the streamed Gram distances (gar_stream.c): one FMA per pair and
-// value. The partners are centred on the fly, b[j] - centre[j] in float (centre NULL: b
-// itself), the same float the caller gets by centring them first. Each pair is summed one
-// way, which defines its bits: 8 float lanes, lane l fusing a[j] * b[j] for j = l mod 8,
-// restarted every CHUNK values (at most 64 products a lane) and added into 8 double lanes;
-// the double lanes summed as s_hsum does, then the tail (len mod 8 values) in double. The
-// AVX2 + FMA kernels and the portable one (fmaf, correctly rounded like the FMA
-// instruction) follow that definition step for step, so they give the same bits on every
-// x86-64 and elsewhere.
+// value. Each pair is summed one way, which defines its bits: 8 float lanes, lane l
+// fusing a[j] * b[j] for j = l mod 8, restarted every CHUNK values (at most 64 products a
+// lane) and added into 8 double lanes; the double lanes summed as s_hsum does, then the
+// tail (len mod 8 values) in double. The AVX2 + FMA kernel and the portable one (fmaf,
+// correctly rounded like the FMA instruction) follow that definition step for step, so
+// they give the same bits on every x86-64 and elsewhere.
 
-// The double lanes' sum and the tail of a pair (every kernel ends here).
+// The double lanes' sum and the tail of a pair (both kernels end here).
 static double
-s_dot_finish(const double *total, const float *a, const float *b, const float *centre,
-             size_t vector_end, size_t len)
+s_dot_finish(const double *total, const float *a, const float *b, size_t vector_end, size_t len)
 {
     double result = 0;
     for (int l = 0; l < 4; l++)
         result += total[l] + total[l + 4];
-    for (size_t j = vector_end; j < len; j++) {
-        float y = centre ? b[j] - centre[j] : b[j];
-        result += (double)a[j] * (double)y; // an exact product: fusion changes nothing
-    }
+    for (size_t j = vector_end; j < len; j++)
+        result += (double)a[j] * (double)b[j]; // exact products: fusion changes nothing
     return result;
 }
 
 void
 byzgd_gar_dots_to_rows_portable(double *out, const float *row, const float *const *others,
-                                size_t count, size_t len, const float *centre)
+                                size_t count, size_t len)
 {
     size_t vector_end = len - len % LANES;
     for (size_t k = 0; k < count; k++) {
@@ -823,14 +818,12 @@ byzgd_gar_dots_to_rows_portable(double *out, const float *row, const float *cons
             size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
             float lanes[LANES] = {0};
             for (; j < end; j += LANES)
-                for (int l = 0; l < LANES; l++) {
-                    float y = centre ? b[j + l] - centre[j + l] : b[j + l];
-                    lanes[l] = fmaf(row[j + l], y, lanes[l]);
-                }
+                for (int l = 0; l < LANES; l++)
+                    lanes[l] = fmaf(row[j + l], b[j + l], lanes[l]);
             for (int l = 0; l < LANES; l++)
                 total[l] += (double)lanes[l];
         }
-        out[k] = s_dot_finish(total, row, b, centre, vector_end, len);
+        out[k] = s_dot_finish(total, row, b, vector_end, len);
     }
 }
 
@@ -845,38 +838,64 @@ s_dot_fold(double *total, __m256 s)
     _mm256_storeu_pd(total + 4, _mm256_add_pd(_mm256_loadu_pd(total + 4), high));
 }
 
-// 8 values of a partner at j, centred when `centred` (a constant where it is inlined).
-S_GRAM_INLINE __m256
-s_partner(const float *b, const float *centre, size_t j, bool centred)
+// out[k] = a.b_k, k < 8: one load of a feeds eight FMAs (eight accumulators hide the FMA
+// latency; 9 loads per 8 FMAs).
+S_GRAM_INLINE void
+s_dots8(double *out, const float *a, const float *const *b, size_t vector_end, size_t len)
 {
-    __m256 value = _mm256_loadu_ps(b + j);
-    return centred ? _mm256_sub_ps(value, _mm256_loadu_ps(centre + j)) : value;
+    const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
+    const float *b4 = b[4], *b5 = b[5], *b6 = b[6], *b7 = b[7];
+    double total[8][LANES] = {{0}};
+    for (size_t j = 0; j < vector_end;) {
+        size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0,
+               s7 = s0;
+        for (; j < end; j += LANES) {
+            __m256 x = _mm256_loadu_ps(a + j);
+            s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b0 + j), s0);
+            s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b1 + j), s1);
+            s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b2 + j), s2);
+            s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b3 + j), s3);
+            s4 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b4 + j), s4);
+            s5 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b5 + j), s5);
+            s6 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b6 + j), s6);
+            s7 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b7 + j), s7);
+        }
+        s_dot_fold(total[0], s0);
+        s_dot_fold(total[1], s1);
+        s_dot_fold(total[2], s2);
+        s_dot_fold(total[3], s3);
+        s_dot_fold(total[4], s4);
+        s_dot_fold(total[5], s5);
+        s_dot_fold(total[6], s6);
+        s_dot_fold(total[7], s7);
+    }
+    for (int k = 0; k < 8; k++)
+        out[k] = s_dot_finish(total[k], a, b[k], vector_end, len);
 }
 
-// out[0] = a.b, summed as every pair is.
+// out[0] = a.b, summed as s_dots8 sums each of its pairs.
 S_GRAM_INLINE void
-s_dots1(double *out, const float *a, const float *b, const float *centre, size_t vector_end,
-        size_t len, bool centred)
+s_dots1(double *out, const float *a, const float *b, size_t vector_end, size_t len)
 {
     double total[LANES] = {0};
     for (size_t j = 0; j < vector_end;) {
         size_t end = j + CHUNK < vector_end ? j + CHUNK : vector_end;
         __m256 s = _mm256_setzero_ps();
         for (; j < end; j += LANES)
-            s = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), s_partner(b, centre, j, centred), s);
+            s = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j), s);
         s_dot_fold(total, s);
     }
-    out[0] = s_dot_finish(total, a, b, centred ? centre : NULL, vector_end, len);
+    out[0] = s_dot_finish(total, a, b, vector_end, len);
 }
 
-// out[r * stride + k] = a_r.b_k, r < rows (1 to 4), k < count: two partners at a time, each
-// loaded (and centred) once for all the rows, which stay in L2: with four rows eight
-// accumulators, eight FMAs per seven loads.
-S_GRAM_INLINE void
-s_dots_rows(double *out, size_t stride, const float *const *a, size_t rows, const float *const *b,
-            size_t count, const float *centre, size_t len, bool centred)
+// out[r * count + k] = a_r.b_k, r < 4, k < count: two partners at a time, each read once
+// from memory for all four rows (which stay in L2): eight accumulators, six loads per
+// eight FMAs; each pair summed as s_dots1 does.
+__attribute__((target("avx2,fma"))) static void
+s_dots4_avx2(double *out, const float *const *a, const float *const *b, size_t count, size_t len)
 {
-    const float *a0 = a[0], *a1 = a[rows > 1], *a2 = a[rows > 2 ? 2 : 0], *a3 = a[rows > 3 ? 3 : 0];
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     size_t vector_end = len - len % LANES, k = 0;
     for (; k + 2 <= count; k += 2) {
         const float *b0 = b[k], *b1 = b[k + 1];
@@ -886,26 +905,19 @@ s_dots_rows(double *out, size_t stride, const float *const *a, size_t rows, cons
             __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00,
                    s30 = s00, s31 = s00;
             for (; j < end; j += LANES) {
-                __m256 c0 = s_partner(b0, centre, j, centred),
-                       c1 = s_partner(b1, centre, j, centred);
+                __m256 c0 = _mm256_loadu_ps(b0 + j), c1 = _mm256_loadu_ps(b1 + j);
                 __m256 x = _mm256_loadu_ps(a0 + j);
                 s00 = _mm256_fmadd_ps(x, c0, s00);
                 s01 = _mm256_fmadd_ps(x, c1, s01);
-                if (rows > 1) {
-                    x = _mm256_loadu_ps(a1 + j);
-                    s10 = _mm256_fmadd_ps(x, c0, s10);
-                    s11 = _mm256_fmadd_ps(x, c1, s11);
-                }
-                if (rows > 2) {
-                    x = _mm256_loadu_ps(a2 + j);
-                    s20 = _mm256_fmadd_ps(x, c0, s20);
-                    s21 = _mm256_fmadd_ps(x, c1, s21);
-                }
-                if (rows > 3) {
-                    x = _mm256_loadu_ps(a3 + j);
-                    s30 = _mm256_fmadd_ps(x, c0, s30);
-                    s31 = _mm256_fmadd_ps(x, c1, s31);
-                }
+                x = _mm256_loadu_ps(a1 + j);
+                s10 = _mm256_fmadd_ps(x, c0, s10);
+                s11 = _mm256_fmadd_ps(x, c1, s11);
+                x = _mm256_loadu_ps(a2 + j);
+                s20 = _mm256_fmadd_ps(x, c0, s20);
+                s21 = _mm256_fmadd_ps(x, c1, s21);
+                x = _mm256_loadu_ps(a3 + j);
+                s30 = _mm256_fmadd_ps(x, c0, s30);
+                s31 = _mm256_fmadd_ps(x, c1, s31);
             }
             s_dot_fold(total[0], s00);
             s_dot_fold(total[1], s01);
@@ -916,55 +928,50 @@ s_dots_rows(double *out, size_t stride, const float *const *a, size_t rows, cons
             s_dot_fold(total[6], s30);
             s_dot_fold(total[7], s31);
         }
-        for (size_t r = 0; r < rows; r++)
+        for (size_t r = 0; r < 4; r++)
             for (size_t q = 0; q < 2; q++)
-                out[r * stride + k + q] = s_dot_finish(total[2 * r + q], a[r], b[k + q],
-                                                       centred ? centre : NULL, vector_end, len);
+                out[r * count + k + q] =
+                    s_dot_finish(total[2 * r + q], a[r], b[k + q], vector_end, len);
     }
     for (; k < count; k++)
-        for (size_t r = 0; r < rows; r++)
-            s_dots1(out + r * stride + k, a[r], b[k], centre, vector_end, len, centred);
+        for (size_t r = 0; r < 4; r++)
+            s_dots1(out + r * count + k, a[r], b[k], vector_end, len);
 }
 
 __attribute__((target("avx2,fma"))) static void
-s_dots_avx2(double *out, const float *const *rows, size_t row_count, const float *const *others,
-            size_t count, size_t len, const float *centre)
+s_dots_avx2(double *out, const float *row, const float *const *others, size_t count, size_t len)
 {
-    // Specialised by the constants: one row or four, centred or not.
-    if (row_count == 4 && centre)
-        s_dots_rows(out, count, rows, 4, others, count, centre, len, true);
-    else if (row_count == 4)
-        s_dots_rows(out, count, rows, 4, others, count, NULL, len, false);
-    else if (centre)
-        s_dots_rows(out, count, rows, 1, others, count, centre, len, true);
-    else
-        s_dots_rows(out, count, rows, 1, others, count, NULL, len, false);
+    size_t vector_end = len - len % LANES, k = 0;
+    for (; k + 8 <= count; k += 8)
+        s_dots8(out + k, row, others + k, vector_end, len);
+    for (; k < count; k++)
+        s_dots1(out + k, row, others[k], vector_end, len);
 }
 #endif
 
 void
 byzgd_gar_dots_to_rows(double *out, const float *row, const float *const *others, size_t count,
-                       size_t len, const float *centre)
+                       size_t len)
 {
 #ifdef S_HAVE_GRAM
     if (s_gram_available()) {
-        s_dots_avx2(out, &row, 1, others, count, len, centre);
+        s_dots_avx2(out, row, others, count, len);
         return;
     }
 #endif
-    byzgd_gar_dots_to_rows_portable(out, row, others, count, len, centre);
+    byzgd_gar_dots_to_rows_portable(out, row, others, count, len);
 }
 
 void
 byzgd_gar_dots_to_rows4(double *out, const float *const *rows, const float *const *others,
-                        size_t count, size_t len, const float *centre)
+                        size_t count, size_t len)
 {
 #ifdef S_HAVE_GRAM
     if (s_gram_available()) {
-        s_dots_avx2(out, rows, 4, others, count, len, centre);
+        s_dots4_avx2(out, rows, others, count, len);
         return;
     }
 #endif
     for (size_t r = 0; r < 4; r++)
-        byzgd_gar_dots_to_rows_portable(out + r * count, rows[r], others, count, len, centre);
+        byzgd_gar_dots_to_rows_portable(out + r * count, rows[r], others, count, len);
 }

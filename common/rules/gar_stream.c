@@ -15,13 +15,6 @@
     the new rows take part. So the rows left at close cost one pass over the earlier rows,
     however many arrived last.
 
-    A slice of a pair is (|a - c|^2 + |b - c|^2) - 2 (a - c).(b - c) on the rows centred on
-    the round's centre c: one FMA per pair and value (byzgd_gar_dots_to_rows4, four new
-    rows per partner load, each partner centred as it is loaded), where the direct kernel
-    needs a subtraction, a product and a sum. Each row's slice norms are measured once
-    (s_measure, while the thread waits for a sweep's rows); a group's own slices are
-    centred into `pack`. Cancellation: see s_recompute_close.
-
     While the caller collects, the thread computes alone, or with all but two of the
     caller's OpenMP threads when it has more than three (the other two are left to the
     caller and its transport); while the caller waits in drain, the rest of the sweep is
@@ -39,6 +32,7 @@
 #include "support/clock.h"
 #include "support/log.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -51,10 +45,9 @@
 // Rows worth a sweep of their own (see above): below this many the thread waits for more,
 // or for the caller.
 #define S_SWEEP_ROWS 4
-// Slices whose centred squared norm exceeds this (a value above 1e15) or is not finite are
-// summed by the direct kernel for every pair they belong to: their float lanes of squares
-// or products could overflow.
-#define S_GRAM_NORM_LIMIT 1e30
+// Slices whose values exceed this (or are not finite) are summed by the direct kernel for
+// every pair they belong to: their float lanes of squares or products could overflow.
+#define S_GRAM_LIMIT 1e15f
 // A pair whose Gram distance is below this fraction of its two rows' squared norms (over
 // their Gram slices) is recomputed from its differences: see s_recompute_close.
 #define S_RECOMPUTE_RATIO (1.0 / 16)
@@ -72,7 +65,7 @@ struct byzgd_gar_stream_t {
     int collect_threads;       // OpenMP threads while the caller collects (from its reset)
     // Per arrival i (the thread's): measured[i] once the following are computed;
     // norms[i * slices + s], the squared norm of its slice s; direct[i * slices + s], the
-    // slice has a value above 1e15 or a non-finite one; gram_norm[i], the sum of
+    // slice has a value above S_GRAM_LIMIT or a non-finite one; gram_norm[i], the sum of
     // its norms over the other slices.
     bool *measured;
     double *norms;
@@ -83,7 +76,7 @@ struct byzgd_gar_stream_t {
     // The thread's scratch when it computes alone: partner slices and one call's results.
     const float **sliced; // max_n
     double *out;          // 4 max_n
-    float *pack;          // 4 x BYZGD_GAR_STREAM_SLICE: a group's centred slices
+    float *pack;          // max_n x BYZGD_GAR_STREAM_SLICE: centred slices
     // finish: the rows in slot order, their slots and their distances.
     const float **ordered; // max_n
     size_t *slots;         // max_n
@@ -92,7 +85,6 @@ struct byzgd_gar_stream_t {
     pthread_mutex_t lock;
     pthread_cond_t changed; // count, done or stop changed
     bool stop;
-    bool measuring;   // the thread measures a row outside a sweep (s_measure)
     atomic_int hurry; // > 0 while a caller waits in drain: the threads it would use
 };
 
@@ -136,8 +128,8 @@ s_add_pairs(byzgd_gar_stream_t *self, size_t i, size_t lo, size_t partners, size
 // Pairs (i, j) of the batch [from, to) with partners j in [lo, hi), j < i, over slice
 // `slice`, added to the matrix: the batch's rows four at a time against their common
 // partners (byzgd_gar_dots_to_rows4: each partner's slice read once for the four), then
-// each against the rest. `sliced` holds hi - lo entries, `out` 4 (hi - lo), `pack` 4
-// slices.
+// each against the rest. `sliced` holds hi - lo entries, `out` 4 (hi - lo), `pack`
+// (to - lo) slices.
 static void
 s_slice_pairs(byzgd_gar_stream_t *self, size_t from, size_t to, size_t lo, size_t hi, size_t slice,
               const float **sliced, double *out, float *pack)
@@ -147,30 +139,30 @@ s_slice_pairs(byzgd_gar_stream_t *self, size_t from, size_t to, size_t lo, size_
     size_t first = from > lo + 1 ? from : lo + 1;
     if (first >= to)
         return;
-    const float *centre = self->centre ? self->centre + j0 : NULL;
     for (size_t k = lo; k < hi && k < to; k++)
-        sliced[k - lo] = self->rows[self->arrival[k]] + j0; // centred by the kernel
+        sliced[k - lo] = s_centred(self, self->rows[self->arrival[k]] + j0, j0, len,
+                                   pack + (k - lo) * BYZGD_GAR_STREAM_SLICE);
     for (size_t i = first; i < to;) {
         size_t group = to - i >= 4 ? 4 : 1;
         const float *own[4];
         for (size_t r = 0; r < group; r++)
-            own[r] = s_centred(self, self->rows[self->arrival[i + r]] + j0, j0, len,
-                               pack + r * BYZGD_GAR_STREAM_SLICE);
+            own[r] = i + r < hi ? sliced[i + r - lo]
+                                : s_centred(self, self->rows[self->arrival[i + r]] + j0, j0, len,
+                                            pack + (i + r - lo) * BYZGD_GAR_STREAM_SLICE);
         size_t common = (i < hi ? i : hi) - lo;
         if (group == 4)
-            byzgd_gar_dots_to_rows4(out, own, sliced, common, len, centre);
+            byzgd_gar_dots_to_rows4(out, own, sliced, common, len);
         for (size_t r = 0; r < group; r++) {
             size_t partners = (i + r < hi ? i + r : hi) - lo;
             if (group == 1) {
-                byzgd_gar_dots_to_rows(out, own[r], sliced, partners, len, centre);
+                byzgd_gar_dots_to_rows(out, own[r], sliced, partners, len);
                 s_add_pairs(self, i + r, lo, partners, slice, out);
                 continue;
             }
             s_add_pairs(self, i + r, lo, common, slice, out + r * common);
             if (partners > common) { // the group's earlier rows
                 double extra[3];
-                byzgd_gar_dots_to_rows(extra, own[r], sliced + common, partners - common, len,
-                                       centre);
+                byzgd_gar_dots_to_rows(extra, own[r], sliced + common, partners - common, len);
                 s_add_pairs(self, i + r, lo + common, partners - common, slice, extra);
             }
         }
@@ -178,34 +170,27 @@ s_slice_pairs(byzgd_gar_stream_t *self, size_t from, size_t to, size_t lo, size_
     }
 }
 
-// The squared norm of the centred slice `slice` of arrival i, and whether it goes direct;
-// its norm added to the row's Gram norm otherwise (slices in increasing order). `scratch`
-// holds a slice.
-static void
-s_measure_slice(byzgd_gar_stream_t *self, size_t i, size_t slice, float *scratch)
-{
-    size_t j0 = slice * BYZGD_GAR_STREAM_SLICE;
-    size_t len = self->d - j0 < BYZGD_GAR_STREAM_SLICE ? self->d - j0 : BYZGD_GAR_STREAM_SLICE;
-    const float *x = s_centred(self, self->rows[self->arrival[i]] + j0, j0, len, scratch);
-    double *norm = self->norms + i * self->slices + slice;
-    byzgd_gar_dots_to_rows(norm, x, &x, 1, len, NULL);
-    // Below the limit every centred |value| is below its square root (the float lanes only
-    // add non-negative squares), so no lane of a dot product with another such slice can
-    // overflow; above it, or NaN, the slice has a huge or non-finite value.
-    bool large = !(*norm <= S_GRAM_NORM_LIMIT);
-    self->direct[i * self->slices + slice] = (unsigned char)large;
-    if (!large)
-        self->gram_norm[i] += *norm;
-}
-
-// Every slice of arrival i (s_measure_slice): while the thread waits for a sweep's rows,
-// or before the caller's threads share a sweep.
+// The squared norm of each centred slice of arrival i, which slices go direct, and the
+// row's norm over the others. `scratch` holds a slice.
 static void
 s_measure(byzgd_gar_stream_t *self, size_t i, float *scratch)
 {
-    self->gram_norm[i] = 0;
-    for (size_t slice = 0; slice < self->slices; slice++)
-        s_measure_slice(self, i, slice, scratch);
+    const float *row = self->rows[self->arrival[i]];
+    double gram_norm = 0;
+    for (size_t slice = 0; slice < self->slices; slice++) {
+        size_t j0 = slice * BYZGD_GAR_STREAM_SLICE;
+        size_t len = self->d - j0 < BYZGD_GAR_STREAM_SLICE ? self->d - j0 : BYZGD_GAR_STREAM_SLICE;
+        const float *x = s_centred(self, row + j0, j0, len, scratch);
+        int large = 0;
+        for (size_t j = 0; j < len; j++)
+            large |= !(fabsf(x[j]) <= S_GRAM_LIMIT);
+        double *norm = self->norms + i * self->slices + slice;
+        byzgd_gar_dots_to_rows(norm, x, &x, 1, len);
+        self->direct[i * self->slices + slice] = (unsigned char)large;
+        if (!large)
+            gram_norm += *norm;
+    }
+    self->gram_norm[i] = gram_norm;
     self->measured[i] = true;
 }
 
@@ -274,13 +259,23 @@ static bool
 s_sweep(byzgd_gar_stream_t *self, size_t from, size_t to, int collect_threads)
 {
     size_t n = self->max_n, slices = self->slices;
+#ifdef _OPENMP
+    int measure_threads = atomic_load(&self->hurry);
+    measure_threads = measure_threads > collect_threads ? measure_threads : collect_threads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(measure_threads) if (measure_threads > 1)
+#endif
     for (size_t i = from; i < to; i++)
-        if (self->progress[i] == 0) {
+        if (!self->measured[i]) {
+            float *scratch = malloc(BYZGD_GAR_STREAM_SLICE * sizeof *scratch);
+            if (!scratch)
+                abort();
+            s_measure(self, i, scratch);
+            free(scratch);
+        }
+    for (size_t i = from; i < to; i++)
+        if (self->progress[i] == 0)
             for (size_t j = 0; j < i; j++)
                 self->distances[self->arrival[i] * n + self->arrival[j]] = 0;
-            if (!self->measured[i])
-                self->gram_norm[i] = 0;
-        }
     size_t slice = self->progress[to - 1];
     if (collect_threads <= 1)
         for (; slice < slices; slice++) {
@@ -291,40 +286,22 @@ s_sweep(byzgd_gar_stream_t *self, size_t from, size_t to, int collect_threads)
             if (hurry > 1)
                 break; // the rest on the caller's threads
             size_t first = s_first_at(self, from, to, slice);
-            // Unmeasured rows measure this slice now: it is read into the cache for the
-            // pairs anyway.
-            for (size_t i = first; i < to; i++)
-                if (!self->measured[i])
-                    s_measure_slice(self, i, slice, self->pack);
             s_slice_pairs(self, first, to, 0, to, slice, self->sliced, self->out, self->pack);
-            for (size_t i = first; i < to; i++) {
+            for (size_t i = first; i < to; i++)
                 self->progress[i] = slice + 1;
-                self->measured[i] |= slice + 1 == slices;
-            }
         }
 #ifdef _OPENMP
     if (slice < slices) {
         int hurry = atomic_load(&self->hurry);
-        int sharing = hurry > collect_threads ? hurry : collect_threads;
-        // Rows not yet measured (in full: a stopped sweep's slices again, to the same bits).
-#pragma omp parallel for schedule(dynamic, 1) num_threads(sharing)
-        for (size_t i = from; i < to; i++)
-            if (!self->measured[i]) {
-                float *scratch = malloc(BYZGD_GAR_STREAM_SLICE * sizeof *scratch);
-                if (!scratch)
-                    abort();
-                s_measure(self, i, scratch);
-                free(scratch);
-            }
         size_t first = s_first_at(self, from, to, slice);
-#pragma omp parallel num_threads(sharing)
+#pragma omp parallel num_threads(hurry > collect_threads ? hurry : collect_threads)
         {
             int t = omp_get_thread_num(), threads = omp_get_num_threads();
             size_t lo = s_share_start(first, to, t, threads);
             size_t hi = t + 1 == threads ? to : s_share_start(first, to, t + 1, threads);
             const float **sliced = malloc((hi - lo + 1) * sizeof *sliced);
             double *out = malloc(4 * (hi - lo + 1) * sizeof *out);
-            float *pack = malloc(4 * BYZGD_GAR_STREAM_SLICE * sizeof *pack);
+            float *pack = malloc((to - lo + 1) * BYZGD_GAR_STREAM_SLICE * sizeof *pack);
             if (!sliced || !out || !pack)
                 abort();
             // progress is only read here, and written after the region.
@@ -360,16 +337,6 @@ s_sweep_due(byzgd_gar_stream_t *self)
                                   self->progress[self->done] > 0 || atomic_load(&self->hurry) > 0);
 }
 
-// The first arrival not yet measured (count when there is none).
-static size_t
-s_unmeasured(const byzgd_gar_stream_t *self)
-{
-    size_t count = atomic_load(&self->count), i = self->done;
-    while (i < count && self->measured[i])
-        i++;
-    return i;
-}
-
 static void *
 s_thread(void *arg)
 {
@@ -380,25 +347,10 @@ s_thread(void *arg)
 #endif
     pthread_mutex_lock(&self->lock);
     while (true) {
-        size_t unmeasured = 0;
-        while (!self->stop && !s_sweep_due(self) &&
-               (unmeasured = s_unmeasured(self)) == atomic_load(&self->count))
+        while (!self->stop && !s_sweep_due(self))
             pthread_cond_wait(&self->changed, &self->lock);
         if (self->stop)
             break;
-        if (!s_sweep_due(self)) {
-            // Idle until the next sweep: measure an arrival while it is still in the cache.
-            self->measuring = true;
-            pthread_mutex_unlock(&self->lock);
-            double started = byzgd_monotonic_s();
-            s_measure(self, unmeasured, self->pack);
-            double spent = byzgd_monotonic_s() - started;
-            pthread_mutex_lock(&self->lock);
-            self->measuring = false;
-            self->busy_s += spent;
-            pthread_cond_broadcast(&self->changed);
-            continue;
-        }
         size_t from = self->done, to = atomic_load(&self->count);
         int collect_threads = self->collect_threads;
         pthread_mutex_unlock(&self->lock);
@@ -458,7 +410,7 @@ byzgd_gar_stream_new(size_t max_n, size_t d)
     self->distances = malloc(max_n * max_n * sizeof *self->distances);
     self->sliced = malloc(max_n * sizeof *self->sliced);
     self->out = malloc(4 * max_n * sizeof *self->out);
-    self->pack = malloc(4 * BYZGD_GAR_STREAM_SLICE * sizeof *self->pack);
+    self->pack = malloc(max_n * BYZGD_GAR_STREAM_SLICE * sizeof *self->pack);
     self->ordered = malloc(max_n * sizeof *self->ordered);
     self->slots = malloc(max_n * sizeof *self->slots);
     self->compact = malloc(max_n * max_n * sizeof *self->compact);
@@ -513,8 +465,6 @@ byzgd_gar_stream_drain(byzgd_gar_stream_t *self)
             pthread_cond_wait(&self->changed, &self->lock);
         atomic_store(&self->hurry, 0);
     }
-    while (self->measuring)
-        pthread_cond_wait(&self->changed, &self->lock);
     pthread_mutex_unlock(&self->lock);
 }
 

@@ -17,18 +17,15 @@
     only reads the rows. The rows are borrowed: each must stay valid and unchanged until
     the next reset.
 
-    Determinism: a pair's slice is summed in the Gram form from the two rows centred on
-    the round's centre (byzgd_gar_stream_set_centre): their squared norms and their dot
-    product (byzgd_gar_dots_to_rows: one fixed summation per pair, the same bits on every
-    CPU), or by the direct kernel when either slice holds a huge or non-finite value; the
-    slices added in double in increasing order, each slice of a pair by one thread; a pair
-    much closer than its centred norms summed again from its differences. So a pair's
-    distance is a function of its two rows and the centre alone, and the matrix, and with
-    it every result, is bit-identical in every order of arrival, for every grouping of the
-    arrivals into the thread's sweeps (gar_stream.c), every number of threads and every
-    timing. Against byzgd_gar_apply on the same rows (whose blocked Gram kernel sums
-    differently) the distances agree within about 1e-7 relative: the selection and the
-    aggregate are the same unless two scores tie to that precision. */
+    Determinism: a pair's distance is a function of its two rows alone — summed by the
+    direct kernel (byzgd_gar_distances_to_rows) over fixed slices of
+    BYZGD_GAR_STREAM_SLICE values, the slices added in double in increasing order, each
+    slice of a pair by one thread — so the matrix, and with it every result, is
+    bit-identical in every order of arrival, for every grouping of the arrivals into the
+    thread's sweeps (gar_stream.c), every number of threads and every timing. Against
+   byzgd_gar_apply on the same rows (whose blocked Gram kernel sums differently) the distances agree
+   within about 1e-7 relative: the selection and the aggregate are the same unless two scores tie to
+   that precision. */
 #ifndef BYZGD_GAR_STREAM_H
 #define BYZGD_GAR_STREAM_H
 
