@@ -28,7 +28,6 @@ struct byzgd_round_t {
     size_t accepted, non_finite_count;
     size_t *selected; // slots the rule kept, for the outcome
     byzgd_gar_result_t *gar_result;
-    bool aggregated; // gar_result->aggregate holds the last round's: the stream's centre
 };
 
 static double
@@ -46,8 +45,6 @@ s_begin_round(byzgd_round_t *self)
 {
     self->config.gar.round = self->round;
     byzgd_gar_stream_reset(self->stream, &self->config.gar);
-    byzgd_gar_stream_set_centre(self->stream,
-                                self->aggregated ? self->gar_result->aggregate : NULL);
 }
 
 byzgd_round_t *
@@ -234,7 +231,6 @@ byzgd_round_close(byzgd_round_t *self, byzgd_round_outcome_t *outcome)
         snprintf(error, sizeof error, "no proposal");
     double aggregated = s_now_s();
     outcome->aggregate_s = aggregated - started;
-    self->aggregated = applied == 0;
     outcome->stream_s = byzgd_gar_stream_busy_s(self->stream);
     if (applied == 0) {
         const float *aggregate = self->gar_result->aggregate;

@@ -68,18 +68,6 @@ size_t byzgd_gar_distance_scratch(size_t n);
 // which of the two rows is `row`).
 void byzgd_gar_distances_to_rows(double *out, const float *row, const float *const *others,
                                  size_t count, size_t d);
-// out[k] = sum_j row[j] * others[k][j] for k < count over len values, one FMA per pair and
-// value, each pair summed one fixed way (gar_distance.c): out[k] depends on the two rows
-// alone, not on count, on the order of `others`, on which row is `row` or on the CPU (AVX2 +
-// FMA at run time, else the portable kernel, which gives the same bits).
-void byzgd_gar_dots_to_rows(double *out, const float *row, const float *const *others, size_t count,
-                            size_t len);
-// out[r * count + k] = rows[r].others[k], r < 4, each pair summed as byzgd_gar_dots_to_rows
-// sums it (the four rows share every load of a partner).
-void byzgd_gar_dots_to_rows4(double *out, const float *const *rows, const float *const *others,
-                             size_t count, size_t len);
-void byzgd_gar_dots_to_rows_portable(double *out, const float *row, const float *const *others,
-                                     size_t count, size_t len);
 // out[j] = sum_i weights[i] * rows[i][j] / weight_total in double, rounded to float
 // (weights NULL: all 1).
 void byzgd_gar_mean(float *out, double *sum, const float *const *rows, const double *weights,

@@ -52,14 +52,6 @@ void byzgd_gar_stream_destroy(byzgd_gar_stream_t **self_p);
 // caller's OpenMP threads (omp_get_max_threads) when it has more than three.
 void byzgd_gar_stream_reset(byzgd_gar_stream_t *self, const byzgd_gar_config_t *config);
 
-// Centres this round's distances on `centre` (d floats, borrowed until the next reset;
-// NULL, as after a reset, for the origin): a point near the rows, known before they
-// arrive, such as the previous round's aggregate. Distances do not depend on it beyond
-// rounding (|a - b| is the same from any point), but the closer it lies to the rows the
-// fewer pairs the Gram form leaves to the direct kernel (gar_stream.c). Call it after the
-// reset and before the first row; later calls are ignored.
-void byzgd_gar_stream_set_centre(byzgd_gar_stream_t *self, const float *centre);
-
 // Adds `row` (d floats, borrowed until the next reset) in `slot`; its distances to the
 // rows already in are computed on the stream's thread. Returns 0, or -1 with a message
 // when the slot is out of range or already filled.
