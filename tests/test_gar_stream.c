@@ -329,7 +329,57 @@ TEST(stream_feeds_nnm_and_skips_other_rules)
     free(x);
 }
 
+// Streaming only where it pays, a function of (slots, d) alone: more than 32 slots of rows
+// too large to share the cache aggregate at finish exactly as byzgd_gar_apply does, with
+// the thread idle; fewer slots, or small rows, stream.
+TEST(stream_streams_only_where_it_pays)
+{
+    ASSERT(byzgd_gar_stream_pays(BYZGD_GAR_STREAM_MAX_N, 1000000));
+    ASSERT(!byzgd_gar_stream_pays(BYZGD_GAR_STREAM_MAX_N + 1, 1000000));
+    ASSERT(!byzgd_gar_stream_pays(100, 1000000));
+    ASSERT(byzgd_gar_stream_pays(100, BYZGD_GAR_STREAM_CACHED_VALUES / 100));
+    ASSERT(!byzgd_gar_stream_pays(100, BYZGD_GAR_STREAM_CACHED_VALUES / 100 + 1));
+    const size_t n = 40, sizes[2] = {BYZGD_GAR_STREAM_CACHED_VALUES / n + 8, 3001};
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 43, 0);
+    char error[256] = "";
+    for (int k = 0; k < 2; k++) {
+        size_t d = sizes[k];
+        float *x = malloc(n * d * sizeof *x);
+        ASSERT(x);
+        for (size_t v = 0; v < n * d; v++)
+            x[v] = (float)(1.0 + byzgd_rng_gaussian(&rng));
+        for (size_t j = 0; j < d; j++)
+            x[7 * d + j] += 10; // an outlier
+        byzgd_gar_stream_t *stream = byzgd_gar_stream_new(n, d);
+        byzgd_gar_result_t *streamed = byzgd_gar_result_new(n, d);
+        byzgd_gar_result_t *batch = byzgd_gar_result_new(n, d);
+        ASSERT(stream && streamed && batch);
+        byzgd_gar_config_t config = s_config("multi-krum", 9);
+        byzgd_gar_stream_reset(stream, &config);
+        for (size_t i = 0; i < n; i++) {
+            size_t slot = (i * 7) % n;
+            ASSERT_EQ_INT(byzgd_gar_stream_add_row(stream, slot, x + slot * d, error, sizeof error),
+                          0);
+        }
+        ASSERT_MSG(byzgd_gar_stream_finish(stream, streamed, error, sizeof error) == 0, "%s",
+                   error);
+        ASSERT_MSG(byzgd_gar_apply(&config, batch, x, n, d, error, sizeof error) == 0, "%s", error);
+        bool streams = k == 1;
+        ASSERT_EQ_INT(byzgd_gar_stream_pays(n, d), streams);
+        ASSERT_EQ_INT(byzgd_gar_stream_busy_s(stream) > 0, streams);
+        s_assert_same_d(streamed, batch, !streams, "multi-krum", d);
+        for (size_t q = 0; q < streamed->selected_count; q++)
+            ASSERT_NE_INT(streamed->selected[q], 7);
+        byzgd_gar_result_destroy(&streamed);
+        byzgd_gar_result_destroy(&batch);
+        byzgd_gar_stream_destroy(&stream);
+        free(x);
+    }
+}
+
 static const byzgd_test_case_t cases[] = {
+    TEST_CASE(stream_streams_only_where_it_pays),
     TEST_CASE(stream_batches_and_threads_give_the_same_bits),
     TEST_CASE(stream_feeds_nnm_and_skips_other_rules),
     TEST_CASE(stream_matches_batch_in_every_order),

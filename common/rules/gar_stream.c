@@ -184,6 +184,17 @@ s_sweep_due(byzgd_gar_stream_t *self)
                                   self->progress[self->done] > 0 || atomic_load(&self->hurry) > 0);
 }
 
+bool
+byzgd_gar_stream_pays(size_t max_n, size_t d)
+{
+    // A sweep of S_SWEEP_ROWS rows reads every earlier row once, so a round of n rows reads
+    // about n / (2 S_SWEEP_ROWS) times the bytes it receives from memory: beside a
+    // transport moving ~2.4 GB/s, a memory bus of ~10 GB/s shared with it and the clients
+    // keeps up up to n ~ 8 x 10 / 2.4 ~ 32 (bench_round: n = 20 gains, n = 100 loses).
+    // Rows that fit the last-level cache together are not read from memory at all.
+    return max_n <= BYZGD_GAR_STREAM_MAX_N || max_n * d <= BYZGD_GAR_STREAM_CACHED_VALUES;
+}
+
 static void *
 s_thread(void *arg)
 {
@@ -317,7 +328,7 @@ byzgd_gar_stream_reset(byzgd_gar_stream_t *self, const byzgd_gar_config_t *confi
     self->done = 0;
     self->busy_s = 0;
     self->config = *config;
-    self->wanted = byzgd_gar_uses_distances(config);
+    self->wanted = byzgd_gar_uses_distances(config) && byzgd_gar_stream_pays(self->max_n, self->d);
     self->collect_threads = 1;
 #ifdef _OPENMP
     int threads = omp_get_max_threads();

@@ -6,7 +6,11 @@
     the rule's selection on the precomputed matrix and averages: for the rules that take
     the rows' distances (byzgd_gar_uses_distances: krum, multi-krum, medoid, 1-p-krum when
     it draws Krum, bulyan, mda, and nnm) closing costs little more than the average. Other
-    rules aggregate at finish as byzgd_gar_apply does.
+    rules aggregate at finish as byzgd_gar_apply does, and so does every rule when
+    streaming does not pay (byzgd_gar_stream_pays: more than BYZGD_GAR_STREAM_MAX_N slots
+    of rows too large to share the cache, where the thread cannot keep up with the
+    arrivals on the transport's cores and would leave more at close than the batch
+    kernel takes).
 
         byzgd_gar_stream_t *stream = byzgd_gar_stream_new(n, d);   // once: starts the thread
         byzgd_gar_stream_reset(stream, &config);                   // each round
@@ -31,12 +35,20 @@
 
 #include "rules/gar.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 // Values per slice of a row: the unit of one kernel call, and the cache block (a slice of
 // every row of a round at n = 100 is 3.2 MB, inside the L3). Part of the streamed
 // distances' definition: changing it changes their last bits.
 #define BYZGD_GAR_STREAM_SLICE 8192
+
+// Streaming pays while the thread keeps up with the arrivals (byzgd_gar_stream_pays): for
+// at most this many slots, or when all the rows fit together in this many floats (16 MB,
+// inside the last-level cache). Above, the distances are computed at finish, by the
+// blocked Gram kernel of byzgd_gar_apply.
+#define BYZGD_GAR_STREAM_MAX_N         32
+#define BYZGD_GAR_STREAM_CACHED_VALUES ((size_t)1 << 22)
 
 typedef struct byzgd_gar_stream_t byzgd_gar_stream_t;
 
@@ -46,10 +58,15 @@ typedef struct byzgd_gar_stream_t byzgd_gar_stream_t;
 byzgd_gar_stream_t *byzgd_gar_stream_new(size_t max_n, size_t d);
 void byzgd_gar_stream_destroy(byzgd_gar_stream_t **self_p);
 
+// True when a stream of max_n slots of d floats computes the distances as rows arrive; a
+// function of (max_n, d) alone, never of timing, so that a run's results do not depend on
+// the machine's load: each choice is deterministic, and the two agree within ~1e-7.
+bool byzgd_gar_stream_pays(size_t max_n, size_t d);
+
 // Starts a new round aggregated with `config` (copied; its pointers stay borrowed): waits
 // for the thread to finish the previous rows, empties every slot. The thread computes
-// distances only when byzgd_gar_uses_distances(config), alone, or on all but two of the
-// caller's OpenMP threads (omp_get_max_threads) when it has more than three.
+// distances only when byzgd_gar_uses_distances(config) and byzgd_gar_stream_pays, alone, or on all
+// but two of the caller's OpenMP threads (omp_get_max_threads) when it has more than three.
 void byzgd_gar_stream_reset(byzgd_gar_stream_t *self, const byzgd_gar_config_t *config);
 
 // Adds `row` (d floats, borrowed until the next reset) in `slot`; its distances to the
