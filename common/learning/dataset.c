@@ -21,25 +21,6 @@
 // Dirichlet draws are repeated (continuing the same stream) until no shard is empty.
 #define S_DIRICHLET_ATTEMPTS 100
 
-// Zeroed feature storage. A large set (a worker's shard: 9.4 MB for a 20th of
-// Fashion-MNIST) is asked for transparent huge pages: filling it then takes a few dozen
-// page faults instead of one per 4 KB page, about a third of the start-up's CPU time
-// (docs/DATASETS.md).
-#define S_HUGE_PAGE (2u << 20)
-static float *
-s_features_alloc(size_t size)
-{
-    if (size < 2 * S_HUGE_PAGE)
-        return calloc(size, 1);
-    size_t rounded = (size + S_HUGE_PAGE - 1) / S_HUGE_PAGE * S_HUGE_PAGE;
-    void *memory = NULL;
-    if (posix_memalign(&memory, S_HUGE_PAGE, rounded) != 0)
-        return NULL;
-    madvise(memory, rounded, MADV_HUGEPAGE); // advice: failure leaves 4 KB pages
-    memset(memory, 0, size);
-    return memory;
-}
-
 byzgd_dataset_t *
 byzgd_dataset_new(size_t count, size_t channels, size_t height, size_t width, size_t class_count,
                   const char *name)
@@ -63,7 +44,7 @@ byzgd_dataset_new(size_t count, size_t channels, size_t height, size_t width, si
     self->width = width;
     self->class_count = class_count;
     // calloc(…, 1) for empty sets so that a NULL always means failure.
-    self->features = s_features_alloc(count ? count * feature_count * sizeof(float) : 1);
+    self->features = calloc(count ? count * feature_count : 1, sizeof(float));
     self->labels = calloc(count ? count : 1, 1);
     if (!self->features || !self->labels) {
         byzgd_dataset_destroy(&self);
