@@ -506,8 +506,12 @@ main(int argc, char **argv)
     // libgomp reads OMP_WAIT_POLICY when it loads, before main: set it and start again.
     // Threads that spin between parallel regions take the cores the other thread and the
     // evaluator need (measured: 30 rounds of the demo setting, 5.7 s -> 3.8 s wall).
+    // OpenBLAS likewise starts its thread pool when it loads, and its idle threads yield in
+    // a loop (about 3 % of the run's CPU time), though every model here calls it on one
+    // thread: no pool, as byzgd-cluster starts its workers.
     if (!getenv("OMP_WAIT_POLICY")) {
         setenv("OMP_WAIT_POLICY", "passive", 1);
+        setenv("OPENBLAS_NUM_THREADS", "1", 0);
         execv("/proc/self/exe", argv); // on failure, run on with the busy-waiting default
     }
     char error[1024];
