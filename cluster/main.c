@@ -1077,15 +1077,24 @@ s_annotate_metrics(const s_run_t *run)
     free(is_byzantine);
 }
 
+// A --serve run starts no worker: the roles are the --join hosts' business, so its summary
+// names the tolerance the server was told (f) instead of an attack and a count it cannot know.
 static void
 s_summary(const s_run_t *run, const char *status, double seconds)
 {
     const char *attack = byzgd_cluster_config_get(run->config, "attack");
-    printf("summary: %s rule=%s attack=%s workers=%s byzantine=%s rounds=%.0f "
-           "final_accuracy=%.4f best_accuracy=%.4f seconds=%.1f run_dir=%s\n",
-           status, byzgd_cluster_config_get(run->config, "rule"), attack ? attack : "none",
-           byzgd_cluster_config_get(run->config, "workers"),
-           byzgd_cluster_config_get(run->config, "byzantine"),
+    char roles[160];
+    if (byzgd_cluster_config_get_flag(run->config, "serve"))
+        snprintf(roles, sizeof roles, "f=%lld workers=%s",
+                 byzgd_cluster_config_get_int(run->config, "f"),
+                 byzgd_cluster_config_get(run->config, "workers"));
+    else
+        snprintf(roles, sizeof roles, "attack=%s workers=%s byzantine=%s", attack ? attack : "none",
+                 byzgd_cluster_config_get(run->config, "workers"),
+                 byzgd_cluster_config_get(run->config, "byzantine"));
+    printf("summary: %s rule=%s %s rounds=%.0f final_accuracy=%.4f best_accuracy=%.4f "
+           "seconds=%.1f run_dir=%s\n",
+           status, byzgd_cluster_config_get(run->config, "rule"), roles,
            isnan(run->last_round) ? 0 : run->last_round, run->final_accuracy, run->best_accuracy,
            seconds, run->run_dir);
     fflush(stdout);

@@ -6,7 +6,7 @@
 # shards and random streams do not follow join order) and rows enter the rule in slot
 # order (quorum n); the simulator runs the same worker code and round engine in one
 # process. The launcher records the Byzantine slots and adds selected_byzantine, the
-# simulator writes it directly.
+# simulator writes it directly. A fourth run, the simulator of the release build, too.
 # n = 7, 2 Gaussian attackers, Multi-Krum, MLP on Fashion-MNIST, 12 rounds.
 set -u
 . "$(dirname "$0")/support/e2e_lib.bash"
@@ -28,12 +28,20 @@ done
 e2e_expect_status $? 0 "$E2E_DIR/simulated.out"
 grep -q "^summary: ok rule=multi-krum attack=gaussian workers=7 byzantine=2 rounds=12 " \
     "$E2E_DIR/simulated.out" || e2e_fail "no summary line" "$E2E_DIR/simulated.out"
+# The release build (-O3 -march=native) must agree with the sanitizer build (-O1) to the
+# last bit too: unit tests run only the latter, so a kernel whose result depends on the
+# compiler's flags would otherwise show only in the benches.
+release_bin=$BYZGD_ROOT/build/bin
+[[ -x "$release_bin/byzgd-simulate" ]] || e2e_fail "the release build is missing ($release_bin)"
+"$release_bin/byzgd-simulate" --run-dir "$E2E_DIR/release" "${settings[@]}" --threads 2 \
+    >"$E2E_DIR/release.out" 2>&1
+e2e_expect_status $? 0 "$E2E_DIR/release.out"
 for run in first simulated; do
     [[ $(tr '\n' ' ' <"$E2E_DIR/$run/byzantine-slots") == "5 6 " ]] ||
         e2e_fail "$run: byzantine-slots should list slots 5 and 6" "$E2E_DIR/$run/byzantine-slots"
 done
 python3 - "$E2E_DIR/first/metrics.jsonl" "$E2E_DIR/second/metrics.jsonl" \
-    "$E2E_DIR/simulated/metrics.jsonl" <<'PY' || exit 1
+    "$E2E_DIR/simulated/metrics.jsonl" "$E2E_DIR/release/metrics.jsonl" <<'PY' || exit 1
 import json, sys
 def load(path):
     rows = [json.loads(line) for line in open(path)]
@@ -42,15 +50,16 @@ def load(path):
             del row[key]  # elapsed_s, collect_s, aggregate_s, update_s, publish_s, stream_s
         del row["disconnects"]
     return rows
-first, second, simulated = (load(path) for path in sys.argv[1:4])
-assert len(first) == 12 and len(second) == 12 and len(simulated) == 12
-for a, b, c in zip(first, second, simulated):
+first, second, simulated, release = (load(path) for path in sys.argv[1:5])
+assert len(first) == 12 and len(second) == 12 and len(simulated) == 12 and len(release) == 12
+for a, b, c, r in zip(first, second, simulated, release):
     assert a == b, f"cluster runs differ in round {a['round']}:\n{a}\n{b}"
     assert a == c, f"simulation differs in round {a['round']}:\n{a}\n{c}"
+    assert a == r, f"the release build differs in round {a['round']}:\n{a}\n{r}"
 for row in first:
     assert row["accepted"] == 7 and "selected_byzantine" in row, row
     kept = sum(1 for slot in row["selected"] if slot >= 5)
     assert row["selected_byzantine"] == kept, row
-print(f"12 rounds identical in the 3 runs; final accuracy {first[-1]['test_accuracy']}; "
+print(f"12 rounds identical in the 4 runs; final accuracy {first[-1]['test_accuracy']}; "
       f"Byzantine rows kept: {sum(r['selected_byzantine'] for r in first)}")
 PY
