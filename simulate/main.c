@@ -2,7 +2,8 @@
     byzgd-cluster (minus transport and process options), the workers' own code (worker
     contexts and the Byzantine hooks), the server's round engine and evaluator, and the
     same RUN_DIR/metrics.jsonl, progress and `summary:` lines. No sockets: each round the n
-    proposals are computed by --threads threads, then offered to the engine in slot order.
+    proposals are computed by --threads threads and offered to the engine as they are
+    computed, like arrivals at a server; the rule takes them in slot order.
     With the same seed and quorum n, its metrics equal byzgd-cluster's value for value
     (times aside); tests/e2e_runs_repeat_and_simulate_agrees.sh checks it.
 
