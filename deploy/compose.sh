@@ -176,9 +176,14 @@ s_run() { # name overrides...
     fi
     # Every container's output goes to the log (the entrypoints name the slots they claimed).
     s_compose logs --no-color >>"$log" 2>&1 || true
+    # The server's run directory (config, metrics.jsonl, logs) outlives the volume: a
+    # demo whose numbers vanish with its containers cannot be looked into.
+    local kept="$state/$project-run"
+    rm -rf "$kept"
+    [[ -z "$server" ]] || docker cp "$server:/metrics/$RUN_NAME" "$kept" >>"$log" 2>&1 || true
     grep -o 'summary: .*' "$log" | tail -1
     ((status == 0)) || s_log "the server exited with $status"
-    s_log "logs in $log"
+    s_log "logs in $log${server:+, the run directory in $kept}"
     # Workers leave once the server said BYE; give them the grace they need, then remove all.
     s_compose down -v --timeout 20 >/dev/null 2>&1 || true
     local label="label=com.docker.compose.project=$project" left

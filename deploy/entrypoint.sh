@@ -57,6 +57,7 @@ server)
         --rule "${BYZGD_RULE:-multi-krum}" --model "${BYZGD_MODEL:-mlp}" \
         --dataset "${BYZGD_DATASET:-fashion-mnist}" --rounds "${BYZGD_ROUNDS:-150}" \
         --batch "${BYZGD_BATCH:-16}" --lr "${BYZGD_LR:-0.05}" --seed "${BYZGD_SEED:-1}" \
+        --deadline-ms "${BYZGD_DEADLINE_MS:-60000}" \
         --endpoint tcp://0.0.0.0:5555 --advertise "$server" \
         --run-dir "/metrics/${BYZGD_RUN_NAME:-run}" ${BYZGD_SERVER_FLAGS:-} "$@"
     ;;
