@@ -28,19 +28,9 @@ uint64_t byzgd_rng_below(byzgd_rng_t *rng, uint64_t bound);
 // on the generator's state, never on earlier calls' spare values).
 double byzgd_rng_gaussian(byzgd_rng_t *rng);
 
-// count normal deviates times scale, as floats, for the Gaussian attack's d values a round.
-// The stream layout (docs/ATTACKS.md): one draw of `rng` seeds BYZGD_RNG_FILL_LANES lane
-// generators (lane k: byzgd_rng_seed(lane, draw, k)); out[i] is (float)(scale * v) for the
-// next deviate v of lane i mod BYZGD_RNG_FILL_LANES, drawn by the ziggurat as in
-// byzgd_rng_gaussian except that the signed uniform is (2 + top 52 bits / 2^51) - 3. The
-// lanes are computed side by side in AVX2 registers where the processor has them: the same
-// values, bit for bit, as byzgd_rng_gaussian_fill_portable on any machine. `rng` advances
-// by one draw.
-#define BYZGD_RNG_FILL_LANES 4
+// out[i] = (float)(scale * byzgd_rng_gaussian(rng)) for i < count: the same values and the
+// same generator state afterwards as that loop, without a call per value.
 void byzgd_rng_gaussian_fill(byzgd_rng_t *rng, float *out, size_t count, double scale);
-
-// The same values one lane value at a time: the reference the vector path must equal.
-void byzgd_rng_gaussian_fill_portable(byzgd_rng_t *rng, float *out, size_t count, double scale);
 
 // Gamma(shape, 1) deviate for shape > 0 (Marsaglia–Tsang), used for Dirichlet shards.
 double byzgd_rng_gamma(byzgd_rng_t *rng, double shape);
