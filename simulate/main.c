@@ -2,7 +2,8 @@
     byzgd-cluster (minus transport and process options), the workers' own code (worker
     contexts and the Byzantine hooks), the server's round engine and evaluator, and the
     same RUN_DIR/metrics.jsonl, progress and `summary:` lines. No sockets: each round the n
-    proposals are computed by --threads threads, then offered to the engine in slot order.
+    proposals are computed by --threads threads and offered to the engine as they are
+    computed, like arrivals at a server; the rule takes them in slot order.
     With the same seed and quorum n, its metrics equal byzgd-cluster's value for value
     (times aside); tests/e2e_runs_repeat_and_simulate_agrees.sh checks it.
 
@@ -56,8 +57,6 @@ typedef struct {
     byzgd_dataset_t *train_set;
     byzgd_worker_context_t **contexts;
     byzgd_worker_hooks_t *hooks; // per slot; zero for honest slots
-    double *losses;
-    int *status; // per slot: 0 proposed, -1 the hook sent nothing
     byzgd_round_t *engine;
     byzgd_evaluator_t *evaluator;
     byzgd_metrics_t *metrics;
@@ -310,23 +309,37 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
         status = -1;
     sim->contexts = calloc(sim->n, sizeof(byzgd_worker_context_t *));
     sim->hooks = calloc(sim->n, sizeof *sim->hooks);
-    sim->losses = calloc(sim->n, sizeof *sim->losses);
-    sim->status = calloc(sim->n, sizeof *sim->status);
-    if (!sim->contexts || !sim->hooks || !sim->losses || !sim->status)
+    if (!sim->contexts || !sim->hooks)
         abort();
-    for (size_t slot = 0; slot < sim->n && status == 0; slot++) {
-        session.slot = session.shard_index = (uint32_t)slot;
-        sim->contexts[slot] = byzgd_worker_context_new(
-            &session, sim->train_set, NULL,
-            sim->is_byzantine[slot] ? byzgd_byzantine_data(&sim->attack) : BYZGD_WORKER_DATA_SHARD,
-            1, error, error_size);
-        if (!sim->contexts[slot])
-            status = -1;
-        else if (sim->is_byzantine[slot] &&
-                 byzgd_byzantine_hooks(&sim->hooks[slot], &sim->attack, collusion, error,
-                                       error_size) != 0)
+    // The contexts on --threads threads: each copies its shard of the training set, the
+    // bulk of the start-up (docs/SIMULATE.md). A context depends on its slot alone.
+    int n = (int)sim->n, failed_slot = -1;
+    if (status == 0) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(sim->threads)
+        for (int slot = 0; slot < n; slot++) {
+            byzgd_msg_config_t own = session;
+            own.slot = own.shard_index = (uint32_t)slot;
+            char slot_error[1024];
+            sim->contexts[slot] = byzgd_worker_context_new(&own, sim->train_set, NULL,
+                                                           sim->is_byzantine[slot]
+                                                               ? byzgd_byzantine_data(&sim->attack)
+                                                               : BYZGD_WORKER_DATA_SHARD,
+                                                           1, slot_error, sizeof slot_error);
+            if (!sim->contexts[slot]) {
+#pragma omp critical(s_setup_error)
+                if (failed_slot < 0 || slot < failed_slot) {
+                    failed_slot = slot;
+                    snprintf(error, error_size, "%s", slot_error);
+                }
+            }
+        }
+        if (failed_slot >= 0)
             status = -1;
     }
+    for (size_t slot = 0; slot < sim->n && status == 0; slot++)
+        if (sim->is_byzantine[slot] && byzgd_byzantine_hooks(&sim->hooks[slot], &sim->attack,
+                                                             collusion, error, error_size) != 0)
+            status = -1;
     byzgd_collusion_release(&collusion);
     if (status == 0) {
         byzgd_round_config_t round_config = {.worker_count = sim->n,
@@ -357,8 +370,6 @@ s_teardown(s_sim_t *sim)
     }
     free(sim->contexts);
     free(sim->hooks);
-    free(sim->losses);
-    free(sim->status);
     free(sim->is_byzantine);
     byzgd_round_destroy(&sim->engine);
     byzgd_evaluator_destroy(&sim->evaluator);
@@ -424,25 +435,31 @@ s_run(s_sim_t *sim)
         const float *params = byzgd_round_params(sim->engine);
         double computed_start = s_now_s();
         int n = (int)sim->n;
-        // Each context is used by one thread at a time; hooks keep per-slot state.
-#pragma omp parallel for schedule(dynamic, 1) num_threads(sim->threads)
-        for (int slot = 0; slot < n; slot++)
-            sim->status[slot] = byzgd_worker_context_propose(
-                sim->contexts[slot], &sim->hooks[slot], round, params,
-                byzgd_round_slot_row(sim->engine, (size_t)slot), &sim->losses[slot]);
         byzgd_round_record_t record = {.round = round};
-        record.collect_s = s_now_s() - computed_start;
-        for (size_t slot = 0; slot < sim->n; slot++) {
-            if (sim->status[slot] != 0)
-                continue;
-            byzgd_msg_reject_t reason = byzgd_round_accept(sim->engine, slot, round,
-                                                           byzgd_round_slot_row(sim->engine, slot),
-                                                           sim->d, sim->losses[slot]);
+        uint64_t rejected = 0;
+        // Each context is used by one thread at a time; hooks keep per-slot state. A row is
+        // offered to the engine as soon as it is computed, as the server accepts arrivals:
+        // the stream's thread computes its distances while the other proposals are being
+        // computed, and its finiteness check runs on the thread that computed it. Arrival
+        // order changes no bit: the rule takes the rows in slot order (round.h).
+#pragma omp parallel for schedule(dynamic, 1) num_threads(sim->threads) reduction(+ : rejected)
+        for (int slot = 0; slot < n; slot++) {
+            float *row = byzgd_round_slot_row(sim->engine, (size_t)slot);
+            double loss = NAN;
+            if (byzgd_worker_context_propose(sim->contexts[slot], &sim->hooks[slot], round, params,
+                                             row, &loss) != 0)
+                continue; // the hook sent nothing
+            byzgd_msg_reject_t reason;
+#pragma omp critical(s_engine)
+            reason = byzgd_round_accept(sim->engine, (size_t)slot, round, row, sim->d, loss);
             if (reason != BYZGD_MSG_OK) {
+#pragma omp atomic
                 record.rejected[reason]++;
-                rejected_total++;
+                rejected++;
             }
         }
+        rejected_total += rejected;
+        record.collect_s = s_now_s() - computed_start;
         byzgd_round_outcome_t outcome;
         byzgd_round_status_t status = byzgd_round_close(sim->engine, &outcome);
         byzgd_metrics_record_outcome(&record, &outcome);
@@ -490,8 +507,12 @@ main(int argc, char **argv)
     // libgomp reads OMP_WAIT_POLICY when it loads, before main: set it and start again.
     // Threads that spin between parallel regions take the cores the other thread and the
     // evaluator need (measured: 30 rounds of the demo setting, 5.7 s -> 3.8 s wall).
+    // OpenBLAS likewise starts its thread pool when it loads, and its idle threads yield in
+    // a loop (about 3 % of the run's CPU time), though every model here calls it on one
+    // thread: no pool, as byzgd-cluster starts its workers.
     if (!getenv("OMP_WAIT_POLICY")) {
         setenv("OMP_WAIT_POLICY", "passive", 1);
+        setenv("OPENBLAS_NUM_THREADS", "1", 0);
         execv("/proc/self/exe", argv); // on failure, run on with the busy-waiting default
     }
     char error[1024];
