@@ -924,7 +924,7 @@ TEST(worker_backs_off_on_rate_limited_and_exits_on_banned)
     byzgd_worker_config_init(&config);
     snprintf(config.endpoint, sizeof config.endpoint, "tcp://127.0.0.1:%d", port);
     config.insecure = true;
-    config.hello_interval_ms = 300;
+    config.hello_interval_ms = 1000; // before CONFIG, also the back-off interval
     config.give_up_ms = 30000;
     char error[512];
     byzgd_worker_t *worker = byzgd_worker_new(&config, error, sizeof error);
@@ -932,15 +932,17 @@ TEST(worker_backs_off_on_rate_limited_and_exits_on_banned)
     zframe_t *routing = NULL;
     ASSERT_EQ_INT(s_fake_server_recv(router, &routing), BYZGD_MSG_HELLO);
     int64_t first = zclock_mono();
-    zclock_sleep(200);
+    zclock_sleep(500);
     s_fake_server_error(router, routing, BYZGD_MSG_ERROR_RATE_LIMITED);
     int64_t limited = zclock_mono();
     zframe_destroy(&routing);
-    // Without the back-off the next HELLO would come 300 ms after the first; with it, one
-    // interval after the ERROR.
+    // Without the back-off the next HELLO would come 1000 ms after the first (500 after
+    // the ERROR); with it, one interval after the ERROR. The worker has 500 ms to read the
+    // ERROR before its HELLO timer fires (with 300 / 200 ms it had 100, and under load the
+    // HELLO went out first).
     ASSERT_EQ_INT(s_fake_server_recv(router, &routing), BYZGD_MSG_HELLO);
     int64_t second = zclock_mono();
-    ASSERT_MSG(second - limited >= 250, "HELLO %lld ms after the ERROR, %lld after the first",
+    ASSERT_MSG(second - limited >= 800, "HELLO %lld ms after the ERROR, %lld after the first",
                (long long)(second - limited), (long long)(second - first));
     byzgd_worker_stats_t stats;
     ASSERT_EQ_INT(byzgd_worker_stats(worker, &stats), 0);
