@@ -31,28 +31,17 @@ for ((repeat = 1; repeat <= repeats; repeat++)); do
     rm -rf "$tmp/simulate" "$tmp/cluster"
     simulate=$(s_time simulate "$bin/byzgd-simulate" "${settings[@]}" --threads "$threads" --run-dir "$tmp/simulate")
     cluster=$(s_time cluster "$bin/byzgd-cluster" "${settings[@]}" --insecure --run-dir "$tmp/cluster")
-    ratios+=("$(python3 - "$tmp" "$simulate" "$cluster" "$rounds" "$threads" <<'PY'
+    same=identical
+    e2e_same_metrics "$tmp"/{simulate,cluster}/metrics.jsonl >/dev/null || same=DIFFER
+    ratios+=("$(python3 - "$tmp" "$simulate" "$cluster" "$rounds" "$threads" "$same" <<'PY'
 import json, sys
-tmp, simulate, cluster, rounds, threads = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-def load(path):
-    rows = [json.loads(line) for line in open(path)]
-    for row in rows:
-        for key in [k for k in row if k.endswith("_s") or k == "disconnects"]:
-            del row[key]
-    return rows
-simulated, networked = load(f"{tmp}/simulate/metrics.jsonl"), load(f"{tmp}/cluster/metrics.jsonl")
-same = simulated == networked
-for a, b in zip(simulated, networked):
-    if a != b:
-        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-        print(f"first difference in round {a['round']}: " +
-              ", ".join(f"{k} {a.get(k)} vs {b.get(k)}" for k in keys), file=sys.stderr)
-        break
+tmp, simulate, cluster, rounds, threads, same = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+simulated = [json.loads(line) for line in open(f"{tmp}/simulate/metrics.jsonl")]
 accuracy = [r for r in simulated if "test_accuracy" in r][-1]["test_accuracy"]
 print(f"byzgd-simulate --threads {threads}: {simulate:6.1f} s ({rounds / simulate:5.2f} rounds/s), "
       f"byzgd-cluster --insecure: {cluster:6.1f} s ({rounds / cluster:5.2f} rounds/s), "
       f"ratio {simulate / cluster:.3f}; final accuracy {accuracy:.4f}; "
-      f"metrics {'identical' if same else 'DIFFER'}", file=sys.stderr)
+      f"metrics {same}", file=sys.stderr)
 print(f"{simulate / cluster:.3f}")
 PY
 )")

@@ -340,13 +340,21 @@ TEST(idx_missing_directory_says_what_to_install)
     ASSERT_STR_CONTAINS(error, "truncated gzip");
 }
 
-TEST(idx_real_fashion_mnist_if_installed)
+// True when the Debian package's Fashion-MNIST is there; otherwise says the test skips.
+static bool
+s_fashion_mnist_installed(void)
 {
     struct stat info;
-    if (stat("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", &info) != 0) {
-        printf("skip: Fashion-MNIST not installed\n");
+    if (stat("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", &info) == 0)
+        return true;
+    printf("skip: Fashion-MNIST not installed\n");
+    return false;
+}
+
+TEST(idx_real_fashion_mnist_if_installed)
+{
+    if (!s_fashion_mnist_installed())
         return;
-    }
     char error[512];
     byzgd_dataset_options_t options = {.split = BYZGD_SPLIT_TEST};
     byzgd_dataset_t *data = byzgd_dataset_load("fashion-mnist", &options, error, sizeof error);
@@ -373,11 +381,8 @@ TEST(idx_cache_is_mapped_shared_and_rebuilt_when_corrupt)
     // The first load decodes and writes the cache, then maps it; the second maps it
     // without decoding; both hold the same bytes. A corrupted cache is decoded again and
     // replaced; `limit` cuts a mapped set too.
-    struct stat info;
-    if (stat("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", &info) != 0) {
-        printf("skip: Fashion-MNIST not installed\n");
+    if (!s_fashion_mnist_installed())
         return;
-    }
     char error[512];
     byzgd_dataset_options_t options = {.split = BYZGD_SPLIT_TEST, .cache_dir = byzgd_test_tmpdir()};
     byzgd_dataset_t *first = byzgd_dataset_load("fashion-mnist", &options, error, sizeof error);
@@ -441,11 +446,8 @@ TEST(idx_cache_mapping_is_read_only_and_a_shard_maps_none_of_it)
     // reads its rows from the file: cutting a 20th of the set leaves the mapping's resident
     // size at the pages of the header and labels, instead of (fault-around) most of the
     // file. The rows equal those of the same set held in ordinary memory.
-    struct stat info;
-    if (stat("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", &info) != 0) {
-        printf("skip: Fashion-MNIST not installed\n");
+    if (!s_fashion_mnist_installed())
         return;
-    }
     char error[512];
     byzgd_dataset_options_t options = {.split = BYZGD_SPLIT_TEST, .cache_dir = byzgd_test_tmpdir()};
     byzgd_dataset_t *mapped = byzgd_dataset_load("fashion-mnist", &options, error, sizeof error);

@@ -49,20 +49,36 @@ s_rows(void)
     return x;
 }
 
-// Streams rows slot by slot in the order `order` (count of them) and finishes.
+// Streams rows of d values slot by slot in the order `order` (count of them), draining
+// after arrivals 0, drain_every, 2 drain_every, ... (0: never) and pausing 3 ms after
+// arrival pause_after (count or more: never), then finishes.
+static void
+s_stream_paced(byzgd_gar_stream_t *stream, const byzgd_gar_config_t *config,
+               byzgd_gar_result_t *result, const float *x, size_t d, const size_t *order,
+               size_t count, size_t drain_every, size_t pause_after)
+{
+    char error[256] = "";
+    byzgd_gar_stream_reset(stream, config);
+    for (size_t k = 0; k < count; k++) {
+        ASSERT_MSG(
+            byzgd_gar_stream_add_row(stream, order[k], x + order[k] * d, error, sizeof error) == 0,
+            "%s", error);
+        if (drain_every && k % drain_every == 0)
+            byzgd_gar_stream_drain(stream);
+        if (k == pause_after)
+            usleep(3000);
+    }
+    ASSERT_EQ_INT(byzgd_gar_stream_count(stream), count);
+    ASSERT_MSG(byzgd_gar_stream_finish(stream, result, error, sizeof error) == 0, "%s: %s",
+               byzgd_gar_rule_name(config->rule), error);
+}
+
+// Streams rows of D values in the order `order` (count of them) and finishes.
 static void
 s_stream(byzgd_gar_stream_t *stream, const byzgd_gar_config_t *config, byzgd_gar_result_t *result,
          const float *x, const size_t *order, size_t count)
 {
-    char error[256] = "";
-    byzgd_gar_stream_reset(stream, config);
-    for (size_t k = 0; k < count; k++)
-        ASSERT_MSG(
-            byzgd_gar_stream_add_row(stream, order[k], x + order[k] * D, error, sizeof error) == 0,
-            "%s", error);
-    ASSERT_EQ_INT(byzgd_gar_stream_count(stream), count);
-    ASSERT_MSG(byzgd_gar_stream_finish(stream, result, error, sizeof error) == 0, "%s: %s",
-               byzgd_gar_rule_name(config->rule), error);
+    s_stream_paced(stream, config, result, x, D, order, count, 0, count);
 }
 
 static void
@@ -222,6 +238,11 @@ TEST(stream_batches_and_threads_give_the_same_bits)
     byzgd_gar_result_t *first = byzgd_gar_result_new(n, d), *other = byzgd_gar_result_new(n, d);
     byzgd_gar_result_t *batch = byzgd_gar_result_new(n, d);
     const size_t order[9] = {3, 8, 0, 6, 1, 5, 2, 7, 4};
+    size_t backwards[9], order_reversed[9];
+    for (size_t k = 0; k < n; k++) {
+        backwards[k] = n - 1 - k;
+        order_reversed[k] = order[n - 1 - k];
+    }
     char error[256] = "";
     for (int r = 0; r < 3; r++) {
         byzgd_gar_config_t config = s_config(rules[r], 1);
@@ -229,40 +250,20 @@ TEST(stream_batches_and_threads_give_the_same_bits)
 #ifdef _OPENMP
         omp_set_num_threads(1);
 #endif
-        byzgd_gar_stream_reset(stream, &config);
-        for (size_t k = 0; k < n; k++) {
-            ASSERT_EQ_INT(
-                byzgd_gar_stream_add_row(stream, order[k], x + order[k] * d, error, sizeof error),
-                0);
-            byzgd_gar_stream_drain(stream);
-        }
+        s_stream_paced(stream, &config, first, x, d, order, n, 1, n);
         ASSERT(byzgd_gar_stream_busy_s(stream) > 0);
-        ASSERT_MSG(byzgd_gar_stream_finish(stream, first, error, sizeof error) == 0, "%s", error);
         // (b) all at once, in another order: batches as the thread finds them, the rest
         // split among the two threads finish waits with.
 #ifdef _OPENMP
         omp_set_num_threads(2);
 #endif
-        byzgd_gar_stream_reset(stream, &config);
-        for (size_t k = 0; k < n; k++)
-            ASSERT_EQ_INT(byzgd_gar_stream_add_row(stream, n - 1 - k, x + (n - 1 - k) * d, error,
-                                                   sizeof error),
-                          0);
-        ASSERT_MSG(byzgd_gar_stream_finish(stream, other, error, sizeof error) == 0, "%s", error);
+        s_stream_paced(stream, &config, other, x, d, backwards, n, 0, n);
         s_assert_same_d(other, first, true, rules[r], d);
         // (c) a caller with four threads: the thread computes on two while rows arrive.
 #ifdef _OPENMP
         omp_set_num_threads(4);
 #endif
-        byzgd_gar_stream_reset(stream, &config);
-        for (size_t k = 0; k < n; k++) {
-            ASSERT_EQ_INT(byzgd_gar_stream_add_row(stream, order[n - 1 - k],
-                                                   x + order[n - 1 - k] * d, error, sizeof error),
-                          0);
-            if (k % 3 == 0)
-                byzgd_gar_stream_drain(stream);
-        }
-        ASSERT_MSG(byzgd_gar_stream_finish(stream, other, error, sizeof error) == 0, "%s", error);
+        s_stream_paced(stream, &config, other, x, d, order_reversed, n, 3, n);
         s_assert_same_d(other, first, true, rules[r], d);
 #ifdef _OPENMP
         omp_set_num_threads(2);
@@ -270,15 +271,7 @@ TEST(stream_batches_and_threads_give_the_same_bits)
         // (d) sweeps stopped for newer rows: four rows start one; while it runs (usually:
         // 41 slices), five more arrive and stop it, the new sweep takes them up to the first
         // four's progress.
-        byzgd_gar_stream_reset(stream, &config);
-        for (size_t k = 0; k < n; k++) {
-            ASSERT_EQ_INT(
-                byzgd_gar_stream_add_row(stream, order[k], x + order[k] * d, error, sizeof error),
-                0);
-            if (k == 3)
-                usleep(3000);
-        }
-        ASSERT_MSG(byzgd_gar_stream_finish(stream, other, error, sizeof error) == 0, "%s", error);
+        s_stream_paced(stream, &config, other, x, d, order, n, 0, 3);
         s_assert_same_d(other, first, true, rules[r], d);
         ASSERT_MSG(byzgd_gar_apply(&config, batch, x, n, d, error, sizeof error) == 0, "%s", error);
         s_assert_same_d(first, batch, false, rules[r], d);
@@ -343,6 +336,9 @@ TEST(stream_streams_only_where_it_pays)
     byzgd_rng_t rng;
     byzgd_rng_seed(&rng, 43, 0);
     char error[256] = "";
+    size_t order[40];
+    for (size_t i = 0; i < n; i++)
+        order[i] = (i * 7) % n;
     for (int k = 0; k < 2; k++) {
         size_t d = sizes[k];
         float *x = malloc(n * d * sizeof *x);
@@ -356,14 +352,7 @@ TEST(stream_streams_only_where_it_pays)
         byzgd_gar_result_t *batch = byzgd_gar_result_new(n, d);
         ASSERT(stream && streamed && batch);
         byzgd_gar_config_t config = s_config("multi-krum", 9);
-        byzgd_gar_stream_reset(stream, &config);
-        for (size_t i = 0; i < n; i++) {
-            size_t slot = (i * 7) % n;
-            ASSERT_EQ_INT(byzgd_gar_stream_add_row(stream, slot, x + slot * d, error, sizeof error),
-                          0);
-        }
-        ASSERT_MSG(byzgd_gar_stream_finish(stream, streamed, error, sizeof error) == 0, "%s",
-                   error);
+        s_stream_paced(stream, &config, streamed, x, d, order, n, 0, n);
         ASSERT_MSG(byzgd_gar_apply(&config, batch, x, n, d, error, sizeof error) == 0, "%s", error);
         bool streams = k == 1;
         ASSERT_EQ_INT(byzgd_gar_stream_pays(n, d), streams);

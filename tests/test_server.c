@@ -49,6 +49,26 @@ s_config(byzgd_server_config_t *config, size_t n)
     config->heartbeat_timeout_ms = 20000;
 }
 
+// The session CONFIG of the tests' logistic regression (d = D: 20 inputs, 2 classes) for
+// worker `slot` of `worker_count`, each with its own shard; seed 1.
+static byzgd_msg_config_t
+s_logreg_session(const char *dataset, uint32_t worker_count, uint32_t slot)
+{
+    byzgd_msg_config_t session = {.worker_count = worker_count,
+                                  .dimension = D,
+                                  .architecture = "logreg",
+                                  .channels = 1,
+                                  .height = 1,
+                                  .width = 20,
+                                  .class_count = 2,
+                                  .shard_index = slot,
+                                  .shard_count = worker_count,
+                                  .slot = slot,
+                                  .seed = 1};
+    snprintf(session.dataset, sizeof session.dataset, "%s", dataset);
+    return session;
+}
+
 static byzgd_server_t *
 s_server(const byzgd_server_config_t *config)
 {
@@ -1108,19 +1128,10 @@ TEST(worker_skips_to_the_newest_queued_params)
     zmsg_destroy(&hello);
     const uint64_t epoch = 77;
     byzgd_msg_t msg = {.type = BYZGD_MSG_CONFIG, .epoch = epoch, .round = 1};
-    msg.config = (byzgd_msg_config_t){.worker_count = 1,
-                                      .dimension = D,
-                                      .architecture = "logreg",
-                                      .channels = 1,
-                                      .height = 1,
-                                      .width = 20,
-                                      .class_count = 2,
-                                      .dataset = "synthetic",
-                                      .shard_count = 1,
-                                      .batch_size = 4,
-                                      .seed = 1,
-                                      .heartbeat_interval_ms = 1000,
-                                      .heartbeat_timeout_ms = 10000};
+    msg.config = s_logreg_session("synthetic", 1, 0);
+    msg.config.batch_size = 4;
+    msg.config.heartbeat_interval_ms = 1000;
+    msg.config.heartbeat_timeout_ms = 10000;
     float params[D] = {0};
     for (uint64_t round = 0; round <= 4; round++) {
         if (round > 0) {
@@ -1353,20 +1364,10 @@ TEST(attackers_hold_only_the_data_their_attack_reads)
     byzgd_attack_config_init(&attack);
     ASSERT_EQ_INT(
         byzgd_attack_config_parse_option(&attack, "attack", "gaussian", error, sizeof error), 0);
-    byzgd_msg_config_t session = {.worker_count = 3,
-                                  .byzantine_count = 1,
-                                  .dimension = D,
-                                  .architecture = "logreg",
-                                  .channels = 1,
-                                  .height = 1,
-                                  .width = 20,
-                                  .class_count = 2,
-                                  .dataset = "fashion-mnist",
-                                  .shard_index = 2,
-                                  .shard_count = 3,
-                                  .slot = 2,
-                                  .batch_size = 8,
-                                  .seed = 5};
+    byzgd_msg_config_t session = s_logreg_session("fashion-mnist", 3, 2);
+    session.byzantine_count = 1;
+    session.batch_size = 8;
+    session.seed = 5;
     byzgd_worker_context_t *context = byzgd_worker_context_new(
         &session, NULL, "/nonexistent/byzgd-data", BYZGD_WORKER_DATA_NONE, 1, error, sizeof error);
     ASSERT_MSG(context, "%s", error);

@@ -123,6 +123,12 @@ print(eval(sys.argv[2]))
 EOF
 }
 
+# Checks that metrics.jsonl files agree value for value, times aside (tests/support/
+# same_metrics.py: options --ignore KEY, --rounds N); prints one line, or the first difference.
+e2e_same_metrics() { # [--ignore KEY] [--rounds N] first other...
+    python3 "$BYZGD_ROOT/tests/support/same_metrics.py" "$@"
+}
+
 # Runs byzgd-cluster into RUN_DIR, its output in RUN_DIR.out; returns its exit status.
 # E2E_CLUSTER_FLAGS (e.g. --insecure) is appended, for debugging a failing test by hand.
 e2e_cluster() { # run_dir flags...
