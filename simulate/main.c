@@ -436,29 +436,28 @@ s_run(s_sim_t *sim)
         double computed_start = s_now_s();
         int n = (int)sim->n;
         byzgd_round_record_t record = {.round = round};
-        uint64_t rejected = 0;
         // Each context is used by one thread at a time; hooks keep per-slot state. A row is
         // offered to the engine as soon as it is computed, as the server accepts arrivals:
         // the stream's thread computes its distances while the other proposals are being
         // computed, and its finiteness check runs on the thread that computed it. Arrival
         // order changes no bit: the rule takes the rows in slot order (round.h).
-#pragma omp parallel for schedule(dynamic, 1) num_threads(sim->threads) reduction(+ : rejected)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(sim->threads)
         for (int slot = 0; slot < n; slot++) {
             float *row = byzgd_round_slot_row(sim->engine, (size_t)slot);
             double loss = NAN;
             if (byzgd_worker_context_propose(sim->contexts[slot], &sim->hooks[slot], round, params,
                                              row, &loss) != 0)
                 continue; // the hook sent nothing
-            byzgd_msg_reject_t reason;
 #pragma omp critical(s_engine)
-            reason = byzgd_round_accept(sim->engine, (size_t)slot, round, row, sim->d, loss);
-            if (reason != BYZGD_MSG_OK) {
-#pragma omp atomic
-                record.rejected[reason]++;
-                rejected++;
+            {
+                byzgd_msg_reject_t reason =
+                    byzgd_round_accept(sim->engine, (size_t)slot, round, row, sim->d, loss);
+                if (reason != BYZGD_MSG_OK) {
+                    record.rejected[reason]++;
+                    rejected_total++;
+                }
             }
         }
-        rejected_total += rejected;
         record.collect_s = s_now_s() - computed_start;
         byzgd_round_outcome_t outcome;
         byzgd_round_status_t status = byzgd_round_close(sim->engine, &outcome);
