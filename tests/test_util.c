@@ -79,16 +79,88 @@ TEST(rng_gaussian_distribution)
     ASSERT(beyond_4 > 63 - 4 * 8 && beyond_4 < 63 + 4 * 8);
 }
 
+// FNV-1a over the floats' bytes (little-endian bit patterns): a fingerprint of a sequence.
+static uint64_t
+s_float_fingerprint(const float *values, size_t count)
+{
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &values[i], sizeof bits);
+        for (int byte = 0; byte < 4; byte++) {
+            hash ^= (bits >> (8 * byte)) & 0xff;
+            hash *= 0x100000001b3ULL;
+        }
+    }
+    return hash;
+}
+
+// The fill against byzgd_rng_gaussian one value at a time, converted as the fill converts:
+// the same floats and the same generator state afterwards, for short fills of every length
+// up to 50 on many seeds and for long ones (a million values meet the tail beyond R, about
+// 0.06 % of trials, and the wedge's rejections, about 1.2 %).
 TEST(rng_gaussian_fill_equals_draws)
 {
-    byzgd_rng_t a, b;
-    byzgd_rng_seed(&a, 5, 1);
-    byzgd_rng_seed(&b, 5, 1);
-    float filled[1000];
-    byzgd_rng_gaussian_fill(&a, filled, 1000, 14.0);
-    for (size_t i = 0; i < 1000; i++)
-        ASSERT(filled[i] == (float)(14.0 * byzgd_rng_gaussian(&b)));
-    ASSERT(byzgd_rng_next(&a) == byzgd_rng_next(&b));
+    const double scales[] = {1.0, 200.0, 1e-3, 14.0};
+    float filled[50];
+    for (uint64_t seed = 0; seed < 40; seed++)
+        for (size_t count = 0; count <= 50; count++) {
+            double scale = scales[(seed + count) % 4];
+            byzgd_rng_t a, b;
+            byzgd_rng_seed(&a, seed, count);
+            b = a;
+            byzgd_rng_gaussian_fill(&a, filled, count, scale);
+            for (size_t i = 0; i < count; i++)
+                ASSERT(filled[i] == (float)(scale * byzgd_rng_gaussian(&b)));
+            ASSERT(memcmp(&a, &b, sizeof a) == 0);
+        }
+    size_t count = 1000000, tail = 0;
+    float *values = malloc(count * sizeof *values);
+    ASSERT(values != NULL);
+    for (int s = 0; s < 3; s++) {
+        byzgd_rng_t a, b;
+        byzgd_rng_seed(&a, 11 + (uint64_t)s, 4);
+        b = a;
+        byzgd_rng_gaussian_fill(&a, values, count, scales[s]);
+        for (size_t i = 0; i < count; i++) {
+            double value = byzgd_rng_gaussian(&b);
+            ASSERT(values[i] == (float)(scales[s] * value));
+            tail += fabs(value) > 3.442619855899; // R: drawn by the tail's own path
+        }
+        ASSERT(memcmp(&a, &b, sizeof a) == 0);
+    }
+    free(values);
+    ASSERT(tail > 1000); // about 3 x 576: the tail path was exercised
+}
+
+// The sequence itself: values and fingerprints the fill gave before it was restructured for
+// speed. Every stored result (the README's figures, docs/RESULTS.md) depends on it, so a
+// change that moves one bit must fail here.
+TEST(rng_gaussian_fill_known_values)
+{
+    const float first[8] = {0x1.0a9564p-1f,  0x1.c18a3ap-2f,  -0x1.877a08p+0f, -0x1.533266p-2f,
+                            -0x1.112e68p-3f, -0x1.e3cabap-1f, -0x1.ae5012p+0f, 0x1.cc7f54p-1f};
+    float head[8];
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 1, 0);
+    byzgd_rng_gaussian_fill(&rng, head, 8, 1.0);
+    for (int i = 0; i < 8; i++)
+        ASSERT_MSG(head[i] == first[i], "value %d: %a, expected %a", i, (double)head[i],
+                   (double)first[i]);
+    const double scales[] = {1.0, 200.0, 1e-3};
+    const uint64_t fingerprints[] = {0x35fb52fe3078bb8eULL, 0x2038f710e56a6483ULL,
+                                     0x6e91243eb4fbe04dULL};
+    size_t count = 1000000;
+    float *values = malloc(count * sizeof *values);
+    ASSERT(values != NULL);
+    for (int s = 0; s < 3; s++) {
+        byzgd_rng_seed(&rng, 7, 2);
+        byzgd_rng_gaussian_fill(&rng, values, count, scales[s]);
+        ASSERT_MSG(s_float_fingerprint(values, count) == fingerprints[s], "scale %g: %#llx",
+                   scales[s], (unsigned long long)s_float_fingerprint(values, count));
+        ASSERT(byzgd_rng_next(&rng) == 0x8d0e43270b6bb3eULL);
+    }
+    free(values);
 }
 
 TEST(rng_gamma_mean)
@@ -226,6 +298,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(rng_gaussian_moments),
     TEST_CASE(rng_gaussian_distribution),
     TEST_CASE(rng_gaussian_fill_equals_draws),
+    TEST_CASE(rng_gaussian_fill_known_values),
     TEST_CASE(rng_gamma_mean),
     TEST_CASE(rng_below_and_shuffle),
     TEST_CASE(json_nesting_commas_and_escapes),
