@@ -9,8 +9,6 @@
 
 #include "support/log.h"
 
-#define S_EVAL_BATCH 256
-
 struct byzgd_evaluator_t {
     zactor_t *actor;
     size_t dimension;
@@ -69,7 +67,7 @@ byzgd_evaluator_t *
 byzgd_evaluator_new(const byzgd_model_spec_t *spec, byzgd_dataset_t **test_set_p, char *error,
                     size_t error_size)
 {
-    byzgd_model_t *model = byzgd_model_new(spec, S_EVAL_BATCH, error, error_size);
+    byzgd_model_t *model = byzgd_model_new(spec, BYZGD_EVAL_CHUNK, error, error_size);
     if (!model)
         return NULL;
     if (byzgd_model_feature_count(model) != (*test_set_p)->feature_count) {

@@ -18,6 +18,11 @@
 
 typedef struct byzgd_evaluator_t byzgd_evaluator_t;
 
+// An evaluation runs through the test set in chunks of this many examples, on one thread,
+// their sums added in order (byzgd_model_evaluate_arrays); byzgd-simulate computes the same
+// chunks on its threads and adds them in the same order, for the same bits.
+#define BYZGD_EVAL_CHUNK 256
+
 // Starts an evaluator for `spec` that owns *test_set_p (nulled). Returns NULL with a
 // message if the model cannot be built.
 byzgd_evaluator_t *byzgd_evaluator_new(const byzgd_model_spec_t *spec, byzgd_dataset_t **test_set_p,

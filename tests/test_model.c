@@ -766,6 +766,54 @@ TEST(evaluate_in_batches_matches_one_batch)
     byzgd_model_destroy(&large);
 }
 
+// byzgd-simulate evaluates a test set in chunks on several threads, each with its own model,
+// and adds the chunks' sums in order: the bits of one model going through all the chunks.
+TEST(evaluate_chunks_apart_give_the_bits_of_one_pass)
+{
+    byzgd_model_spec_t spec = {
+        .architecture = "mlp", .channels = 1, .height = 4, .width = 5, .class_count = 3};
+    char error[256];
+    byzgd_model_t *whole = byzgd_model_new(&spec, 4, error, sizeof error);
+    byzgd_model_t *apart[2] = {byzgd_model_new(&spec, 4, error, sizeof error),
+                               byzgd_model_new(&spec, 4, error, sizeof error)};
+    ASSERT(whole && apart[0] && apart[1]);
+    size_t d = byzgd_model_dimension(whole);
+    float *params = malloc(d * sizeof *params);
+    ASSERT(params);
+    byzgd_model_init(whole, params, 7);
+    enum { COUNT = 11 }; // chunks of 4, 4 and 3
+    float x[COUNT * 20];
+    uint8_t labels[COUNT];
+    byzgd_rng_t rng;
+    byzgd_rng_seed(&rng, 4, 1);
+    s_fill_gaussian(x, COUNT * 20, &rng, 1.0);
+    for (int i = 0; i < COUNT; i++)
+        labels[i] = (uint8_t)byzgd_rng_below(&rng, 3);
+    double loss, accuracy;
+    byzgd_model_evaluate_arrays(whole, &loss, &accuracy, params, x, labels, COUNT);
+    double chunk_loss[3] = {0};
+    size_t chunk_correct[3] = {0};
+    for (int chunk = 2; chunk >= 0; chunk--) { // out of order, alternating models
+        size_t first = (size_t)chunk * 4, count = COUNT - first < 4 ? COUNT - first : 4;
+        byzgd_model_evaluate_add(apart[chunk % 2], &chunk_loss[chunk], &chunk_correct[chunk],
+                                 params, x + first * 20, labels + first, count);
+    }
+    double loss_sum = 0;
+    size_t correct = 0;
+    for (int chunk = 0; chunk < 3; chunk++) {
+        loss_sum += chunk_loss[chunk];
+        correct += chunk_correct[chunk];
+    }
+    ASSERT_MSG(loss_sum / COUNT == loss, "%.17g != %.17g", loss_sum / COUNT, loss);
+    ASSERT_MSG((double)correct / COUNT == accuracy, "accuracy %g != %g", (double)correct / COUNT,
+               accuracy);
+    ASSERT(loss > 0 && isfinite(loss));
+    free(params);
+    byzgd_model_destroy(&whole);
+    byzgd_model_destroy(&apart[0]);
+    byzgd_model_destroy(&apart[1]);
+}
+
 // ---- parameter files
 
 static void
@@ -936,6 +984,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(determinism_for_a_fixed_seed),
     TEST_CASE(mlp_loss_falls_on_synthetic_data),
     TEST_CASE(evaluate_in_batches_matches_one_batch),
+    TEST_CASE(evaluate_chunks_apart_give_the_bits_of_one_pass),
     TEST_CASE(params_file_round_trip_and_refusals),
     TEST_CASE(lr_schedules),
 };

@@ -1385,6 +1385,46 @@ TEST(attackers_hold_only_the_data_their_attack_reads)
     byzgd_worker_context_destroy(&context);
 }
 
+// The worker reads aligned parameters in place and copies misaligned ones (a PARAMS tensor
+// may sit at any address in its frame): both give the same proposal, and the context keeps
+// no pointer to the caller's values once the call returned.
+TEST(proposal_is_the_same_from_aligned_and_misaligned_parameters)
+{
+    byzgd_msg_config_t session = s_logreg_session("synthetic", 2, 1);
+    session.batch_size = 8;
+    char error[512];
+    byzgd_worker_context_t *contexts[2];
+    for (int i = 0; i < 2; i++) {
+        contexts[i] = byzgd_worker_context_new(&session, NULL, NULL, BYZGD_WORKER_DATA_SHARD, 1,
+                                               error, sizeof error);
+        ASSERT_MSG(contexts[i], "%s", error);
+    }
+    float aligned[D];
+    unsigned char bytes[D * sizeof(float) + 1];
+    for (size_t j = 0; j < D; j++)
+        aligned[j] = 0.01f * (float)j - 0.2f;
+    memcpy(bytes + 1, aligned, sizeof aligned);
+    for (uint64_t round = 1; round <= 3; round++) {
+        float from_aligned[D], from_bytes[D];
+        double loss_aligned = NAN, loss_bytes = NAN;
+        ASSERT_EQ_INT(byzgd_worker_context_propose(contexts[0], NULL, round, aligned, from_aligned,
+                                                   &loss_aligned),
+                      0);
+        ASSERT_EQ_INT(byzgd_worker_context_propose(contexts[1], NULL, round, bytes + 1, from_bytes,
+                                                   &loss_bytes),
+                      0);
+        ASSERT_MSG(memcmp(from_aligned, from_bytes, sizeof from_aligned) == 0,
+                   "round %" PRIu64 ": the proposals differ", round);
+        ASSERT_MSG(loss_aligned == loss_bytes && isfinite(loss_aligned), "losses %g and %g",
+                   loss_aligned, loss_bytes);
+        for (int i = 0; i < 2; i++)
+            ASSERT_MSG(byzgd_worker_context_params(contexts[i]) == NULL,
+                       "context %d kept the caller's parameters", i);
+    }
+    for (int i = 0; i < 2; i++)
+        byzgd_worker_context_destroy(&contexts[i]);
+}
+
 static const byzgd_test_case_t cases[] = {
     TEST_CASE(round_completes_with_quorum_and_updates_parameters),
     TEST_CASE(krum_selection_is_reported_by_slot_and_lr_schedule_applies),
@@ -1401,6 +1441,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(config_parses_the_agreed_flags),
     TEST_CASE(config_refuses_bad_combinations),
     TEST_CASE(metrics_lines_wait_for_their_evaluation),
+    TEST_CASE(proposal_is_the_same_from_aligned_and_misaligned_parameters),
     TEST_CASE(checkpoint_round_trip_and_refusals),
     TEST_CASE(metrics_truncate_after_drops_later_and_torn_lines),
     TEST_CASE(worker_backs_off_on_rate_limited_and_exits_on_banned),

@@ -43,8 +43,9 @@ struct byzgd_worker_context_t {
     const byzgd_dataset_t *full; // whole training set (NULL unless BYZGD_WORKER_DATA_FULL)
     byzgd_dataset_t *owned_full; // `full` when the context loaded it itself
     byzgd_rng_t rng;             // the worker's sampling stream (seed, slot)
-    float *params;
-    float *features; // max_batch × feature_count
+    const float *params;         // x_t during byzgd_worker_context_propose, else NULL
+    float *params_copy;          // x_t copied when the caller's values are misaligned
+    float *features;             // max_batch × feature_count
     uint8_t *labels;
     float *scratch; // d floats, for the full-set gradient
     size_t max_batch;
@@ -166,7 +167,7 @@ byzgd_worker_context_destroy(byzgd_worker_context_t **context_p)
     byzgd_model_destroy(&context->model);
     byzgd_dataset_destroy(&context->shard);
     byzgd_dataset_destroy(&context->owned_full);
-    free(context->params);
+    free(context->params_copy);
     free(context->features);
     free(context->labels);
     free(context->scratch);
@@ -231,9 +232,6 @@ byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_
         byzgd_set_error(error, error_size, "dataset and model shapes differ");
         goto failed;
     }
-    context->params = calloc(context->d, sizeof *context->params);
-    if (!context->params)
-        abort();
     if (context->shard) {
         size_t feature_count = context->shard->feature_count;
         context->scratch = calloc(context->d, sizeof *context->scratch);
@@ -261,12 +259,24 @@ byzgd_worker_context_propose(byzgd_worker_context_t *context, const byzgd_worker
                              double *loss_out)
 {
     context->round = round;
-    // PARAMS tensors may sit at any address in the received frame: one copy, as bytes.
-    memcpy(context->params, params, context->d * sizeof *context->params);
+    // Aligned values (byzgd-simulate's x_t, and a PARAMS tensor that happens to be aligned in
+    // its frame) are read in place for this call; others are copied once, as bytes. Reading
+    // in place saved byzgd-simulate a copy of x_t per slot and round (~7 % of its CPU).
+    if ((uintptr_t)params % _Alignof(float) == 0)
+        context->params = params;
+    else {
+        if (!context->params_copy && !(context->params_copy = malloc(context->d * sizeof(float))))
+            abort();
+        memcpy(context->params_copy, params, context->d * sizeof(float));
+        context->params = context->params_copy;
+    }
+    int status = 0;
     if (hooks && hooks->propose)
-        return hooks->propose(hooks->state, context, proposal_out, loss_out);
-    *loss_out = byzgd_worker_context_gradient(context, proposal_out, NULL, false, false);
-    return 0;
+        status = hooks->propose(hooks->state, context, proposal_out, loss_out);
+    else
+        *loss_out = byzgd_worker_context_gradient(context, proposal_out, NULL, false, false);
+    context->params = NULL; // the caller's values may go away once the call returns
+    return status;
 }
 
 // ---------------------------------------------------------------------------------------

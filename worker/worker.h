@@ -56,8 +56,8 @@ size_t byzgd_worker_context_dimension(const byzgd_worker_context_t *context);
 
 // The session configuration the server sent (slot, n, f, d, model, dataset, seed, ...).
 const byzgd_msg_config_t *byzgd_worker_context_session(const byzgd_worker_context_t *context);
-// The round being computed and the parameters x_round (d floats, borrowed; the collusion
-// keys its shared inputs by them).
+// The round being computed and the parameters x_round (d floats, borrowed: valid during
+// byzgd_worker_context_propose only; the collusion keys its shared inputs by them).
 uint64_t byzgd_worker_context_round(const byzgd_worker_context_t *context);
 const float *byzgd_worker_context_params(const byzgd_worker_context_t *context);
 
@@ -107,7 +107,8 @@ typedef struct {
     void (*destroy)(void *state);
 } byzgd_worker_hooks_t;
 
-// Computes the proposal of `round` at params (d float32 values at any address, copied):
+// Computes the proposal of `round` at params (d float32 values at any address: read in place
+// when aligned, else copied; not kept after the call):
 // the hooks' propose when hooks->propose is set, else the honest gradient of one minibatch.
 // Writes proposal_out[d] and *loss_out. Returns 0, or -1 when the hook sends nothing. The
 // worker actor and byzgd-simulate both compute through this function.

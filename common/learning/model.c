@@ -636,6 +636,20 @@ byzgd_model_predict(byzgd_model_t *self, uint8_t *predictions_out, const float *
 }
 
 void
+byzgd_model_evaluate_add(byzgd_model_t *self, double *loss_sum, size_t *correct,
+                         const float *params, const float *features, const uint8_t *labels,
+                         size_t count)
+{
+    assert(count >= 1 && count <= self->max_batch);
+    const size_t parts = s_part_count(self, count);
+    s_forward_parts(self, parts, params, features, labels, count);
+    for (size_t part = 0; part < parts; part++) {
+        *loss_sum += self->workspaces[part].loss;
+        *correct += self->workspaces[part].correct;
+    }
+}
+
+void
 byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *accuracy_out,
                             const float *params, const float *features, const uint8_t *labels,
                             size_t count)
@@ -644,13 +658,8 @@ byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *accur
     size_t correct = 0;
     for (size_t first = 0; first < count; first += self->max_batch) {
         size_t batch = count - first < self->max_batch ? count - first : self->max_batch;
-        const size_t parts = s_part_count(self, batch);
-        s_forward_parts(self, parts, params, features + first * self->feature_count, labels + first,
-                        batch);
-        for (size_t part = 0; part < parts; part++) {
-            loss_sum += self->workspaces[part].loss;
-            correct += self->workspaces[part].correct;
-        }
+        byzgd_model_evaluate_add(self, &loss_sum, &correct, params,
+                                 features + first * self->feature_count, labels + first, batch);
     }
     *loss_out = count ? loss_sum / (double)count : 0.0;
     *accuracy_out = count ? (double)correct / (double)count : 0.0;

@@ -82,9 +82,19 @@ void byzgd_model_predict(byzgd_model_t *self, uint8_t *predictions_out, const fl
                          const float *features, size_t batch_size);
 
 // Mean loss and accuracy over `count` examples (features[count][feature_count]), processed
-// in batches of max_batch. count = 0 gives loss 0 and accuracy 0.
+// in batches of max_batch: the sums of byzgd_model_evaluate_add over the batches in order,
+// divided by count. count = 0 gives loss 0 and accuracy 0.
 void byzgd_model_evaluate_arrays(byzgd_model_t *self, double *loss_out, double *accuracy_out,
                                  const float *params, const float *features, const uint8_t *labels,
                                  size_t count);
+
+// Adds the loss summed over `count` examples (1 ≤ count ≤ max_batch; each part's mean loss
+// times its size, in part order) to *loss_sum and the number of correct predictions to
+// *correct. On one thread (one part per batch), batches evaluated apart, by other models of
+// the same spec and max_batch, each from sums of 0, and added in batch order give
+// byzgd_model_evaluate_arrays' bits.
+void byzgd_model_evaluate_add(byzgd_model_t *self, double *loss_sum, size_t *correct,
+                              const float *params, const float *features, const uint8_t *labels,
+                              size_t count);
 
 #endif
