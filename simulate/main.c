@@ -473,6 +473,8 @@ s_submit_evaluation(s_sim_t *sim, uint64_t round, const float *params)
 static size_t
 s_hand_out(s_sim_t *sim, bool all)
 {
+    if (!sim->evaluation_count)
+        return 0; // also when no evaluation is ever made (eval_every 0)
     size_t waiting = 0;
     for (size_t i = 0; i < sim->evaluation_count; i++)
         waiting += sim->eval_chunks - sim->evaluations[i].handed_out;
