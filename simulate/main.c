@@ -51,10 +51,12 @@
 // every round waited for the one delayed (docs/SIMULATE.md).
 typedef struct {
     uint64_t round;
-    float *params;     // x_round, copied
-    double *loss_sums; // per chunk
-    size_t *corrects;  // per chunk
-    size_t handed_out; // chunks given to a loop so far; a loop finishes all it was given
+    double train_loss, ratio; // of that round, for its progress line (ratio NaN: none)
+    uint64_t rejected_total;  // up to that round
+    float *params;            // x_round, copied
+    double *loss_sums;        // per chunk
+    size_t *corrects;         // per chunk
+    size_t handed_out;        // chunks given to a loop so far; a loop finishes all it was given
 } s_evaluation_t;
 
 typedef struct {
@@ -85,12 +87,9 @@ typedef struct {
     s_chunk_task_t *chunk_tasks;
     size_t chunk_task_capacity;
     byzgd_metrics_t *metrics;
-    double started_s, last_print_s, last_print_round;
+    double started_s, last_print_s, last_print_round, last_rate;
     double final_accuracy, best_accuracy;
     uint64_t rounds_done;
-    double last_train_loss;
-    double last_ratio; // resilience_ratio of the last diagnosed round (NaN: none)
-    uint64_t rejected_total;
 } s_sim_t;
 
 static double
@@ -423,33 +422,38 @@ s_teardown(s_sim_t *sim)
     byzgd_dataset_destroy(&sim->train_set);
 }
 
-// byzgd-cluster's progress line, from the same numbers.
+// byzgd-cluster's progress line, from the same numbers: those of `round` (an evaluated
+// round's line is printed when its evaluation is done, a few rounds later), the rate over
+// the rounds done since the previous line.
 static void
-s_print_progress(s_sim_t *sim, uint64_t round, double train_loss, bool evaluated, double loss,
-                 double accuracy, uint64_t rejected_total)
+s_print_progress(s_sim_t *sim, uint64_t round, double train_loss, double ratio,
+                 uint64_t rejected_total, bool evaluated, double loss, double accuracy)
 {
     double now = s_now_s();
     double seconds = now - sim->last_print_s;
-    double done = (double)round - sim->last_print_round;
-    double rate = seconds > 0 && done > 0 ? done / seconds : NAN;
+    double done = (double)sim->rounds_done - sim->last_print_round;
+    // Two evaluations done together (the run's end) share the rate of the first.
+    double rate = seconds > 0 && done > 0 ? done / seconds : sim->last_rate;
+    sim->last_rate = rate;
     char evaluation[64] = "";
     if (evaluated)
         snprintf(evaluation, sizeof evaluation, "  test accuracy %.4f  test loss %.4f", accuracy,
                  loss);
-    char ratio[32] = "";
-    if (!isnan(sim->last_ratio))
-        snprintf(ratio, sizeof ratio, "  ratio %.2f", sim->last_ratio);
+    char ratio_text[32] = "";
+    if (!isnan(ratio))
+        snprintf(ratio_text, sizeof ratio_text, "  ratio %.2f", ratio);
     printf("round %4" PRIu64 "/%" PRIu64 "%s  train loss %.4f  %.2f rounds/s  rejected %" PRIu64
            "%s\n",
-           round, sim->server.rounds, evaluation, train_loss, rate, rejected_total, ratio);
+           round, sim->server.rounds, evaluation, train_loss, rate, rejected_total, ratio_text);
     fflush(stdout);
     sim->last_print_s = now;
-    sim->last_print_round = (double)round;
+    sim->last_print_round = (double)sim->rounds_done;
 }
 
-// Queues the evaluation of x_round (copied).
+// Queues the evaluation of x_round (copied), with what its progress line will show.
 static void
-s_submit_evaluation(s_sim_t *sim, uint64_t round, const float *params)
+s_submit_evaluation(s_sim_t *sim, const byzgd_round_outcome_t *outcome, uint64_t round,
+                    uint64_t rejected_total, const float *params)
 {
     s_evaluation_t *grown =
         realloc(sim->evaluations, (sim->evaluation_count + 1) * sizeof *sim->evaluations);
@@ -457,7 +461,10 @@ s_submit_evaluation(s_sim_t *sim, uint64_t round, const float *params)
         abort();
     sim->evaluations = grown;
     s_evaluation_t *evaluation = &sim->evaluations[sim->evaluation_count++];
-    *evaluation = (s_evaluation_t){.round = round};
+    *evaluation = (s_evaluation_t){.round = round,
+                                   .train_loss = outcome->train_loss,
+                                   .ratio = outcome->diagnosed ? outcome->resilience.ratio : NAN,
+                                   .rejected_total = rejected_total};
     evaluation->params = malloc(sim->d * sizeof *evaluation->params);
     evaluation->loss_sums = calloc(sim->eval_chunks + 1, sizeof *evaluation->loss_sums);
     evaluation->corrects = calloc(sim->eval_chunks + 1, sizeof *evaluation->corrects);
@@ -542,8 +549,8 @@ s_finish_evaluations(s_sim_t *sim)
         if (isnan(sim->best_accuracy) || accuracy > sim->best_accuracy)
             sim->best_accuracy = accuracy;
         if (!sim->quiet)
-            s_print_progress(sim, evaluation->round, sim->last_train_loss, true, loss, accuracy,
-                             sim->rejected_total);
+            s_print_progress(sim, evaluation->round, evaluation->train_loss, evaluation->ratio,
+                             evaluation->rejected_total, true, loss, accuracy);
         free(evaluation->params);
         free(evaluation->loss_sums);
         free(evaluation->corrects);
@@ -627,20 +634,19 @@ s_run(s_sim_t *sim)
         // Evaluations are computed during the next rounds, as the server's evaluator does;
         // their lines wait in the metrics queue (the last one is computed at once).
         if (evaluate)
-            s_submit_evaluation(sim, round, byzgd_round_params(sim->engine));
+            s_submit_evaluation(sim, &outcome, round, rejected_total,
+                                byzgd_round_params(sim->engine));
         if (byzgd_metrics_add(sim->metrics, &record, evaluate) != 0) {
             byzgd_error("cannot write %s/metrics.jsonl", sim->run_dir);
             return 1;
         }
         sim->rounds_done = round;
-        sim->last_train_loss = outcome.train_loss;
-        if (outcome.diagnosed)
-            sim->last_ratio = outcome.resilience.ratio;
-        sim->rejected_total = rejected_total;
         if (last && s_evaluate_rest(sim) != 0)
             return 1;
         if (!sim->quiet && !evaluate && s_now_s() - sim->last_print_s >= S_PROGRESS_INTERVAL_S)
-            s_print_progress(sim, round, outcome.train_loss, false, NAN, NAN, rejected_total);
+            s_print_progress(sim, round, outcome.train_loss,
+                             outcome.diagnosed ? outcome.resilience.ratio : NAN, rejected_total,
+                             false, NAN, NAN);
         if (status == BYZGD_ROUND_DIVERGED) {
             printf("byzgd-simulate: the model diverged at round %" PRIu64 " (%s)\n", round,
                    outcome.message);
@@ -667,7 +673,7 @@ main(int argc, char **argv)
     char error[1024];
     s_sim_t sim;
     memset(&sim, 0, sizeof sim);
-    sim.final_accuracy = sim.best_accuracy = sim.last_ratio = NAN;
+    sim.final_accuracy = sim.best_accuracy = sim.last_rate = NAN;
     sim.config = byzgd_cluster_config_new();
     int exit_code = 2;
     int parsed = s_parse_arguments(sim.config, argc, argv);
