@@ -319,7 +319,7 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
     int status = 0;
     byzgd_collusion_t *collusion = byzgd_collusion_new(); // the attackers' shared inputs
     if (config->eval_every > 0) {
-        sim->eval_models = calloc((size_t)sim->threads, sizeof *sim->eval_models);
+        sim->eval_models = calloc((size_t)sim->threads, sizeof(byzgd_model_t *));
         if (!sim->eval_models)
             abort();
         for (int t = 0; t < sim->threads && status == 0; t++) {
