@@ -1045,6 +1045,57 @@ TEST(shard_errors)
     byzgd_dataset_destroy(&full);
 }
 
+// byzgd-simulate's contexts view the shared training set instead of copying their shards:
+// a view holds the copied shard's labels, gives its rows and samples exactly what it
+// samples; a view of a view reads the first set's rows.
+TEST(shard_view_samples_what_the_copied_shard_samples)
+{
+    byzgd_dataset_t *full = s_labelled(101, 3);
+    char error[256];
+    for (int dirichlet = 0; dirichlet < 2; dirichlet++) {
+        double alpha = dirichlet ? 0.5 : 0.0;
+        byzgd_dataset_t *copied = byzgd_dataset_shard(full, 2, 4, alpha, 9, error, sizeof error);
+        byzgd_dataset_t *view = byzgd_dataset_shard_view(full, 2, 4, alpha, 9, error, sizeof error);
+        ASSERT_MSG(copied && view, "%s", error);
+        ASSERT_EQ_INT(view->count, copied->count);
+        ASSERT(view->features == NULL);
+        ASSERT(memcmp(view->labels, copied->labels, copied->count) == 0);
+        float gathered[101 * 2];
+        const float *rows = byzgd_dataset_rows(view, 1, view->count - 1, gathered);
+        ASSERT(memcmp(rows, copied->features + 2, (copied->count - 1) * 2 * sizeof(float)) == 0);
+        ASSERT(byzgd_dataset_rows(copied, 1, 2, gathered) == copied->features + 2);
+        float features_a[40 * 2], features_b[40 * 2];
+        uint8_t labels_a[40], labels_b[40];
+        byzgd_rng_t rng_a, rng_b;
+        byzgd_rng_seed(&rng_a, 5, 1);
+        byzgd_rng_seed(&rng_b, 5, 1);
+        byzgd_dataset_sample(copied, &rng_a, 40, features_a, labels_a);
+        byzgd_dataset_sample(view, &rng_b, 40, features_b, labels_b);
+        ASSERT(memcmp(features_a, features_b, sizeof features_a) == 0);
+        ASSERT(memcmp(labels_a, labels_b, sizeof labels_a) == 0);
+        // Shard 1 of 2 of the view: the same examples as shard 1 of 2 of the copy.
+        byzgd_dataset_t *of_view = byzgd_dataset_shard_view(view, 1, 2, 0, 3, error, sizeof error);
+        byzgd_dataset_t *of_copy = byzgd_dataset_shard(copied, 1, 2, 0, 3, error, sizeof error);
+        ASSERT_MSG(of_view && of_copy, "%s", error);
+        ASSERT_EQ_INT(of_view->count, of_copy->count);
+        rows = byzgd_dataset_rows(of_view, 0, of_view->count, gathered);
+        ASSERT(memcmp(rows, of_copy->features, of_copy->count * 2 * sizeof(float)) == 0);
+        // A copy selected from a view copies the viewed rows.
+        byzgd_dataset_t *copy_of_view = byzgd_dataset_shard(view, 1, 2, 0, 3, error, sizeof error);
+        ASSERT_MSG(copy_of_view, "%s", error);
+        ASSERT(memcmp(copy_of_view->features, of_copy->features,
+                      of_copy->count * 2 * sizeof(float)) == 0);
+        byzgd_dataset_destroy(&copy_of_view);
+        byzgd_dataset_destroy(&of_view);
+        byzgd_dataset_destroy(&of_copy);
+        byzgd_dataset_destroy(&view);
+        byzgd_dataset_destroy(&copied);
+    }
+    ASSERT(!byzgd_dataset_shard_view(full, 4, 4, 0.0, 1, error, sizeof error));
+    ASSERT_STR_CONTAINS(error, "out of range");
+    byzgd_dataset_destroy(&full);
+}
+
 TEST(sample_is_seeded_and_uniform)
 {
     byzgd_dataset_t *full = s_labelled(50, 5);
@@ -1103,6 +1154,7 @@ static const byzgd_test_case_t cases[] = {
     TEST_CASE(shard_iid_covers_exactly_once),
     TEST_CASE(shard_dirichlet_covers_once_and_skews),
     TEST_CASE(shard_errors),
+    TEST_CASE(shard_view_samples_what_the_copied_shard_samples),
     TEST_CASE(sample_is_seeded_and_uniform),
 };
 BYZGD_TEST_MAIN(cases)

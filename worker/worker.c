@@ -147,9 +147,9 @@ byzgd_worker_context_full_gradient(byzgd_worker_context_t *context, float *gradi
     // Chunks are weighted by their size, so the result is the mean over all examples.
     for (size_t start = 0; start < count; start += context->max_batch) {
         size_t chunk = count - start < context->max_batch ? count - start : context->max_batch;
-        double chunk_loss = byzgd_model_gradient(context->model, context->scratch, context->params,
-                                                 data->features + start * data->feature_count,
-                                                 data->labels + start, chunk);
+        double chunk_loss = byzgd_model_gradient(
+            context->model, context->scratch, context->params,
+            byzgd_dataset_rows(data, start, chunk, context->features), data->labels + start, chunk);
         float weight = (float)((double)chunk / (double)count);
         for (size_t j = 0; j < d; j++)
             gradient_out[j] += weight * context->scratch[j];
@@ -197,9 +197,11 @@ byzgd_worker_context_new(const byzgd_msg_config_t *session, const byzgd_dataset_
         full = context->owned_full;
     }
     if (full) {
-        context->shard =
-            byzgd_dataset_shard(full, session->shard_index, session->shard_count,
-                                session->dirichlet_alpha, session->seed, error, error_size);
+        // A set shared in this process (byzgd-simulate's) is viewed: no copy of the rows. A
+        // worker process copies its shard and drops the set it loaded.
+        context->shard = (train_set ? byzgd_dataset_shard_view : byzgd_dataset_shard)(
+            full, session->shard_index, session->shard_count, session->dirichlet_alpha,
+            session->seed, error, error_size);
         if (!context->shard)
             goto failed;
         if (keep_full_set)

@@ -43,8 +43,9 @@ typedef enum {
 
 // Builds what a worker computes with from a session (what CONFIG carries): the model, the
 // shard session->shard_index of session->shard_count, the sampling stream (seed, slot).
-// train_set: the whole training split, borrowed and shared (NULL: loaded from data_dir,
-// "" or NULL for the dataset's default). data: what to hold; with BYZGD_WORKER_DATA_NONE
+// train_set: the whole training split, borrowed and shared (the shard is a view of it: it
+// must outlive the context), or NULL: loaded from data_dir ("" or NULL for the dataset's
+// default) and the shard copied from it. data: what to hold; with BYZGD_WORKER_DATA_NONE
 // nothing is loaded and the gradient functions below must not be called. threads: model /
 // OpenBLAS threads. Returns NULL with a message.
 byzgd_worker_context_t *byzgd_worker_context_new(const byzgd_msg_config_t *session,

@@ -88,9 +88,18 @@ byzgd_dataset_destroy(byzgd_dataset_t **self_p)
     } else {
         free(self->features);
         free(self->labels);
+        free(self->view_rows);
     }
     free(self);
     *self_p = NULL;
+}
+
+// Row i of the set: its own, or (a view) the borrowed set's.
+static inline const float *
+s_row(const byzgd_dataset_t *self, size_t i)
+{
+    return self->view_rows ? self->view_features + self->view_rows[i] * self->feature_count
+                           : self->features + i * self->feature_count;
 }
 
 // Copies row `index` of a mapped set with pread() from its file. Reading through the
@@ -118,7 +127,7 @@ byzgd_dataset_select(const byzgd_dataset_t *full, const size_t *indices, size_t 
     for (size_t i = 0; i < count; i++) {
         float *row = self->features + i * full->feature_count;
         if (!full->mapping || !s_read_row(full, indices[i], row, row_size))
-            memcpy(row, full->features + indices[i] * full->feature_count, row_size);
+            memcpy(row, s_row(full, indices[i]), row_size);
         self->labels[i] = full->labels[indices[i]];
     }
     return self;
@@ -298,16 +307,17 @@ cleanup:
     return status;
 }
 
-byzgd_dataset_t *
-byzgd_dataset_shard(const byzgd_dataset_t *full, size_t index, size_t count, double dirichlet_alpha,
-                    uint64_t seed, char *error, size_t error_size)
+// The indices of shard `index` of `count` in `full`, in their original order: a malloc'ed
+// array of *size_out entries (at least one), or NULL with a message.
+static size_t *
+s_shard_rows(const byzgd_dataset_t *full, size_t index, size_t count, double dirichlet_alpha,
+             uint64_t seed, size_t *size_out, char *error, size_t error_size)
 {
     if (index >= count) {
         byzgd_set_error(error, error_size, "shard index %zu out of range for %zu shards", index,
                         count);
         return NULL;
     }
-    byzgd_dataset_t *shard = NULL;
     size_t total = full->count;
     size_t *shard_of = calloc(total ? total : 1, sizeof *shard_of);
     if (!shard_of) {
@@ -315,19 +325,79 @@ byzgd_dataset_shard(const byzgd_dataset_t *full, size_t index, size_t count, dou
         return NULL;
     }
     if (byzgd_dataset_partition(shard_of, full, count, dirichlet_alpha, seed, error, error_size) !=
-        0)
-        goto cleanup;
+        0) {
+        free(shard_of);
+        return NULL;
+    }
     // Keep the shard's examples in their original order (reuse shard_of as the index list).
     size_t mine = 0;
     for (size_t i = 0; i < total; i++)
         if (shard_of[i] == index)
             shard_of[mine++] = i;
-    shard = byzgd_dataset_select(full, shard_of, mine);
+    *size_out = mine;
+    return shard_of;
+}
+
+byzgd_dataset_t *
+byzgd_dataset_shard(const byzgd_dataset_t *full, size_t index, size_t count, double dirichlet_alpha,
+                    uint64_t seed, char *error, size_t error_size)
+{
+    size_t mine = 0;
+    size_t *rows =
+        s_shard_rows(full, index, count, dirichlet_alpha, seed, &mine, error, error_size);
+    if (!rows)
+        return NULL;
+    byzgd_dataset_t *shard = byzgd_dataset_select(full, rows, mine);
     if (!shard)
         byzgd_set_error(error, error_size, "out of memory for a shard of %zu examples", mine);
-cleanup:
-    free(shard_of);
+    free(rows);
     return shard;
+}
+
+byzgd_dataset_t *
+byzgd_dataset_shard_view(const byzgd_dataset_t *full, size_t index, size_t count,
+                         double dirichlet_alpha, uint64_t seed, char *error, size_t error_size)
+{
+    size_t mine = 0;
+    size_t *rows =
+        s_shard_rows(full, index, count, dirichlet_alpha, seed, &mine, error, error_size);
+    if (!rows)
+        return NULL;
+    byzgd_dataset_t *view = calloc(1, sizeof *view);
+    uint8_t *labels = malloc(mine ? mine : 1);
+    if (!view || !labels) {
+        free(view);
+        free(labels);
+        free(rows);
+        byzgd_set_error(error, error_size, "out of memory for a shard of %zu examples", mine);
+        return NULL;
+    }
+    *view = *full;
+    view->count = mine;
+    view->features = NULL;
+    view->labels = labels;
+    for (size_t i = 0; i < mine; i++)
+        labels[i] = full->labels[rows[i]];
+    view->mapping = NULL;
+    view->mapping_size = 0;
+    view->mapping_fd = -1;
+    view->view_features = full->view_features ? full->view_features : full->features;
+    if (full->view_rows) // a view of a view reads the first set's rows
+        for (size_t i = 0; i < mine; i++)
+            rows[i] = full->view_rows[rows[i]];
+    view->view_rows = rows;
+    return view;
+}
+
+const float *
+byzgd_dataset_rows(const byzgd_dataset_t *self, size_t first, size_t count, float *buffer)
+{
+    if (!self->view_rows)
+        return self->features + first * self->feature_count;
+    for (size_t i = 0; i < count; i++)
+        memcpy(buffer + i * self->feature_count, s_row(self, first + i),
+               self->feature_count * sizeof(float));
+    return buffer;
 }
 
 void
@@ -337,8 +407,7 @@ byzgd_dataset_sample(const byzgd_dataset_t *self, byzgd_rng_t *rng, size_t batch
     size_t row_size = self->feature_count * sizeof(float);
     for (size_t b = 0; b < batch_size; b++) {
         size_t i = (size_t)byzgd_rng_below(rng, self->count);
-        memcpy(features_out + b * self->feature_count, self->features + i * self->feature_count,
-               row_size);
+        memcpy(features_out + b * self->feature_count, s_row(self, i), row_size);
         labels_out[b] = self->labels[i];
     }
 }

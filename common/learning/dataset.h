@@ -27,7 +27,9 @@ typedef struct {
     size_t feature_count;           // floats per example = channels * height * width
     size_t channels, height, width; // images: 1, 28, 28; vectors: 1, 1, feature_count
     size_t class_count;
-    float *features; // count × feature_count, row-major, normalised (see docs/DATASETS.md)
+    float *features; // count × feature_count, row-major, normalised (see docs/DATASETS.md);
+                     // NULL in a view (byzgd_dataset_shard_view): read rows with
+                     // byzgd_dataset_rows or byzgd_dataset_sample
     uint8_t *labels; // count, each < class_count
     char name[32];
     // Private: features and labels point into this read-only file mapping (the decoded
@@ -37,6 +39,10 @@ typedef struct {
     void *mapping;
     size_t mapping_size;
     int mapping_fd;
+    // Private: a view's rows: row i is view_features + view_rows[i] × feature_count, in a
+    // set it borrows (NULL when the set holds its own rows).
+    const float *view_features;
+    size_t *view_rows;
 } byzgd_dataset_t;
 
 typedef enum { BYZGD_SPLIT_TRAIN = 0, BYZGD_SPLIT_TEST = 1 } byzgd_dataset_split_t;
@@ -93,6 +99,19 @@ byzgd_model_spec_t byzgd_dataset_model_spec(const byzgd_dataset_t *self, const c
 byzgd_dataset_t *byzgd_dataset_shard(const byzgd_dataset_t *full, size_t index, size_t count,
                                      double dirichlet_alpha, uint64_t seed, char *error,
                                      size_t error_size);
+
+// The same shard as a view of `full`, which must outlive it: its labels are copied, its
+// rows are read from `full` (no copy of the features). For contexts sharing one training
+// set in a process (byzgd-simulate): 20 copied shards of Fashion-MNIST took most of its
+// start-up. Sampling a view draws and returns what sampling the copied shard does.
+byzgd_dataset_t *byzgd_dataset_shard_view(const byzgd_dataset_t *full, size_t index, size_t count,
+                                          double dirichlet_alpha, uint64_t seed, char *error,
+                                          size_t error_size);
+
+// Rows [first, first + count) of the set: its own memory when it holds them, else (a view)
+// gathered into buffer[count × feature_count]. first + count ≤ self->count.
+const float *byzgd_dataset_rows(const byzgd_dataset_t *self, size_t first, size_t count,
+                                float *buffer);
 
 // Fills shard_of_out[full->count] with the shard index of every example (the partition
 // byzgd_dataset_shard() cuts from). Returns 0, or -1 with a message.
