@@ -28,6 +28,24 @@ s_dense_threads(size_t batch, size_t in, size_t out, int threads)
     return batch * in * out >= S_DENSE_PARALLEL_MIN ? threads : 1;
 }
 
+// C[m][n] (row stride ldc) = A·B, what cblas_sgemm computes with alpha 1 and beta 0: C is
+// zeroed here and accumulated with beta 1. OpenBLAS's beta = 0 pass zeroes C one element at
+// a time (a 128 × 784 weight gradient of a batch of 16: 86–94 µs against 57–74 µs this
+// way); its kernel adds the same products to the same zeros either way: the same bits.
+static void
+s_sgemm_overwrite(CBLAS_TRANSPOSE transpose_a, CBLAS_TRANSPOSE transpose_b, size_t m, size_t n,
+                  size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                  size_t ldc)
+{
+    if (ldc == n)
+        memset(c, 0, m * n * sizeof *c);
+    else
+        for (size_t row = 0; row < m; row++)
+            memset(c + row * ldc, 0, n * sizeof *c);
+    cblas_sgemm(CblasRowMajor, transpose_a, transpose_b, (int)m, (int)n, (int)k, 1.0f, a, (int)lda,
+                b, (int)ldb, 1.0f, c, (int)ldc);
+}
+
 // ---- dense
 
 void
@@ -61,8 +79,8 @@ byzgd_dense_backward(float *dx, float *dw, float *dbias, const float *dy, const 
         s_part(&first, &rows, out, (size_t)parts, (size_t)t);
         if (rows) {
             // dw[rows][in] = dy[B][first .. first+rows)ᵀ · x[B][in]
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)in, (int)batch,
-                        1.0f, dy + first, (int)out, x, (int)in, 0.0f, dw + first * in, (int)in);
+            s_sgemm_overwrite(CblasTrans, CblasNoTrans, rows, in, batch, dy + first, out, x, in,
+                              dw + first * in, in);
             for (size_t o = first; o < first + rows; o++) {
                 float sum = 0.0f;
                 for (size_t b = 0; b < batch; b++)
@@ -75,9 +93,8 @@ byzgd_dense_backward(float *dx, float *dw, float *dbias, const float *dy, const 
         // Input gradient split by examples: dx[rows][in] = dy[rows][out] · w[out][in]
         s_part(&first, &rows, batch, (size_t)parts, (size_t)t);
         if (rows)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out,
-                        1.0f, dy + first * out, (int)out, w, (int)in, 0.0f, dx + first * in,
-                        (int)in);
+            s_sgemm_overwrite(CblasNoTrans, CblasNoTrans, rows, in, out, dy + first * out, out, w,
+                              in, dx + first * in, in);
     }
 }
 
@@ -372,9 +389,8 @@ s_conv_forward_step(void *context, int part, float *col, size_t first, size_t co
     const size_t n = shape->out_height * shape->out_width;
     const size_t rows = shape->in_channels * shape->kernel * shape->kernel;
     // y[Cout][first .. first+count)[N] = w[Cout][K] · col[K][count·N]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)shape->out_channels,
-                (int)(count * n), (int)rows, 1.0f, pass->w, (int)rows, col, (int)(count * n), 0.0f,
-                pass->y + first * n, (int)(pass->batch * n));
+    s_sgemm_overwrite(CblasNoTrans, CblasNoTrans, shape->out_channels, count * n, rows, pass->w,
+                      rows, col, count * n, pass->y + first * n, pass->batch * n);
     for (size_t co = 0; co < shape->out_channels; co++) {
         float *row = pass->y + co * pass->batch * n + first * n;
         for (size_t i = 0; i < count * n; i++)
@@ -412,9 +428,13 @@ s_conv_backward_step(void *context, int part, float *col, size_t first, size_t c
     const float *dy = pass->dy + first * n;
     const int dy_stride = (int)(pass->batch * n);
     // dw_t[Cout][K] (+)= dy[Cout][count·N] · col[K][count·N]ᵀ
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)shape->out_channels, (int)rows,
-                (int)(count * n), 1.0f, dy, dy_stride, col, (int)(count * n),
-                first_of_part ? 0.0f : 1.0f, my_dw, (int)rows);
+    if (first_of_part)
+        s_sgemm_overwrite(CblasNoTrans, CblasTrans, shape->out_channels, rows, count * n, dy,
+                          (size_t)dy_stride, col, count * n, my_dw, rows);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)shape->out_channels, (int)rows,
+                    (int)(count * n), 1.0f, dy, dy_stride, col, (int)(count * n), 1.0f, my_dw,
+                    (int)rows);
     if (!pass->dx)
         return;
     // These examples of dx, which col2im accumulates into.
@@ -424,9 +444,8 @@ s_conv_backward_step(void *context, int part, float *col, size_t first, size_t c
             memset(pass->dx + c * pass->layout.channel_stride + e * pass->layout.example_stride, 0,
                    plane * sizeof *pass->dx);
     // dcol[K][count·N] = w[Cout][K]ᵀ · dy[Cout][count·N], reusing col.
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)(count * n),
-                (int)shape->out_channels, 1.0f, pass->w, (int)rows, dy, dy_stride, 0.0f, col,
-                (int)(count * n));
+    s_sgemm_overwrite(CblasTrans, CblasNoTrans, rows, count * n, shape->out_channels, pass->w, rows,
+                      dy, (size_t)dy_stride, col, count * n);
     s_col2im(pass->dx, col, shape, pass->layout, first, count);
 }
 
