@@ -35,34 +35,14 @@
 #include "learning/attack.h"
 #include "learning/dataset.h"
 #include "learning/model.h"
-#include "server/evaluator.h"
 #include "server/metrics.h"
 #include "server/round.h"
 #include "server/server.h"
+#include "simulate/evaluations.h"
 #include "support/log.h"
 #include "worker/worker.h"
 
 #define S_PROGRESS_INTERVAL_S 5.0
-
-// The evaluation of x_round, spread over the next rounds' parallel loops in chunks of
-// BYZGD_EVAL_CHUNK test examples whose sums are added in chunk order when the last is done:
-// the server evaluator's bits. On the loops' own threads rather than a thread of its own:
-// an evaluator thread beside --threads busy ones took a core from one of them mid-round and
-// every round waited for the one delayed (docs/SIMULATE.md).
-typedef struct {
-    uint64_t round;
-    double train_loss, ratio; // of that round, for its progress line (ratio NaN: none)
-    uint64_t rejected_total;  // up to that round
-    float *params;            // x_round, copied
-    double *loss_sums;        // per chunk
-    size_t *corrects;         // per chunk
-    size_t handed_out;        // chunks given to a loop so far; a loop finishes all it was given
-} s_evaluation_t;
-
-typedef struct {
-    s_evaluation_t *evaluation;
-    size_t chunk;
-} s_chunk_task_t;
 
 typedef struct {
     byzgd_cluster_config_t *config;
@@ -77,15 +57,7 @@ typedef struct {
     byzgd_worker_context_t **contexts;
     byzgd_worker_hooks_t *hooks; // per slot; zero for honest slots
     byzgd_round_t *engine;
-    // Evaluation (none when eval_every is 0): one model per thread, the pending evaluations
-    // in round order, and the chunks handed to the current loop.
-    byzgd_dataset_t *test_set;
-    byzgd_model_t **eval_models;
-    size_t eval_chunks; // per evaluation
-    s_evaluation_t *evaluations;
-    size_t evaluation_count;
-    s_chunk_task_t *chunk_tasks;
-    size_t chunk_task_capacity;
+    byzgd_evaluations_t *evaluations; // NULL when eval_every is 0
     byzgd_metrics_t *metrics;
     double started_s, last_print_s, last_print_round, last_rate;
     double final_accuracy, best_accuracy;
@@ -318,22 +290,10 @@ s_setup(s_sim_t *sim, char *error, size_t error_size)
 
     int status = 0;
     byzgd_collusion_t *collusion = byzgd_collusion_new(); // the attackers' shared inputs
-    if (config->eval_every > 0) {
-        sim->eval_models = calloc((size_t)sim->threads, sizeof(byzgd_model_t *));
-        if (!sim->eval_models)
-            abort();
-        for (int t = 0; t < sim->threads && status == 0; t++) {
-            // As the server's evaluator builds its model: one thread, chunk-sized batches.
-            sim->eval_models[t] = byzgd_model_new(&spec, BYZGD_EVAL_CHUNK, error, error_size);
-            if (!sim->eval_models[t])
-                status = -1;
-            else
-                byzgd_model_set_threads(sim->eval_models[t], 1);
-        }
-        sim->eval_chunks = (test_set->count + BYZGD_EVAL_CHUNK - 1) / BYZGD_EVAL_CHUNK;
-        sim->test_set = test_set;
-        test_set = NULL;
-    }
+    if (config->eval_every > 0 &&
+        !(sim->evaluations = byzgd_evaluations_new(&spec, &test_set, sim->threads,
+                                                   config->eval_every, error, error_size)))
+        status = -1;
     byzgd_dataset_destroy(&test_set);
     byzgd_dataset_options_t train_options = {0};
     train_options.data_dir = config->data_dir[0] ? config->data_dir : NULL;
@@ -407,17 +367,7 @@ s_teardown(s_sim_t *sim)
     free(sim->hooks);
     free(sim->is_byzantine);
     byzgd_round_destroy(&sim->engine);
-    for (int t = 0; sim->eval_models && t < sim->threads; t++)
-        byzgd_model_destroy(&sim->eval_models[t]);
-    free(sim->eval_models);
-    for (size_t i = 0; i < sim->evaluation_count; i++) {
-        free(sim->evaluations[i].params);
-        free(sim->evaluations[i].loss_sums);
-        free(sim->evaluations[i].corrects);
-    }
-    free(sim->evaluations);
-    free(sim->chunk_tasks);
-    byzgd_dataset_destroy(&sim->test_set);
+    byzgd_evaluations_destroy(&sim->evaluations);
     byzgd_metrics_destroy(&sim->metrics);
     byzgd_dataset_destroy(&sim->train_set);
 }
@@ -450,130 +400,38 @@ s_print_progress(s_sim_t *sim, uint64_t round, double train_loss, double ratio,
     sim->last_print_round = (double)sim->rounds_done;
 }
 
-// Queues the evaluation of x_round (copied), with what its progress line will show.
-static void
-s_submit_evaluation(s_sim_t *sim, const byzgd_round_outcome_t *outcome, uint64_t round,
-                    uint64_t rejected_total, const float *params)
-{
-    s_evaluation_t *grown =
-        realloc(sim->evaluations, (sim->evaluation_count + 1) * sizeof *sim->evaluations);
-    if (!grown)
-        abort();
-    sim->evaluations = grown;
-    s_evaluation_t *evaluation = &sim->evaluations[sim->evaluation_count++];
-    *evaluation = (s_evaluation_t){.round = round,
-                                   .train_loss = outcome->train_loss,
-                                   .ratio = outcome->diagnosed ? outcome->resilience.ratio : NAN,
-                                   .rejected_total = rejected_total};
-    evaluation->params = malloc(sim->d * sizeof *evaluation->params);
-    evaluation->loss_sums = calloc(sim->eval_chunks + 1, sizeof *evaluation->loss_sums);
-    evaluation->corrects = calloc(sim->eval_chunks + 1, sizeof *evaluation->corrects);
-    if (!evaluation->params || !evaluation->loss_sums || !evaluation->corrects)
-        abort();
-    memcpy(evaluation->params, params, sim->d * sizeof *evaluation->params);
-}
-
-// Chooses the evaluation chunks of the next loop (all of them when `all`) into
-// sim->chunk_tasks and returns their number. A round takes 1 / eval_every of an evaluation,
-// so each is done by the time the next is queued; more when a backlog builds (a last round
-// that is no multiple of eval_every queues a second one early).
-static size_t
-s_hand_out(s_sim_t *sim, bool all)
-{
-    if (!sim->evaluation_count)
-        return 0; // also when no evaluation is ever made (eval_every 0)
-    size_t waiting = 0;
-    for (size_t i = 0; i < sim->evaluation_count; i++)
-        waiting += sim->eval_chunks - sim->evaluations[i].handed_out;
-    size_t share = (sim->eval_chunks + sim->server.eval_every - 1) / sim->server.eval_every;
-    if (waiting > sim->eval_chunks)
-        share += waiting - sim->eval_chunks;
-    size_t count = all || share > waiting ? waiting : share, given = 0;
-    if (count > sim->chunk_task_capacity) {
-        s_chunk_task_t *grown = realloc(sim->chunk_tasks, count * sizeof *grown);
-        if (!grown)
-            abort();
-        sim->chunk_tasks = grown;
-        sim->chunk_task_capacity = count;
-    }
-    for (size_t i = 0; i < sim->evaluation_count && given < count; i++) {
-        s_evaluation_t *evaluation = &sim->evaluations[i];
-        while (evaluation->handed_out < sim->eval_chunks && given < count)
-            sim->chunk_tasks[given++] =
-                (s_chunk_task_t){.evaluation = evaluation, .chunk = evaluation->handed_out++};
-    }
-    return given;
-}
-
-// One chunk of an evaluation, on the calling thread's model.
-static void
-s_evaluate_chunk(s_sim_t *sim, const s_chunk_task_t *task)
-{
-    const byzgd_dataset_t *test_set = sim->test_set;
-    size_t first = task->chunk * BYZGD_EVAL_CHUNK;
-    size_t count =
-        test_set->count - first < BYZGD_EVAL_CHUNK ? test_set->count - first : BYZGD_EVAL_CHUNK;
-    double loss_sum = 0;
-    size_t correct = 0;
-    byzgd_model_evaluate_add(
-        sim->eval_models[omp_get_thread_num()], &loss_sum, &correct, task->evaluation->params,
-        test_set->features + first * test_set->feature_count, test_set->labels + first, count);
-    task->evaluation->loss_sums[task->chunk] = loss_sum;
-    task->evaluation->corrects[task->chunk] = correct;
-}
-
-// Completes the evaluations whose chunks are all done (after a loop): adds their chunks'
-// sums in order as byzgd_model_evaluate_arrays does, completes their metrics lines and
-// prints their progress lines. Returns 0, or -1 on a write error.
+// Takes the complete evaluations (after a loop): completes their metrics lines and prints
+// their progress lines. Returns 0, or -1 on a write error.
 static int
-s_finish_evaluations(s_sim_t *sim)
+s_take_evaluations(s_sim_t *sim)
 {
-    size_t finished = 0;
-    for (; finished < sim->evaluation_count &&
-           sim->evaluations[finished].handed_out == sim->eval_chunks;
-         finished++) {
-        s_evaluation_t *evaluation = &sim->evaluations[finished];
-        double loss_sum = 0;
-        size_t correct = 0, count = sim->test_set->count;
-        for (size_t chunk = 0; chunk < sim->eval_chunks; chunk++) {
-            loss_sum += evaluation->loss_sums[chunk];
-            correct += evaluation->corrects[chunk];
-        }
-        double loss = count ? loss_sum / (double)count : 0.0;
-        double accuracy = count ? (double)correct / (double)count : 0.0;
-        if (byzgd_metrics_set_evaluation(sim->metrics, evaluation->round, loss, accuracy) != 0) {
+    byzgd_evaluation_t done;
+    while (sim->evaluations && byzgd_evaluations_next_complete(sim->evaluations, &done)) {
+        if (byzgd_metrics_set_evaluation(sim->metrics, done.round, done.loss, done.accuracy) != 0) {
             byzgd_error("cannot write %s/metrics.jsonl", sim->run_dir);
             return -1;
         }
-        sim->final_accuracy = accuracy;
-        if (isnan(sim->best_accuracy) || accuracy > sim->best_accuracy)
-            sim->best_accuracy = accuracy;
+        sim->final_accuracy = done.accuracy;
+        if (isnan(sim->best_accuracy) || done.accuracy > sim->best_accuracy)
+            sim->best_accuracy = done.accuracy;
         if (!sim->quiet)
-            s_print_progress(sim, evaluation->round, evaluation->train_loss, evaluation->ratio,
-                             evaluation->rejected_total, true, loss, accuracy);
-        free(evaluation->params);
-        free(evaluation->loss_sums);
-        free(evaluation->corrects);
-    }
-    if (finished) {
-        sim->evaluation_count -= finished;
-        memmove(sim->evaluations, sim->evaluations + finished,
-                sim->evaluation_count * sizeof *sim->evaluations);
+            s_print_progress(sim, done.round, done.train_loss, done.ratio, done.rejected_total,
+                             true, done.loss, done.accuracy);
     }
     return 0;
 }
 
-// Computes every evaluation still pending (the run's end) and completes it.
+// Computes every evaluation still waiting (the run's end) and takes it.
 static int
 s_evaluate_rest(s_sim_t *sim)
 {
-    if (!sim->evaluation_count)
+    if (!sim->evaluations)
         return 0;
-    int tasks = (int)s_hand_out(sim, true);
+    int tasks = (int)byzgd_evaluations_hand_out(sim->evaluations, true);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(sim->threads)
     for (int task = 0; task < tasks; task++)
-        s_evaluate_chunk(sim, &sim->chunk_tasks[task]);
-    return s_finish_evaluations(sim);
+        byzgd_evaluations_compute(sim->evaluations, (size_t)task, omp_get_thread_num());
+    return s_take_evaluations(sim);
 }
 
 // Runs every round. Returns 0, 1 (failed) or 3 (diverged).
@@ -584,7 +442,9 @@ s_run(s_sim_t *sim)
     for (uint64_t round = 1; round <= sim->server.rounds; round++) {
         const float *params = byzgd_round_params(sim->engine);
         double computed_start = s_now_s();
-        int n = (int)sim->n, tasks = n + (int)s_hand_out(sim, false);
+        int n = (int)sim->n;
+        int tasks =
+            n + (sim->evaluations ? (int)byzgd_evaluations_hand_out(sim->evaluations, false) : 0);
         byzgd_round_record_t record = {.round = round};
         // Each context is used by one thread at a time; hooks keep per-slot state. A row is
         // offered to the engine as soon as it is computed, as the server accepts arrivals:
@@ -595,7 +455,8 @@ s_run(s_sim_t *sim)
 #pragma omp parallel for schedule(dynamic, 1) num_threads(sim->threads)
         for (int task = 0; task < tasks; task++) {
             if (task >= n) {
-                s_evaluate_chunk(sim, &sim->chunk_tasks[task - n]);
+                byzgd_evaluations_compute(sim->evaluations, (size_t)(task - n),
+                                          omp_get_thread_num());
                 continue;
             }
             int slot = task;
@@ -615,7 +476,7 @@ s_run(s_sim_t *sim)
             }
         }
         record.collect_s = s_now_s() - computed_start;
-        if (s_finish_evaluations(sim) != 0)
+        if (s_take_evaluations(sim) != 0)
             return 1;
         byzgd_round_outcome_t outcome;
         byzgd_round_status_t status = byzgd_round_close(sim->engine, &outcome);
@@ -630,12 +491,17 @@ s_run(s_sim_t *sim)
             return 1;
         }
         bool last = round == sim->server.rounds || status == BYZGD_ROUND_DIVERGED;
-        bool evaluate = sim->test_set && (round % sim->server.eval_every == 0 || last);
+        bool evaluate = sim->evaluations && (round % sim->server.eval_every == 0 || last);
         // Evaluations are computed during the next rounds, as the server's evaluator does;
         // their lines wait in the metrics queue (the last one is computed at once).
-        if (evaluate)
-            s_submit_evaluation(sim, &outcome, round, rejected_total,
-                                byzgd_round_params(sim->engine));
+        if (evaluate) {
+            byzgd_evaluation_t what = {.round = round,
+                                       .train_loss = outcome.train_loss,
+                                       .ratio = outcome.diagnosed ? outcome.resilience.ratio : NAN,
+                                       .rejected_total = rejected_total};
+            byzgd_evaluations_queue(sim->evaluations, &what, byzgd_round_params(sim->engine),
+                                    sim->d);
+        }
         if (byzgd_metrics_add(sim->metrics, &record, evaluate) != 0) {
             byzgd_error("cannot write %s/metrics.jsonl", sim->run_dir);
             return 1;
