@@ -19,9 +19,7 @@ s_simulate() { # run_dir flags...
     grep -q "^summary: ok .* rounds=7 " "$run.out" || e2e_fail "no summary line" "$run.out"
 }
 s_evaluated_rounds() { # run_dir
-    python3 -c 'import json, sys
-print(" ".join(str(r["round"]) for r in map(json.loads, open(sys.argv[1])) if "test_accuracy" in r))' \
-        "$1/metrics.jsonl"
+    e2e_metrics "$1" '" ".join(str(r["round"]) for r in rows if "test_accuracy" in r)'
 }
 s_simulate "$E2E_DIR/every-3-threads-1" --eval-every 3 --threads 1 --quiet
 s_simulate "$E2E_DIR/every-3-threads-2" --eval-every 3 --threads 2 # with progress lines

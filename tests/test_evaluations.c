@@ -59,6 +59,20 @@ s_params(const byzgd_model_spec_t *spec, uint64_t seed, size_t *d_out)
     return params;
 }
 
+// Evaluations of the test set for `threads` threads, one queued every `every` rounds; the
+// set is theirs from now on.
+static byzgd_evaluations_t *
+s_evaluations(int threads, uint64_t every, byzgd_model_spec_t *spec_out)
+{
+    byzgd_dataset_t *test_set = s_test_set(spec_out);
+    char error[256];
+    byzgd_evaluations_t *evaluations =
+        byzgd_evaluations_new(spec_out, &test_set, threads, every, error, sizeof error);
+    ASSERT_MSG(evaluations, "%s", error);
+    ASSERT(test_set == NULL);
+    return evaluations;
+}
+
 // Computes the handed-out tasks in reverse order on alternating threads.
 static void
 s_loop(byzgd_evaluations_t *evaluations, size_t tasks, int threads)
@@ -70,12 +84,7 @@ s_loop(byzgd_evaluations_t *evaluations, size_t tasks, int threads)
 TEST(chunks_on_any_thread_give_the_evaluator_bits)
 {
     byzgd_model_spec_t spec;
-    byzgd_dataset_t *test_set = s_test_set(&spec);
-    char error[256];
-    byzgd_evaluations_t *evaluations =
-        byzgd_evaluations_new(&spec, &test_set, 3, 3, error, sizeof error);
-    ASSERT_MSG(evaluations, "%s", error);
-    ASSERT(test_set == NULL);
+    byzgd_evaluations_t *evaluations = s_evaluations(3, 3, &spec);
     size_t d;
     float *params = s_params(&spec, 5, &d);
     byzgd_evaluations_queue(
@@ -109,11 +118,7 @@ TEST(chunks_on_any_thread_give_the_evaluator_bits)
 TEST(a_backlog_is_caught_up_and_evaluations_complete_in_order)
 {
     byzgd_model_spec_t spec;
-    byzgd_dataset_t *test_set = s_test_set(&spec);
-    char error[256];
-    byzgd_evaluations_t *evaluations =
-        byzgd_evaluations_new(&spec, &test_set, 2, 10, error, sizeof error);
-    ASSERT_MSG(evaluations, "%s", error);
+    byzgd_evaluations_t *evaluations = s_evaluations(2, 10, &spec);
     size_t d;
     float *first = s_params(&spec, 1, &d), *second = s_params(&spec, 2, &d);
     byzgd_evaluations_queue(evaluations, &(byzgd_evaluation_t){.round = 10}, first, d);
